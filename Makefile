@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make serve` and `make test`.
+# Each does all of its own set-up (virtualenv, install, migrations, site build).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+# A development secret, made once per checkout; production sets CAPTURE_SECRET_KEY.
+DEV_SECRET = $(shell cat var/secret_key)
+
+.PHONY: serve test site migrate install clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+var/secret_key:
+	mkdir -p var
+	$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+site: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
+migrate: $(STAMP) var/secret_key
+	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture db upgrade
+
+serve: $(STAMP) var/secret_key site migrate
+	@CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} CAPTURE_SITE_DIR=site \
+	  $(BIN)/flask --app capture check
+	@echo "Serving the site and the API at http://127.0.0.1:$(PORT)/ (Ctrl+C stops)"
+	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} CAPTURE_SITE_DIR=site \
+	CAPTURE_EMBEDDED_WORKER=$${CAPTURE_EMBEDDED_WORKER:-1} \
+	  $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - 'capture:create_app()'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf site .pytest_cache

@@ -1,0 +1,90 @@
+"""Fernleaf capture service: receives the site's forms, stores every lead, mails sales.
+
+`create_app()` is the entry point for gunicorn, the `flask` CLI and tests.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import ConfigError, Settings, load_settings
+from .forms import Schema, SchemaError, load_schema
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class Capture:
+    """What the app's parts share: settings, the form schema, the database."""
+    settings: Settings
+    schema: Schema
+    engine: Engine
+    mail_domain: str
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from defaults, .env, CAPTURE_* variables and `config`.
+
+    A bad setting or form schema prints one line naming it and exits (code 4,
+    which gunicorn reports as "App failed to load" instead of restarting).
+    """
+    try:
+        settings = load_settings(config)
+        schema = load_schema(settings.forms_path)
+    except (ConfigError, SchemaError) as exc:
+        print(f"capture: {exc}", file=sys.stderr)
+        raise SystemExit(4) from None
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
+    app.json.sort_keys = False
+    _setup_logging()
+    app.extensions["capture"] = _connect(settings, schema)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
+                                x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
+    _register(app, settings)
+    return app
+
+
+def _connect(settings: Settings, schema: Schema) -> Capture:
+    from . import store
+    engine = store.make_engine(settings.database_url)
+    if settings.auto_migrate:
+        try:
+            store.migrate(engine)
+        except Exception as exc:  # any driver error: say which setting to look at
+            print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({_first_line(exc)})",
+                  file=sys.stderr)
+            raise SystemExit(4) from None
+    domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
+    return Capture(settings, schema, engine, domain)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _register(app: Flask, settings: Settings) -> None:
+    from . import api, cli, limits, status
+    limits.init_app(app, settings)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(status.bp)
+    if settings.site_dir:
+        from . import site
+        app.register_blueprint(site.make_blueprint(settings.site_dir))
+    cli.register(app)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("capture")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -1,0 +1,219 @@
+"""The HTTP API: accept a form submission, store it, answer.
+
+The submit view is a pipeline of small steps; a step that must stop the
+request raises `Problem`, and `problem_response` builds every error answer
+in one place, branching once on whether the client asked for JSON.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import store
+from .forms import ATTRIBUTION_FIELDS, clean_attribution, validate_submission
+from .outbox import jobs_for_lead
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_BODY = 64 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+CORS_MAX_AGE = "86400"
+
+
+class Problem(Exception):
+    """Stops a request with an HTTP status and a message for the visitor."""
+
+    def __init__(self, status: int, message: str, errors: dict | None = None, **context):
+        super().__init__(message)
+        self.status, self.message, self.errors, self.context = status, message, errors, context
+
+
+# --- the submit pipeline -----------------------------------------------------
+
+@bp.post("/forms/<form_id>")
+def submit(form_id: str):
+    """Validate a submission, store the lead and its notifications, answer."""
+    form = find_form(form_id)
+    check_origin()
+    data = parse_body()
+    values, errors = validate_submission(form, data, today=business_today())
+    if errors:
+        raise Problem(422, "Some answers need another look.", errors, form=form, data=data)
+    lead = save(form, values, data)
+    return received(form, lead["id"])
+
+
+def find_form(form_id: str):
+    """The form the URL names, or 404."""
+    form = current_app.extensions["capture"].schema.forms.get(form_id)
+    if form is None:
+        raise Problem(404, f"There is no form called '{form_id}'.")
+    return form
+
+
+def check_origin() -> None:
+    """Refuse a browser post from a site that is not ours or explicitly allowed."""
+    origin = request_origin()
+    if origin is not None and not origin_allowed(origin):
+        raise Problem(403, "This form cannot be submitted from that website.")
+
+
+def parse_body() -> dict:
+    """The submitted values as a dict of strings (JSON values as sent)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Problem(413, "The submission is too large (64 KiB at most).")
+    try:
+        if request.mimetype in FORM_TYPES:
+            return request.form.to_dict(flat=True)
+        if request.is_json:
+            return _json_object(request.get_data(cache=False))
+    except RequestEntityTooLarge:
+        raise Problem(413, "The submission is too large (64 KiB at most).") from None
+    raise Problem(415, "Send the form as a normal form post or as JSON.")
+
+
+def _json_object(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise Problem(400, "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise Problem(400, "The JSON body must be an object of field names and values.")
+    return data
+
+
+def business_today():
+    """Today's date where the business is (what 'not in the past' means to a visitor)."""
+    return datetime.now(current_app.extensions["capture"].settings.timezone).date()
+
+
+def save(form, values: dict, data: dict) -> dict:
+    """Store the lead and its outbox jobs in one transaction; 503 if that fails."""
+    ext = current_app.extensions["capture"]
+    now = store.utcnow()
+    lead = store.lead_row(form.id, values, attribution(data), spam=spam_verdict(data),
+                          consent_version=consent_version(form, values), received_at=now)
+    jobs = jobs_for_lead(form, lead, ext.mail_domain, now)
+    try:
+        store.save_lead(ext.engine, lead, jobs)
+    except SQLAlchemyError:
+        log.exception("could not store a lead for form %s", form.id)
+        raise Problem(503, "We could not save your request just now. Please try again in a minute.")
+    log.info("lead %s stored (form %s, spam=%s, %d notifications)", lead["id"], form.id,
+             lead["spam"], len(jobs))
+    return lead
+
+
+def attribution(data: dict) -> dict:
+    """Where the lead came from; without the site's script, the Referer stands in."""
+    found = clean_attribution(data)
+    if "page_url" not in found and request.referrer:
+        found.update(clean_attribution({"page_url": request.referrer}))
+    return found
+
+
+def spam_verdict(data: dict) -> str | None:
+    """Why this looks like a bot, or None; a bot still sees the normal success."""
+    honeypot = current_app.extensions["capture"].schema.honeypot
+    return "honeypot" if str(data.get(honeypot) or "").strip() else None
+
+
+def consent_version(form, values: dict) -> str | None:
+    """The privacy-policy version agreed to, if the form has a ticked consent box."""
+    if any(f.consent and values.get(f.name) for f in form.fields):
+        return current_app.extensions["capture"].schema.privacy_policy_version
+    return None
+
+
+def received(form, lead_id: str):
+    """201 with the lead id for JSON clients; 303 to the thank-you page for browsers."""
+    if wants_json():
+        return jsonify(id=lead_id, status="received"), 201
+    return redirect(thank_you_url(form), code=303)
+
+
+def thank_you_url(form) -> str:
+    """The form's thank-you page on our own site (never a URL from the request)."""
+    return current_app.extensions["capture"].settings.site_url + form.thank_you
+
+
+# --- origins and CORS --------------------------------------------------------
+
+def request_origin() -> str | None:
+    """The Origin header (lower-case, no trailing slash), if the browser sent one."""
+    origin = request.headers.get("Origin")
+    return origin.strip().rstrip("/").lower() if origin else None
+
+
+def origin_allowed(origin: str) -> bool:
+    """Same-origin always; others only when listed in CAPTURE_ALLOWED_ORIGINS."""
+    own = request.host_url.rstrip("/").lower()
+    return origin == own or origin in current_app.extensions["capture"].settings.allowed_origins
+
+
+@bp.route("/forms/<form_id>", methods=["OPTIONS"])
+def preflight(form_id: str):
+    """Answer a CORS preflight for an allowed origin; refuse the rest."""
+    find_form(form_id)
+    origin = request_origin()
+    if origin is None or not origin_allowed(origin):
+        raise Problem(403, "This form cannot be submitted from that website.")
+    response = current_app.response_class(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+    response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+    return response
+
+
+@bp.after_request
+def cors_headers(response):
+    """Let an allowed origin read the answer (including errors)."""
+    origin = request_origin()
+    if origin is not None and origin_allowed(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    response.vary.add("Origin")
+    return response
+
+
+# --- errors ------------------------------------------------------------------
+
+def wants_json() -> bool:
+    """Did the client send JSON or prefer JSON over HTML?"""
+    accept = request.accept_mimetypes
+    return request.is_json or accept["application/json"] > accept["text/html"]
+
+
+@bp.errorhandler(Problem)
+def problem_response(problem: Problem):
+    """The one place error answers are built: JSON or an HTML page."""
+    if wants_json():
+        body = {"errors": problem.errors} if problem.errors else {"error": problem.message}
+        return jsonify(body), problem.status
+    ext = current_app.extensions["capture"]
+    form = problem.context.get("form")
+    data = problem.context.get("data") or {}
+    html = render_template(
+        "server/problem.html", problem=problem, form=form, site_url=ext.settings.site_url or "/",
+        values={k: v for k, v in data.items() if isinstance(v, str)},
+        honeypot=ext.schema.honeypot, attribution=ATTRIBUTION_FIELDS)
+    return html, problem.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """Werkzeug's own errors (413, 429, 405…) in the same shape as ours."""
+    messages = {413: "The submission is too large (64 KiB at most).",
+                429: "Too many submissions from your network. Please wait a minute and try again."}
+    response = problem_response(Problem(exc.code or 500, messages.get(exc.code, exc.description)))
+    body, status = response
+    response = current_app.make_response((body, status))
+    for name in ("Retry-After", "Allow"):
+        if exc.get_response().headers.get(name):
+            response.headers[name] = exc.get_response().headers[name]
+    return response

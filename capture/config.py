@@ -1,0 +1,230 @@
+"""Reading and checking settings: defaults, then `.env`, then CAPTURE_* variables.
+
+Every setting is parsed once at start; a bad one raises ConfigError whose
+message is one line naming the variable, so an operator never meets a
+traceback (or a surprise at the first request).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from email_validator import EmailNotValidError, validate_email
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PREFIX = "CAPTURE_"
+MAIL_SCHEMES = ("smtp", "smtp+starttls", "smtps", "file", "console")
+DEFAULTS = {
+    "DATABASE_URL": "sqlite:///var/capture.db",
+    "MAIL_URL": "file:var/mail",
+    "MAIL_FROM": "Fernleaf Studio leads <leads@fernleaf.example>",
+    "SECRET_KEY": "",
+    "ALLOWED_ORIGINS": "",
+    "FORMS": "forms.yml",
+    "RATELIMIT": "10 per minute;100 per day",
+    "RATELIMIT_STORAGE": "memory://",
+    "RATELIMIT_PREFIX": "capture",
+    "SITE_URL": "",
+    "SITE_DIR": "",
+    "TRUSTED_PROXIES": "0",
+    "TIMEZONE": "Europe/London",
+    "AUTO_MIGRATE": "1",
+    "EMBEDDED_WORKER": "0",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; str() is one line naming it."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    scheme: str
+    host: str = ""
+    port: int = 0
+    username: str = ""
+    password: str = ""
+    path: str = ""
+
+    def describe(self) -> str:
+        """Where mail goes, for the start-up line (never shows the password)."""
+        if self.scheme == "file":
+            return f"written as .eml files to {self.path}/"
+        if self.scheme == "console":
+            return "printed to the console"
+        return f"sent via {self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    mail: MailSettings
+    mail_from: str
+    secret_key: str
+    allowed_origins: frozenset[str]
+    forms_path: Path
+    ratelimit: str
+    ratelimit_storage: str
+    ratelimit_prefix: str
+    site_url: str
+    site_dir: Path | None
+    trusted_proxies: int
+    timezone: ZoneInfo
+    auto_migrate: bool
+    embedded_worker: bool
+    extra: dict = field(default_factory=dict)
+
+
+def load_settings(overrides: dict | None = None, environ=None) -> Settings:
+    """Merge defaults, .env, the environment and `overrides`; check each value."""
+    raw = dict(DEFAULTS)
+    environ = os.environ if environ is None else environ
+    raw.update(_prefixed(dotenv_values(".env") if Path(".env").is_file() else {}))
+    raw.update(_prefixed(environ))
+    raw.update({k.upper(): str(v) for k, v in (overrides or {}).items()})
+    return Settings(
+        database_url=_database_url(raw["DATABASE_URL"]),
+        mail=parse_mail_url(raw["MAIL_URL"]),
+        mail_from=_mail_from(raw["MAIL_FROM"]),
+        secret_key=_secret_key(raw["SECRET_KEY"]),
+        allowed_origins=_origins(raw["ALLOWED_ORIGINS"]),
+        forms_path=Path(raw["FORMS"]),
+        ratelimit=_ratelimit(raw["RATELIMIT"]),
+        ratelimit_storage=_ratelimit_storage(raw["RATELIMIT_STORAGE"]),
+        ratelimit_prefix=raw["RATELIMIT_PREFIX"],
+        site_url=_site_url(raw["SITE_URL"]),
+        site_dir=_site_dir(raw["SITE_DIR"]),
+        trusted_proxies=_whole_number("TRUSTED_PROXIES", raw["TRUSTED_PROXIES"]),
+        timezone=_timezone(raw["TIMEZONE"]),
+        auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
+        embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
+        extra={k: v for k, v in raw.items() if k not in DEFAULTS},
+    )
+
+
+def _prefixed(source) -> dict:
+    return {k[len(PREFIX):]: v for k, v in source.items() if k.startswith(PREFIX) and v is not None}
+
+
+def _fail(name: str, message: str):
+    raise ConfigError(f"{PREFIX}{name}: {message}")
+
+
+def _database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        _fail("DATABASE_URL", f"'{value}' is not a database URL (try sqlite:///var/capture.db)")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        _fail("DATABASE_URL", "only sqlite:/// and postgresql+psycopg:// URLs are supported")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        _fail("DATABASE_URL", "use the psycopg 3 driver: postgresql+psycopg://user@host/db")
+    if url.get_backend_name() == "sqlite" and not url.database:
+        _fail("DATABASE_URL", "an in-memory SQLite database would lose every lead; give a file path")
+    return value
+
+
+def parse_mail_url(value: str) -> MailSettings:
+    """Turn CAPTURE_MAIL_URL into MailSettings, or fail naming the setting."""
+    scheme, _, rest = value.partition(":")
+    if scheme not in MAIL_SCHEMES:
+        _fail("MAIL_URL", f"'{scheme}' is not a mail transport (use one of {', '.join(MAIL_SCHEMES)})")
+    if scheme == "console":
+        return MailSettings("console")
+    if scheme == "file":
+        path = rest[2:] if rest.startswith("//") else rest
+        if not path:
+            _fail("MAIL_URL", "file: needs a folder, as in file:var/mail or file:///srv/mail")
+        return MailSettings("file", path=path.rstrip("/") or "/")
+    parts = urlsplit(value)
+    try:
+        port = parts.port or (465 if scheme == "smtps" else 587 if scheme == "smtp+starttls" else 25)
+    except ValueError:
+        _fail("MAIL_URL", "the port must be a number")
+    if not parts.hostname:
+        _fail("MAIL_URL", f"{scheme}:// needs a host, as in {scheme}://user:pass@smtp.example.com:587")
+    return MailSettings(scheme, parts.hostname, port, unquote(parts.username or ""),
+                        unquote(parts.password or ""))
+
+
+def _mail_from(value: str) -> str:
+    address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        _fail("MAIL_FROM", f"'{value}' has no valid sender address")
+    return value
+
+
+def _secret_key(value: str) -> str:
+    if not value:
+        _fail("SECRET_KEY", "not set; generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'")
+    if len(value) < 16:
+        _fail("SECRET_KEY", "too short; use at least 16 random characters")
+    return value
+
+
+def _origins(value: str) -> frozenset[str]:
+    origins = set()
+    for item in filter(None, (o.strip().rstrip("/") for o in value.split(","))):
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            _fail("ALLOWED_ORIGINS", f"'{item}' is not an origin like https://www.example.com")
+        origins.add(item.lower())
+    return frozenset(origins)
+
+
+def _ratelimit(value: str) -> str:
+    if value.strip():
+        try:
+            parse_many(value)
+        except ValueError:
+            _fail("RATELIMIT", f"'{value}' is not a limit like '10 per minute;100 per day'")
+    return value.strip()
+
+
+def _ratelimit_storage(value: str) -> str:
+    if urlsplit(value).scheme not in ("memory", "redis", "rediss", "redis+unix"):
+        _fail("RATELIMIT_STORAGE", f"'{value}' is not memory:// or a redis:// URL")
+    return value
+
+
+def _site_url(value: str) -> str:
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        _fail("SITE_URL", f"'{value}' is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _site_dir(value: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    if not (path / "index.html").is_file():
+        _fail("SITE_DIR", f"'{value}' has no index.html; build the site first (make site)")
+    return path
+
+
+def _whole_number(name: str, value: str) -> int:
+    if not value.isdigit():
+        _fail(name, f"'{value}' is not a whole number")
+    return int(value)
+
+
+def _timezone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail("TIMEZONE", f"'{value}' is not a time zone name like Europe/London")
+
+
+def _flag(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
+        _fail(name, f"'{value}' is not on/off")
+    return word in ("1", "true", "yes", "on")

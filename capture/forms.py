@@ -1,0 +1,374 @@
+"""The form schema: loading forms.yml and validating a submission against it.
+
+The site build renders forms from the same `Schema` object the server
+validates with, so a form can never ask for something the server rejects.
+This module imports nothing from Flask for that reason.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+from email_validator import EmailNotValidError, validate_email
+
+FIELD_TYPES = ("text", "email", "tel", "url", "textarea", "select", "checkbox", "date", "time")
+DEFAULT_MAX_LENGTH = {"textarea": 5000, "email": 254, "url": 2000}
+FALLBACK_MAX_LENGTH = 200
+# Cleaned values that get their own column, so sales can search and sort.
+PROMOTED = ("name", "email", "phone", "company", "service")
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# What the site's script sends about where a visitor came from.
+ATTRIBUTION_FIELDS = (
+    ("page_url", "referrer", "landing_page", "first_referrer", "first_seen")
+    + tuple(f"first_{k}" for k in UTM_KEYS)
+    + tuple(f"last_{k}" for k in UTM_KEYS)
+)
+ATTRIBUTION_MAX_LENGTH = 2000
+
+TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
+FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+TEL_ALLOWED = re.compile(r"^\+?[0-9 ().\-/]+$")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class SchemaError(ValueError):
+    """forms.yml is wrong; the message names the form and the field."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: str
+    required: bool = False
+    max_length: int = FALLBACK_MAX_LENGTH
+    choices: tuple[Choice, ...] = ()
+    help: str = ""
+    autocomplete: str = ""
+    placeholder: str = ""
+    consent: bool = False
+    not_past: bool = False
+    rows: int = 4
+
+    def choice_label(self, value: str) -> str:
+        """The visitor-facing label of a select value (the value itself if unknown)."""
+        return next((c.label for c in self.choices if c.value == value), value)
+
+
+@dataclass(frozen=True)
+class Route:
+    when: dict[str, str]
+    to: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    title: str
+    fields: tuple[Field, ...]
+    thank_you: str
+    notify_to: tuple[str, ...]
+    routes: tuple[Route, ...] = ()
+    intro: str = ""
+    submit_label: str = "Send"
+    confirmation: bool = False
+
+    def field(self, name: str) -> Field | None:
+        """The field called `name`, if the form has one."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    def recipients(self, values: dict) -> tuple[str, ...]:
+        """Who is notified of a lead with these cleaned values."""
+        for route in self.routes:
+            if all(str(values.get(k, "")) == v for k, v in route.when.items()):
+                return route.to
+        return self.notify_to
+
+
+@dataclass(frozen=True)
+class Schema:
+    forms: dict[str, Form]
+    honeypot: str
+    privacy_policy_version: str
+    source: str = "forms.yml"
+
+
+# --- loading -----------------------------------------------------------------
+
+def load_schema(path: str | Path) -> Schema:
+    """Read and check forms.yml; raise SchemaError naming what is wrong."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SchemaError(f"{path}: cannot read the form schema ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{path}: not valid YAML ({_yaml_where(exc)})") from None
+    return parse_schema(raw, source=str(path))
+
+
+def parse_schema(raw, source: str = "forms.yml") -> Schema:
+    """Build a Schema from already-parsed YAML data."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("forms"), dict) or not raw["forms"]:
+        raise SchemaError(f"{source}: expected a mapping with a non-empty 'forms' section")
+    honeypot = str(raw.get("honeypot", "fax"))
+    forms = {str(fid): _parse_form(str(fid), spec, source) for fid, spec in raw["forms"].items()}
+    for form in forms.values():
+        if form.field(honeypot):
+            raise SchemaError(f"{source}: form '{form.id}' field '{honeypot}': clashes with the honeypot name")
+    return Schema(forms=forms, honeypot=honeypot,
+                  privacy_policy_version=str(raw.get("privacy_policy_version", "1")), source=source)
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    return f"{problem} at line {mark.line + 1}" if mark else problem
+
+
+def _parse_form(fid: str, spec, source: str) -> Form:
+    where = f"{source}: form '{fid}'"
+    if not re.match(r"^[a-z][a-z0-9_-]{0,39}$", fid):
+        raise SchemaError(f"{where}: the id must be lower-case letters, digits, '-' or '_'")
+    if not isinstance(spec, dict):
+        raise SchemaError(f"{where}: expected a mapping")
+    fields = tuple(_parse_field(f, i, where) for i, f in enumerate(_list(spec, "fields", where)))
+    if not fields:
+        raise SchemaError(f"{where}: has no fields")
+    names = [f.name for f in fields]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SchemaError(f"{where} field '{dupes[0]}': the name is used twice")
+    thank_you = str(spec.get("thank_you", ""))
+    if not thank_you.startswith("/") or thank_you.startswith("//"):
+        raise SchemaError(f"{where}: thank_you must be a path on the site such as /thank-you/")
+    notify = spec.get("notify") or {}
+    to = tuple(_addresses(notify.get("to"), f"{where} notify.to"))
+    if not to:
+        raise SchemaError(f"{where}: notify.to needs at least one address")
+    routes = tuple(_parse_route(r, fields, f"{where} notify.routes[{i}]")
+                   for i, r in enumerate(notify.get("routes") or []))
+    return Form(id=fid, title=str(spec.get("title", fid)), fields=fields, thank_you=thank_you,
+                notify_to=to, routes=routes, intro=str(spec.get("intro", "")),
+                submit_label=str(spec.get("submit_label", "Send")),
+                confirmation=bool(spec.get("confirmation", False)))
+
+
+def _list(spec: dict, key: str, where: str) -> list:
+    value = spec.get(key) or []
+    if not isinstance(value, list):
+        raise SchemaError(f"{where}: '{key}' must be a list")
+    return value
+
+
+def _parse_field(spec, index: int, where: str) -> Field:
+    if not isinstance(spec, dict) or not spec.get("name"):
+        raise SchemaError(f"{where} field #{index + 1}: needs a name")
+    name = str(spec["name"])
+    here = f"{where} field '{name}'"
+    if not FIELD_NAME_RE.match(name):
+        raise SchemaError(f"{here}: names are lower-case letters, digits and '_'")
+    ftype = spec.get("type", "text")
+    if ftype not in FIELD_TYPES:
+        raise SchemaError(f"{here}: unknown type '{ftype}' (use one of {', '.join(FIELD_TYPES)})")
+    unknown = sorted(set(spec) - set(Field.__dataclass_fields__))
+    if unknown:
+        raise SchemaError(f"{here}: unknown key '{unknown[0]}'")
+    choices = _parse_choices(spec.get("choices"), ftype, here)
+    max_length = spec.get("max_length", DEFAULT_MAX_LENGTH.get(ftype, FALLBACK_MAX_LENGTH))
+    if not isinstance(max_length, int) or max_length < 1:
+        raise SchemaError(f"{here}: max_length must be a positive whole number")
+    if spec.get("consent") and ftype != "checkbox":
+        raise SchemaError(f"{here}: only a checkbox can record consent")
+    return Field(name=name, label=str(spec.get("label") or name), type=ftype,
+                 required=bool(spec.get("required", False)), max_length=max_length,
+                 choices=choices, help=str(spec.get("help", "")),
+                 autocomplete=str(spec.get("autocomplete", "")),
+                 placeholder=str(spec.get("placeholder", "")), consent=bool(spec.get("consent")),
+                 not_past=bool(spec.get("not_past")), rows=int(spec.get("rows", 4)))
+
+
+def _parse_choices(raw, ftype: str, here: str) -> tuple[Choice, ...]:
+    if ftype != "select":
+        if raw:
+            raise SchemaError(f"{here}: only a select has choices")
+        return ()
+    if not raw or not isinstance(raw, list):
+        raise SchemaError(f"{here}: a select needs a non-empty list of choices")
+    choices = []
+    for item in raw:
+        if isinstance(item, dict) and "value" in item:
+            choices.append(Choice(str(item["value"]), str(item.get("label", item["value"]))))
+        elif isinstance(item, (str, int, float)):
+            choices.append(Choice(str(item), str(item)))
+        else:
+            raise SchemaError(f"{here}: each choice is a string or a mapping with a value")
+    values = [c.value for c in choices]
+    if len(set(values)) != len(values):
+        raise SchemaError(f"{here}: a choice value is listed twice")
+    return tuple(choices)
+
+
+def _addresses(raw, where: str) -> list[str]:
+    if isinstance(raw, str):
+        raw = [raw]
+    result = []
+    for address in raw or []:
+        try:
+            result.append(validate_email(str(address), check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            raise SchemaError(f"{where}: '{address}' is not an email address ({exc})") from None
+    return result
+
+
+def _parse_route(raw, fields: tuple[Field, ...], where: str) -> Route:
+    if not isinstance(raw, dict) or not isinstance(raw.get("when"), dict) or not raw["when"]:
+        raise SchemaError(f"{where}: a route needs 'when' (field: value) and 'to'")
+    names = {f.name for f in fields}
+    for key in raw["when"]:
+        if key not in names:
+            raise SchemaError(f"{where}: 'when' names an unknown field '{key}'")
+    to = tuple(_addresses(raw.get("to"), f"{where} to"))
+    if not to:
+        raise SchemaError(f"{where}: 'to' needs at least one address")
+    return Route(when={str(k): str(v) for k, v in raw["when"].items()}, to=to)
+
+
+# --- validating a submission -------------------------------------------------
+
+def validate_submission(form: Form, data, today: date | None = None) -> tuple[dict, dict]:
+    """Check submitted values against the form: (clean values, {field: message})."""
+    clean, errors = {}, {}
+    for f in form.fields:
+        raw = data.get(f.name)
+        try:
+            value = _clean(f, raw, today)
+        except ValueError as exc:
+            errors[f.name] = str(exc)
+            continue
+        if value in ("", None, False) and f.required:
+            errors[f.name] = _required_message(f)
+        elif value not in ("", None):
+            clean[f.name] = value
+    return clean, errors
+
+
+def _required_message(f: Field) -> str:
+    if f.type == "checkbox":
+        return "Please tick this box to continue."
+    if f.type == "select":
+        return "Please choose an option."
+    return f"Please fill in “{f.label}”."
+
+
+def _clean(f: Field, raw, today: date | None):
+    if f.type == "checkbox":
+        return _checkbox(raw)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ValueError("Please enter text here.")
+        raw = str(raw)
+    value = raw.strip()
+    if CONTROL_CHARS.search(value) or (f.type != "textarea" and LINE_BREAKS.search(value)):
+        raise ValueError("This contains characters we cannot accept.")
+    if len(value) > f.max_length:
+        raise ValueError(f"Please keep this under {f.max_length} characters (it has {len(value)}).")
+    if not value:
+        return ""
+    return CLEANERS.get(f.type, _as_is)(f, value, today)
+
+
+def _checkbox(raw) -> bool:
+    if raw is None or raw is False:
+        return False
+    if raw is True:
+        return True
+    word = str(raw).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("Please tick or untick this box.")
+
+
+def _as_is(f: Field, value: str, today) -> str:
+    return value
+
+
+def _email(f: Field, value: str, today) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("Please enter a valid email address, like name@example.com.") from None
+
+
+def _tel(f: Field, value: str, today) -> str:
+    digits = sum(ch.isdigit() for ch in value)
+    if not TEL_ALLOWED.match(value) or not 6 <= digits <= 20:
+        raise ValueError("Please enter a phone number using digits, spaces and an optional +.")
+    return value
+
+
+def _url(f: Field, value: str, today) -> str:
+    candidate = value if "://" in value else f"https://{value}"
+    parts = urlsplit(candidate)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or "." not in host or " " in candidate:
+        raise ValueError("Please enter a web address, like www.example.com.")
+    return candidate
+
+
+def _select(f: Field, value: str, today) -> str:
+    if any(c.value == value for c in f.choices):
+        return value
+    raise ValueError("Please choose one of the options.")
+
+
+def _date(f: Field, value: str, today) -> str:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("Please enter a date as YYYY-MM-DD.") from None
+    if len(value) != 10:
+        raise ValueError("Please enter a date as YYYY-MM-DD.")
+    if f.not_past and today and day < today:
+        raise ValueError("Please choose a date from today onwards.")
+    return value
+
+
+def _time(f: Field, value: str, today) -> str:
+    if not TIME_RE.match(value):
+        raise ValueError("Please enter a time as HH:MM, for example 14:30.")
+    return value
+
+
+CLEANERS = {"email": _email, "tel": _tel, "url": _url, "select": _select,
+            "date": _date, "time": _time}
+
+
+def clean_attribution(data) -> dict:
+    """The attribution values the site sent, trimmed; anything else is dropped."""
+    result = {}
+    for key in ATTRIBUTION_FIELDS:
+        raw = data.get(key)
+        if isinstance(raw, str):
+            value = CONTROL_CHARS.sub("", LINE_BREAKS.sub(" ", raw)).strip()
+            if value:
+                result[key] = value[:ATTRIBUTION_MAX_LENGTH]
+    return result

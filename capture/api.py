@@ -35,7 +35,7 @@ class Problem(Exception):
 
 # --- the submit pipeline -----------------------------------------------------
 
-@bp.post("/forms/<form_id>")
+@bp.post("/forms/<form_id>", provide_automatic_options=False)
 def submit(form_id: str):
     """Validate a submission, store the lead and its notifications, answer."""
     form = find_form(form_id)
@@ -205,9 +205,11 @@ def problem_response(problem: Problem):
     return html, problem.status
 
 
-@bp.errorhandler(HTTPException)
+@bp.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException):
-    """Werkzeug's own errors (413, 429, 405…) in the same shape as ours."""
+    """Werkzeug's own errors (413, 429, 405…) under /api/ in the same shape as ours."""
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return exc
     messages = {413: "The submission is too large (64 KiB at most).",
                 429: "Too many submissions from your network. Please wait a minute and try again."}
     response = problem_response(Problem(exc.code or 500, messages.get(exc.code, exc.description)))

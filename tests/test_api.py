@@ -1,0 +1,211 @@
+"""POST /api/forms/<id>: every answer the API can give, on SQLite and PostgreSQL."""
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from capture.models import leads, outbox
+from capture.store import get_lead
+
+JSON = {"Accept": "application/json"}
+
+
+def stored_leads(app):
+    with app.extensions["capture"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(leads)).mappings()]
+
+
+def stored_jobs(app):
+    with app.extensions["capture"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def test_json_submission_is_stored_with_its_notifications(app, client, consultation):
+    response = client.post("/api/forms/consultation", json=consultation)
+    assert response.status_code == 201
+    assert response.json["status"] == "received"
+    lead = get_lead(app.extensions["capture"].engine, response.json["id"])
+    assert lead["name"] == "Ada Lovelace" and lead["service"] == "ecommerce"
+    assert lead["email"] == "ada@analytical.example.com" and lead["status"] == "new"
+    assert lead["data"]["website"] == "https://analytical.example.com"
+    assert lead["consent_version"] == "2026-11-01" and lead["consent_at"] is not None
+    assert lead["spam"] is False
+    jobs = stored_jobs(app)
+    assert [j["recipient"] for j in jobs] == ["shops@fernleaf.example", "sales@fernleaf.example"]
+    assert {j["lead_id"] for j in jobs} == {lead["id"]}
+    assert len({j["message_id"] for j in jobs}) == 2
+    assert all(j["status"] == "pending" for j in jobs)
+
+
+def test_ids_are_not_guessable(client, consultation):
+    ids = {client.post("/api/forms/consultation", json=consultation).json["id"] for _ in range(5)}
+    assert len(ids) == 5 and all(len(i) >= 20 for i in ids)
+
+
+@pytest.mark.parametrize("as_multipart", [False, True])
+def test_browser_post_redirects_to_the_thank_you_page(app, client, consultation, as_multipart):
+    kwargs = {"content_type": "multipart/form-data"} if as_multipart else {}
+    response = client.post("/api/forms/consultation", data=consultation,
+                           headers={"Accept": "text/html,*/*;q=0.8"}, **kwargs)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/thank-you/consultation/"
+    assert len(stored_leads(app)) == 1
+
+
+def test_thank_you_redirect_uses_the_configured_site_never_the_request(make_app, consultation):
+    client = make_app(site_url="https://www.fernleaf.example").test_client()
+    response = client.post("/api/forms/consultation?next=https://evil.example/",
+                           data={**consultation, "redirect": "https://evil.example/", "_next": "//evil"})
+    assert response.headers["Location"] == "https://www.fernleaf.example/thank-you/consultation/"
+
+
+def test_invalid_json_submission_gets_field_errors_and_nothing_is_stored(app, client, consultation):
+    response = client.post("/api/forms/consultation", json={**consultation, "email": "nope", "consent": ""})
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"email", "consent"}
+    assert "valid email address" in response.json["errors"]["email"]
+    assert stored_leads(app) == [] and stored_jobs(app) == []
+
+
+def test_invalid_browser_post_shows_the_form_again_with_the_input(client, consultation):
+    response = client.post("/api/forms/consultation",
+                           data={**consultation, "email": "nope", "name": "Ada <b>Lovelace</b>"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Please check your answers" in page
+    assert 'value="Ada &lt;b&gt;Lovelace&lt;/b&gt;"' in page
+    assert 'aria-invalid="true"' in page and "valid email address" in page
+    assert '<option value="ecommerce" selected>' in page
+    assert 'action="/api/forms/consultation"' in page
+
+
+@pytest.mark.parametrize("headers, kwargs, status, text", [
+    (JSON, {"data": "x=1", "content_type": "text/plain"}, 415, "normal form post or as JSON"),
+    (JSON, {"data": "x=1"}, 415, "normal form post or as JSON"),
+    (JSON, {"data": "{not json", "content_type": "application/json"}, 400, "not valid JSON"),
+    (JSON, {"data": "[1, 2]", "content_type": "application/json"}, 400, "must be an object"),
+    (JSON, {"json": {"message": "x" * 70000}}, 413, "too large"),
+    (JSON, {"data": {"message": "x" * 70000}}, 413, "too large"),
+])
+def test_bad_requests_get_specific_json_errors(app, client, headers, kwargs, status, text):
+    response = client.post("/api/forms/consultation", headers=headers, **kwargs)
+    assert response.status_code == status
+    assert text in response.json["error"]
+    assert stored_leads(app) == []
+
+
+def test_errors_are_html_for_browsers(client):
+    response = client.post("/api/forms/consultation", data="x", content_type="text/plain",
+                           headers={"Accept": "text/html"})
+    assert response.status_code == 415
+    assert response.mimetype == "text/html"
+    assert "normal form post or as JSON" in response.get_data(as_text=True)
+
+
+def test_unknown_form_is_404(client, consultation):
+    response = client.post("/api/forms/newsletter", json=consultation)
+    assert response.status_code == 404
+    assert response.json == {"error": "There is no form called 'newsletter'."}
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.get("/api/forms/contact", headers=JSON)
+    assert response.status_code == 405
+    assert "error" in response.json
+
+
+def test_foreign_origin_is_refused(app, client, consultation):
+    response = client.post("/api/forms/consultation", json=consultation,
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert stored_leads(app) == []
+
+
+def test_same_origin_is_always_allowed(client, consultation):
+    response = client.post("/api/forms/consultation", json=consultation,
+                           headers={"Origin": "http://localhost"})
+    assert response.status_code == 201
+
+
+def test_allowed_origin_gets_cors_headers_and_preflight(make_app, consultation):
+    client = make_app(allowed_origins="https://www.fernleaf.example").test_client()
+    origin = {"Origin": "https://www.fernleaf.example"}
+    preflight = client.options("/api/forms/consultation",
+                               headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    response = client.post("/api/forms/consultation", json=consultation, headers=origin)
+    assert response.status_code == 201
+    assert response.headers["Access-Control-Allow-Origin"] == "https://www.fernleaf.example"
+    assert "Origin" in response.headers["Vary"]
+    refused = client.options("/api/forms/consultation", headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+
+
+def test_honeypot_looks_like_success_but_marks_spam_and_notifies_nobody(app, client, consultation):
+    response = client.post("/api/forms/consultation", json={**consultation, "fax": "+1 555 0100"})
+    assert response.status_code == 201
+    lead = get_lead(app.extensions["capture"].engine, response.json["id"])
+    assert lead["spam"] is True and lead["spam_reason"] == "honeypot"
+    assert stored_jobs(app) == []
+
+
+def test_unknown_fields_are_never_stored(app, client, consultation):
+    client.post("/api/forms/consultation", json={**consultation, "password": "hunter2", "is_admin": "1"})
+    (lead,) = stored_leads(app)
+    assert "hunter2" not in repr(lead)
+    assert "password" not in lead["data"]
+
+
+def test_attribution_is_stored(app, client, consultation):
+    sent = {"page_url": "https://www.fernleaf.example/services/ecommerce/?utm_source=x",
+            "landing_page": "https://www.fernleaf.example/blog/local-seo/",
+            "first_utm_source": "newsletter", "first_utm_campaign": "spring",
+            "last_utm_source": "x", "first_seen": "2026-11-20T10:00:00Z"}
+    client.post("/api/forms/consultation", json={**consultation, **sent})
+    (lead,) = stored_leads(app)
+    assert {k: lead[k] for k in sent} == sent
+
+
+def test_without_script_the_referer_stands_in_for_the_page(app, client, consultation):
+    client.post("/api/forms/consultation", data=consultation,
+                headers={"Referer": "http://localhost/services/starter/"})
+    (lead,) = stored_leads(app)
+    assert lead["page_url"] == "http://localhost/services/starter/"
+
+
+def test_contact_form_routes_to_its_own_inbox(app, client):
+    response = client.post("/api/forms/contact", json={
+        "name": "Grace", "email": "grace@navy.example.com", "message": "Hello", "consent": True})
+    assert response.status_code == 201
+    assert [j["recipient"] for j in stored_jobs(app)] == ["hello@fernleaf.example"]
+
+
+def test_rate_limit_answers_429_with_retry_after(make_app, consultation):
+    client = make_app(ratelimit="2 per minute", ratelimit_prefix=f"t{uuid.uuid4().hex}").test_client()
+    codes = [client.post("/api/forms/consultation", json=consultation).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    limited = client.post("/api/forms/consultation", json=consultation)
+    assert "Too many submissions" in limited.json["error"]
+    assert int(limited.headers["Retry-After"]) > 0
+    assert client.get("/api/health").status_code == 200
+
+
+def test_health_reports_database_and_waiting_notifications(client, consultation):
+    client.post("/api/forms/consultation", json=consultation)
+    body = client.get("/api/health").json
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["outbox"]["waiting"] == 2
+
+
+def test_a_database_failure_is_a_clear_503_not_a_false_success(app, client, consultation):
+    engine = app.extensions["capture"].engine
+    with engine.begin() as conn:
+        conn.execute(outbox.delete())
+        conn.exec_driver_sql("DROP TABLE outbox")
+    response = client.post("/api/forms/consultation", json=consultation)
+    assert response.status_code == 503
+    assert "try again" in response.json["error"]
+    assert stored_leads(app) == []  # the lead insert was rolled back with the failed job insert

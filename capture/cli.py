@@ -5,7 +5,7 @@ import json
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import desc, select
 
 from . import store
@@ -37,6 +37,7 @@ def db_upgrade():
 
 
 @click.command("check")
+@with_appcontext
 def check():
     """Check the settings and the form schema, and say where leads and mail go.
 

@@ -1,0 +1,78 @@
+"""Storage that never loses a lead: crashes, concurrent writers, concurrent migrations."""
+import json
+import subprocess
+import sys
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select
+
+from capture.models import leads, outbox
+from capture.store import get_lead, is_current, make_engine, migrate
+from tests.conftest import ROOT, TEST_SECRET
+from tests.gunicorn_server import Gunicorn
+
+
+def post_json(url: str, payload: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def server_env(database_url: str, tmp_path) -> dict:
+    return {"CAPTURE_DATABASE_URL": database_url, "CAPTURE_SECRET_KEY": TEST_SECRET,
+            "CAPTURE_RATELIMIT": "", "CAPTURE_MAIL_URL": f"file:{tmp_path / 'mail'}",
+            "CAPTURE_EMBEDDED_WORKER": "0"}
+
+
+def test_an_acknowledged_lead_survives_a_crash(database_url, tmp_path, consultation):
+    server = Gunicorn(server_env(database_url, tmp_path))
+    try:
+        status, body = post_json(f"{server.url}/api/forms/consultation", consultation)
+    finally:
+        server.kill()
+    assert status == 201
+    engine = make_engine(database_url)
+    lead = get_lead(engine, body["id"])
+    with engine.connect() as conn:
+        jobs = conn.execute(select(func.count()).where(outbox.c.lead_id == body["id"])).scalar()
+    engine.dispose()
+    assert lead["email"] == consultation["email"]
+    assert jobs == 2
+
+
+def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_url, tmp_path, consultation):
+    log = open(tmp_path / "gunicorn.log", "wb")
+    server = Gunicorn(server_env(sqlite_url, tmp_path), workers=2, log=log)
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(lambda _: post_json(f"{server.url}/api/forms/consultation", consultation),
+                                    range(300)))
+    finally:
+        server.stop()
+        log.close()
+    assert [status for status, _ in results] == [201] * 300
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(leads)).scalar() == 300
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 600
+    engine.dispose()
+    assert b"database is locked" not in (tmp_path / "gunicorn.log").read_bytes()
+
+
+MIGRATE = "from capture.store import make_engine, migrate; import sys; migrate(make_engine(sys.argv[1]))"
+
+
+def test_processes_starting_together_migrate_once(database_url):
+    procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, database_url], cwd=ROOT,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    engine = make_engine(database_url)
+    assert is_current(engine)
+    migrate(engine)  # a second run is a no-op
+    engine.dispose()

@@ -49,7 +49,25 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
                                 x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
     _register(app, settings)
+    _start_worker(app, settings)
     return app
+
+
+def _start_worker(app: Flask, settings: Settings) -> None:
+    """The embedded mail worker thread (CAPTURE_EMBEDDED_WORKER), for serving processes only.
+
+    `flask` commands (leads, outbox, the standalone worker) never start one.
+    """
+    if not settings.embedded_worker or _inside_flask_command():
+        return
+    from .worker import start_embedded
+    app.extensions["capture_worker"] = start_embedded(app.extensions["capture"])
+
+
+def _inside_flask_command() -> bool:
+    import click
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.info_name != "run"
 
 
 def _connect(settings: Settings, schema: Schema) -> Capture:

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import store
 from .forms import ATTRIBUTION_FIELDS, clean_attribution, validate_submission
-from .outbox import jobs_for_lead
+from .outbox import jobs_for_lead, wake_workers
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -104,6 +104,8 @@ def save(form, values: dict, data: dict) -> dict:
     except SQLAlchemyError:
         log.exception("could not store a lead for form %s", form.id)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
+    if jobs:
+        wake_workers()
     log.info("lead %s stored (form %s, spam=%s, %d notifications)", lead["id"], form.id,
              lead["spam"], len(jobs))
     return lead

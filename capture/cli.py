@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import desc, select
 
-from . import store
+from . import outbox, store
 from .models import leads
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
+outbox_cli = AppGroup("outbox", help="Look at and retry outgoing mail.")
 
 
 def register(app: Flask) -> None:
@@ -20,6 +22,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(leads_cli)
     app.cli.add_command(check)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(worker)
 
 
 def _ext():
@@ -85,3 +89,72 @@ def leads_show(lead_id: str):
     if lead is None:
         raise click.ClickException(f"no lead with id {lead_id}")
     click.echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
+
+
+# --- mail --------------------------------------------------------------------
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or scripts).")
+@click.option("--name", default=None, help="This worker's name in the outbox (default host:pid:random).")
+def worker(once: bool, name: str | None):
+    """Deliver outgoing mail from the outbox until stopped (SIGTERM or Ctrl+C).
+
+    Several may run at once, on one machine or many. Settings: CAPTURE_MAIL_URL,
+    CAPTURE_WORKER_POLL, CAPTURE_MAIL_LEASE, CAPTURE_MAIL_RETRY_* and friends.
+
+    Example: flask --app capture worker
+    """
+    from .worker import Worker
+    ext = _ext()
+    mail_worker = Worker(ext, name=name)
+    if once:
+        click.echo(f"Delivered or retried {mail_worker.run_once()} message(s).")
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: mail_worker.stop())
+    click.echo(f"Mail worker {mail_worker.name}: mail is {ext.settings.mail.describe()} "
+               "(Ctrl+C stops)")
+    mail_worker.run()
+
+
+@outbox_cli.command("list")
+@click.option("--status", type=click.Choice(["waiting", *outbox.STATUSES, "all"]), default="all",
+              show_default=True, help="Only jobs in this state (waiting = pending or sending).")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest jobs.")
+def outbox_list(status: str, limit: int):
+    """List outgoing messages, newest first, with their state and last error.
+
+    Example: flask --app capture outbox list --status dead
+    """
+    jobs = outbox.list_jobs(_ext().engine, None if status == "all" else status, limit)
+    for job in jobs:
+        due = store.as_utc(job["sent_at"] if job["status"] == "sent" else job["available_at"])
+        click.echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
+                   f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {job['recipient']}")
+        if job["last_error"] and job["status"] != "sent":
+            click.echo(f"        last error: {job['last_error'][:200]}")
+    if not jobs:
+        click.echo("No messages.")
+
+
+@outbox_cli.command("retry")
+@click.argument("job_id", type=int)
+def outbox_retry(job_id: int):
+    """Send one dead (or waiting) message again now, with a fresh retry schedule.
+
+    Example: flask --app capture outbox retry 42
+    """
+    if not outbox.retry(_ext().engine, [job_id]):
+        raise click.ClickException(f"no dead or pending message with id {job_id} "
+                                   "(see: flask --app capture outbox list)")
+    click.echo(f"Message {job_id} will be sent again now.")
+
+
+@outbox_cli.command("retry-dead")
+def outbox_retry_dead():
+    """Send every dead message again now, e.g. after fixing the mail settings.
+
+    Example: flask --app capture outbox retry-dead
+    """
+    count = outbox.retry(_ext().engine)
+    click.echo(f"{count} dead message(s) will be sent again now.")

@@ -7,6 +7,7 @@ traceback (or a surprise at the first request).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -36,7 +37,14 @@ DEFAULTS = {
     "TIMEZONE": "Europe/London",
     "AUTO_MIGRATE": "1",
     "EMBEDDED_WORKER": "0",
+    "MAIL_TIMEOUT": "30s",
+    "MAIL_LEASE": "5m",
+    "MAIL_RETRY_FIRST": "5s",
+    "MAIL_RETRY_MAX": "4h",
+    "MAIL_GIVE_UP": "24h",
+    "WORKER_POLL": "0.5s",
 }
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
 class ConfigError(ValueError):
@@ -62,6 +70,17 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How the mail worker behaves; every time is in seconds."""
+    smtp_timeout: float = 30.0
+    lease: float = 300.0
+    retry_first: float = 5.0
+    retry_max: float = 4 * 3600.0
+    give_up: float = 24 * 3600.0
+    poll: float = 0.5
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail: MailSettings
@@ -78,6 +97,7 @@ class Settings:
     timezone: ZoneInfo
     auto_migrate: bool
     embedded_worker: bool
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     extra: dict = field(default_factory=dict)
 
 
@@ -104,6 +124,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         timezone=_timezone(raw["TIMEZONE"]),
         auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
+        delivery=_delivery(raw),
         extra={k: v for k, v in raw.items() if k not in DEFAULTS},
     )
 
@@ -221,6 +242,29 @@ def _timezone(value: str) -> ZoneInfo:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         _fail("TIMEZONE", f"'{value}' is not a time zone name like Europe/London")
+
+
+def _delivery(raw: dict) -> DeliverySettings:
+    timeout = _duration("MAIL_TIMEOUT", raw["MAIL_TIMEOUT"])
+    lease = _duration("MAIL_LEASE", raw["MAIL_LEASE"])
+    if lease < 2 * timeout:
+        _fail("MAIL_LEASE", f"'{raw['MAIL_LEASE']}' must be at least twice CAPTURE_MAIL_TIMEOUT, "
+                            "or a slow send could be handed to a second worker")
+    first = _duration("MAIL_RETRY_FIRST", raw["MAIL_RETRY_FIRST"])
+    most = _duration("MAIL_RETRY_MAX", raw["MAIL_RETRY_MAX"])
+    if most < first:
+        _fail("MAIL_RETRY_MAX", f"'{raw['MAIL_RETRY_MAX']}' is shorter than CAPTURE_MAIL_RETRY_FIRST")
+    return DeliverySettings(smtp_timeout=timeout, lease=lease, retry_first=first, retry_max=most,
+                            give_up=_duration("MAIL_GIVE_UP", raw["MAIL_GIVE_UP"]),
+                            poll=_duration("WORKER_POLL", raw["WORKER_POLL"]))
+
+
+def _duration(name: str, value: str) -> float:
+    """Seconds from '30', '0.5s', '250ms', '5m', '4h' or '1d'; must be above zero."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*", value.lower())
+    if not found or float(found[1]) <= 0:
+        _fail(name, f"'{value}' is not a duration like 30s, 5m, 4h or 1d")
+    return float(found[1]) * DURATION_UNITS[found[2]]
 
 
 def _flag(name: str, value: str) -> bool:

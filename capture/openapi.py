@@ -102,4 +102,6 @@ def _health_schema() -> dict:
         "status": {"enum": ["ok", "error"]}, "database": {"enum": ["ok", "unreachable"]},
         "outbox": {"type": "object", "properties": {
             "waiting": count, "dead": count, "sent": count,
-            "oldest_waiting_seconds": {"type": "number", "minimum": 0}}}}}
+            "oldest_waiting_seconds": {"type": "number", "minimum": 0},
+            "attention": {"type": "boolean",
+                          "description": "A message is dead or has waited over 5 minutes."}}}}}

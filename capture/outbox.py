@@ -1,32 +1,188 @@
-"""The outbox: which messages a lead needs, written in the lead's transaction.
+"""The outbox: which messages a lead needs, and the queue operations on them.
 
-Delivery (claiming, leases, retries) reads these rows later, so the request
-path never waits on a mail server and a stored lead can never miss its mail.
+Jobs are written in the lead's transaction (so a stored lead can never miss
+its mail); the worker (worker.py) then claims due jobs with a lease, sends
+them and records the outcome here. A job's life:
+
+    pending ──claim──► sending ──sent──► sent
+       ▲                  │ failure (temporary): back to pending, later
+       └──────────────────┤ lease expired (worker died): claimable again
+                          └ permanent failure, poison, or out of retries ──► dead
+
+Claims are safe with any number of workers: PostgreSQL skips rows another
+worker has locked (FOR UPDATE SKIP LOCKED); SQLite runs the claim as one
+UPDATE inside a BEGIN IMMEDIATE transaction, which only one writer holds.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import random
+import threading
+from datetime import datetime, timedelta
 
+from sqlalchemy import and_, desc, exists, func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from .config import DeliverySettings
 from .forms import Form
+from .mail import CONFIRM_VISITOR, NOTIFY_SALES
+from .models import leads, outbox
+from .store import as_utc, utcnow
 
-NOTIFY_SALES = "notify_sales"
+JITTER = 0.2  # each retry waits its scheduled delay ±20%
+STATUSES = ("pending", "sending", "sent", "dead")
+_first = outbox.alias("earlier")
+_new_jobs = threading.Event()  # set when this process stores a lead with jobs
 
 
-def message_id(lead_id: str, index: int, domain: str) -> str:
+def wake_workers() -> None:
+    """Tell this process's worker that jobs were just committed (no polling delay)."""
+    _new_jobs.set()
+
+
+def wait_for_jobs(timeout: float) -> None:
+    """Sleep until woken by wake_workers() or `timeout` seconds pass."""
+    _new_jobs.wait(timeout)
+    _new_jobs.clear()
+
+
+def message_id(lead_id: str, index: int | str, domain: str) -> str:
     """A Message-ID fixed when the job is written, so a resend is recognisably the same mail."""
     return f"<lead.{lead_id}.{index}@{domain}>"
 
 
 def jobs_for_lead(form: Form, lead: dict, domain: str, now: datetime) -> list[dict]:
-    """One outbox row per sales recipient; spam gets none."""
+    """One row per sales recipient, then the visitor's confirmation; spam gets none."""
     if lead["spam"]:
         return []
-    recipients = form.recipients(lead["data"])
-    return [_job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
-            for i, to in enumerate(recipients)]
+    jobs = [_job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
+            for i, to in enumerate(form.recipients(lead["data"]))]
+    if form.confirmation and lead.get("email"):
+        # Only ever the lead's own, validated address: never a relay to anyone else.
+        jobs.append(_job(lead["id"], CONFIRM_VISITOR, lead["email"],
+                         message_id(lead["id"], "confirm", domain), now))
+    return jobs
 
 
 def _job(lead_id: str, kind: str, recipient: str, msg_id: str, due: datetime) -> dict:
     return {"lead_id": lead_id, "kind": kind, "recipient": recipient, "message_id": msg_id,
             "status": "pending", "attempts": 0, "available_at": due, "lease_until": None,
             "leased_by": None, "last_error": None, "created_at": due, "sent_at": None}
+
+
+# --- the retry schedule --------------------------------------------------------
+
+def retry_delay(attempts: int, conf: DeliverySettings) -> float:
+    """Seconds to wait after the `attempts`-th failed try: doubling from the first, capped."""
+    return min(conf.retry_max, conf.retry_first * 2 ** min(attempts - 1, 60))
+
+
+def out_of_retries(attempts: int, conf: DeliverySettings) -> bool:
+    """True once the scheduled waits so far add up to the give-up time (default ~24 h)."""
+    return sum(retry_delay(n, conf) for n in range(1, attempts + 1)) >= conf.give_up
+
+
+def next_try(attempts: int, conf: DeliverySettings, now: datetime) -> datetime:
+    """When a job that failed `attempts` times is due again, with jitter."""
+    delay = retry_delay(attempts, conf) * random.uniform(1 - JITTER, 1 + JITTER)
+    return now + timedelta(seconds=delay)
+
+
+# --- claiming and outcomes -----------------------------------------------------
+
+def _claimable(now: datetime):
+    """Due pending jobs, and jobs whose worker's lease ran out (it crashed or hung)."""
+    due = or_(and_(outbox.c.status == "pending", outbox.c.available_at <= now),
+              and_(outbox.c.status == "sending", outbox.c.lease_until < now))
+    # The visitor's confirmation waits until sales have been told (or their mail gave up).
+    sales_first = or_(outbox.c.kind != CONFIRM_VISITOR, ~exists().where(
+        _first.c.lead_id == outbox.c.lead_id, _first.c.kind == NOTIFY_SALES,
+        _first.c.status.in_(("pending", "sending"))))
+    return and_(due, sales_first)
+
+
+def claim(engine: Engine, worker: str, lease: float, limit: int = 1) -> list[dict]:
+    """Lease up to `limit` due jobs to `worker`; each is ours until its lease ends."""
+    now = utcnow()
+    chosen = (select(outbox.c.id).where(_claimable(now))
+              .order_by(outbox.c.available_at, outbox.c.id).limit(limit)
+              .with_for_update(skip_locked=True, of=outbox))
+    stmt = (update(outbox).where(outbox.c.id.in_(chosen.scalar_subquery()))
+            .values(status="sending", leased_by=worker, attempts=outbox.c.attempts + 1,
+                    lease_until=now + timedelta(seconds=lease))
+            .returning(*outbox.c))
+    with engine.begin() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _finish(engine: Engine, job: dict, **values) -> bool:
+    """Record an outcome, only if `job` is still leased to the worker that claimed it."""
+    stmt = (update(outbox).where(outbox.c.id == job["id"], outbox.c.status == "sending",
+                                 outbox.c.leased_by == job["leased_by"])
+            .values(lease_until=None, **values))
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+def mark_sent(engine: Engine, job: dict) -> bool:
+    """The server accepted the message."""
+    return _finish(engine, job, status="sent", sent_at=utcnow(), last_error=None)
+
+
+def mark_failed(engine: Engine, job: dict, error: str, conf: DeliverySettings) -> str:
+    """A temporary failure: due again later, or dead once out of retries. Returns the new status."""
+    if out_of_retries(job["attempts"], conf):
+        return mark_dead(engine, job, f"gave up after {job['attempts']} attempts: {error}")
+    _finish(engine, job, status="pending", last_error=error,
+            available_at=next_try(job["attempts"], conf, utcnow()))
+    return "pending"
+
+
+def mark_dead(engine: Engine, job: dict, error: str) -> str:
+    """Set a job aside for good (an operator can `outbox retry` it)."""
+    _finish(engine, job, status="dead", last_error=error[:2000])
+    return "dead"
+
+
+# --- operators -----------------------------------------------------------------
+
+def list_jobs(engine: Engine, status: str | None = None, limit: int = 50) -> list[dict]:
+    """The newest jobs, optionally only those in one status ('waiting' = pending or sending)."""
+    query = select(outbox).order_by(desc(outbox.c.id)).limit(limit)
+    if status == "waiting":
+        query = query.where(outbox.c.status.in_(("pending", "sending")))
+    elif status:
+        query = query.where(outbox.c.status == status)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def retry(engine: Engine, job_ids: list[int] | None = None) -> int:
+    """Make dead (or waiting) jobs due now with a fresh retry schedule; None = every dead job."""
+    query = update(outbox).values(status="pending", attempts=0, available_at=utcnow(),
+                                  lease_until=None, leased_by=None)
+    if job_ids is None:
+        query = query.where(outbox.c.status == "dead")
+    else:
+        query = query.where(outbox.c.id.in_(job_ids), outbox.c.status.in_(("dead", "pending")))
+    with engine.begin() as conn:
+        return conn.execute(query).rowcount
+
+
+def oldest_waiting_seconds(engine: Engine) -> float:
+    """How long the oldest unsent (pending or sending) message has existed; 0 if none."""
+    query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(("pending", "sending")))
+    with engine.connect() as conn:
+        oldest = as_utc(conn.execute(query).scalar())
+    return max(0.0, round((utcnow() - oldest).total_seconds(), 1)) if oldest else 0.0
+
+
+def history(engine: Engine, lead: dict) -> tuple[int, datetime | None]:
+    """How many earlier leads came from the same email, and when the last one did."""
+    if not lead.get("email"):
+        return 0, None
+    query = select(func.count(), func.max(leads.c.received_at)).where(
+        leads.c.email == lead["email"], leads.c.received_at < lead["received_at"],
+        leads.c.id != lead["id"])
+    with engine.connect() as conn:
+        count, last = conn.execute(query).one()
+    return count, last

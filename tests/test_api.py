@@ -31,9 +31,11 @@ def test_json_submission_is_stored_with_its_notifications(app, client, consultat
     assert lead["consent_version"] == "2026-11-01" and lead["consent_at"] is not None
     assert lead["spam"] is False
     jobs = stored_jobs(app)
-    assert [j["recipient"] for j in jobs] == ["shops@fernleaf.example", "sales@fernleaf.example"]
+    assert [(j["kind"], j["recipient"]) for j in jobs] == [
+        ("notify_sales", "shops@fernleaf.example"), ("notify_sales", "sales@fernleaf.example"),
+        ("confirm_visitor", "ada@analytical.example.com")]
     assert {j["lead_id"] for j in jobs} == {lead["id"]}
-    assert len({j["message_id"] for j in jobs}) == 2
+    assert len({j["message_id"] for j in jobs}) == 3
     assert all(j["status"] == "pending" for j in jobs)
 
 
@@ -197,7 +199,7 @@ def test_health_reports_database_and_waiting_notifications(client, consultation)
     client.post("/api/forms/consultation", json=consultation)
     body = client.get("/api/health").json
     assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["outbox"]["waiting"] == 2
+    assert body["outbox"]["waiting"] == 3  # two sales recipients and the visitor's confirmation
 
 
 def test_a_database_failure_is_a_clear_503_not_a_false_success(app, client, consultation):

@@ -1,0 +1,251 @@
+"""Rendering the emails: the sales notification and the visitor's confirmation.
+
+Every message is built from Jinja2 templates in templates/email/ (a plain-text
+and an HTML part; HTML is autoescaped) into an `email.message.EmailMessage`.
+Headers are set through the email package, and every value that reaches a
+header is first made one line, so a lead can never add or change a header.
+Sending is transport.py's job.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from email_validator import EmailNotValidError, validate_email
+from icalendar import Calendar, Event
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .forms import Form
+from .store import as_utc, utcnow
+
+NOTIFY_SALES = "notify_sales"
+CONFIRM_VISITOR = "confirm_visitor"
+KINDS = (NOTIFY_SALES, CONFIRM_VISITOR)
+SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
+DEFAULT_SLOT_LENGTH = timedelta(hours=1)
+HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+TIME_WINDOW = re.compile(r"^(\d{2}):(\d{2})(?:-(\d{2}):(\d{2}))?$")
+ATTRIBUTION_LABELS = (
+    ("page_url", "Page"), ("referrer", "Referrer"), ("landing_page", "First landing page"),
+    ("first_referrer", "First referrer"), ("first_seen", "First visit"),
+)
+UTM_PARTS = ("source", "medium", "campaign", "term", "content")
+
+
+class RenderError(Exception):
+    """This job's message cannot be built (a poison job): set it aside, never retry it."""
+
+
+@dataclass(frozen=True)
+class History:
+    """Earlier leads with the same email address."""
+    count: int = 0
+    last_at: datetime | None = None
+
+
+def environment(folder) -> Environment:
+    """The Jinja2 environment for email templates (HTML autoescaped, text not)."""
+    env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html"], default_for_string=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["local"] = _local_filter
+    return env
+
+
+def one_line(value, limit: int = 200) -> str:
+    """A value made safe for a header: no line breaks or control characters, trimmed."""
+    text = " ".join(HEADER_UNSAFE.sub(" ", str(value or "")).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: History,
+            mail_from: str, tz: ZoneInfo, domain: str) -> EmailMessage:
+    """The whole message for one outbox job; RenderError if it cannot exist."""
+    if job["kind"] not in KINDS:
+        raise RenderError(f"unknown message kind {job['kind']!r}")
+    ctx = lead_context(lead, form, history, tz)
+    if job["kind"] == CONFIRM_VISITOR:
+        return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
+    return _notification(env, job, ctx, mail_from)
+
+
+def _notification(env, job: dict, ctx: dict, mail_from: str) -> EmailMessage:
+    msg = _headers(job, mail_from, one_line(env.get_template("notify_sales.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-generated"
+    reply_to = _address(ctx["name"], ctx["email"])
+    if reply_to is not None:
+        msg["Reply-To"] = reply_to
+    _body(env, msg, NOTIFY_SALES, ctx)
+    return msg
+
+
+def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMessage:
+    # Never an open relay: the one recipient is the address the lead gave.
+    if not ctx["email"] or _normalised(job["recipient"]) != _normalised(ctx["email"]):
+        raise RenderError("a confirmation may only go to the lead's own address")
+    msg = _headers(job, mail_from, one_line(env.get_template("confirm_visitor.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-replied"
+    msg["Reply-To"] = form.recipients(lead["data"])[0]
+    _body(env, msg, CONFIRM_VISITOR, ctx)
+    if ctx["slot"]:
+        msg.add_attachment(slot_ics(ctx["slot"], lead["id"], domain, ctx["form_title"]),
+                           subtype="calendar", filename="consultation.ics",
+                           params={"method": "PUBLISH"})
+    return msg
+
+
+def _headers(job: dict, mail_from: str, subject: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail_from
+    msg["To"] = job["recipient"]
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = job["message_id"]
+    msg["X-Capture-Lead"] = one_line(job["lead_id"], 40)
+    return msg
+
+
+def _body(env: Environment, msg: EmailMessage, kind: str, ctx: dict) -> None:
+    msg.set_content(env.get_template(f"{kind}.txt").render(ctx))
+    msg.add_alternative(env.get_template(f"{kind}.html").render(ctx), subtype="html")
+
+
+def _address(name: str, email: str | None) -> Address | None:
+    """Reply-To for the lead, or None if the stored address is not a valid one."""
+    if not email:
+        return None
+    try:
+        addr = validate_email(email, check_deliverability=False).normalized
+        return Address(display_name=one_line(name, 120), addr_spec=addr)
+    except (EmailNotValidError, ValueError):
+        return None
+
+
+def _normalised(email: str | None) -> str:
+    try:
+        return validate_email(email or "", check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return ""
+
+
+# --- what the templates see ----------------------------------------------------
+
+def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo) -> dict:
+    """Everything a template shows about a lead, already turned into display text."""
+    values = lead["data"] or {}
+    name = str(values.get("name") or lead.get("name") or "")
+    email = str(values.get("email") or lead.get("email") or "")
+    service = form.field("service")
+    want = (service.choice_label(values["service"]).split(" (")[0]
+            if service and values.get("service") else str(values.get("company") or ""))
+    received = as_utc(lead["received_at"])
+    return {
+        "lead_id": lead["id"], "form_id": form.id, "form_title": form.title,
+        "noun": form.id.replace("_", " ").replace("-", " ").capitalize(),
+        "name": name, "first_name": name.split(" ")[0] if name else "",
+        "who": name or email or "someone", "want": want, "email": email,
+        "phone": str(values.get("phone") or ""), "tel": _tel_href(values.get("phone")),
+        "fields": _fields(form, values, lead),
+        "slot": requested_slot(values, tz),
+        "attribution": _attribution(lead),
+        "history": history,
+        "received": received, "tz": tz,
+    }
+
+
+def _fields(form: Form, values: dict, lead: dict) -> list[dict]:
+    shown = []
+    for f in form.fields:
+        value = values.get(f.name)
+        if value in (None, "", False) and not f.consent:
+            continue
+        if f.type == "select":
+            text = f.choice_label(str(value))
+        elif f.type == "checkbox":
+            text = "Yes" if value else "No"
+            if f.consent and value and lead.get("consent_version"):
+                text = f"Yes (privacy policy version {lead['consent_version']})"
+        else:
+            text = str(value)
+        shown.append({"name": f.name, "label": f.label, "text": text, "type": f.type,
+                      "href": _field_href(f.type, str(value))})
+    return shown
+
+
+def _field_href(ftype: str, value: str) -> str | None:
+    if ftype == "email":
+        return f"mailto:{value}"
+    if ftype == "tel":
+        return _tel_href(value)
+    if ftype == "url" and value.lower().startswith(("https://", "http://")):
+        return value
+    return None
+
+
+def _tel_href(phone) -> str | None:
+    digits = re.sub(r"[^0-9+]", "", str(phone or ""))
+    return f"tel:{digits}" if len(digits) >= 6 else None
+
+
+def _attribution(lead: dict) -> list[tuple[str, str]]:
+    rows = [(label, str(lead[key])) for key, label in ATTRIBUTION_LABELS if lead.get(key)]
+    for touch in ("first", "last"):
+        parts = [f"{p}={lead[f'{touch}_utm_{p}']}" for p in UTM_PARTS if lead.get(f"{touch}_utm_{p}")]
+        if parts:
+            rows.append((f"{touch.capitalize()}-touch UTM", ", ".join(parts)))
+    return rows
+
+
+def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
+    """The consultation slot the visitor asked for, as aware datetimes in `tz`."""
+    day, window = values.get(SLOT_DATE), values.get(SLOT_TIME)
+    found = TIME_WINDOW.match(str(window or ""))
+    if not day or not found:
+        return None
+    try:
+        start = datetime.combine(date.fromisoformat(str(day)), time(int(found[1]), int(found[2])), tz)
+        end = (datetime.combine(start.date(), time(int(found[3]), int(found[4])), tz)
+               if found[3] else start + DEFAULT_SLOT_LENGTH)
+    except ValueError:
+        return None
+    if end <= start:
+        return None
+    return {"start": start, "end": end, "zone": tz.key,
+            "label": f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} "
+                     f"({tz.key}, {start:%Z})"}
+
+
+def _local_filter(moment: datetime | None, tz: ZoneInfo) -> str:
+    """A stored UTC time as the business sees it, e.g. 'Thu 26 Nov 2026, 16:50 GMT'."""
+    if moment is None:
+        return ""
+    local = as_utc(moment).astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
+
+
+# --- the calendar attachment -----------------------------------------------------
+
+def slot_ics(slot: dict, lead_id: str, domain: str, title: str) -> str:
+    """An iCalendar file with the requested slot as a tentative event in its time zone."""
+    cal = Calendar()
+    cal.add("prodid", "-//Fernleaf Studio//capture//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"consultation-{lead_id}@{domain}")
+    event.add("dtstamp", utcnow())
+    event.add("dtstart", slot["start"])
+    event.add("dtend", slot["end"])
+    event.add("summary", "Consultation with Fernleaf Studio (requested)")
+    event.add("description", f"{title}: the time you asked for. We will confirm it by email.")
+    event.add("status", "TENTATIVE")
+    event.add("transp", "OPAQUE")
+    cal.add_component(event)
+    year = slot["start"].year
+    cal.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
+    return cal.to_ical().decode("utf-8")

@@ -1,0 +1,139 @@
+"""The delivery worker: claim a due job, build its message, send it, record the outcome.
+
+One class, two ways to run it:
+- embedded: `start_embedded(app)` runs it in a daemon thread of the web process,
+  woken the moment a lead is stored in that process (`outbox.wake_workers`);
+- standalone: `flask --app capture worker` runs it in the foreground.
+Any number may run at once against one database; leases keep each job with one
+worker at a time. Logs name job and lead ids only, never addresses or content.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import socket
+import threading
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import TEMPLATES, mail, outbox, store
+from .transport import SendError, envelope_sender, make_transport
+
+log = logging.getLogger(__name__)
+MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable
+
+
+class Worker:
+    """Delivers outbox jobs for one app's settings, database and schema."""
+
+    def __init__(self, capture, name: str | None = None):
+        self.capture = capture
+        self.conf = capture.settings.delivery
+        self.env = mail.environment(TEMPLATES / "email")
+        self.transport = make_transport(capture.settings.mail, self.conf.smtp_timeout)
+        self.sender = envelope_sender(capture.settings.mail_from)
+        self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.stopping = threading.Event()
+
+    # --- loops -----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Deliver until stop(): right away when woken, else every CAPTURE_WORKER_POLL."""
+        log.info("mail worker %s started", self.name)
+        pause = self.conf.poll
+        while not self.stopping.is_set():
+            try:
+                self.run_once()
+                pause = self.conf.poll
+            except SQLAlchemyError as exc:
+                pause = min(MAX_IDLE_BACKOFF, max(pause * 2, 1.0))
+                log.warning("mail worker: database unavailable (%s); trying again in %.0fs",
+                            type(exc).__name__, pause)
+            except Exception:  # never let the thread die quietly
+                pause = min(MAX_IDLE_BACKOFF, max(pause * 2, 1.0))
+                log.exception("mail worker: unexpected error; carrying on in %.0fs", pause)
+            outbox.wait_for_jobs(pause)
+        self.transport.close()
+        log.info("mail worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """Deliver every job due now, one at a time; returns how many were handled."""
+        handled = 0
+        try:
+            while not self.stopping.is_set():
+                jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease)
+                if not jobs:
+                    break
+                for job in jobs:
+                    self.deliver(job)
+                    handled += 1
+        finally:
+            self.transport.close()  # hang up once the queue is empty
+        return handled
+
+    def stop(self) -> None:
+        """Finish the job in hand, then leave the loop."""
+        self.stopping.set()
+        outbox.wake_workers()
+
+    # --- one job ---------------------------------------------------------------
+
+    def deliver(self, job: dict) -> str:
+        """Send one claimed job and record what happened; returns its new status."""
+        engine, where = self.capture.engine, f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
+        try:
+            msg = self.render(job)
+        except Exception as exc:  # a poison job: set aside, the queue moves on
+            log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
+            return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
+        try:
+            self.transport.send(msg, self.sender, job["recipient"])
+        except SendError as exc:
+            error = f"{exc} {exc.detail}".strip()
+            if exc.permanent:
+                log.warning("%s refused permanently (%s); dead", where, exc)
+                return outbox.mark_dead(engine, job, f"permanent: {error}")
+            status = outbox.mark_failed(engine, job, error, self.conf)
+            log.warning("%s attempt %d failed (%s); now %s", where, job["attempts"], exc, status)
+            return status
+        except Exception as exc:  # e.g. a message the transport cannot encode
+            log.error("%s cannot be sent (%s); set aside as dead", where, type(exc).__name__)
+            return outbox.mark_dead(engine, job, f"poison: cannot send: {type(exc).__name__}: {exc}")
+        if not outbox.mark_sent(engine, job):
+            log.warning("%s was sent after its lease ran out; another worker may send it again", where)
+        else:
+            log.info("%s sent (attempt %d)", where, job["attempts"])
+        return "sent"
+
+    def render(self, job: dict):
+        """The message for a job, built from its lead as stored now."""
+        cap = self.capture
+        lead = store.get_lead(cap.engine, job["lead_id"])
+        if lead is None:
+            raise mail.RenderError("the lead no longer exists")
+        form = cap.schema.forms.get(lead["form_id"])
+        if form is None:
+            raise mail.RenderError(f"form {lead['form_id']!r} is no longer in the schema")
+        count, last = outbox.history(cap.engine, lead)
+        return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
+                            mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
+                            domain=cap.mail_domain)
+
+
+# --- embedded in the web process --------------------------------------------------
+
+def start_embedded(capture) -> tuple[Worker, threading.Thread]:
+    """Run a worker in a daemon thread; it stops (finishing its job) when the process exits."""
+    worker = Worker(capture)
+    thread = threading.Thread(target=worker.run, name="capture-mail-worker", daemon=True)
+    thread.start()
+    atexit.register(stop_embedded, worker, thread)
+    return worker, thread
+
+
+def stop_embedded(worker: Worker, thread: threading.Thread, timeout: float = 10.0) -> None:
+    """Ask the thread to stop and wait for it (at most `timeout`; the lease covers the rest)."""
+    worker.stop()
+    thread.join(timeout)

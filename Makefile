@@ -38,7 +38,16 @@ serve: $(STAMP) var/secret_key site migrate
 	CAPTURE_EMBEDDED_WORKER=$${CAPTURE_EMBEDDED_WORKER:-1} \
 	  $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - 'capture:create_app()'
 
-test: $(STAMP)
+# axe-core for the accessibility checks (tests/e2e), pinned by tests/e2e/package-lock.json.
+# Installed when missing or when the lockfile changes; without npm those checks skip.
+NPM := $(shell command -v npm 2>/dev/null)
+E2E_NODE := tests/e2e/node_modules/.installed
+
+$(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(STAMP) $(if $(NPM),$(E2E_NODE))
 	$(BIN)/python -m pytest
 
 clean:

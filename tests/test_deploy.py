@@ -1,0 +1,127 @@
+"""deploy/: the render step, the settings example, the systemd units, the gunicorn config.
+
+The running topology is tested in tests/e2e/; these are the quick checks that
+the files themselves say what the README says they say.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from capture.config import DEFAULTS, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+BIN = Path(sys.executable).parent
+TEMPLATES = {
+    "fernleaf.conf.in": ("LISTEN", "SERVER_NAME", "SITE_ROOT", "API_UPSTREAM"),
+    "fernleaf-static.conf.in": ("LISTEN", "SERVER_NAME", "SITE_ROOT", "API_ORIGIN"),
+    "fernleaf-api.conf.in": ("LISTEN", "SERVER_NAME", "API_UPSTREAM"),
+}
+
+
+@pytest.fixture(scope="module")
+def render():
+    spec = importlib.util.spec_from_file_location("deploy_render", DEPLOY / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+VALUES = {"LISTEN": "127.0.0.1:8080", "SERVER_NAME": "www.fernleaf.example",
+          "SITE_ROOT": "/srv/fernleaf/site", "API_UPSTREAM": "127.0.0.1:8000",
+          "API_ORIGIN": "https://api.fernleaf.example"}
+
+
+# --- render.py -------------------------------------------------------------------
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_render_fills_every_placeholder_and_keeps_nginx_variables(render, template):
+    text = render.render(DEPLOY / "nginx" / template, {k: VALUES[k] for k in TEMPLATES[template]})
+    assert "${" not in text and "@include" not in text
+    assert f"listen {VALUES['LISTEN']};" in text
+    assert "$fernleaf_api_origin" in text  # nginx's own variables are left alone
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_render_names_every_missing_value(render, template):
+    with pytest.raises(render.RenderError) as caught:
+        render.render(DEPLOY / "nginx" / template, {})
+    assert f"no value for {', '.join(sorted(TEMPLATES[template]))}" in str(caught.value)
+
+
+def test_split_static_site_may_post_to_the_api_origin(render):
+    text = render.render(DEPLOY / "nginx" / "fernleaf-static.conf.in", VALUES)
+    assert 'set $fernleaf_api_origin "https://api.fernleaf.example";' in text
+    assert "/api/" not in text.split("server {", 1)[1]  # the static host proxies nothing
+
+
+def test_every_location_repeats_the_security_headers(render):
+    text = render.render(DEPLOY / "nginx" / "fernleaf.conf.in", VALUES)
+    locations = text.split("location ")[1:]
+    assert len(locations) == 4
+    assert all("X-Content-Type-Options" in block for block in locations)
+
+
+def test_render_command_line_writes_the_file(tmp_path):
+    out = tmp_path / "fernleaf.conf"
+    words = [f"{k}={VALUES[k]}" for k in TEMPLATES["fernleaf.conf.in"]]
+    subprocess.run([sys.executable, str(DEPLOY / "render.py"), str(DEPLOY / "nginx" / "fernleaf.conf.in"),
+                    "-o", str(out), *words], check=True, capture_output=True)
+    assert "proxy_pass http://127.0.0.1:8000;" in out.read_text()
+
+
+def test_render_command_line_refuses_a_bad_assignment():
+    result = subprocess.run([sys.executable, str(DEPLOY / "render.py"),
+                             str(DEPLOY / "nginx" / "fernleaf.conf.in"), "listen"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "'listen' is not NAME=VALUE" in result.stderr
+
+
+# --- env.example -----------------------------------------------------------------
+
+def test_env_example_documents_every_setting():
+    documented = dotenv_values(DEPLOY / "env.example")
+    missing = sorted(f"CAPTURE_{name}" for name in DEFAULTS if f"CAPTURE_{name}" not in documented)
+    assert not missing, f"add these to deploy/env.example: {', '.join(missing)}"
+
+
+def test_env_example_is_valid_once_the_secret_is_filled_in():
+    values = {k: v for k, v in dotenv_values(DEPLOY / "env.example").items() if v is not None}
+    settings = load_settings(environ={**values, "CAPTURE_SECRET_KEY": "x" * 32})
+    assert settings.trusted_proxies == 1  # it sits behind nginx
+    assert not settings.embedded_worker   # fernleaf-worker.service delivers
+
+
+# --- systemd units and gunicorn ------------------------------------------------------
+
+def unit(name: str) -> dict[str, str]:
+    lines = (DEPLOY / "systemd" / name).read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+
+def test_units_run_from_the_checkout_with_the_env_file():
+    for name in ("fernleaf-web.service", "fernleaf-worker.service"):
+        found = unit(name)
+        assert found["WorkingDirectory"] == "/srv/fernleaf"
+        assert found["EnvironmentFile"] == "/etc/fernleaf/capture.env"
+        assert shlex.split(found["ExecStart"])[0].startswith("/srv/fernleaf/.venv/bin/")
+    assert shlex.split(unit("fernleaf-web.service")["ExecStart"])[1:] == ["-c", "deploy/gunicorn.conf.py"]
+    assert shlex.split(unit("fernleaf-worker.service")["ExecStart"])[1:] == ["--app", "capture", "worker"]
+
+
+def test_gunicorn_config_loads_the_app(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPTURE_")}
+    env.update(CAPTURE_SECRET_KEY="x" * 32, CAPTURE_DATABASE_URL=f"sqlite:///{tmp_path / 'c.db'}",
+               GUNICORN_BIND="127.0.0.1:0")
+    result = subprocess.run([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--check-config"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -24,8 +24,9 @@ var/secret_key:
 	mkdir -p var
 	$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 
+# Material 9.8 prints an end-of-life banner (and ProperDocs a notice) on every build; see README "The site".
 site: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
 
 migrate: $(STAMP) var/secret_key
 	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture db upgrade

@@ -1,0 +1,178 @@
+/* Fernleaf forms: progressive enhancement for the forms rendered from forms.yml.
+ *
+ * Without this script every form still works: the browser checks the fields
+ * (required, type, maxlength) and a plain POST redirects to the thank-you page.
+ * With it: the same checks with clear messages, submit with fetch asking for
+ * JSON, errors from the server (422) shown next to their fields, a success
+ * message in the form's live region, and no double submits.
+ *
+ * Attribution, without cookies or third parties: the first page view stores the
+ * landing page, referrer, time and UTM values in localStorage (once); a submission
+ * fills the form's hidden inputs with those (first touch) and with the current
+ * page's UTM values, URL and referrer (last touch). Nothing leaves the browser
+ * except with a form the visitor sends.
+ */
+(function () {
+  "use strict";
+  var KEY = "fernleaf.first-touch";
+  var UTM = ["source", "medium", "campaign", "term", "content"];
+  var TEL = /^\+?[0-9 ().\-\/]+$/;
+  var EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+  var DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+  function utm() {
+    var query = new URLSearchParams(location.search), out = {};
+    UTM.forEach(function (k) { out[k] = query.get("utm_" + k) || ""; });
+    return out;
+  }
+
+  function firstTouch() {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(KEY)); } catch (e) { /* blocked or bad */ }
+    if (saved && typeof saved === "object") return saved;
+    var now = utm();
+    saved = { landing_page: location.href, first_referrer: document.referrer,
+              first_seen: new Date().toISOString() };
+    UTM.forEach(function (k) { saved["first_utm_" + k] = now[k]; });
+    try { localStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) { /* private mode */ }
+    return saved;
+  }
+
+  var first = firstTouch();
+
+  function attribution() {
+    var out = {}, now = utm();
+    Object.keys(first).forEach(function (k) { out[k] = first[k]; });
+    UTM.forEach(function (k) { out["last_utm_" + k] = now[k]; });
+    out.page_url = location.href;
+    out.referrer = document.referrer;
+    return out;
+  }
+
+  function today() {
+    var d = new Date();
+    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    return d.toISOString().slice(0, 10);
+  }
+
+  function fields(form) {
+    return [].slice.call(form.querySelectorAll(".capture-field input, .capture-field select, .capture-field textarea"));
+  }
+
+  function labelText(el) {
+    var label = el.form.querySelector('label[for="' + el.id + '"]');
+    return label ? label.firstChild.textContent.trim() : el.name;
+  }
+
+  /* The same rules and messages as capture/forms.py, read from the markup the schema made. */
+  function problem(el) {
+    var type = el.type, value = type === "checkbox" ? el.checked : el.value.trim();
+    if (!value) {
+      if (!el.required) return "";
+      if (type === "checkbox") return "Please tick this box to continue.";
+      if (el.tagName === "SELECT") return "Please choose an option.";
+      return "Please fill in \u201c" + labelText(el) + "\u201d.";
+    }
+    if (type === "checkbox") return "";
+    if (el.maxLength > 0 && value.length > el.maxLength) {
+      return "Please keep this under " + el.maxLength + " characters (it has " + value.length + ").";
+    }
+    if (el.tagName === "SELECT") {
+      var known = [].some.call(el.options, function (o) { return o.value === value; });
+      return known ? "" : "Please choose one of the options.";
+    }
+    if (type === "email" && !EMAIL.test(value)) return "Please enter a valid email address, like name@example.com.";
+    if (type === "tel") {
+      var digits = value.replace(/\D/g, "").length;
+      if (!TEL.test(value) || digits < 6 || digits > 20) return "Please enter a phone number using digits, spaces and an optional +.";
+    }
+    if (type === "url") {
+      try {
+        var url = new URL(value.indexOf("://") < 0 ? "https://" + value : value);
+        if (!/^https?:$/.test(url.protocol) || url.hostname.indexOf(".") < 0 || /\s/.test(value)) throw value;
+      } catch (e) { return "Please enter a web address, like www.example.com."; }
+    }
+    if (type === "date") {
+      if (!DATE.test(value) || isNaN(Date.parse(value))) return "Please enter a date as YYYY-MM-DD.";
+      if (el.hasAttribute("data-not-past") && value < today()) return "Please choose a date from today onwards.";
+    }
+    return "";
+  }
+
+  function mark(el, message) {
+    var slot = document.getElementById(el.id + "-error");
+    if (slot) slot.textContent = message;
+    if (message) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
+    el.parentNode.classList.toggle("capture-field--invalid", !!message);
+  }
+
+  function status(form, text, state) {
+    var box = form.querySelector("[role=status]");
+    box.textContent = text;
+    if (state) box.setAttribute("data-state", state); else box.removeAttribute("data-state");
+    return box;
+  }
+
+  function showErrors(form, errors) {
+    var bad = fields(form).filter(function (el) { mark(el, errors[el.name] || ""); return errors[el.name]; });
+    var n = bad.length, other = Object.keys(errors).map(function (k) { return errors[k]; })[0];
+    status(form, n === 0 ? other : n === 1 ? "Please check the answer marked below."
+      : "Please check the " + n + " answers marked below.", "error");
+    if (bad[0]) bad[0].focus();
+  }
+
+  function busy(form, on) {
+    var button = form.querySelector("[type=submit]");
+    [form, button].forEach(function (el) {
+      if (on) el.setAttribute(el === form ? "aria-busy" : "aria-disabled", "true");
+      else el.removeAttribute(el === form ? "aria-busy" : "aria-disabled");
+    });
+  }
+
+  function sent(form) {
+    var name = form.elements.name ? form.elements.name.value.trim().split(/\s+/)[0] : "";
+    form.classList.add("capture-form--sent");
+    status(form, "Thank you" + (name ? ", " + name : "") + "! We have received your message and will reply soon.", "sent").focus();
+  }
+
+  function send(form) {
+    var values = attribution();
+    [].forEach.call(form.querySelectorAll("input[type=hidden]"), function (input) {
+      if (input.name in values) input.value = values[input.name];
+    });
+    busy(form, true);
+    status(form, "Sending\u2026");
+    fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)),
+                         headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          if (response.ok) return sent(form);
+          if (response.status === 422 && body.errors) return showErrors(form, body.errors);
+          status(form, body.error || "Sorry, something went wrong (" + response.status + "). Please try again.", "error");
+        });
+      })
+      .catch(function () {
+        status(form, "We could not reach our server. Please check your connection and try again.", "error");
+      })
+      .then(function () { busy(form, false); });
+  }
+
+  function enhance(form) {
+    form.noValidate = true;
+    fields(form).forEach(function (el) {
+      if (el.hasAttribute("data-not-past")) el.min = today();
+      el.addEventListener("change", function () { if (el.hasAttribute("aria-invalid")) mark(el, problem(el)); });
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (form.hasAttribute("aria-busy") || form.classList.contains("capture-form--sent")) return;
+      var errors = {};
+      fields(form).forEach(function (el) { var p = problem(el); if (p) errors[el.name] = p; });
+      if (Object.keys(errors).length) showErrors(form, errors); else send(form);
+    });
+  }
+
+  if (window.fetch && window.URLSearchParams && window.FormData) {
+    [].forEach.call(document.querySelectorAll("form[data-capture-form]"), enhance);
+  }
+})();

@@ -1,0 +1,533 @@
+"""The marketing site: built once per session with `mkdocs build --strict`, then checked as HTML.
+
+Covers the page types, the forms against forms.yml, the no-third-party rule, the
+search-engine tags (JSON-LD, Open Graph, canonical), the feed, the sitemap and
+robots.txt, and that email and server templates never reach the published site.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import pytest
+import yaml
+
+from capture.forms import ATTRIBUTION_FIELDS, load_schema
+from capture.sitebuild import FormMarkerError, FormRenderer, form_action, package_price
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE_URL = "https://www.fernleaf.example/"
+MKDOCS = Path(sys.executable).with_name("mkdocs")
+SCHEMA = load_schema(ROOT / "forms.yml")
+CONFIG = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)  # !ENV stays text
+PACKAGES = {p["id"]: p for p in CONFIG["extra"]["packages"]}
+POSTS = sorted((ROOT / "docs/blog/posts").glob("*.md"))
+
+
+def build_env(**extra) -> dict:
+    """The environment for a quiet, strict build (no end-of-life banners)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPTURE_")}
+    env.update(NO_MKDOCS_2_WARNING="1", DISABLE_MKDOCS_2_WARNING="true", SITE_URL=SITE_URL, **extra)
+    return env
+
+
+def mkdocs_build(project: Path, out: Path, **env) -> subprocess.CompletedProcess:
+    """Run a strict build of `project` into `out`."""
+    return subprocess.run([str(MKDOCS), "build", "--strict", "--site-dir", str(out)],
+                          cwd=project, env=build_env(**env), capture_output=True, text=True,
+                          timeout=240)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The site, built strictly once for the whole session."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = mkdocs_build(ROOT, out)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "WARNING" not in result.stderr, result.stderr[-4000:]
+    return out
+
+
+# --- a tiny HTML reader ----------------------------------------------------------
+
+class Page(HTMLParser):
+    """Every start tag with its attributes, the text of labels, and the JSON-LD blocks."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.labels: dict[str, str] = {}
+        self.jsonld: list[str] = []
+        self.text: list[str] = []
+        self._label_for = None
+        self._script_ld = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: (v if v is not None else "") for k, v in attrs}
+        self.tags.append((tag, attrs))
+        if tag == "label" and attrs.get("for"):
+            self._label_for = attrs["for"]
+            self.labels[self._label_for] = ""
+        if tag == "script" and attrs.get("type") == "application/ld+json":
+            self._script_ld = True
+            self.jsonld.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self._label_for = None
+        if tag == "script":
+            self._script_ld = False
+
+    def handle_data(self, data):
+        if self._label_for:
+            self.labels[self._label_for] += data
+        if self._script_ld:
+            self.jsonld[-1] += data
+        self.text.append(data)
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        """Attributes of every `tag` whose attributes include `attrs` (value None: present)."""
+        return [a for t, a in self.tags if t == tag and all(
+            (k in a) if v is None else a.get(k) == v for k, v in attrs.items())]
+
+    def meta(self, key: str) -> str | None:
+        """The content of <meta name=key> or <meta property=key>."""
+        for a in self.find("meta"):
+            if a.get("name") == key or a.get("property") == key:
+                return a.get("content")
+        return None
+
+
+def page(site: Path, rel: str) -> Page:
+    path = site / rel
+    assert path.is_file(), f"missing page {rel}"
+    return Page(path.read_text(encoding="utf-8"))
+
+
+def html_pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+# --- page types ----------------------------------------------------------------------
+
+PAGES = ["index.html", "services/index.html", "services/starter-site/index.html",
+         "services/business-site/index.html", "services/ecommerce-site/index.html",
+         "about/index.html", "blog/index.html", "blog/archive/2025/index.html",
+         "consultation/index.html", "contact/index.html", "privacy/index.html",
+         "thank-you/consultation/index.html", "thank-you/contact/index.html", "404.html"]
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_exists(site, rel):
+    assert (site / rel).is_file()
+
+
+def test_every_post_category_and_author_has_a_page(site):
+    assert len(POSTS) >= 6
+    for post in POSTS:
+        slug = yaml.safe_load(post.read_text().split("---")[1])["slug"]
+        assert (site / "blog" / slug / "index.html").is_file(), slug
+    assert len(list((site / "blog/category").glob("*/index.html"))) >= 4
+    assert len(list((site / "blog/author").glob("*/index.html"))) >= 3
+
+
+def test_each_form_has_its_thank_you_page(site):
+    for form in SCHEMA.forms.values():
+        assert (site / form.thank_you.strip("/") / "index.html").is_file(), form.thank_you
+
+
+def test_posts_are_substantial_with_reading_time_and_a_call_to_action(site):
+    for post in POSTS:
+        slug = yaml.safe_load(post.read_text().split("---")[1])["slug"]
+        html = (site / "blog" / slug / "index.html").read_text()
+        words = len(" ".join(Page(html).text).split())
+        assert words > 900, f"{slug}: only {words} words on the page"
+        assert "min read" in html, slug
+        assert 'class="fl-post-cta"' in html and 'href="../../consultation/"' in html, slug
+
+
+def test_home_is_a_landing_page(site):
+    p = page(site, "index.html")
+    html = (site / "index.html").read_text()
+    assert "fl-hero" in html and "Book a free consultation" in html
+    for pkg in PACKAGES.values():
+        assert f"£{int(pkg['price_from']):,}" in html, pkg["id"]
+    assert p.find("a", href="consultation/")
+
+
+# --- forms against the schema --------------------------------------------------------
+
+def forms_on(p: Page) -> dict[str, list[tuple[str, dict]]]:
+    """{form prefix: [(tag, attrs) of its controls]} for each capture form on a page."""
+    forms, current = {}, None
+    for tag, attrs in p.tags:
+        if tag == "form" and "data-capture-form" in attrs:
+            current = attrs["id"]
+            forms[current] = [("form", attrs)]
+        elif current and tag in ("input", "select", "textarea", "option", "button", "div", "p"):
+            forms[current].append((tag, attrs))
+    return forms
+
+
+FORM_PAGES = [("consultation/index.html", "consultation", {}),
+              ("contact/index.html", "contact", {}),
+              ("services/starter-site/index.html", "consultation", {"service": "starter"}),
+              ("services/business-site/index.html", "consultation", {"service": "business"}),
+              ("services/ecommerce-site/index.html", "consultation", {"service": "ecommerce"})]
+
+
+@pytest.mark.parametrize("rel, form_id, presets", FORM_PAGES)
+def test_form_matches_the_schema(site, rel, form_id, presets):
+    p = page(site, rel)
+    forms = forms_on(p)
+    prefix = f"form-{form_id}"
+    assert list(forms) == [prefix]
+    controls = forms[prefix]
+    form_attrs = controls[0][1]
+    form = SCHEMA.forms[form_id]
+    assert form_attrs["action"] == f"/api/forms/{form_id}"
+    assert form_attrs["method"] == "post"
+    assert form_attrs["data-capture-form"] == form_id
+    named = [(t, a) for t, a in controls if t in ("input", "select", "textarea") and a.get("name")]
+    visible = [(t, a) for t, a in named
+               if a.get("type") != "hidden" and a["name"] != SCHEMA.honeypot]
+    assert [a["name"] for _, a in visible] == [f.name for f in form.fields]
+    for (tag, attrs), field in zip(visible, form.fields):
+        check_control(p, prefix, tag, attrs, field)
+    selected = {}
+    current = None
+    for tag, attrs in controls:
+        if tag == "select":
+            current = attrs["name"]
+        elif tag == "option" and "selected" in attrs and attrs.get("value"):
+            selected[current] = attrs["value"]
+    assert selected == presets
+    hidden = [a["name"] for t, a in named if a.get("type") == "hidden"]
+    assert hidden == list(ATTRIBUTION_FIELDS)
+    honeypot = [a for t, a in named if a["name"] == SCHEMA.honeypot]
+    assert len(honeypot) == 1 and honeypot[0]["tabindex"] == "-1"
+    assert p.find("div", **{"class": "capture-hp"}) and not p.find("div", **{"aria-hidden": "true", "class": "capture-hp"})
+    status = p.find("div", id=f"{prefix}-status")
+    assert status and status[0]["role"] == "status" and status[0]["aria-live"] == "polite"
+    assert [a for t, a in controls if t == "button" and a.get("type") == "submit"]
+
+
+def check_control(p: Page, prefix: str, tag: str, attrs: dict, field) -> None:
+    """One rendered control against its schema field: type, required, limits, label, help."""
+    expected_tag = {"textarea": "textarea", "select": "select"}.get(field.type, "input")
+    assert tag == expected_tag, field.name
+    if tag == "input":
+        assert attrs["type"] == field.type, field.name
+    assert attrs["id"] == f"{prefix}-{field.name}"
+    assert ("required" in attrs) == field.required, field.name
+    if field.type in ("text", "email", "tel", "url", "textarea"):
+        assert attrs["maxlength"] == str(field.max_length), field.name
+    if field.autocomplete:
+        assert attrs["autocomplete"] == field.autocomplete, field.name
+    label = " ".join(p.labels[attrs["id"]].split())
+    assert label.startswith(" ".join(field.label.split())), field.name
+    assert label.endswith("(required)" if field.required else "(optional)"), field.name
+    described = attrs["aria-describedby"].split()
+    assert f"{attrs['id']}-error" in described
+    assert p.find("p", id=f"{attrs['id']}-error")
+    if field.help:
+        assert f"{attrs['id']}-help" in described and p.find("p", id=f"{attrs['id']}-help")
+    if field.not_past:
+        assert "data-not-past" in attrs
+
+
+@pytest.mark.parametrize("rel, form_id, presets", FORM_PAGES[:2])
+def test_select_options_are_the_schema_choices(site, rel, form_id, presets):
+    html = (site / rel).read_text()
+    for field in SCHEMA.forms[form_id].fields:
+        if field.type == "select":
+            block = re.search(rf'<select id="form-{form_id}-{field.name}".*?</select>', html, re.S)
+            values = re.findall(r'<option value="([^"]*)"', block.group(0))
+            assert values == [""] + [c.value for c in field.choices]
+
+
+def test_forms_script_is_small_and_loaded_everywhere(site):
+    script = site / "assets/javascripts/forms.js"
+    assert len(gzip.compress(script.read_bytes(), 9)) <= 3 * 1024
+    for path in html_pages(site):
+        assert re.search(r'<script src="[./]*assets/javascripts/forms\.js" defer>', path.read_text()), path
+
+
+# --- the form marker, unit by unit -------------------------------------------------------
+
+@pytest.fixture
+def renderer():
+    return FormRenderer(SCHEMA)
+
+
+def test_marker_renders_one_raw_html_block(renderer):
+    html = renderer.render("contact", page="contact.md")
+    assert html.startswith("<form") and html.endswith("</form>")
+    assert "\n\n" not in html  # Markdown keeps it as one HTML block
+
+
+def test_second_form_on_a_page_gets_its_own_prefix(renderer):
+    renderer.render("contact", page="x.md")
+    assert 'id="form-contact-2"' in renderer.render("contact", page="x.md")
+    assert 'id="form-contact"' in renderer.render("contact", page="y.md")
+
+
+def test_preset_is_selected(renderer):
+    html = renderer.render("consultation", page="p.md", service="business")
+    assert '<option value="business" selected>' in html
+
+
+def test_action_follows_capture_api_url():
+    assert form_action("contact") == "/api/forms/contact"
+    assert form_action("contact", "https://api.fernleaf.example/") == "https://api.fernleaf.example/api/forms/contact"
+
+
+def test_values_are_escaped(renderer):
+    html = renderer.render("contact", page="p.md", name='"><script>alert(1)</script>')
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+@pytest.mark.parametrize("form_id, presets, message", [
+    ("newsletter", {}, "services/x.md: form('newsletter'): there is no such form"),
+    ("consultation", {"colour": "red"}, "the form has no field 'colour'"),
+    ("consultation", {"service": "platinum"}, "'platinum' is not one of the choices"),
+    ("consultation", {"consent": "on"}, "a checkbox is for the visitor to tick"),
+    ("contact", {"name": "x" * 500}, "longer than the field allows"),
+])
+def test_bad_markers_name_the_page(renderer, form_id, presets, message):
+    with pytest.raises(FormMarkerError, match=re.escape(message)) as info:
+        renderer.render(form_id, page="services/x.md", **presets)
+    assert "services/x.md" in str(info.value)
+
+
+def test_unknown_package_price_names_the_page():
+    assert package_price([{"id": "starter", "price_from": 1900}], "starter") == "£1,900"
+    with pytest.raises(FormMarkerError, match="blog/a.md: price\\('gold'\\)"):
+        package_price([{"id": "starter", "price_from": 1900}], "gold", page="blog/a.md")
+
+
+def copy_project(dest: Path) -> Path:
+    """The parts of the project a site build reads, copied into `dest`."""
+    dest.mkdir(parents=True)
+    for name in ("mkdocs.yml", "forms.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("docs", "templates"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "capture").mkdir()
+    for name in ("forms.py", "sitebuild.py"):
+        shutil.copy(ROOT / "capture" / name, dest / "capture" / name)
+    return dest
+
+
+def test_unknown_form_fails_the_strict_build_naming_the_page(tmp_path):
+    project = copy_project(tmp_path / "project")
+    (project / "docs/contact.md").write_text("# Contact\n\n{{ form(\"newsletter\") }}\n")
+    result = mkdocs_build(project, tmp_path / "out")
+    assert result.returncode != 0
+    assert "contact.md: form('newsletter'): there is no such form" in result.stderr
+
+
+def test_capture_api_url_sets_the_action(tmp_path):
+    project = copy_project(tmp_path / "project")
+    result = mkdocs_build(project, tmp_path / "out", CAPTURE_API_URL="https://api.fernleaf.example")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "out/contact/index.html").read_text()
+    assert 'action="https://api.fernleaf.example/api/forms/contact"' in html
+
+
+# --- nothing from other hosts ---------------------------------------------------------
+
+ASSET_ATTRS = {"link": ["href"], "script": ["src"], "img": ["src", "srcset"], "source": ["src", "srcset"],
+               "iframe": ["src"], "video": ["src", "poster"], "audio": ["src"], "embed": ["src"],
+               "object": ["data"], "image": ["href"], "use": ["href"]}
+OWN_HOST = urlsplit(SITE_URL).hostname
+
+
+def external(url: str) -> bool:
+    """Does this URL point at a host other than the site's own?"""
+    url = url.strip()
+    if url.startswith("//"):
+        return True
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and parts.hostname != OWN_HOST
+
+
+def test_no_asset_from_another_host(site):
+    for path in html_pages(site):
+        p = Page(path.read_text(encoding="utf-8"))
+        for tag, names in ASSET_ATTRS.items():
+            for attrs in p.find(tag):
+                if tag == "link" and attrs.get("rel") in ("canonical", "alternate", "prev", "next"):
+                    continue
+                for name in names:
+                    for url in re.split(r",\s*", attrs.get(name, "")):
+                        assert not external(url.split(" ")[0]), f"{path}: <{tag} {name}={url}>"
+        for style in p.find("div", style=None) + p.find("span", style=None):
+            assert "url(http" not in style["style"]
+
+
+def test_links_leave_only_for_fictional_or_own_hosts(site):
+    for path in html_pages(site):
+        for attrs in Page(path.read_text(encoding="utf-8")).find("a"):
+            href = attrs.get("href", "")
+            if external(href):
+                host = urlsplit(href).hostname or ""
+                assert host.endswith(".example"), f"{path}: link to {href}"
+
+
+def test_stylesheets_load_nothing_remote(site):
+    for css in site.rglob("*.css"):
+        text = css.read_text(encoding="utf-8")
+        assert not re.search(r"url\(\s*['\"]?(https?:)?//", text), css
+        assert "@import" not in text or not re.search(r"@import\s+(url\()?['\"]?(https?:)?//", text), css
+
+
+def test_no_web_fonts_and_a_system_stack(site):
+    css = (site / "assets/stylesheets/site.css").read_text()
+    assert "system-ui" in css
+    for path in html_pages(site):
+        assert "fonts.googleapis" not in path.read_text() and "fonts.gstatic" not in path.read_text()
+
+
+def test_email_and_server_templates_are_not_published(site):
+    published = {p.name for p in site.rglob("*") if p.is_file()}
+    for folder in ("email", "server"):
+        assert not (site / folder).exists()
+        for template in (ROOT / "templates" / folder).rglob("*"):
+            if template.is_file() and template.name not in ("index.html", "404.html"):
+                assert template.name not in published, template
+    assert not list(site.rglob("problem.html"))
+    assert not (site / "forms").exists() and not (site / "site").exists()
+
+
+# --- search engines and sharing -----------------------------------------------------------
+
+CONTENT_PAGES = [p for p in PAGES if p != "404.html" and "archive" not in p]
+
+
+@pytest.mark.parametrize("rel", CONTENT_PAGES)
+def test_page_has_description_sharing_tags_and_canonical(site, rel):
+    p = page(site, rel)
+    description = p.meta("description")
+    assert description and len(description) > 50
+    if rel not in ("blog/index.html",):
+        assert description != " ".join(CONFIG["site_description"].split()), f"{rel} uses the default"
+    for key in ("og:title", "og:description", "og:url", "og:image", "twitter:card", "twitter:image"):
+        assert p.meta(key), f"{rel}: {key}"
+    assert p.meta("og:image").startswith(SITE_URL)
+    canonical = p.find("link", rel="canonical")
+    assert canonical and canonical[0]["href"].startswith(SITE_URL)
+
+
+def jsonld(p: Page) -> list[dict]:
+    return [json.loads(block) for block in p.jsonld]
+
+
+def test_home_describes_the_business(site):
+    [data] = jsonld(page(site, "index.html"))
+    business = CONFIG["extra"]["business"]
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] in ("LocalBusiness", "ProfessionalService", "Organization")
+    assert data["name"] == business["name"] and data["email"] == business["email"]
+    assert data["address"]["postalCode"] == business["postcode"]
+    assert data["url"] == SITE_URL
+
+
+@pytest.mark.parametrize("package", ["starter", "business", "ecommerce"])
+def test_service_pages_describe_the_service(site, package):
+    slug = PACKAGES[package]["url"]
+    [data] = jsonld(page(site, f"{slug}index.html"))
+    assert data["@type"] == "Service"
+    assert data["name"] == PACKAGES[package]["name"]
+    assert data["offers"]["price"] == int(PACKAGES[package]["price_from"])
+    assert data["provider"]["name"] == "Fernleaf Studio"
+
+
+def test_posts_are_blog_postings(site):
+    for post in POSTS:
+        meta = yaml.safe_load(post.read_text().split("---")[1])
+        [data] = jsonld(page(site, f"blog/{meta['slug']}/index.html"))
+        assert data["@type"] == "BlogPosting"
+        assert data["headline"] == meta["title"]
+        assert data["datePublished"].startswith(str(meta["date"]["created"]))
+        assert data["author"] and all(a["@type"] == "Person" for a in data["author"])
+        assert data["url"] == f"{SITE_URL}blog/{meta['slug']}/"
+
+
+def test_every_jsonld_block_parses(site):
+    for path in html_pages(site):
+        for block in Page(path.read_text(encoding="utf-8")).jsonld:
+            json.loads(block)
+
+
+def test_sitemap_lists_the_pages(site):
+    tree = ElementTree.parse(site / "sitemap.xml")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [loc.text for loc in tree.getroot().findall("s:url/s:loc", ns)]
+    assert all(u.startswith(SITE_URL) for u in urls)
+    for rel in ("", "services/", "services/starter-site/", "consultation/", "blog/local-seo-guide/"):
+        assert SITE_URL + rel in urls
+
+
+def test_robots_txt_points_at_the_sitemap(site):
+    text = (site / "robots.txt").read_text()
+    assert "User-agent: *" in text
+    assert f"Sitemap: {SITE_URL}sitemap.xml" in text
+
+
+def test_rss_feed_has_every_post_with_its_front_matter_date(site):
+    channel = ElementTree.parse(site / "feed_rss_created.xml").getroot().find("channel")
+    assert channel.findtext("title") == "Fernleaf Studio blog"
+    items = channel.findall("item")
+    created = {}
+    for post in POSTS:
+        meta = yaml.safe_load(post.read_text().split("---")[1])
+        created[f"{SITE_URL}blog/{meta['slug']}/"] = meta["date"]["created"]
+    assert {item.findtext("link") for item in items} == set(created)
+    for item in items:
+        assert parsedate_to_datetime(item.findtext("pubDate")).date() == created[item.findtext("link")]
+        enclosure = item.find("enclosure")
+        if enclosure is not None:
+            assert enclosure.get("url").startswith(SITE_URL)
+    json.loads((site / "feed_json_created.json").read_text())
+
+
+def test_feed_is_advertised(site):
+    p = page(site, "blog/index.html")
+    feeds = p.find("link", type="application/rss+xml")
+    assert feeds and feeds[0]["href"].endswith("feed_rss_created.xml")
+
+
+# --- colours --------------------------------------------------------------------------
+
+def luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_brand_palette_meets_aa_contrast():
+    css = (ROOT / "docs/assets/stylesheets/site.css").read_text()
+    colour = dict(re.findall(r"--fl-([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    white = "#ffffff"
+    pairs = [("ink", white), ("muted", white), ("green", white), ("rust", white), ("error", white),
+             ("ink", "amber"), ("ink", "green-light"), ("green", "green-light"), ("muted", "green-light")]
+    for fg, bg in pairs:
+        fg_hex, bg_hex = colour.get(fg, fg), colour.get(bg, bg)
+        assert contrast(fg_hex, bg_hex) >= 4.5, f"{fg} on {bg}: {contrast(fg_hex, bg_hex):.2f}"

@@ -72,7 +72,13 @@ def unit_command(unit: str) -> tuple[list[str], dict[str, str]]:
 
 
 def _here(word: str) -> str:
-    return str(ROOT) + word[len(INSTALL_DIR):] if word.startswith(INSTALL_DIR) else word
+    """/srv/fernleaf/... as this checkout; its .venv/bin, if elsewhere, as the running Python's."""
+    if not word.startswith(INSTALL_DIR):
+        return word
+    path = Path(str(ROOT) + word[len(INSTALL_DIR):])
+    if path.parent == ROOT / ".venv" / "bin" and not path.exists():
+        return str(BIN / path.name)
+    return str(path)
 
 
 def deploy_env(**overrides: str) -> dict[str, str]:

@@ -1,0 +1,169 @@
+"""What a visitor does and what the business should then have: helpers for the journeys.
+
+A `Prospect` is one made-up person with a unique email address, so each
+journey finds its own lead and its own mail on the shared stack.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+BUSINESS_TZ = ZoneInfo("Europe/London")  # CAPTURE_TIMEZONE in deploy/env.example
+SALES = "sales@fernleaf.example"         # forms.yml: consultation -> notify.to (non e-commerce)
+FIELD_ORDER = ("name", "email", "phone", "company", "website", "service", "budget",
+               "preferred_date", "preferred_time", "message", "consent")
+
+
+def next_weekday(days_ahead: int = 7) -> str:
+    """A weekday at least `days_ahead` days after today, where the business is, as YYYY-MM-DD."""
+    day = datetime.now(BUSINESS_TZ).date() + timedelta(days=days_ahead)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+@dataclass
+class Prospect:
+    """A visitor's answers to the consultation form."""
+    journey: str
+    name: str = "Ada Lovelace"
+    phone: str = "+44 20 7946 0018"
+    company: str = "Analytical Engines Ltd"
+    # With a scheme: without the script, the browser itself checks type=url and refuses a bare domain.
+    website: str = "https://analytical.example.com"
+    service: str = "business"
+    budget: str = "5k-10k"
+    preferred_date: str = field(default_factory=next_weekday)
+    preferred_time: str = "09:00-12:00"
+    message: str = "We sell brass gears and want more enquiries."
+    email: str = ""
+
+    def __post_init__(self):
+        if not self.email:
+            self.email = f"ada.{self.journey}.{uuid.uuid4().hex[:8]}@analytical.example.com"
+
+    def answers(self) -> dict[str, str]:
+        """Field name -> value, in the form's order."""
+        return {name: getattr(self, name) for name in FIELD_ORDER if name != "consent"}
+
+
+# --- filling in a form ------------------------------------------------------------
+
+def fill(form, prospect: Prospect, skip: tuple = ()) -> None:
+    """Fill the consultation form the ordinary way (mouse and keyboard, Playwright's fill)."""
+    for name, value in prospect.answers().items():
+        if name in skip:
+            continue
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    if "consent" not in skip:
+        form.locator("[name=consent]").check()
+
+
+def tab_until(page, test_js: str, limit: int, what: str) -> None:
+    """Press Tab until `test_js` (about `el`, the focused element) is true; fail after `limit` presses."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!el && ({test_js}); }})()"):
+            return
+    raise AssertionError(f"{what} cannot be reached with the Tab key ({limit} presses)")
+
+
+def fill_with_keyboard(page, form, prospect: Prospect) -> None:
+    """Fill and send the form with the keyboard alone, checking the Tab order follows the form."""
+    form_id = form.get_attribute("id")
+    limit = 200  # the first field: past the header, navigation and the article's links
+    for name, value in {**prospect.answers(), "consent": "on"}.items():
+        field_id = f"{form_id}-{name}"
+        tab_until(page, f"el.id === {field_id!r}", limit, f"the {name} field")
+        limit = 8   # then each field follows the last (help links may sit between them)
+        field = page.locator(f"#{field_id}")
+        kind = field.evaluate("el => el.tagName === 'SELECT' ? 'select' : el.type")
+        if kind == "checkbox":
+            page.keyboard.press("Space")
+        elif kind == "select":
+            _choose_with_keyboard(page, field, value)
+        elif kind == "date":
+            _type_date(page, field, value)
+        else:
+            page.keyboard.type(value)
+    tab_until(page, "el.type === 'submit' && el.form && el.form.id === " + repr(form_id), 8,
+              "the submit button")
+    page.keyboard.press("Enter")
+
+
+def _choose_with_keyboard(page, field, value: str) -> None:
+    """Pick an option with the arrow keys on the focused select."""
+    for _ in range(field.locator("option").count()):
+        if field.input_value() == value:
+            return  # (already there: the service page presets its own package)
+        page.keyboard.press("ArrowDown")
+    assert field.input_value() == value, f"the arrow keys never reached {value!r}"
+
+
+def _type_date(page, field, iso: str) -> None:
+    """Type a date into the browser's segmented date field, whichever order it shows."""
+    year, month, day = iso.split("-")
+    for digits in (month + day + year, day + month + year, year + month + day):
+        page.keyboard.type(digits)
+        if field.input_value() == iso:
+            return
+        for _ in range(2):
+            page.keyboard.press("Shift+Tab")  # back to the first segment, to try the next order
+    raise AssertionError(f"could not type {iso} into the date field (got {field.input_value()!r})")
+
+
+# --- what the business has afterwards -----------------------------------------------------
+
+def wait_for_lead(stack, email: str, timeout: float = 10.0) -> dict:
+    """The one stored lead with this email address."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = stack.leads(email=email)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(found) == 1, f"expected one lead from {email}, found {len(found)}"
+    return found[0]
+
+
+def check_mail(inbox, lead: dict, prospect: Prospect) -> None:
+    """Sales got the notification (Reply-To the prospect); the prospect got a confirmation with a valid .ics."""
+    messages = inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead["id"], count=2, timeout=40)
+    to_sales = [m for m in messages if m.envelope_to == [SALES]]
+    to_prospect = [m for m in messages if m.envelope_to == [prospect.email]]
+    assert len(to_sales) == 1 and len(to_prospect) == 1, \
+        f"mail for lead {lead['id']}: {[(m.envelope_to, m['Subject']) for m in messages]}"
+    reply_to = to_sales[0]["Reply-To"].addresses
+    assert [a.addr_spec for a in reply_to] == [prospect.email]
+    assert reply_to[0].display_name == prospect.name
+    check_ics(to_prospect[0], prospect)
+
+
+def check_ics(message, prospect: Prospect) -> None:
+    """The confirmation carries one calendar event at the requested date and time."""
+    calendars = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert len(calendars) == 1, "the confirmation has no .ics attachment"
+    assert calendars[0].get_filename().endswith(".ics")
+    calendar = icalendar.Calendar.from_ical(calendars[0].get_content())
+    events = calendar.walk("VEVENT")
+    assert len(events) == 1
+    start, end = events[0]["DTSTART"].dt, events[0]["DTEND"].dt
+    first, last = prospect.preferred_time.split("-")
+    assert start.date() == date.fromisoformat(prospect.preferred_date)
+    assert start.strftime("%H:%M") == first and end.strftime("%H:%M") == last
+    assert start.utcoffset() == datetime.combine(start.date(), start.time(), BUSINESS_TZ).utcoffset()
+    assert events[0]["UID"] and events[0]["DTSTAMP"]
+
+
+def no_mail_for(inbox, lead: dict, wait: float = 3.0) -> bool:
+    """True when nothing about this lead arrived within `wait` seconds."""
+    return not inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead["id"], count=1, timeout=wait)

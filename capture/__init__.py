@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ConfigError, Settings, load_settings
 from .forms import Schema, SchemaError, load_schema
+from .store import LeadWriter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -26,6 +27,7 @@ class Capture:
     schema: Schema
     engine: Engine
     mail_domain: str
+    writer: LeadWriter
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -81,7 +83,7 @@ def _connect(settings: Settings, schema: Schema) -> Capture:
                   file=sys.stderr)
             raise SystemExit(4) from None
     domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
-    return Capture(settings, schema, engine, domain)
+    return Capture(settings, schema, engine, domain, store.LeadWriter(engine))
 
 
 def _first_line(exc: Exception) -> str:

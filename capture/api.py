@@ -10,7 +10,6 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import store
@@ -100,9 +99,9 @@ def save(form, values: dict, data: dict) -> dict:
                           consent_version=consent_version(form, values), received_at=now)
     jobs = jobs_for_lead(form, lead, ext.mail_domain, now)
     try:
-        store.save_lead(ext.engine, lead, jobs)
-    except SQLAlchemyError:
-        log.exception("could not store a lead for form %s", form.id)
+        ext.writer.save(lead, jobs)
+    except store.StoreError as exc:
+        log.error("could not store a lead for form %s (%s)", form.id, exc)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
     if jobs:
         wake_workers()

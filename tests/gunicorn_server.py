@@ -23,13 +23,14 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn running `app` with CAPTURE_* settings; stop() or kill() ends it."""
 
-    def __init__(self, env: dict, workers: int = 2, app: str = "capture:create_app()", log=None):
+    def __init__(self, env: dict, workers: int = 2, app: str = "capture:create_app()", log=None,
+                 args: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), app],
+             "--workers", str(workers), *args, app],
             cwd=ROOT, env=full_env, stdout=log or subprocess.DEVNULL, stderr=log or subprocess.STDOUT,
             start_new_session=True)
         self._wait_ready()

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import uuid
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -76,3 +77,21 @@ def test_processes_starting_together_migrate_once(database_url):
     assert is_current(engine)
     migrate(engine)  # a second run is a no-op
     engine.dispose()
+
+
+def test_a_connection_killed_by_a_database_restart_costs_no_lead(pg_url, tmp_path, consultation):
+    from capture import create_app
+    tag = f"capture-restart-{uuid.uuid4().hex[:8]}"
+    app = create_app({"database_url": f"{pg_url}&application_name={tag}", "secret_key": TEST_SECRET,
+                      "ratelimit": "", "mail_url": f"file:{tmp_path}"})
+    client = app.test_client()
+    assert client.post("/api/forms/consultation", json=consultation).status_code == 201
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:  # what a PostgreSQL restart does to pooled connections
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             f"WHERE application_name = '{tag}'")
+    admin.dispose()
+    response = client.post("/api/forms/consultation", json=consultation)
+    assert response.status_code == 201
+    assert get_lead(app.extensions["capture"].engine, response.json["id"]) is not None
+    app.extensions["capture"].engine.dispose()

@@ -92,7 +92,7 @@ def deploy_env(**overrides: str) -> dict[str, str]:
 def build_site(out: Path, site_url: str, api_url: str = "") -> Path:
     """`make site`'s build (mkdocs --strict) with the README's build-time variables, into `out`."""
     env = {**os.environ, "SITE_URL": site_url, "CAPTURE_API_URL": api_url,
-           "NO_MKDOCS_2_WARNING": "1"}
+           "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
     result = subprocess.run([str(BIN / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", str(out)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:

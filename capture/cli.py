@@ -96,6 +96,7 @@ def leads_show(lead_id: str):
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or scripts).")
 @click.option("--name", default=None, help="This worker's name in the outbox (default host:pid:random).")
+@with_appcontext
 def worker(once: bool, name: str | None):
     """Deliver outgoing mail from the outbox until stopped (SIGTERM or Ctrl+C).
 

@@ -86,7 +86,8 @@ def _notification(env, job: dict, ctx: dict, mail_from: str) -> EmailMessage:
 
 def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMessage:
     # Never an open relay: the one recipient is the address the lead gave.
-    if not ctx["email"] or _normalised(job["recipient"]) != _normalised(ctx["email"]):
+    own = _normalised(ctx["email"])
+    if not own or _normalised(job["recipient"]) != own:
         raise RenderError("a confirmation may only go to the lead's own address")
     msg = _headers(job, mail_from, one_line(env.get_template("confirm_visitor.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-replied"

@@ -89,9 +89,9 @@ def next_try(attempts: int, conf: DeliverySettings, now: datetime) -> datetime:
 
 # --- claiming and outcomes -----------------------------------------------------
 
-def _claimable(now: datetime):
-    """Due pending jobs, and jobs whose worker's lease ran out (it crashed or hung)."""
-    due = or_(and_(outbox.c.status == "pending", outbox.c.available_at <= now),
+def _claimable(now: datetime, due_by: datetime):
+    """Pending jobs due by `due_by`, and jobs whose worker's lease ran out (it crashed or hung)."""
+    due = or_(and_(outbox.c.status == "pending", outbox.c.available_at <= due_by),
               and_(outbox.c.status == "sending", outbox.c.lease_until < now))
     # The visitor's confirmation waits until sales have been told (or their mail gave up).
     sales_first = or_(outbox.c.kind != CONFIRM_VISITOR, ~exists().where(
@@ -100,10 +100,11 @@ def _claimable(now: datetime):
     return and_(due, sales_first)
 
 
-def claim(engine: Engine, worker: str, lease: float, limit: int = 1) -> list[dict]:
-    """Lease up to `limit` due jobs to `worker`; each is ours until its lease ends."""
+def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
+          due_by: datetime | None = None) -> list[dict]:
+    """Lease up to `limit` jobs due (by `due_by`, default now) to `worker` until its lease ends."""
     now = utcnow()
-    chosen = (select(outbox.c.id).where(_claimable(now))
+    chosen = (select(outbox.c.id).where(_claimable(now, due_by or now))
               .order_by(outbox.c.available_at, outbox.c.id).limit(limit)
               .with_for_update(skip_locked=True, of=outbox))
     stmt = (update(outbox).where(outbox.c.id.in_(chosen.scalar_subquery()))

@@ -24,9 +24,12 @@ from .config import MailSettings
 class SendError(Exception):
     """Sending failed; `permanent` says retrying this message cannot succeed."""
 
-    def __init__(self, message: str, permanent: bool = False, detail: bytes | str = b""):
+    def __init__(self, message: str, permanent: bool = False, detail: bytes | str = b"",
+                 unreachable: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        # No connection could be opened: the next message would fail the same way.
+        self.unreachable = unreachable
         # The server's own words: may name an address, so stored with the job, never logged.
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
@@ -51,13 +54,13 @@ class SmtpTransport:
     """One SMTP connection, opened on first use and kept while there is work."""
 
     def __init__(self, mail: MailSettings, timeout: float):
-        self.mail, self.timeout, self.conn = mail, timeout, None
+        self.mail, self.timeout, self.conn, self.tls = mail, timeout, None, None
 
     def send(self, msg: EmailMessage, sender: str, recipient: str) -> None:
         """Hand `msg` to the server for `recipient`; SendError if it is not accepted."""
+        if self.conn is None:
+            self.conn = self._connect()
         try:
-            if self.conn is None:
-                self.conn = self._connect()
             self.conn.send_message(msg, from_addr=sender, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
@@ -71,9 +74,6 @@ class SmtpTransport:
             # The sender is ours: a configuration problem that hits every message, so retry.
             self.close()
             raise SendError(f"sender refused: {exc.smtp_code}", detail=exc.smtp_error) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            self.close()
-            raise SendError(f"authentication failed: {exc.smtp_code} (check CAPTURE_MAIL_URL)") from None
         except smtplib.SMTPResponseException as exc:
             self.close()
             raise SendError(f"server said {exc.smtp_code}", detail=exc.smtp_error) from None
@@ -82,20 +82,37 @@ class SmtpTransport:
             raise SendError(f"{type(exc).__name__}: {_first_line(exc)}") from None
 
     def _connect(self) -> smtplib.SMTP:
-        mail, context = self.mail, ssl.create_default_context()
-        if mail.scheme == "smtps":
-            conn = smtplib.SMTP_SSL(mail.host, mail.port, timeout=self.timeout, context=context)
-        else:
-            conn = smtplib.SMTP(mail.host, mail.port, timeout=self.timeout)
+        """Open, secure and log in; SendError(unreachable=True) if that fails."""
+        mail = self.mail
+        try:
+            if mail.scheme == "smtps":
+                conn = smtplib.SMTP_SSL(mail.host, mail.port, timeout=self.timeout,
+                                        context=self._tls())
+            else:
+                conn = smtplib.SMTP(mail.host, mail.port, timeout=self.timeout)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendError(f"cannot connect: {type(exc).__name__}: {_first_line(exc)}",
+                            unreachable=True) from None
         try:
             if mail.scheme == "smtp+starttls":
-                conn.starttls(context=context)
+                conn.starttls(context=self._tls())
             if mail.username:
                 conn.login(mail.username, mail.password)
-        except BaseException:
+        except smtplib.SMTPAuthenticationError as exc:
             _quietly_close(conn)
-            raise
+            raise SendError(f"authentication failed: {exc.smtp_code} (check CAPTURE_MAIL_URL)",
+                            detail=exc.smtp_error, unreachable=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            _quietly_close(conn)
+            raise SendError(f"cannot start the session: {type(exc).__name__}: {_first_line(exc)}",
+                            unreachable=True) from None
         return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        # Built once: loading the system's CA certificates takes a while.
+        if self.tls is None:
+            self.tls = ssl.create_default_context()
+        return self.tls
 
     def close(self) -> None:
         """Say goodbye to the server (when the queue is empty, or after an error)."""

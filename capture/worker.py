@@ -36,6 +36,7 @@ class Worker:
         self.sender = envelope_sender(capture.settings.mail_from)
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
+        self.unreachable = False  # the last send could not even connect
 
     # --- loops -----------------------------------------------------------------
 
@@ -60,15 +61,18 @@ class Worker:
 
     def run_once(self) -> int:
         """Deliver every job due now, one at a time; returns how many were handled."""
-        handled = 0
+        handled, started = 0, store.utcnow()
         try:
             while not self.stopping.is_set():
-                jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease)
+                # Only jobs due when the pass began: a quick retry waits for the next pass.
+                jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease, due_by=started)
                 if not jobs:
                     break
                 for job in jobs:
                     self.deliver(job)
                     handled += 1
+                if self.unreachable:
+                    break  # the server is down: probe again next pass, not once per job
         finally:
             self.transport.close()  # hang up once the queue is empty
         return handled
@@ -89,8 +93,10 @@ class Worker:
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
         try:
+            self.unreachable = False
             self.transport.send(msg, self.sender, job["recipient"])
         except SendError as exc:
+            self.unreachable = exc.unreachable
             error = f"{exc} {exc.detail}".strip()
             if exc.permanent:
                 log.warning("%s refused permanently (%s); dead", where, exc)

@@ -1,0 +1,297 @@
+"""The messages themselves: headers, parts, content, the .ics, injection, and each transport."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from email import message_from_binary_file, policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from capture import TEMPLATES, mail
+from capture.config import parse_mail_url
+from capture.forms import ATTRIBUTION_FIELDS, load_schema
+from capture.models import outbox
+from capture.transport import make_transport
+from capture.worker import Worker
+from tests.conftest import ROOT
+from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+
+ATTRIBUTION = {"page_url": "https://www.fernleaf.example/consultation/",
+               "referrer": "https://www.google.com/", "landing_page": "https://www.fernleaf.example/blog/speed/",
+               "first_utm_source": "google", "first_utm_medium": "cpc", "first_utm_campaign": "winter",
+               "last_utm_source": "newsletter", "last_utm_medium": "email"}
+EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "X-Capture-Lead", "Auto-Submitted",
+                    "Reply-To", "MIME-Version", "Content-Type"}
+HEADER_ATTACK = "Evil\r\nBcc: victim@attacker.example\r\nX-Injected: yes\n\rSubject: spam"
+HTML_ATTACK = "<script>alert(1)</script><a href=\"https://attacker.example\">click</a><img src=x onerror=alert(2)>"
+
+
+def deliver_all(app) -> Worker:
+    worker = Worker(app.extensions["capture"])
+    worker.run_once()
+    return worker
+
+
+def jobs(app) -> list[dict]:
+    with app.extensions["capture"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def by_kind(sink, lead_id: str) -> dict[str, list]:
+    found = {"notify_sales": [], "confirm_visitor": []}
+    for received in sink.messages:
+        if received.message["X-Capture-Lead"] == lead_id:
+            kind = "confirm_visitor" if ".confirm@" in received.message["Message-ID"] else "notify_sales"
+            found[kind].append(received)
+    return found
+
+
+# --- the sales notification ----------------------------------------------------------
+
+def test_notification_arrives_with_headers_parts_and_content(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    client = app.test_client()
+    lead_id = client.post("/api/forms/consultation", json={**consultation, **ATTRIBUTION}).json["id"]
+    deliver_all(app)
+    sales = by_kind(smtp_sink, lead_id)["notify_sales"]
+    assert sorted(r.recipients[0] for r in sales) == ["sales@fernleaf.example", "shops@fernleaf.example"]
+    assert all(len(r.recipients) == 1 and r.sender == "leads@fernleaf.example" for r in sales)
+    msg = sales[0].message
+    assert msg["Subject"] == "Consultation request: Ada Lovelace — E-commerce site"
+    assert msg["From"] == "Fernleaf Studio leads <leads@fernleaf.example>"
+    assert msg["Reply-To"].addresses[0].addr_spec == "ada@analytical.example.com"
+    assert msg["Reply-To"].addresses[0].display_name == "Ada Lovelace"
+    assert msg["Message-ID"] in {j["message_id"] for j in jobs(app)}
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    day = date.fromisoformat(consultation["preferred_date"])
+    for body in (text, html):
+        assert "Analytical Engines Ltd" in body and "+44 20 7946 0018" in body
+        assert "E-commerce site (from £8,500)" in body and "£5,000 – £10,000" in body
+        assert "We sell brass gears online." in body
+        assert f"{day:%A} {day.day} {day:%B %Y}, 09:00–12:00 (Europe/London" in body
+        assert "https://www.fernleaf.example/blog/speed/" in body
+        assert "source=google, medium=cpc, campaign=winter" in body
+        assert "source=newsletter, medium=email" in body
+        assert lead_id in body
+        assert "First submission from this address." in body
+    assert 'href="mailto:ada@analytical.example.com"' in html
+    assert 'href="tel:+442079460018"' in html
+    assert re.search(r"received \w{3} \d+ \w{3} \d{4}, \d\d:\d\d (GMT|BST)", text)
+
+
+def test_a_returning_lead_is_flagged_with_count_and_date(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    client = app.test_client()
+    for _ in range(2):
+        client.post("/api/forms/consultation", json=consultation)
+    third = client.post("/api/forms/consultation", json=consultation).json["id"]
+    deliver_all(app)
+    text = by_kind(smtp_sink, third)["notify_sales"][0].message.get_body(("plain",)).get_content()
+    assert "Submitted before: 2 times, most recently" in text
+
+
+def test_contact_form_subject_and_routing(make_app, smtp_sink):
+    app = make_app(mail_url=smtp_sink.url)
+    lead_id = app.test_client().post("/api/forms/contact", json={
+        "name": "Grace Hopper", "email": "grace@navy.example.com", "company": "Navy",
+        "message": "Hello", "consent": True}).json["id"]
+    deliver_all(app)
+    found = by_kind(smtp_sink, lead_id)
+    assert [r.recipients for r in found["notify_sales"]] == [["hello@fernleaf.example"]]
+    assert found["confirm_visitor"] == []  # the contact form has no confirmation
+    assert found["notify_sales"][0].message["Subject"] == "Contact request: Grace Hopper — Navy"
+
+
+# --- the visitor's confirmation -------------------------------------------------------
+
+def test_confirmation_goes_to_the_visitor_after_sales_with_a_parseable_ics(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    lead_id = app.test_client().post("/api/forms/consultation", json=consultation).json["id"]
+    deliver_all(app)
+    found = by_kind(smtp_sink, lead_id)
+    [confirmation] = found["confirm_visitor"]
+    assert confirmation.recipients == ["ada@analytical.example.com"]
+    assert confirmation.at >= max(r.at for r in found["notify_sales"])
+    msg = confirmation.message
+    assert msg["To"] == "ada@analytical.example.com"
+    assert msg["Reply-To"] == "shops@fernleaf.example" and msg["Auto-Submitted"] == "auto-replied"
+    assert "consultation request" in msg["Subject"]
+    assert "We sell brass gears" not in msg.get_body(("plain",)).get_content()  # no free text echoed
+    [ics] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert ics.get_filename() == "consultation.ics"
+    event = Calendar.from_ical(ics.get_content()).walk("VEVENT")[0]
+    start, end = event.decoded("dtstart"), event.decoded("dtend")
+    london = ZoneInfo("Europe/London")
+    day = date.fromisoformat(consultation["preferred_date"])
+    assert start == datetime(day.year, day.month, day.day, 9, 0, tzinfo=london)
+    assert end == datetime(day.year, day.month, day.day, 12, 0, tzinfo=london)
+    assert str(event["dtstart"].params["TZID"]) == "Europe/London"
+    assert Calendar.from_ical(ics.get_content()).walk("VTIMEZONE")
+    assert event["status"] == "TENTATIVE"
+
+
+def test_spam_gets_no_mail_at_all(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    app.test_client().post("/api/forms/consultation", json={**consultation, "fax": "buy now"})
+    deliver_all(app)
+    assert jobs(app) == [] and smtp_sink.messages == []
+
+
+def test_a_confirmation_to_anyone_but_the_lead_is_refused(consultation):
+    form = load_schema(ROOT / "forms.yml").forms["consultation"]
+    lead = fake_lead(consultation)
+    job = {"kind": "confirm_visitor", "recipient": "someone-else@example.com", "lead_id": lead["id"],
+           "message_id": "<x@fernleaf.example>"}
+    with pytest.raises(mail.RenderError):
+        compose(job, lead, form)
+
+
+# --- injection ------------------------------------------------------------------------
+
+def fake_lead(values: dict, **columns) -> dict:
+    return {"id": "LeadId0123456789abcd", "form_id": "consultation", "spam": False,
+            "received_at": datetime(2026, 11, 26, 16, 0, tzinfo=timezone.utc),
+            "email": values.get("email"), "name": values.get("name"), "consent_version": "2026-11-01",
+            "data": values, **{k: None for k in ATTRIBUTION_FIELDS}, **columns}
+
+
+def compose(job: dict, lead: dict, form):
+    return mail.compose(mail.environment(TEMPLATES / "email"), job, lead, form, history=mail.History(),
+                        mail_from="Fernleaf Studio leads <leads@fernleaf.example>",
+                        tz=ZoneInfo("Europe/London"), domain="fernleaf.example")
+
+
+def assert_safe(msg, job: dict) -> None:
+    """Exactly our headers, one recipient, and no markup from the lead in the HTML."""
+    raw = msg.as_bytes(policy=policy.SMTP)
+    parsed = message_from_binary_file(__import__("io").BytesIO(raw), policy=policy.default)
+    names = set(parsed.keys())
+    assert names <= EXPECTED_HEADERS, names - EXPECTED_HEADERS
+    assert parsed["To"] == job["recipient"] and len(parsed.get_all("Subject")) == 1
+    assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
+    html = parsed.get_body(("html",)).get_content()
+    assert "<script" not in html.lower() and "onerror=" not in html.replace("onerror=alert", "")
+    assert "<a href=\"https://attacker.example\"" not in html and "<img" not in html
+    assert 'href="javascript:' not in html
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone", "company", "website", "service", "budget",
+                                   "preferred_date", "preferred_time", "message",
+                                   *ATTRIBUTION_FIELDS])
+@pytest.mark.parametrize("attack", [HEADER_ATTACK, HTML_ATTACK, "javascript:alert(1)//\r\n.\r\nQUIT"])
+def test_injection_in_any_field_changes_no_header_and_renders_no_html(field, attack, consultation):
+    """Even a value that skipped validation cannot add a header or markup."""
+    form = load_schema(ROOT / "forms.yml").forms["consultation"]
+    values = {**consultation, "consent": True}
+    columns = {}
+    if field in ATTRIBUTION_FIELDS:
+        columns[field] = attack
+    else:
+        values[field] = attack
+    lead = fake_lead(values, **columns)
+    for kind, to in (("notify_sales", "sales@fernleaf.example"), ("confirm_visitor", values["email"])):
+        job = {"kind": kind, "recipient": to, "lead_id": lead["id"], "message_id": "<m.1@fernleaf.example>"}
+        try:
+            msg = compose(job, lead, form)
+        except mail.RenderError:
+            assert kind == "confirm_visitor" and field == "email"  # not the lead's address: refused
+            continue
+        assert_safe(msg, job)
+
+
+@pytest.mark.parametrize("field", ["name", "email", "phone", "company", "website", "message",
+                                   "page_url", "referrer", "first_utm_source", "last_utm_campaign"])
+def test_injection_through_the_api_never_reaches_another_recipient(make_app, smtp_sink, consultation, field):
+    app = make_app(mail_url=smtp_sink.url)
+    payload = {**consultation, field: f"{HEADER_ATTACK}{HTML_ATTACK}"}
+    response = app.test_client().post("/api/forms/consultation", json=payload)
+    assert response.status_code in (201, 422)
+    deliver_all(app)
+    expected = {"sales@fernleaf.example", "shops@fernleaf.example", "ada@analytical.example.com"}
+    for received in smtp_sink.messages:
+        assert set(received.recipients) <= expected
+        assert received.message["Bcc"] is None and received.message["X-Injected"] is None
+        html = received.message.get_body(("html",)).get_content()
+        assert "<script" not in html and "<img" not in html
+    if response.status_code == 201:
+        assert len(smtp_sink.messages) == 3
+
+
+# --- transports -------------------------------------------------------------------------
+
+def test_file_transport_writes_messages_a_mail_client_opens(make_app, tmp_path, consultation):
+    folder = tmp_path / "outgoing"
+    app = make_app(mail_url=f"file://{folder}")
+    lead_id = app.test_client().post("/api/forms/consultation", json=consultation).json["id"]
+    deliver_all(app)
+    files = sorted(folder.glob("*.eml"))
+    assert len(files) == 3 and not list(folder.glob(".tmp-*"))
+    for path in files:
+        with path.open("rb") as handle:
+            msg = message_from_binary_file(handle, policy=policy.default)
+        assert not msg.defects and msg["X-Capture-Lead"] == lead_id
+        assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+        assert b"\r\n" in path.read_bytes()  # RFC 5322 line endings
+    confirmation = [p for p in files if ".confirm_" in p.name][0]
+    with confirmation.open("rb") as handle:
+        msg = message_from_binary_file(handle, policy=policy.default)
+    [ics] = list(msg.iter_attachments())
+    assert Calendar.from_ical(ics.get_content()).walk("VEVENT")
+
+
+def test_file_transport_resend_overwrites_the_same_file(tmp_path, consultation):
+    transport = make_transport(parse_mail_url(f"file:{tmp_path}"), 5)
+    msg = compose({"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": "L1",
+                   "message_id": "<lead.L1.0@fernleaf.example>"},
+                  fake_lead(consultation), load_schema(ROOT / "forms.yml").forms["consultation"])
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    assert [p.name for p in tmp_path.iterdir()] == ["lead.L1.0_fernleaf.example.eml"]
+
+
+def test_relative_file_path_is_under_the_working_directory(tmp_path, monkeypatch, consultation):
+    monkeypatch.chdir(tmp_path)
+    transport = make_transport(parse_mail_url("file:var/mail"), 5)
+    msg = compose({"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": "L1",
+                   "message_id": "<lead.L1.0@fernleaf.example>"},
+                  fake_lead(consultation), load_schema(ROOT / "forms.yml").forms["consultation"])
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    assert (Path(tmp_path) / "var/mail/lead.L1.0_fernleaf.example.eml").is_file()
+
+
+def test_console_transport_prints_the_message(capsys, consultation):
+    transport = make_transport(parse_mail_url("console:"), 5)
+    msg = compose({"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": "L1",
+                   "message_id": "<lead.L1.0@fernleaf.example>"},
+                  fake_lead(consultation), load_schema(ROOT / "forms.yml").forms["consultation"])
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    assert "Message-ID: <lead.L1.0@fernleaf.example>" in capsys.readouterr().out
+
+
+def test_smtp_login_is_used_when_the_url_has_credentials(smtp_sink, consultation):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    seen = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        seen.append((auth_data.login, auth_data.password))
+        return AuthResult(success=True)
+
+    smtp_sink.stop()
+    smtp_sink.controller = Controller(smtp_sink.handler, hostname="127.0.0.1", port=smtp_sink.port,
+                                      authenticator=authenticator, auth_require_tls=False)
+    smtp_sink.controller.start()
+    transport = make_transport(parse_mail_url(f"smtp://robot:s%40cret@127.0.0.1:{smtp_sink.port}"), 5)
+    msg = compose({"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": "L1",
+                   "message_id": "<lead.L1.0@fernleaf.example>"},
+                  fake_lead(consultation), load_schema(ROOT / "forms.yml").forms["consultation"])
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    transport.close()
+    assert seen == [(b"robot", b"s@cret")] and len(smtp_sink.messages) == 1

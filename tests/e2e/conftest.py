@@ -48,11 +48,18 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """Mark everything under tests/e2e, so `pytest -m "not e2e"` leaves the browser out."""
+    """Mark everything under tests/e2e (`pytest -m "not e2e"` leaves it out) and run it last.
+
+    Last, so the session-scoped stacks (nginx, gunicorn, the worker) start after
+    the quick tests and stop at once when the journeys are done, instead of
+    running beside the rest of the suite.
+    """
     here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.e2e)
+    ours = [item for item in items if here in item.path.parents]
+    for item in ours:
+        item.add_marker(pytest.mark.e2e)
+    chosen = set(map(id, ours))
+    items[:] = [item for item in items if id(item) not in chosen] + ours
 
 
 # --- tools ---------------------------------------------------------------------

@@ -106,3 +106,19 @@ def test_split_static_host_lets_pages_post_to_the_api(split_stack):
     assert f'action="{split_stack.api_url}/api/forms/consultation"' in body.decode()
     status, _, _ = fetch(split_stack.api_url + "/")
     assert status == 404
+
+
+def test_pages_run_under_the_security_headers_without_errors(site_stack, open_page):
+    # The Content-Security-Policy must not block anything the site itself uses.
+    for path in ("/", "/services/business-site/", "/blog/website-cost-guide/", "/consultation/",
+                 "/thank-you/consultation/", "/no-such-page/deeper/"):
+        page = open_page()
+        problems = []
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+        response = page.goto(site_stack.site_url + path, wait_until="networkidle")
+        if response.status == 404:  # the browser reports the 404 page's own status as an error
+            problems = [p for p in problems if "status of 404" not in p]
+        assert not problems, f"{path}: {problems}"
+        page.context.close()

@@ -14,6 +14,7 @@ PostgreSQL in a private schema that is dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -75,9 +76,27 @@ def measure(env: dict, app: str, seconds: int) -> dict:
     server = Gunicorn(env, workers=2, app=app, args=GUNICORN_ARGS)
     try:
         wrk(server.url, 2, 32)  # warm-up: imports, connection pools, statement caches
-        return wrk(server.url, seconds, 32)
+        cpu_before = worker_cpu_seconds(server.proc.pid)
+        result = wrk(server.url, seconds, 32)
+        cpu = worker_cpu_seconds(server.proc.pid) - cpu_before
+        result["cpu_ms"] = cpu * 1000 / max(1, result["rps"] * seconds)
+        return result
     finally:
         server.stop()
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """CPU time used so far by gunicorn's workers (less noisy than wall-clock rates)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / tick
 
 
 def real_env(database_url: str, tmp: Path) -> dict:
@@ -96,7 +115,7 @@ def postgres_schema(base_url: str):
 def line(name: str, r: dict, base: dict | None) -> str:
     ratio = f"  ratio real/bare {r['rps'] / base['rps']:.2f}" if base else ""
     return (f"{name:<18} {r['rps']:>8.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms  "
-            f"errors {r['errors']}{ratio}")
+            f"CPU {r['cpu_ms']:.3f} ms/req  errors {r['errors']}{ratio}")
 
 
 def main() -> None:

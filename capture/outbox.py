@@ -138,6 +138,12 @@ def mark_failed(engine: Engine, job: dict, error: str, conf: DeliverySettings) -
     return "pending"
 
 
+def release(engine: Engine, jobs: list[dict]) -> None:
+    """Hand back claimed jobs that were not tried (stopping, or the server is down)."""
+    for job in jobs:
+        _finish(engine, job, status="pending", leased_by=None, attempts=job["attempts"] - 1)
+
+
 def mark_dead(engine: Engine, job: dict, error: str) -> str:
     """Set a job aside for good (an operator can `outbox retry` it)."""
     _finish(engine, job, status="dead", last_error=error[:2000])

@@ -23,6 +23,12 @@ from .transport import SendError, envelope_sender, make_transport
 
 log = logging.getLogger(__name__)
 MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable
+MAX_BATCH = 5  # jobs claimed in one transaction (fewer write transactions under load)
+
+
+def batch_size(conf) -> int:
+    """How many jobs one claim may take: each must still be sent well within the lease."""
+    return max(1, min(MAX_BATCH, int(conf.lease // (2 * conf.smtp_timeout))))
 
 
 class Worker:
@@ -37,6 +43,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
         self.unreachable = False  # the last send could not even connect
+        self.batch = batch_size(self.conf)
 
     # --- loops -----------------------------------------------------------------
 
@@ -62,13 +69,18 @@ class Worker:
     def run_once(self) -> int:
         """Deliver every job due now, one at a time; returns how many were handled."""
         handled, started = 0, store.utcnow()
+        self.unreachable = False
         try:
             while not self.stopping.is_set():
                 # Only jobs due when the pass began: a quick retry waits for the next pass.
-                jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease, due_by=started)
+                jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease,
+                                    limit=self.batch, due_by=started)
                 if not jobs:
                     break
-                for job in jobs:
+                for i, job in enumerate(jobs):
+                    if self.stopping.is_set() or self.unreachable:
+                        outbox.release(self.capture.engine, jobs[i:])  # untried: due again now
+                        break
                     self.deliver(job)
                     handled += 1
                 if self.unreachable:
@@ -93,7 +105,6 @@ class Worker:
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
         try:
-            self.unreachable = False
             self.transport.send(msg, self.sender, job["recipient"])
         except SendError as exc:
             self.unreachable = exc.unreachable

@@ -71,7 +71,8 @@ class SmtpSink:
             return list(self.handler.messages)
 
     def start(self) -> "SmtpSink":
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+                                     server_hostname="sink.localhost")
         self.controller.start()
         return self
 

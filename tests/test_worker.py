@@ -1,0 +1,148 @@
+"""Workers as real processes: a crash mid-send, two workers on one queue, the embedded thread."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from capture.models import leads, outbox
+from capture.outbox import jobs_for_lead
+from capture.forms import load_schema
+from capture.store import as_utc, make_engine, migrate, utcnow
+from capture.worker import stop_embedded
+from tests.conftest import ROOT
+from tests.smtp_sink import smtp_sink, start_worker, worker_env  # noqa: F401  (fixture)
+
+CONTACT = load_schema(ROOT / "forms.yml").forms["contact"]
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def queue_leads(engine, count: int) -> list[str]:
+    """Store `count` contact leads with their jobs; returns the jobs' Message-IDs."""
+    now = utcnow()
+    lead_rows, job_rows = [], []
+    for i in range(count):
+        values = {"name": f"Visitor {i}", "email": f"v{i}@example.com", "message": "Hi", "consent": True}
+        lead = {"id": f"lead{i:05d}{os.urandom(6).hex()}", "form_id": "contact", "received_at": now,
+                "status": "new", "spam": False, "email": values["email"], "name": values["name"],
+                "data": values}
+        lead_rows.append(lead)
+        job_rows += jobs_for_lead(CONTACT, lead, "fernleaf.example", now)
+    with engine.begin() as conn:
+        conn.execute(leads.insert(), lead_rows)
+        conn.execute(outbox.insert(), job_rows)
+    return [j["message_id"] for j in job_rows]
+
+
+def jobs(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_started(log_path, name: str, proc) -> None:
+    wait_until(lambda: proc.poll() is not None or f"Mail worker {name}" in log_path.read_text(),
+               30, f"worker {name} to start")
+    assert proc.poll() is None, log_path.read_text()
+
+
+def stop(proc) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=20)
+
+
+def test_a_worker_killed_holding_a_job_loses_its_lease_and_another_delivers_once(
+        database_url, engine, smtp_sink, tmp_path):
+    [message_id] = queue_leads(engine, 1)
+    env = worker_env(database_url, smtp_sink.url, mail_timeout="1.5s", mail_lease="3s")
+    log = tmp_path / "workers.log"
+    smtp_sink.handler.stall.set()  # the server hangs after RCPT: the send is in flight
+    first = start_worker(env, "first", log)
+    wait_until(smtp_sink.handler.stalled.is_set, 30, "the first worker to start sending")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    [held] = jobs(engine)
+    assert held["status"] == "sending" and held["leased_by"] == "first"
+    smtp_sink.handler.stall.clear()
+    second = start_worker(env, "second", log)
+    try:
+        wait_until(lambda: smtp_sink.messages, 30, "the second worker to deliver")
+        time.sleep(0.5)
+    finally:
+        assert stop(second) == 0
+    assert smtp_sink.message_ids() == {message_id: 1}
+    [job] = jobs(engine)
+    assert job["status"] == "sent" and job["leased_by"] == "second" and job["attempts"] == 2
+    assert as_utc(job["sent_at"]) >= as_utc(held["lease_until"])  # only after the lease ran out
+
+
+def test_two_workers_on_one_queue_of_500_deliver_each_message_once(database_url, engine, smtp_sink, tmp_path):
+    env = worker_env(database_url, smtp_sink.url)
+    log = tmp_path / "workers.log"
+    procs = {name: start_worker(env, name, log) for name in ("alpha", "beta")}
+    try:
+        for name, proc in procs.items():
+            wait_started(log, name, proc)
+        expected = queue_leads(engine, 500)  # both are polling when the jobs appear
+        wait_until(lambda: len(smtp_sink.messages) >= 500, 120, "500 messages")
+        time.sleep(0.3)  # a duplicate would show up here
+    finally:
+        codes = [stop(proc) for proc in procs.values()]
+    assert codes == [0, 0], log.read_text()[-2000:]
+    counts = smtp_sink.message_ids()
+    assert set(counts) == set(expected) and set(counts.values()) == {1}
+    stored = jobs(engine)
+    assert {j["status"] for j in stored} == {"sent"} and {j["attempts"] for j in stored} == {1}
+    shares = {name: sum(j["leased_by"] == name for j in stored) for name in procs}
+    assert all(share > 0 for share in shares.values()), shares  # both really took part
+
+
+def test_the_embedded_worker_is_woken_by_a_new_lead_and_stops_cleanly(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url, embedded_worker="1", worker_poll="30s")
+    worker, thread = app.extensions["capture_worker"]
+    try:
+        time.sleep(0.2)  # the thread is now asleep for up to 30 s
+        started = time.monotonic()
+        app.test_client().post("/api/forms/consultation", json=consultation)
+        wait_until(lambda: len(smtp_sink.messages) == 3, 5, "three messages")
+        assert time.monotonic() - started < 2  # woken, not polled
+    finally:
+        stop_embedded(worker, thread)
+    assert not thread.is_alive()
+
+
+def test_no_embedded_worker_unless_asked(app):
+    assert "capture_worker" not in app.extensions
+
+
+def test_a_sigterm_lets_the_worker_finish_and_exit_cleanly(database_url, engine, smtp_sink, tmp_path):
+    env = worker_env(database_url, smtp_sink.url)
+    log = tmp_path / "worker.log"
+    proc = start_worker(env, "solo", log)
+    wait_started(log, "solo", proc)
+    queue_leads(engine, 20)
+    wait_until(lambda: len(smtp_sink.messages) >= 1, 30, "a first message")
+    assert stop(proc) == 0
+    assert "mail worker solo stopped" in log.read_text()
+    assert {j["status"] for j in jobs(engine)} <= {"sent", "pending"}  # none left mid-send

@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-# A development secret, made once per checkout; production sets CAPTURE_SECRET_KEY.
-DEV_SECRET = $(shell cat var/secret_key)
+# A development secret, made once per checkout and read at run time (so it is
+# never echoed); production sets CAPTURE_SECRET_KEY.
+DEV_SECRET = $$(cat var/secret_key)
 
 .PHONY: serve test site migrate install clean
 

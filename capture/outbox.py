@@ -15,8 +15,10 @@ UPDATE inside a BEGIN IMMEDIATE transaction, which only one writer holds.
 """
 from __future__ import annotations
 
+import fcntl
 import random
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, desc, exists, func, or_, select, update
@@ -69,6 +71,25 @@ def _job(lead_id: str, kind: str, recipient: str, msg_id: str, due: datetime) ->
             "leased_by": None, "last_error": None, "created_at": due, "sent_at": None}
 
 
+@contextmanager
+def writing(engine: Engine):
+    """A write transaction; on SQLite, queued on the same lock file as the lead writer.
+
+    SQLite's busy handler sleeps in growing steps while another writer holds
+    the lock; waiting on the lock file (store.py) hands over at once instead.
+    """
+    with engine.connect() as conn:
+        fd = conn.connection.info.get("write_lock") if engine.dialect.name == "sqlite" else None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 # --- the retry schedule --------------------------------------------------------
 
 def retry_delay(attempts: int, conf: DeliverySettings) -> float:
@@ -111,7 +132,7 @@ def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
             .values(status="sending", leased_by=worker, attempts=outbox.c.attempts + 1,
                     lease_until=now + timedelta(seconds=lease))
             .returning(*outbox.c))
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
@@ -120,7 +141,7 @@ def _finish(engine: Engine, job: dict, **values) -> bool:
     stmt = (update(outbox).where(outbox.c.id == job["id"], outbox.c.status == "sending",
                                  outbox.c.leased_by == job["leased_by"])
             .values(lease_until=None, **values))
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         return conn.execute(stmt).rowcount == 1
 
 
@@ -171,7 +192,7 @@ def retry(engine: Engine, job_ids: list[int] | None = None) -> int:
         query = query.where(outbox.c.status == "dead")
     else:
         query = query.where(outbox.c.id.in_(job_ids), outbox.c.status.in_(("dead", "pending")))
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         return conn.execute(query).rowcount
 
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import signal
+from datetime import timezone
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import desc, select
 
-from . import outbox, store
+from . import outbox, reports, store
 from .models import leads
 
 db_cli = AppGroup("db", help="Database schema commands.")
@@ -92,6 +93,49 @@ def leads_show(lead_id: str):
 
 
 # --- mail --------------------------------------------------------------------
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _utc_day(day):
+    return day.replace(tzinfo=timezone.utc) if day else None
+
+
+@leads_cli.command("export")
+@click.option("--since", type=DAY, help="First day to include (UTC), YYYY-MM-DD.")
+@click.option("--until", type=DAY, help="Day to stop before (UTC), YYYY-MM-DD.")
+@click.option("--include-spam", is_flag=True, help="Also export leads marked as spam.")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+def leads_export(since, until, include_spam: bool, output):
+    """Export leads as CSV: every field, consent and attribution, oldest first.
+
+    Example: flask --app capture leads export --since 2026-11-01 -o leads.csv
+    """
+    ext = _ext()
+    rows = reports.lead_rows(ext.engine, _utc_day(since), _utc_day(until), include_spam)
+    count = reports.write_csv(output, reports.export_columns(ext.schema), rows)
+    click.echo(f"{count} leads exported.", err=True)
+
+
+@leads_cli.command("sources")
+@click.option("--by", type=click.Choice(sorted(reports.SOURCE_DIMENSIONS)), default="campaign",
+              show_default=True, help="What to group leads by (first touch for UTM values).")
+@click.option("--since", type=DAY, help="First day to include (UTC), YYYY-MM-DD.")
+@click.option("--until", type=DAY, help="Day to stop before (UTC), YYYY-MM-DD.")
+@click.option("--limit", default=20, show_default=True, help="How many rows.")
+def leads_sources(by: str, since, until, limit: int):
+    """Count leads (spam left out) by campaign, source, landing page, page or form.
+
+    Example: flask --app capture leads sources --by landing-page --since 2026-11-01
+    """
+    rows = reports.lead_sources(_ext().engine, by, _utc_day(since), _utc_day(until), limit)
+    if not rows:
+        click.echo("No leads in that period.")
+    width = max((len(value) for value, _ in rows), default=0)
+    for value, count in rows:
+        click.echo(f"{value:<{width}}  {count:>5}")
+
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or scripts).")

@@ -52,3 +52,32 @@ def test_leads_list_and_show(app, client, consultation):
     assert shown["company"] == "Analytical Engines Ltd"
     missing = runner.invoke(args=["leads", "show", "nope"])
     assert missing.exit_code == 1 and "no lead with id nope" in missing.output
+
+
+def test_export_is_csv_a_spreadsheet_cannot_be_tricked_by(app, client, consultation, tmp_path):
+    import csv
+    client.post("/api/forms/consultation", json={**consultation, "company": "=HYPERLINK(\"http://x\")",
+                                                 "first_utm_campaign": "spring"})
+    client.post("/api/forms/contact", json={"name": "Grace", "email": "grace@navy.example.com",
+                                            "message": "Hi, \"quotes\", commas\nand lines", "consent": True})
+    client.post("/api/forms/contact", json={"name": "Bot", "email": "b@bot.example.com",
+                                            "message": "x", "consent": True, "fax": "1"})
+    out = tmp_path / "leads.csv"
+    result = app.test_cli_runner().invoke(args=["leads", "export", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["name"] for r in rows] == ["Ada Lovelace", "Grace"]
+    assert rows[0]["company"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["first_utm_campaign"] == "spring" and rows[0]["service"] == "ecommerce"
+    assert rows[1]["message"] == "Hi, \"quotes\", commas\nand lines"
+    assert rows[0]["received_at"].endswith("+00:00")
+
+
+def test_sources_counts_leads_by_campaign(app, client, consultation):
+    for campaign in ("spring", "spring", "autumn", None):
+        extra = {"first_utm_campaign": campaign} if campaign else {}
+        client.post("/api/forms/consultation", json={**consultation, **extra})
+    out = app.test_cli_runner().invoke(args=["leads", "sources", "--by", "campaign"]).output
+    lines = [line.split() for line in out.strip().splitlines()]
+    assert lines[0] == ["spring", "2"]
+    assert dict(lines) == {"spring": "2", "autumn": "1", "(none)": "1"}

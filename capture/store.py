@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -236,10 +237,16 @@ def _converter(column_type, sqlite: bool):
     if isinstance(column_type, JSON):
         return (lambda v: json.dumps(v, ensure_ascii=False)) if sqlite else Json
     if sqlite and isinstance(column_type, DateTime):
-        return lambda v: v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _sqlite_datetime
     if sqlite and isinstance(column_type, Boolean):
         return int
     return None
+
+
+@lru_cache(maxsize=8)
+def _sqlite_datetime(moment: datetime) -> str:
+    # A lead and its jobs share one timestamp: format it once.
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _rollback_quietly(conn) -> None:

@@ -1,17 +1,9 @@
 /* Fernleaf forms: progressive enhancement for the forms rendered from forms.yml.
- *
- * Without this script every form still works: the browser checks the fields
- * (required, type, maxlength) and a plain POST redirects to the thank-you page.
- * With it: the same checks with clear messages, submit with fetch asking for
- * JSON, errors from the server (422) shown next to their fields, a success
- * message in the form's live region, and no double submits.
- *
- * Attribution, without cookies or third parties: the first page view stores the
- * landing page, referrer, time and UTM values in localStorage (once); a submission
- * fills the form's hidden inputs with those (first touch) and with the current
- * page's UTM values, URL and referrer (last touch). Nothing leaves the browser
- * except with a form the visitor sends.
- */
+ * Without it a form still works (browser checks, plain POST, thank-you page). With it:
+ * the schema's checks with clear messages, fetch asking for JSON, 422 errors shown at
+ * their fields, success in the live region, no double submits. Attribution without
+ * cookies: the first touch (landing page, referrer, time, UTM) is kept once in
+ * localStorage and sent, with the current page's URL, referrer and UTM, only in a form. */
 (function () {
   "use strict";
   var KEY = "fernleaf.first-touch";
@@ -19,6 +11,7 @@
   var TEL = /^\+?[0-9 ().\-\/]+$/;
   var EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
   var DATE = /^\d{4}-\d{2}-\d{2}$/;
+  var SEEN = new Date().toISOString();
 
   function utm() {
     var query = new URLSearchParams(location.search), out = {};
@@ -32,16 +25,17 @@
     if (saved && typeof saved === "object") return saved;
     var now = utm();
     saved = { landing_page: location.href, first_referrer: document.referrer,
-              first_seen: new Date().toISOString() };
+              first_seen: SEEN };
     UTM.forEach(function (k) { saved["first_utm_" + k] = now[k]; });
     try { localStorage.setItem(KEY, JSON.stringify(saved)); } catch (e) { /* private mode */ }
     return saved;
   }
 
-  var first = firstTouch();
+  var first = null;
 
   function attribution() {
     var out = {}, now = utm();
+    first = first || firstTouch();
     Object.keys(first).forEach(function (k) { out[k] = first[k]; });
     UTM.forEach(function (k) { out["last_utm_" + k] = now[k]; });
     out.page_url = location.href;
@@ -175,4 +169,8 @@
   if (window.fetch && window.URLSearchParams && window.FormData) {
     [].forEach.call(document.querySelectorAll("form[data-capture-form]"), enhance);
   }
+  /* Record the first touch when the visitor moves on (storage I/O off the loading path). */
+  function record() { first = first || firstTouch(); }
+  addEventListener("pagehide", record);
+  document.addEventListener("visibilitychange", function () { if (document.hidden) record(); });
 })();

@@ -220,3 +220,23 @@ def test_worker_once_from_the_command_line(make_app, smtp_sink, consultation):
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0 and "3 message(s)" in result.output
     assert len(smtp_sink.messages) == 3
+
+
+def test_a_long_waiting_message_raises_the_health_flag(app, client):
+    client.post("/api/forms/contact", json={"name": "A", "email": "a@example.com", "message": "m",
+                                            "consent": True})
+    assert client.get("/api/health").json["outbox"]["attention"] is False
+    with app.extensions["capture"].engine.begin() as conn:  # queued 10 minutes ago, retrying since
+        conn.execute(update(outbox_table).values(created_at=utcnow() - timedelta(minutes=10),
+                                                 available_at=utcnow() + timedelta(minutes=5)))
+    body = client.get("/api/health").json["outbox"]
+    assert body["attention"] is True and 590 < body["oldest_waiting_seconds"] < 700
+
+
+def test_claimed_jobs_not_tried_are_handed_back(app, client, consultation):
+    client.post("/api/forms/consultation", json=consultation)
+    engine = app.extensions["capture"].engine
+    claimed = outbox.claim(engine, "w1", lease=60, limit=5)
+    assert [j["kind"] for j in claimed] == ["notify_sales", "notify_sales"]  # confirmation waits
+    outbox.release(engine, claimed)
+    assert {(j["status"], j["attempts"], j["leased_by"]) for j in rows(app)} == {("pending", 0, None)}

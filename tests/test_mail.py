@@ -295,3 +295,56 @@ def test_smtp_login_is_used_when_the_url_has_credentials(smtp_sink, consultation
     transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
     transport.close()
     assert seen == [(b"robot", b"s@cret")] and len(smtp_sink.messages) == 1
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    import shutil
+    import subprocess
+    from tests.conftest import need_service
+    if not shutil.which("openssl"):
+        need_service("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.mark.parametrize("scheme", ["smtp+starttls", "smtps"])
+def test_tls_transports_check_the_certificate_and_log_in(scheme, tls_files, smtp_sink, monkeypatch, consultation):
+    import ssl
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from capture.transport import SendError
+    cert, key = tls_files
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append(auth_data.login)
+        return AuthResult(success=True)
+
+    smtp_sink.stop()
+    options = ({"tls_context": server_tls, "require_starttls": True} if scheme == "smtp+starttls"
+               else {"ssl_context": server_tls, "auth_require_tls": False})  # aiosmtpd quirk
+    smtp_sink.controller = Controller(smtp_sink.handler, hostname="127.0.0.1", port=smtp_sink.port,
+                                      server_hostname="sink.localhost", authenticator=authenticator,
+                                      **options)
+    smtp_sink.controller.start()
+    url = parse_mail_url(f"{scheme}://robot:pw@127.0.0.1:{smtp_sink.port}")
+    msg = compose({"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": "L1",
+                   "message_id": "<lead.L1.0@fernleaf.example>"},
+                  fake_lead(consultation), load_schema(ROOT / "forms.yml").forms["consultation"])
+    untrusted = make_transport(url, 5)  # the system's CAs do not vouch for this certificate
+    with pytest.raises(SendError) as refused:
+        untrusted.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    assert refused.value.unreachable and "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    transport = make_transport(url, 5)
+    transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
+    transport.close()
+    assert logins == [b"robot"] and len(smtp_sink.messages) == 1

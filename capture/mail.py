@@ -103,7 +103,7 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
 def _headers(job: dict, mail_from: str, subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = job["recipient"]
+    msg["To"] = ascii_address(job["recipient"])
     msg["Subject"] = subject
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = job["message_id"]
@@ -117,14 +117,20 @@ def _body(env: Environment, msg: EmailMessage, kind: str, ctx: dict) -> None:
 
 
 def _address(name: str, email: str | None) -> Address | None:
-    """Reply-To for the lead, or None if the stored address is not a valid one."""
-    if not email:
-        return None
+    """Reply-To for the lead, or None if the stored address cannot be one."""
     try:
-        addr = validate_email(email, check_deliverability=False).normalized
-        return Address(display_name=one_line(name, 120), addr_spec=addr)
+        return Address(display_name=one_line(name, 120), addr_spec=ascii_address(email or ""))
     except (EmailNotValidError, ValueError):
         return None
+
+
+def ascii_address(email: str) -> str:
+    """An address as headers and SMTP want it: an internationalised domain in punycode.
+
+    A non-ASCII local part has no ASCII form; it stays as is (it needs SMTPUTF8).
+    """
+    found = validate_email(email, check_deliverability=False)
+    return found.ascii_email or found.normalized
 
 
 def _normalised(email: str | None) -> str:

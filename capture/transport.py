@@ -74,6 +74,10 @@ class SmtpTransport:
             # The sender is ours: a configuration problem that hits every message, so retry.
             self.close()
             raise SendError(f"sender refused: {exc.smtp_code}", detail=exc.smtp_error) from None
+        except smtplib.SMTPNotSupportedError:
+            # e.g. an address that needs SMTPUTF8, which this server lacks: it never will.
+            self.close()
+            raise SendError("the server cannot take this message (no SMTPUTF8)", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
             self.close()
             raise SendError(f"server said {exc.smtp_code}", detail=exc.smtp_error) from None

@@ -105,7 +105,7 @@ class Worker:
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
         try:
-            self.transport.send(msg, self.sender, job["recipient"])
+            self.transport.send(msg, self.sender, mail.ascii_address(job["recipient"]))
         except SendError as exc:
             self.unreachable = exc.unreachable
             error = f"{exc} {exc.detail}".strip()

@@ -348,3 +348,13 @@ def test_tls_transports_check_the_certificate_and_log_in(scheme, tls_files, smtp
     transport.send(msg, "leads@fernleaf.example", "sales@fernleaf.example")
     transport.close()
     assert logins == [b"robot"] and len(smtp_sink.messages) == 1
+
+
+def test_an_internationalised_domain_is_sent_in_punycode(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    lead_id = app.test_client().post("/api/forms/consultation",
+                                     json={**consultation, "email": "ada@bücher.example"}).json["id"]
+    deliver_all(app)
+    found = by_kind(smtp_sink, lead_id)
+    assert found["confirm_visitor"][0].recipients == ["ada@xn--bcher-kva.example"]
+    assert found["notify_sales"][0].message["Reply-To"].addresses[0].addr_spec == "ada@xn--bcher-kva.example"

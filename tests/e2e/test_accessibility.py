@@ -1,0 +1,49 @@
+"""axe-core (tests/e2e/package-lock.json) on the pages a prospect meets: zero violations.
+
+axe runs inside the page as served by nginx, after the site's own script has
+run, with its default rule set (WCAG 2.0-2.2 A/AA plus best practices).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+PAGES = {
+    "home": "/",
+    "service page": "/services/business-site/",
+    "thank-you page": "/thank-you/consultation/",
+}
+
+
+def axe_violations(page, axe_source: str) -> list[dict]:
+    """Run axe on the page as it is now; the violations, each with the elements it found."""
+    page.add_script_tag(content=axe_source)
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {resultTypes: ["violations"]});
+        return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary)}));
+    }""")
+
+
+def describe(violations: list[dict]) -> str:
+    return "\n".join(f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"][:5])
+                     for v in violations)
+
+
+@pytest.mark.parametrize("path", PAGES.values(), ids=PAGES.keys())
+def test_page_has_no_axe_violations(path, site_stack, open_page, axe_source):
+    page = open_page(site_stack.site_url + path)
+    violations = axe_violations(page, axe_source)
+    assert not violations, f"axe on {path}:\n{describe(violations)}"
+
+
+def test_consultation_page_with_errors_showing_has_no_axe_violations(site_stack, open_page, axe_source):
+    page = open_page(site_stack.site_url + "/consultation/")
+    form = page.locator("form[data-capture-form=consultation]")
+    form.locator("[name=email]").fill("not-an-address")
+    form.get_by_role("button", name=re.compile("consultation", re.I)).click()
+    expect(form.locator("[aria-invalid=true]").first).to_be_visible()
+    violations = axe_violations(page, axe_source)
+    assert not violations, f"axe on /consultation/ with errors:\n{describe(violations)}"

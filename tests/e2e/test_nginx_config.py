@@ -1,4 +1,4 @@
-"""Every nginx template in deploy/, and each render command of the README, gives a config nginx accepts."""
+"""The nginx templates of deploy/ and the README's render commands give configs nginx accepts."""
 from __future__ import annotations
 
 import shlex

@@ -136,7 +136,7 @@ def wait_for_lead(stack, email: str, timeout: float = 10.0) -> dict:
 
 
 def check_mail(inbox, lead: dict, prospect: Prospect) -> None:
-    """Sales got the notification (Reply-To the prospect); the prospect got a confirmation with a valid .ics."""
+    """Sales got the notification, Reply-To the prospect; the prospect a confirmation with an .ics."""
     messages = inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead["id"], count=2, timeout=40)
     to_sales = [m for m in messages if m.envelope_to == [SALES]]
     to_prospect = [m for m in messages if m.envelope_to == [prospect.email]]

@@ -110,6 +110,32 @@ def test_3_mistakes_are_shown_in_place_and_a_double_click_sends_once(site_stack,
     wait_for_lead(site_stack, prospect.email)  # exactly one
 
 
+def test_3_without_javascript_the_server_shows_the_mistakes(site_stack, open_page):
+    # The browser's own checks pass these; the server's do not (an address without a
+    # domain dot, a date in the past), so the API answers with the form and its errors.
+    prospect = Prospect("j3-plain", preferred_date="2020-03-02")
+    page = open_page(site_stack.site_url + CONSULTATION, javascript=False)
+    form = consultation_form(page)
+    fill(form, prospect)
+    form.locator("[name=email]").fill("ada@analytical")
+    form.get_by_role("button", name=re.compile("consultation", re.I)).click()
+
+    expect(page.get_by_role("alert")).to_contain_text("Please check these 2 answers")
+    form = consultation_form(page)
+    email, day = form.locator("[name=email]"), form.locator("[name=preferred_date]")
+    for field in (email, day):
+        expect(field).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_value("ada@analytical")
+    expect(form.locator("[name=company]")).to_have_value(prospect.company)
+    expect(form.locator("[name=consent]")).to_be_checked()
+
+    email.fill(prospect.email)
+    day.fill(Prospect("x").preferred_date)
+    form.get_by_role("button", name=re.compile("consultation", re.I)).click()
+    expect(page).to_have_url(site_stack.site_url + THANK_YOU)
+    wait_for_lead(site_stack, prospect.email)
+
+
 def test_4_cross_origin_site_posts_to_the_api_subdomain(split_stack, open_page):
     # The allowed origin: the script posts across origins and shows the success in place.
     allowed = Prospect("j4-allowed")

@@ -14,10 +14,11 @@ from datetime import date, datetime, time, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .forms import Form
@@ -243,6 +244,7 @@ def slot_ics(slot: dict, lead_id: str, domain: str, title: str) -> str:
     cal.add("prodid", "-//Fernleaf Studio//capture//EN")
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
+    cal.add_component(_vtimezone(slot["zone"], slot["start"].year))
     event = Event()
     event.add("uid", f"consultation-{lead_id}@{domain}")
     event.add("dtstamp", utcnow())
@@ -253,6 +255,10 @@ def slot_ics(slot: dict, lead_id: str, domain: str, title: str) -> str:
     event.add("status", "TENTATIVE")
     event.add("transp", "OPAQUE")
     cal.add_component(event)
-    year = slot["start"].year
-    cal.add_missing_timezones(first_date=date(year - 1, 1, 1), last_date=date(year + 2, 1, 1))
     return cal.to_ical().decode("utf-8")
+
+
+@lru_cache(maxsize=32)
+def _vtimezone(zone: str, year: int) -> Timezone:
+    """The VTIMEZONE for `zone` around `year` (slow to build, so built once; never modified)."""
+    return Timezone.from_tzinfo(ZoneInfo(zone), zone, date(year - 1, 1, 1), date(year + 2, 1, 1))

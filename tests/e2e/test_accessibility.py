@@ -10,6 +10,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from visitor import Prospect, fill
+
 PAGES = {
     "home": "/",
     "service page": "/services/business-site/",
@@ -47,3 +49,18 @@ def test_consultation_page_with_errors_showing_has_no_axe_violations(site_stack,
     expect(form.locator("[aria-invalid=true]").first).to_be_visible()
     violations = axe_violations(page, axe_source)
     assert not violations, f"axe on /consultation/ with errors:\n{describe(violations)}"
+
+
+def test_error_page_without_the_script_has_no_axe_violations(site_stack, open_page, axe_source):
+    # The API's own page (templates/server/problem.html) re-shows the form with the errors.
+    # The site's script is blocked rather than JavaScript turned off, so axe can still run.
+    page = open_page()
+    page.route("**/forms.js", lambda route: route.abort())
+    page.goto(site_stack.site_url + "/consultation/")
+    form = page.locator("form[data-capture-form=consultation]")
+    fill(form, Prospect("axe"))
+    form.locator("[name=email]").fill("ada@analytical")  # the browser's check lets it pass, the API's not
+    form.get_by_role("button", name=re.compile("consultation", re.I)).click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    violations = axe_violations(page, axe_source)
+    assert not violations, f"axe on the API's error page:\n{describe(violations)}"

@@ -494,6 +494,7 @@ def test_sitemap_lists_the_pages(site):
     assert all(u.startswith(SITE_URL) for u in urls)
     for rel in ("", "services/", "services/starter-site/", "consultation/", "blog/local-seo-guide/"):
         assert SITE_URL + rel in urls
+    assert not [u for u in urls if "/thank-you/" in u]  # noindex pages stay out
 
 
 def test_robots_txt_points_at_the_sitemap(site):

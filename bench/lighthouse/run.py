@@ -7,7 +7,8 @@ gzip server (serve.py), then runs the pinned Lighthouse 12.2.3 from this folder'
 package-lock.json (`npm ci` here if node_modules is missing) in Debian's chromium
 (`apt-get install chromium`; CHROME_PATH overrides /usr/bin/chromium) on four pages:
 home, a service page, a blog post and the consultation page. Prints any audit that
-cost points, then the four category scores per page last. Target: 100 everywhere.
+cost points, then the four category scores per page last: the median of --runs, with the
+lowest-highest range when runs differ. Target: 100 everywhere.
 """
 from __future__ import annotations
 
@@ -110,10 +111,14 @@ def main() -> None:
     version = json.loads((HERE / "node_modules/lighthouse/package.json").read_text())["version"]
     print(f"\nLighthouse {version}, mobile preset, site served gzipped from 127.0.0.1; "
           f"median of {args.runs} run(s)")
-    print(f"{'page':14s} {'perf':>5s} {'a11y':>5s} {'best':>5s} {'seo':>5s}")
+    print(f"{'page':14s} {'performance':>12s} {'accessibility':>14s} {'best practices':>15s} {'SEO':>8s}")
     for name, by_cat in scores.items():
-        row = " ".join(f"{statistics.median(by_cat[c]):5.0f}" for c in CATEGORIES)
-        print(f"{name:14s} {row}")
+        cells = []
+        for c, width in zip(CATEGORIES, (12, 14, 15, 8)):
+            low, high = min(by_cat[c]), max(by_cat[c])
+            spread = f" ({low}-{high})" if low != high else ""
+            cells.append(f"{statistics.median(by_cat[c]):.0f}{spread}".rjust(width))
+        print(f"{name:14s} {' '.join(cells)}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from datetime import timezone
 
 import click
@@ -139,27 +140,34 @@ def leads_sources(by: str, since, until, limit: int):
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or scripts).")
-@click.option("--name", default=None, help="This worker's name in the outbox (default host:pid:random).")
+@click.option("--name", default=None, help="This worker's name in the outbox (default host:pid:random; "
+              "with several threads, NAME-1, NAME-2, …).")
+@click.option("--threads", type=click.IntRange(1, 32), default=None,
+              help="Sending threads (default CAPTURE_WORKER_THREADS, 2).")
 @with_appcontext
-def worker(once: bool, name: str | None):
+def worker(once: bool, name: str | None, threads: int | None):
     """Deliver outgoing mail from the outbox until stopped (SIGTERM or Ctrl+C).
 
     Several may run at once, on one machine or many. Settings: CAPTURE_MAIL_URL,
-    CAPTURE_WORKER_POLL, CAPTURE_MAIL_LEASE, CAPTURE_MAIL_RETRY_* and friends.
+    CAPTURE_WORKER_POLL, CAPTURE_WORKER_THREADS, CAPTURE_MAIL_LEASE, CAPTURE_MAIL_RETRY_* and friends.
 
     Example: flask --app capture worker
     """
-    from .worker import Worker
+    from .worker import Worker, start_threads, stop_threads
     ext = _ext()
-    mail_worker = Worker(ext, name=name)
     if once:
-        click.echo(f"Delivered or retried {mail_worker.run_once()} message(s).")
+        click.echo(f"Delivered or retried {Worker(ext, name=name).run_once()} message(s).")
         return
+    started = start_threads(ext, threads or ext.settings.delivery.threads, name)
+    stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: mail_worker.stop())
-    click.echo(f"Mail worker {mail_worker.name}: mail is {ext.settings.mail.describe()} "
-               "(Ctrl+C stops)")
-    mail_worker.run()
+        signal.signal(signum, lambda *_: stopping.set())
+    names = ", ".join(w.name for w, _ in started)
+    click.echo(f"Mail worker {names}: mail is {ext.settings.mail.describe()} (Ctrl+C stops)")
+    while not stopping.wait(1.0) and all(t.is_alive() for _, t in started):
+        pass
+    stop_threads(started, timeout=ext.settings.delivery.smtp_timeout * 6)
+    click.echo("Mail worker stopped.")
 
 
 @outbox_cli.command("list")

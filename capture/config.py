@@ -43,6 +43,7 @@ DEFAULTS = {
     "MAIL_RETRY_MAX": "4h",
     "MAIL_GIVE_UP": "24h",
     "WORKER_POLL": "0.5s",
+    "WORKER_THREADS": "2",
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
@@ -78,6 +79,7 @@ class DeliverySettings:
     retry_max: float = 4 * 3600.0
     give_up: float = 24 * 3600.0
     poll: float = 0.5
+    threads: int = 2
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,14 @@ def _delivery(raw: dict) -> DeliverySettings:
         _fail("MAIL_RETRY_MAX", f"'{raw['MAIL_RETRY_MAX']}' is shorter than CAPTURE_MAIL_RETRY_FIRST")
     return DeliverySettings(smtp_timeout=timeout, lease=lease, retry_first=first, retry_max=most,
                             give_up=_duration("MAIL_GIVE_UP", raw["MAIL_GIVE_UP"]),
-                            poll=_duration("WORKER_POLL", raw["WORKER_POLL"]))
+                            poll=_duration("WORKER_POLL", raw["WORKER_POLL"]),
+                            threads=_threads(raw["WORKER_THREADS"]))
+
+
+def _threads(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 32:
+        _fail("WORKER_THREADS", f"'{value}' is not a number of threads from 1 to 32")
+    return int(value)
 
 
 def _duration(name: str, value: str) -> float:

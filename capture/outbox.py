@@ -33,18 +33,25 @@ from .store import as_utc, utcnow
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 STATUSES = ("pending", "sending", "sent", "dead")
 _first = outbox.alias("earlier")
-_new_jobs = threading.Event()  # set when this process stores a lead with jobs
+_doorbells: set[threading.Event] = set()  # one per worker thread of this process
+
+
+def doorbell() -> threading.Event:
+    """A worker's own wake-up event (its own, so no worker can clear another's)."""
+    bell = threading.Event()
+    _doorbells.add(bell)
+    return bell
+
+
+def forget(bell: threading.Event) -> None:
+    """A stopped worker's doorbell is rung no more."""
+    _doorbells.discard(bell)
 
 
 def wake_workers() -> None:
-    """Tell this process's worker that jobs were just committed (no polling delay)."""
-    _new_jobs.set()
-
-
-def wait_for_jobs(timeout: float) -> None:
-    """Sleep until woken by wake_workers() or `timeout` seconds pass."""
-    _new_jobs.wait(timeout)
-    _new_jobs.clear()
+    """Tell this process's workers that jobs were just committed (no polling delay)."""
+    for bell in list(_doorbells):
+        bell.set()
 
 
 def message_id(lead_id: str, index: int | str, domain: str) -> str:

@@ -1,7 +1,7 @@
 """The delivery worker: claim a due job, build its message, send it, record the outcome.
 
 One class, two ways to run it:
-- embedded: `start_embedded(app)` runs it in a daemon thread of the web process,
+- embedded: `start_embedded(capture)` runs it in daemon threads of the web process,
   woken the moment a lead is stored in that process (`outbox.wake_workers`);
 - standalone: `flask --app capture worker` runs it in the foreground.
 Any number may run at once against one database; leases keep each job with one
@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,6 +43,7 @@ class Worker:
         self.sender = envelope_sender(capture.settings.mail_from)
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
+        self.bell = outbox.doorbell()
         self.unreachable = False  # the last send could not even connect
         self.batch = batch_size(self.conf)
 
@@ -62,7 +64,9 @@ class Worker:
             except Exception:  # never let the thread die quietly
                 pause = min(MAX_IDLE_BACKOFF, max(pause * 2, 1.0))
                 log.exception("mail worker: unexpected error; carrying on in %.0fs", pause)
-            outbox.wait_for_jobs(pause)
+            self.bell.wait(pause)
+            self.bell.clear()
+        outbox.forget(self.bell)
         self.transport.close()
         log.info("mail worker %s stopped", self.name)
 
@@ -92,7 +96,7 @@ class Worker:
     def stop(self) -> None:
         """Finish the job in hand, then leave the loop."""
         self.stopping.set()
-        outbox.wake_workers()
+        self.bell.set()
 
     # --- one job ---------------------------------------------------------------
 
@@ -141,16 +145,28 @@ class Worker:
 
 # --- embedded in the web process --------------------------------------------------
 
-def start_embedded(capture) -> tuple[Worker, threading.Thread]:
-    """Run a worker in a daemon thread; it stops (finishing its job) when the process exits."""
-    worker = Worker(capture)
-    thread = threading.Thread(target=worker.run, name="capture-mail-worker", daemon=True)
-    thread.start()
-    atexit.register(stop_embedded, worker, thread)
-    return worker, thread
+def start_threads(capture, count: int, name: str | None = None) -> list[tuple[Worker, threading.Thread]]:
+    """Run `count` workers in daemon threads: one sends while another waits on the server."""
+    started = []
+    for i in range(count):
+        worker = Worker(capture, name=f"{name}-{i + 1}" if name and count > 1 else name)
+        thread = threading.Thread(target=worker.run, name=f"capture-mail-worker-{i + 1}", daemon=True)
+        thread.start()
+        started.append((worker, thread))
+    return started
 
 
-def stop_embedded(worker: Worker, thread: threading.Thread, timeout: float = 10.0) -> None:
-    """Ask the thread to stop and wait for it (at most `timeout`; the lease covers the rest)."""
-    worker.stop()
-    thread.join(timeout)
+def start_embedded(capture) -> list[tuple[Worker, threading.Thread]]:
+    """The web process's workers (CAPTURE_WORKER_THREADS); they stop when the process exits."""
+    started = start_threads(capture, capture.settings.delivery.threads)
+    atexit.register(stop_threads, started)
+    return started
+
+
+def stop_threads(started: list[tuple[Worker, threading.Thread]], timeout: float = 10.0) -> None:
+    """Ask each worker to finish its job and stop, and wait (the lease covers a straggler)."""
+    for worker, _thread in started:
+        worker.stop()
+    deadline = time.monotonic() + timeout
+    for _worker, thread in started:
+        thread.join(max(0.0, deadline - time.monotonic()))

@@ -71,7 +71,7 @@ class Worker:
         log.info("mail worker %s stopped", self.name)
 
     def run_once(self) -> int:
-        """Deliver every job due now, one at a time; returns how many were handled."""
+        """Deliver every job due when called, in small claimed batches; returns how many."""
         handled, started = 0, store.utcnow()
         self.unreachable = False
         try:
@@ -105,6 +105,8 @@ class Worker:
         engine, where = self.capture.engine, f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
         try:
             msg = self.render(job)
+        except SQLAlchemyError:
+            raise  # the database, not the job: its lease brings it back later
         except Exception as exc:  # a poison job: set aside, the queue moves on
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")

@@ -240,3 +240,17 @@ def test_claimed_jobs_not_tried_are_handed_back(app, client, consultation):
     assert [j["kind"] for j in claimed] == ["notify_sales", "notify_sales"]  # confirmation waits
     outbox.release(engine, claimed)
     assert {(j["status"], j["attempts"], j["leased_by"]) for j in rows(app)} == {("pending", 0, None)}
+
+
+def test_logs_name_ids_never_personal_data(make_app, smtp_sink, consultation, caplog):
+    smtp_sink.handler.refuse["shops@fernleaf.example"] = "550 5.1.1 <shops@fernleaf.example> unknown"
+    smtp_sink.handler.refuse["sales@fernleaf.example"] = "451 4.7.1 <sales@fernleaf.example> later"
+    app = make_app(mail_url=smtp_sink.url, **FAST)
+    caplog.set_level("DEBUG", logger="capture")
+    lead_id = app.test_client().post("/api/forms/consultation", json=consultation).json["id"]
+    Worker(app.extensions["capture"]).run_once()
+    text = caplog.text
+    assert lead_id in text and "refused permanently" in text and "attempt 1 failed" in text
+    for secret in ("Ada", "Lovelace", "analytical", "fernleaf.example>", "@", "+44", "brass"):
+        assert secret not in text, secret
+    assert "unknown" in {j["recipient"]: j for j in rows(app)}["shops@fernleaf.example"]["last_error"]

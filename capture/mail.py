@@ -178,11 +178,22 @@ def _fields(form: Form, values: dict, lead: dict) -> list[dict]:
             text = "Yes" if value else "No"
             if f.consent and value and lead.get("consent_version"):
                 text = f"Yes (privacy policy version {lead['consent_version']})"
+        elif f.type == "date":
+            text = _day(str(value))
         else:
             text = str(value)
         shown.append({"name": f.name, "label": f.label, "text": text, "type": f.type,
                       "href": _field_href(f.type, str(value))})
     return shown
+
+
+def _day(value: str) -> str:
+    """'2026-12-03' as 'Thursday 3 December 2026' (the value itself if it is no date)."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def _field_href(ftype: str, value: str) -> str | None:

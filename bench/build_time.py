@@ -8,10 +8,11 @@ Copies the site sources into a temporary folder, generates the posts there
   project  this repository's mkdocs.yml (blog, rss, macros with the forms, theme overrides)
   bare     Material with only its blog plugin: `theme: material`, `plugins: [blog]`
 
-on the same pages. Each build is a fresh `mkdocs build` process (start-up included). Both
-the wall-clock time and the CPU time (user + system of the build process) are measured; the
-CPU time is the steadier figure on a shared machine, and the ratio is taken from it. Medians
-of --runs are printed last, with the ratio (target ≤ 1.10).
+on the same pages. Each build is a fresh `mkdocs build` process (start-up included), the two
+alternating. Both the wall-clock time and the CPU time (user + system of the build process)
+are measured. On a shared machine other work only ever adds time, so the fastest of --runs
+is the best estimate of each build's own cost: the ratio is taken from the fastest CPU times,
+and the medians are printed beside it. Figures are printed last (target ratio ≤ 1.10).
 """
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def build(project: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=200, help="generated posts to add (200)")
-    parser.add_argument("--runs", type=int, default=5, help="builds of each, median reported (5)")
+    parser.add_argument("--runs", type=int, default=7, help="builds of each (7)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fernleaf-build-") as tmp:
         project, bare = make_projects(Path(tmp), args.posts)
@@ -125,14 +126,16 @@ def main() -> None:
             print(f"run {run + 1}: project {pw:.2f} s ({pc:.2f} s CPU), bare {bw:.2f} s ({bc:.2f} s CPU)",
                   flush=True)
         pages = sum(1 for _ in (project / "site").rglob("*.html"))
-    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
-    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    best = {k: (min(t[0] for t in v), min(t[1] for t in v)) for k, v in times.items()}
+    mid = {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v))
+           for k, v in times.items()}
     print(f"\nposts: {len(list((ROOT / 'docs/blog/posts').glob('*.md')))} real + {args.posts} generated"
-          f" ({pages} HTML pages in the project build); median of {args.runs} runs")
-    print(f"this project's configuration: {wall['project']:.2f} s wall, {cpu['project']:.2f} s CPU")
-    print(f"bare Material (blog only):    {wall['bare']:.2f} s wall, {cpu['bare']:.2f} s CPU")
-    print(f"ratio (CPU): {cpu['project'] / cpu['bare']:.3f}   ratio (wall): "
-          f"{wall['project'] / wall['bare']:.3f}   (target <= 1.10)")
+          f" ({pages} HTML pages in the project build); {args.runs} runs each, alternating")
+    for name, label in (("project", "this project's configuration"), ("bare", "bare Material (blog only) ")):
+        print(f"{label}: fastest {best[name][0]:.2f} s wall / {best[name][1]:.2f} s CPU;"
+              f" median {mid[name][0]:.2f} s wall / {mid[name][1]:.2f} s CPU")
+    print(f"ratio (fastest CPU): {best['project'][1] / best['bare'][1]:.3f}   "
+          f"ratio (median CPU): {mid['project'][1] / mid['bare'][1]:.3f}   (target <= 1.10)")
 
 
 if __name__ == "__main__":

@@ -119,27 +119,18 @@ def renderer_for(project_dir: str | Path, site_url: str = "") -> FormRenderer:
 
 
 def define_env(env) -> None:
-    """mkdocs-macros entry point: make `form(id, **presets)` available to pages."""
+    """mkdocs-macros entry point: the macros pages may call."""
     renderer = renderer_for(env.project_dir, env.conf.get("site_url") or "")
 
     @env.macro
     def form(form_id: str, **presets) -> str:
         """Place a form from forms.yml, e.g. {{ form("consultation", service="starter") }}."""
-        page = env.page.file.src_uri if getattr(env, "page", None) else "a page"
-        try:
-            return renderer.render(form_id, page=page, **presets)
-        except FormMarkerError as exc:
-            log.error("%s", exc)  # shown even with --quiet; the plugin then stops the build
-            raise
+        return reported(lambda: renderer.render(form_id, page=page_of(env), **presets))
 
     def price_macro(package_id: str) -> str:
         """A package's price from mkdocs.yml extra.packages, e.g. {{ price("starter") }}."""
-        page = env.page.file.src_uri if getattr(env, "page", None) else "a page"
-        try:
-            return package_price(env.conf["extra"].get("packages", []), package_id, page=page)
-        except FormMarkerError as exc:
-            log.error("%s", exc)
-            raise
+        packages = env.conf["extra"].get("packages", [])
+        return reported(lambda: package_price(packages, package_id, page=page_of(env)))
 
     env.macro(price_macro, "price")
 
@@ -147,6 +138,21 @@ def define_env(env) -> None:
     def privacy_version() -> str:
         """The privacy-policy version the forms' consent box records (forms.yml)."""
         return renderer.schema.privacy_policy_version
+
+
+def page_of(env) -> str:
+    """The source path of the page being rendered, for error messages."""
+    page = getattr(env, "page", None)
+    return page.file.src_uri if page else "a page"
+
+
+def reported(make):
+    """Run a macro; a marker mistake is logged as an error (shown even with --quiet), then raised."""
+    try:
+        return make()
+    except FormMarkerError as exc:
+        log.error("%s", exc)  # the plugin (on_error_fail) then stops the build
+        raise
 
 
 def package_price(packages: list, package_id: str, page: str = "a page") -> str:

@@ -506,6 +506,9 @@ def test_robots_txt_points_at_the_sitemap(site):
 def test_rss_feed_has_every_post_with_its_front_matter_date(site):
     channel = ElementTree.parse(site / "feed_rss_created.xml").getroot().find("channel")
     assert channel.findtext("title") == "Fernleaf Studio blog"
+    for url in [channel.findtext("link")] + [e.get("url") for e in channel.iter("enclosure")]:
+        assert url.startswith(SITE_URL), url  # absolute, as RSS readers need
+    assert channel.findtext("image/url").endswith("assets/images/social-card.png")
     items = channel.findall("item")
     created = {}
     for post in POSTS:

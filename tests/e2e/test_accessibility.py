@@ -15,6 +15,7 @@ from visitor import Prospect, fill
 PAGES = {
     "home": "/",
     "service page": "/services/business-site/",
+    "blog post": "/blog/website-cost-guide/",
     "thank-you page": "/thank-you/consultation/",
 }
 

@@ -232,7 +232,10 @@ def check_control(p: Page, prefix: str, tag: str, attrs: dict, field) -> None:
     """One rendered control against its schema field: type, required, limits, label, help."""
     expected_tag = {"textarea": "textarea", "select": "select"}.get(field.type, "input")
     assert tag == expected_tag, field.name
-    if tag == "input":
+    if tag == "input" and field.type == "url":
+        # A bare "www.example.com" must get through to the server, which accepts it.
+        assert attrs["type"] == "text" and attrs["inputmode"] == "url", field.name
+    elif tag == "input":
         assert attrs["type"] == field.type, field.name
     assert attrs["id"] == f"{prefix}-{field.name}"
     assert ("required" in attrs) == field.required, field.name

@@ -38,9 +38,9 @@ FORM = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": 
         "preferred_time": "09:00-12:00", "message": "A new site for our gear shop.", "consent": "on",
         "page_url": "https://www.fernleaf.example/services/business/", "first_utm_source": "newsletter"}
 SECRET = "bench-secret-0123456789abcdef"
-# As deployed (deploy/gunicorn.conf.py): threads overlap the waits on the
-# database's commit, which a single-threaded worker would spend idle.
-GUNICORN_ARGS = ("--worker-class", "gthread", "--threads", "4")
+# As deployed (deploy/gunicorn.conf.py): synchronous workers. BENCH_GUNICORN_ARGS
+# tries others, e.g. "--worker-class gthread --threads 4".
+GUNICORN_ARGS = tuple(os.environ.get("BENCH_GUNICORN_ARGS", "--worker-class sync").split())
 
 
 def wrk(url: str, seconds: int, connections: int) -> dict:
@@ -140,7 +140,8 @@ def main() -> None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     base = results["bare Flask"]
-    print(f"\ncapture_throughput: gunicorn 2 workers x 4 threads, wrk 32 connections, {args.seconds} s each")
+    print(f"\ncapture_throughput: gunicorn 2 workers ({' '.join(GUNICORN_ARGS)}), wrk 32 connections, "
+          f"{args.seconds} s each")
     for name, r in results.items():
         print(line(name, r, None if r is base else base))
 

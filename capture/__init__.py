@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -45,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
     app.json.sort_keys = False
+    app.session_interface = NoSessions()
     _setup_logging()
     app.extensions["capture"] = _connect(settings, schema)
     if settings.trusted_proxies:
@@ -53,6 +55,16 @@ def create_app(config: dict | None = None) -> Flask:
     _register(app, settings)
     _start_worker(app, settings)
     return app
+
+
+class NoSessions(SessionInterface):
+    """The service sets no cookies; Flask's default would build a signer per request."""
+
+    def open_session(self, app, request):
+        return None  # Flask then hands views a read-only null session
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def _start_worker(app: Flask, settings: Settings) -> None:

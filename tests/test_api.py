@@ -1,4 +1,5 @@
 """POST /api/forms/<id>: every answer the API can give, on SQLite and PostgreSQL."""
+import time
 import uuid
 
 import pytest
@@ -39,9 +40,14 @@ def test_json_submission_is_stored_with_its_notifications(app, client, consultat
     assert all(j["status"] == "pending" for j in jobs)
 
 
-def test_ids_are_not_guessable(client, consultation):
-    ids = {client.post("/api/forms/consultation", json=consultation).json["id"] for _ in range(5)}
-    assert len(ids) == 5 and all(len(i) >= 20 for i in ids)
+def test_ids_are_not_guessable_and_sort_by_age(client, consultation):
+    ids = []
+    for _ in range(5):
+        ids.append(client.post("/api/forms/consultation", json=consultation).json["id"])
+        time.sleep(0.002)  # the time part counts milliseconds
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    random_parts = [i[12:] for i in ids]  # after the fixed-width time
+    assert all(len(p) == 16 for p in random_parts) and len(set(random_parts)) == 5
 
 
 @pytest.mark.parametrize("as_multipart", [False, True])

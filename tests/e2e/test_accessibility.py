@@ -14,8 +14,14 @@ from visitor import Prospect, fill
 
 PAGES = {
     "home": "/",
+    "services": "/services/",
     "service page": "/services/business-site/",
+    "blog": "/blog/",
     "blog post": "/blog/website-cost-guide/",
+    "consultation": "/consultation/",
+    "contact": "/contact/",
+    "about": "/about/",
+    "privacy": "/privacy/",
     "thank-you page": "/thank-you/consultation/",
 }
 

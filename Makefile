@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # never echoed); production sets CAPTURE_SECRET_KEY.
 DEV_SECRET = $$(cat var/secret_key)
 
-.PHONY: serve test site migrate install clean
+.PHONY: serve test site migrate leads install clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ site: $(STAMP)
 
 migrate: $(STAMP) var/secret_key
 	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture db upgrade
+
+# The newest leads in the local database (what `make serve` stored).
+leads: $(STAMP) var/secret_key
+	@CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture leads list
 
 serve: $(STAMP) var/secret_key site migrate
 	@CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} CAPTURE_SITE_DIR=site \

@@ -74,6 +74,8 @@ def leads_list(limit: int, include_spam: bool):
         query = query.where(leads.c.spam.is_(False))
     with _ext().engine.connect() as conn:
         rows = conn.execute(query.order_by(desc(leads.c.received_at)).limit(limit)).all()
+    if not rows:
+        click.echo("No leads yet.")
     for row in rows:
         flag = " [spam]" if row.spam else ""
         click.echo(f"{row.id}  {row.received_at:%Y-%m-%d %H:%M}  {row.form_id:<12} "

@@ -42,6 +42,7 @@ def test_db_upgrade_and_check(app):
 
 
 def test_leads_list_and_show(app, client, consultation):
+    assert app.test_cli_runner().invoke(args=["leads", "list"]).output == "No leads yet.\n"
     lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
     client.post("/api/forms/consultation", json={**consultation, "fax": "bot", "name": "Spam Bot"})
     runner = app.test_cli_runner()

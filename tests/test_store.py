@@ -71,7 +71,7 @@ MIGRATE = "from capture.store import make_engine, migrate; import sys; migrate(m
 def test_processes_starting_together_migrate_once(database_url):
     procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, database_url], cwd=ROOT,
                               stderr=subprocess.PIPE) for _ in range(4)]
-    errors = [p.communicate(timeout=60)[1] for p in procs]
+    errors = [p.communicate(timeout=60)[1].decode().strip().splitlines()[-1:] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
     engine = make_engine(database_url)
     assert is_current(engine)

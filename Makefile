@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 # A development secret, made once per checkout and read at run time (so it is
 # never echoed); production sets CAPTURE_SECRET_KEY.
 DEV_SECRET = $$(cat var/secret_key)
+WITH_SECRET = CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)}
 
 .PHONY: serve test site migrate leads install clean
 
@@ -30,17 +31,17 @@ site: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
 
 migrate: $(STAMP) var/secret_key
-	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture db upgrade
+	$(WITH_SECRET) $(BIN)/flask --app capture db upgrade
 
 # The newest leads in the local database (what `make serve` stored).
 leads: $(STAMP) var/secret_key
-	@CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} $(BIN)/flask --app capture leads list
+	@$(WITH_SECRET) $(BIN)/flask --app capture leads list
 
 serve: $(STAMP) var/secret_key site migrate
-	@CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} CAPTURE_SITE_DIR=site \
+	@$(WITH_SECRET) CAPTURE_SITE_DIR=site \
 	  $(BIN)/flask --app capture check
 	@echo "Serving the site and the API at http://127.0.0.1:$(PORT)/ (Ctrl+C stops)"
-	CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)} CAPTURE_SITE_DIR=site \
+	$(WITH_SECRET) CAPTURE_SITE_DIR=site \
 	CAPTURE_EMBEDDED_WORKER=$${CAPTURE_EMBEDDED_WORKER:-1} \
 	  $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - 'capture:create_app()'
 

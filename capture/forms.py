@@ -312,6 +312,15 @@ def _as_is(f: Field, value: str, today) -> str:
 
 
 def _email(f: Field, value: str, today) -> str:
+    # The address goes into mail headers as it is: its local part must be plain
+    # ASCII (most mail servers cannot carry anything else without SMTPUTF8, and
+    # a dropped Reply-To would send sales' answer nowhere) and must not look
+    # like an RFC 2047 encoded word, which readers decode.
+    if not value.rsplit("@", 1)[0].isascii():
+        raise ValueError("We cannot reply to an address with accents or non-Latin letters "
+                         "before the @ yet. Please give another address.")
+    if "=?" in value:
+        raise ValueError("Please enter a valid email address, like name@example.com.")
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError:

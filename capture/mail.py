@@ -2,16 +2,16 @@
 
 Every message is built from Jinja2 templates in templates/email/ (a plain-text
 and an HTML part; HTML is autoescaped) into an `email.message.EmailMessage`.
-Headers are set through the email package, and every value that reaches a
-header is first made one line, so a lead can never add or change a header.
-Sending is transport.py's job.
+Every value from a visitor that reaches a header is made one line and set as
+a literal header object (headers.py), never parsed or decoded as header
+syntax, so a lead can never add or change a header, a recipient or the
+message's structure. Sending is transport.py's job.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
@@ -22,6 +22,7 @@ from icalendar import Calendar, Event, Timezone
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .forms import Form
+from .headers import LiteralAddress, LiteralText
 from .store import as_utc, utcnow
 
 NOTIFY_SALES = "notify_sales"
@@ -78,9 +79,8 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
 def _notification(env, job: dict, ctx: dict, mail_from: str) -> EmailMessage:
     msg = _headers(job, mail_from, one_line(env.get_template("notify_sales.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
-    reply_to = _address(ctx["name"], ctx["email"])
-    if reply_to is not None:
-        msg["Reply-To"] = reply_to
+    if ctx["email"]:
+        msg["Reply-To"] = _address("Reply-To", ctx["email"], ctx["name"])
     _body(env, msg, NOTIFY_SALES, ctx)
     return msg
 
@@ -104,8 +104,8 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
 def _headers(job: dict, mail_from: str, subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = ascii_address(job["recipient"])
-    msg["Subject"] = subject
+    msg["To"] = _address("To", job["recipient"])
+    msg["Subject"] = LiteralText("Subject", subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = job["message_id"]
     msg["X-Capture-Lead"] = one_line(job["lead_id"], 40)
@@ -117,12 +117,12 @@ def _body(env: Environment, msg: EmailMessage, kind: str, ctx: dict) -> None:
     msg.add_alternative(env.get_template(f"{kind}.html").render(ctx), subtype="html")
 
 
-def _address(name: str, email: str | None) -> Address | None:
-    """Reply-To for the lead, or None if the stored address cannot be one."""
+def _address(header: str, email: str, name: str = "") -> LiteralAddress:
+    """An address header; RenderError (never a silently missing header) if it cannot be one."""
     try:
-        return Address(display_name=one_line(name, 120), addr_spec=ascii_address(email or ""))
-    except (EmailNotValidError, ValueError):
-        return None
+        return LiteralAddress(header, ascii_address(email), one_line(name, 120))
+    except (EmailNotValidError, ValueError) as exc:
+        raise RenderError(f"{header}: the address cannot go into a header ({type(exc).__name__})") from None
 
 
 def ascii_address(email: str) -> str:

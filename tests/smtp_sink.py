@@ -25,6 +25,7 @@ class Received:
     recipients: list[str]
     message: EmailMessage
     at: float  # time.monotonic() when the server accepted it
+    raw: bytes = b""  # the message as it arrived
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Handler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
-                                          time.monotonic()))
+                                          time.monotonic(), envelope.content))
         return "250 Message accepted for delivery"
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from email import message_from_binary_file, policy
+from email import message_from_binary_file, message_from_bytes, policy
+from email.header import decode_header, make_header
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -201,7 +202,9 @@ def test_injection_in_any_field_changes_no_header_and_renders_no_html(field, att
         try:
             msg = compose(job, lead, form)
         except mail.RenderError:
-            assert kind == "confirm_visitor" and field == "email"  # not the lead's address: refused
+            # An address that is no address: no Reply-To or To can be built, and
+            # the job says so (the form refuses such input before it is stored).
+            assert field == "email"
             continue
         assert_safe(msg, job)
 
@@ -358,3 +361,82 @@ def test_an_internationalised_domain_is_sent_in_punycode(make_app, smtp_sink, co
     found = by_kind(smtp_sink, lead_id)
     assert found["confirm_visitor"][0].recipients == ["ada@xn--bcher-kva.example"]
     assert found["notify_sales"][0].message["Reply-To"].addresses[0].addr_spec == "ada@xn--bcher-kva.example"
+
+
+# --- encoded words (RFC 2047) from visitors are literal text ------------------------------
+
+def _ew(charset: str, text: str, encoding: str = "b") -> str:
+    raw = text.encode(charset)
+    if encoding == "b":
+        return f"=?{charset}?b?{__import__('base64').b64encode(raw).decode()}?="
+    quoted = "".join(chr(b) if chr(b).isalnum() else f"={b:02X}" for b in raw)
+    return f"=?{charset}?q?{quoted}?="
+
+
+ENCODED_WORD_ATTACKS = [
+    "=?utf-8?q?Ada=0D=0ACc:_cc-injected@evil.example=0D=0AX-Injected:_yes?=",
+    "=?utf-8?b?RXZpbCA8ZXZpbEBleGFtcGxlLmNvbT4=?=",
+    _ew("utf-8", "x\r\n\r\nContent-Type: text/html\r\n\r\n<h1>Invoice overdue</h1>", "q"),
+    _ew("iso-8859-1", "Zoë\r\nBcc: victim@attacker.example"),
+    _ew("us-ascii", "Evil <evil@example.com>, x", "q"),
+    _ew("shift_jis", "山田\r\nX-Injected: yes"),
+    "=?utf-8*en?q?Evil=20=3Cevil=40example=2Ecom=3E?=",
+    'Ann "=?utf-8?q?=22_=3Cevil=40example.com=3E?=" Lee',
+]
+
+
+@pytest.mark.parametrize("form_id,field", [("consultation", "name"), ("contact", "name"),
+                                           ("contact", "company")])
+@pytest.mark.parametrize("attack", ENCODED_WORD_ATTACKS)
+def test_an_encoded_word_from_a_visitor_is_literal_text_in_every_header(make_app, smtp_sink, consultation,
+                                                                         form_id, field, attack):
+    """No header, recipient or MIME part can be added; the reader sees exactly what was typed."""
+    app = make_app(mail_url=smtp_sink.url)
+    values = {**consultation, field: attack}
+    response = app.test_client().post(f"/api/forms/{form_id}", json=values)
+    assert response.status_code == 201, response.json
+    deliver_all(app)
+    received = by_kind(smtp_sink, response.json["id"])
+    messages = received["notify_sales"] + received["confirm_visitor"]
+    assert len(received["notify_sales"]) >= 1
+    for got in messages:
+        msg, kind = got.message, ("confirm_visitor" if got in received["confirm_visitor"] else "notify_sales")
+        assert set(msg.keys()) <= EXPECTED_HEADERS, set(msg.keys()) - EXPECTED_HEADERS
+        assert all(len(msg.get_all(name)) == 1 for name in msg.keys())
+        assert [a.addr_spec for a in msg["To"].addresses] == got.recipients
+        assert "\n" not in str(msg["Subject"]) and "\r" not in str(msg["Subject"])
+        if kind == "notify_sales":
+            assert [a.addr_spec for a in msg["Reply-To"].addresses] == ["ada@analytical.example.com"]
+            assert attack in rfc2047_text(got.raw, "Subject")
+        if kind == "notify_sales" and field == "name":
+            assert rfc2047_text(got.raw, "Reply-To").rsplit(" <", 1)[0] == attack
+        parts = [p.get_content_type() for p in msg.walk()]
+        expected = ["multipart/alternative", "text/plain", "text/html"]
+        if kind == "confirm_visitor":
+            expected = ["multipart/mixed", *expected, "text/calendar"]
+        assert parts == expected
+
+
+def rfc2047_text(raw: bytes, name: str) -> str:
+    """A header as RFC 2047 says a reader shows it (the email package's modern parser
+    keeps the space between two encoded words of a display name; the RFC drops it)."""
+    folded = message_from_bytes(raw, policy=policy.compat32)[name]
+    return str(make_header(decode_header(folded)))
+
+
+@pytest.mark.parametrize("address", ["=?utf-8?q?evil=40attacker.example?=@example.com",
+                                     "x=?utf-8?b?PGV2aWw+?=@example.com", "üser@example.com"])
+def test_an_address_that_cannot_be_a_plain_header_is_refused_at_the_form(client, consultation, address):
+    response = client.post("/api/forms/consultation", json={**consultation, "email": address})
+    assert response.status_code == 422
+    assert "email" in response.json["errors"]
+
+
+def test_a_reply_to_that_cannot_be_built_is_an_error_not_a_silent_gap(consultation):
+    """A stored address with a non-ASCII local part (from before the form refused it)."""
+    form = load_schema(ROOT / "forms.yml").forms["consultation"]
+    lead = fake_lead({**consultation, "email": "üser@example.com"})
+    job = {"kind": "notify_sales", "recipient": "sales@fernleaf.example", "lead_id": lead["id"],
+           "message_id": "<m.1@fernleaf.example>"}
+    with pytest.raises(mail.RenderError, match="Reply-To"):
+        compose(job, lead, form)

@@ -14,6 +14,7 @@ from flask.sessions import SessionInterface
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .api import MAX_BODY
 from .config import ConfigError, Settings, load_settings
 from .forms import Schema, SchemaError, load_schema
 from .store import LeadWriter
@@ -44,7 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
         print(f"capture: {exc}", file=sys.stderr)
         raise SystemExit(4) from None
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=64 * 1024)
+    # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
     app.json.sort_keys = False
     app.session_interface = NoSessions()
     _setup_logging()

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_BODY = 64 * 1024
+TOO_LARGE = "The submission is too large (64 KiB at most)."
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CORS_MAX_AGE = "86400"
 
@@ -64,22 +65,36 @@ def check_origin() -> None:
 
 def parse_body() -> dict:
     """The submitted values as a dict of strings (JSON values as sent)."""
+    if request.mimetype not in FORM_TYPES and not request.is_json:
+        raise Problem(415, "Send the form as a normal form post or as JSON.")
+    body = read_body()
+    if request.mimetype in FORM_TYPES:
+        return request.form.to_dict(flat=True)  # parsed from the body read above
+    return _json_object(body)
+
+
+def read_body() -> bytes:
+    """The whole body, or 413 when it is over MAX_BODY, however it is framed.
+
+    A chunked body has no Content-Length: the app's limit is MAX_BODY + 1, so
+    reading one byte past MAX_BODY is how an oversized one is told from a full one
+    (Werkzeug would otherwise stop at the limit and hand on a cut-off body).
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise Problem(413, "The submission is too large (64 KiB at most).")
+        raise Problem(413, TOO_LARGE)
     try:
-        if request.mimetype in FORM_TYPES:
-            return request.form.to_dict(flat=True)
-        if request.is_json:
-            return _json_object(request.get_data(cache=False))
+        body = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise Problem(413, "The submission is too large (64 KiB at most).") from None
-    raise Problem(415, "Send the form as a normal form post or as JSON.")
+        raise Problem(413, TOO_LARGE) from None
+    if len(body) > MAX_BODY:
+        raise Problem(413, TOO_LARGE)
+    return body
 
 
 def _json_object(body: bytes) -> dict:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise Problem(400, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise Problem(400, "The JSON body must be an object of field names and values.")
@@ -120,8 +135,20 @@ def attribution(data: dict) -> dict:
 
 def spam_verdict(data: dict) -> str | None:
     """Why this looks like a bot, or None; a bot still sees the normal success."""
-    honeypot = current_app.extensions["capture"].schema.honeypot
-    return "honeypot" if str(data.get(honeypot) or "").strip() else None
+    return "honeypot" if any(map(_filled, honeypot_values(data))) else None
+
+
+def honeypot_values(data: dict) -> list:
+    """Every value sent for the honeypot: each repetition of a form key, or the JSON value."""
+    name = current_app.extensions["capture"].schema.honeypot
+    if request.mimetype in FORM_TYPES:
+        return request.form.getlist(name) + request.files.getlist(name)
+    return [data[name]] if name in data else []
+
+
+def _filled(value) -> bool:
+    # People never see the field, so any answer at all is a bot's: 0, false and [] too.
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def consent_version(form, values: dict) -> str | None:
@@ -211,7 +238,7 @@ def http_error(exc: HTTPException):
     """Werkzeug's own errors (413, 429, 405…) under /api/ in the same shape as ours."""
     if not request.path.startswith(bp.url_prefix + "/"):
         return exc
-    messages = {413: "The submission is too large (64 KiB at most).",
+    messages = {413: TOO_LARGE,
                 429: "Too many submissions from your network. Please wait a minute and try again."}
     response = problem_response(Problem(exc.code or 500, messages.get(exc.code, exc.description)))
     body, status = response

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import unicodedata
 from datetime import timezone
 
 import click
@@ -32,6 +33,23 @@ def _ext():
     return current_app.extensions["capture"]
 
 
+# Control, format (bidi overrides, zero-width), separator and surrogate characters:
+# stored text shown to a terminal must not move the cursor, recolour the screen,
+# or read in another order than it is.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every unsafe character shown as an escape such as \\u202e (newlines kept)."""
+    return "".join(f"\\u{ord(c):04x}" if c != "\n" and unicodedata.category(c) in UNSAFE_CATEGORIES
+                   else c for c in text)
+
+
+def echo(text: str = "", **kwargs) -> None:
+    """click.echo for anything that may contain stored text."""
+    click.echo(terminal_safe(text), **kwargs)
+
+
 @db_cli.command("upgrade")
 def db_upgrade():
     """Apply any pending migrations.
@@ -39,7 +57,7 @@ def db_upgrade():
     Example: flask --app capture db upgrade
     """
     store.migrate(_ext().engine)
-    click.echo("Database schema is up to date.")
+    echo("Database schema is up to date.")
 
 
 @click.command("check")
@@ -53,11 +71,11 @@ def check():
     url = ext.engine.url
     where = (f"SQLite at {url.database}" if url.get_backend_name() == "sqlite"
              else f"PostgreSQL at {url.host}/{url.database}")
-    click.echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
-    click.echo(f"Leads: stored in {where}")
-    click.echo(f"Mail: {ext.settings.mail.describe()}")
+    echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
+    echo(f"Leads: stored in {where}")
+    echo(f"Mail: {ext.settings.mail.describe()}")
     if ext.settings.site_dir:
-        click.echo(f"Site: serving {ext.settings.site_dir}/")
+        echo(f"Site: serving {ext.settings.site_dir}/")
 
 
 @leads_cli.command("list")
@@ -75,10 +93,10 @@ def leads_list(limit: int, include_spam: bool):
     with _ext().engine.connect() as conn:
         rows = conn.execute(query.order_by(desc(leads.c.received_at)).limit(limit)).all()
     if not rows:
-        click.echo("No leads yet.")
+        echo("No leads yet.")
     for row in rows:
         flag = " [spam]" if row.spam else ""
-        click.echo(f"{row.id}  {row.received_at:%Y-%m-%d %H:%M}  {row.form_id:<12} "
+        echo(f"{row.id}  {row.received_at:%Y-%m-%d %H:%M}  {row.form_id:<12} "
                    f"{row.name or '-'} <{row.email or '-'}> {row.service or ''}{flag}")
 
 
@@ -92,7 +110,7 @@ def leads_show(lead_id: str):
     lead = store.get_lead(_ext().engine, lead_id)
     if lead is None:
         raise click.ClickException(f"no lead with id {lead_id}")
-    click.echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
+    echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
 
 
 # --- mail --------------------------------------------------------------------
@@ -118,7 +136,7 @@ def leads_export(since, until, include_spam: bool, output):
     ext = _ext()
     rows = reports.lead_rows(ext.engine, _utc_day(since), _utc_day(until), include_spam)
     count = reports.write_csv(output, reports.export_columns(ext.schema), rows)
-    click.echo(f"{count} leads exported.", err=True)
+    echo(f"{count} leads exported.", err=True)
 
 
 @leads_cli.command("sources")
@@ -134,10 +152,10 @@ def leads_sources(by: str, since, until, limit: int):
     """
     rows = reports.lead_sources(_ext().engine, by, _utc_day(since), _utc_day(until), limit)
     if not rows:
-        click.echo("No leads in that period.")
+        echo("No leads in that period.")
     width = max((len(value) for value, _ in rows), default=0)
     for value, count in rows:
-        click.echo(f"{value:<{width}}  {count:>5}")
+        echo(f"{value:<{width}}  {count:>5}")
 
 
 @click.command("worker")
@@ -158,18 +176,18 @@ def worker(once: bool, name: str | None, threads: int | None):
     from .worker import Worker, start_threads, stop_threads
     ext = _ext()
     if once:
-        click.echo(f"Delivered or retried {Worker(ext, name=name).run_once()} message(s).")
+        echo(f"Delivered or retried {Worker(ext, name=name).run_once()} message(s).")
         return
     started = start_threads(ext, threads or ext.settings.delivery.threads, name)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     names = ", ".join(w.name for w, _ in started)
-    click.echo(f"Mail worker {names}: mail is {ext.settings.mail.describe()} (Ctrl+C stops)")
+    echo(f"Mail worker {names}: mail is {ext.settings.mail.describe()} (Ctrl+C stops)")
     while not stopping.wait(1.0) and all(t.is_alive() for _, t in started):
         pass
     stop_threads(started, timeout=ext.settings.delivery.smtp_timeout * 6)
-    click.echo("Mail worker stopped.")
+    echo("Mail worker stopped.")
 
 
 @outbox_cli.command("list")
@@ -184,12 +202,12 @@ def outbox_list(status: str, limit: int):
     jobs = outbox.list_jobs(_ext().engine, None if status == "all" else status, limit)
     for job in jobs:
         due = store.as_utc(job["sent_at"] if job["status"] == "sent" else job["available_at"])
-        click.echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
+        echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
                    f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {job['recipient']}")
         if job["last_error"] and job["status"] != "sent":
-            click.echo(f"        last error: {job['last_error'][:200]}")
+            echo(f"        last error: {job['last_error'][:200]}")
     if not jobs:
-        click.echo("No messages.")
+        echo("No messages.")
 
 
 @outbox_cli.command("retry")
@@ -202,7 +220,7 @@ def outbox_retry(job_id: int):
     if not outbox.retry(_ext().engine, [job_id]):
         raise click.ClickException(f"no dead or pending message with id {job_id} "
                                    "(see: flask --app capture outbox list)")
-    click.echo(f"Message {job_id} will be sent again now.")
+    echo(f"Message {job_id} will be sent again now.")
 
 
 @outbox_cli.command("retry-dead")
@@ -212,4 +230,4 @@ def outbox_retry_dead():
     Example: flask --app capture outbox retry-dead
     """
     count = outbox.retry(_ext().engine)
-    click.echo(f"{count} dead message(s) will be sent again now.")
+    echo(f"{count} dead message(s) will be sent again now.")

@@ -44,6 +44,8 @@ DEFAULTS = {
     "MAIL_GIVE_UP": "24h",
     "WORKER_POLL": "0.5s",
     "WORKER_THREADS": "2",
+    "CONFIRMATIONS_PER_DAY": "3",
+    "HEALTH_TOKEN": "",
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
@@ -80,6 +82,7 @@ class DeliverySettings:
     give_up: float = 24 * 3600.0
     poll: float = 0.5
     threads: int = 2
+    confirmations_per_day: int = 3
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class Settings:
     auto_migrate: bool
     embedded_worker: bool
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    health_token: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -127,6 +131,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
         delivery=_delivery(raw),
+        health_token=_health_token(raw["HEALTH_TOKEN"]),
         extra={k: v for k, v in raw.items() if k not in DEFAULTS},
     )
 
@@ -233,6 +238,12 @@ def _site_dir(value: str) -> Path | None:
     return path
 
 
+def _health_token(value: str) -> str:
+    if value and len(value) < 16:
+        _fail("HEALTH_TOKEN", "too short; use at least 16 random characters")
+    return value
+
+
 def _whole_number(name: str, value: str) -> int:
     if not value.isdigit():
         _fail(name, f"'{value}' is not a whole number")
@@ -259,7 +270,9 @@ def _delivery(raw: dict) -> DeliverySettings:
     return DeliverySettings(smtp_timeout=timeout, lease=lease, retry_first=first, retry_max=most,
                             give_up=_duration("MAIL_GIVE_UP", raw["MAIL_GIVE_UP"]),
                             poll=_duration("WORKER_POLL", raw["WORKER_POLL"]),
-                            threads=_threads(raw["WORKER_THREADS"]))
+                            threads=_threads(raw["WORKER_THREADS"]),
+                            confirmations_per_day=_whole_number("CONFIRMATIONS_PER_DAY",
+                                                                raw["CONFIRMATIONS_PER_DAY"].strip()))
 
 
 def _threads(value: str) -> int:

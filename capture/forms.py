@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,8 +32,19 @@ ATTRIBUTION_MAX_LENGTH = 2000
 
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 controls (tab, CR and LF are handled by the field type), and lone
+# surrogates: JSON can carry "\ud800", which no database or mail can encode.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+# Bidirectional overrides and isolates make a name or a link read differently
+# from what it is (in the desk, in a terminal, in a mail client).
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Invisible characters with no job in a single line of text. Zero-width
+# (non-)joiners stay: Persian, Indic scripts and emoji need them.
+INVISIBLE = re.compile(r"[\u200b\u2060\ufeff]")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST_DATE = date(1900, 1, 1)
+DEFAULT_DAYS_AHEAD = 366
 TEL_ALLOWED = re.compile(r"^\+?[0-9 ().\-/]+$")
 TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -62,6 +73,7 @@ class Field:
     placeholder: str = ""
     consent: bool = False
     not_past: bool = False
+    days_ahead: int = DEFAULT_DAYS_AHEAD
     rows: int = 4
 
     def choice_label(self, value: str) -> str:
@@ -194,12 +206,16 @@ def _parse_field(spec, index: int, where: str) -> Field:
         raise SchemaError(f"{here}: max_length must be a positive whole number")
     if spec.get("consent") and ftype != "checkbox":
         raise SchemaError(f"{here}: only a checkbox can record consent")
+    days_ahead = spec.get("days_ahead", DEFAULT_DAYS_AHEAD)
+    if not isinstance(days_ahead, int) or days_ahead < 0 or (ftype != "date" and "days_ahead" in spec):
+        raise SchemaError(f"{here}: days_ahead is a whole number of days, for a date field")
     return Field(name=name, label=str(spec.get("label") or name), type=ftype,
                  required=bool(spec.get("required", False)), max_length=max_length,
                  choices=choices, help=str(spec.get("help", "")),
                  autocomplete=str(spec.get("autocomplete", "")),
                  placeholder=str(spec.get("placeholder", "")), consent=bool(spec.get("consent")),
-                 not_past=bool(spec.get("not_past")), rows=int(spec.get("rows", 4)))
+                 not_past=bool(spec.get("not_past")), days_ahead=days_ahead,
+                 rows=int(spec.get("rows", 4)))
 
 
 def _parse_choices(raw, ftype: str, here: str) -> tuple[Choice, ...]:
@@ -284,14 +300,25 @@ def _clean(f: Field, raw, today: date | None):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise ValueError("Please enter text here.")
         raw = str(raw)
-    value = raw.strip()
-    if CONTROL_CHARS.search(value) or (f.type != "textarea" and LINE_BREAKS.search(value)):
-        raise ValueError("This contains characters we cannot accept.")
+    value = _text(f, raw)
     if len(value) > f.max_length:
         raise ValueError(f"Please keep this under {f.max_length} characters (it has {len(value)}).")
     if not value:
         return ""
     return CLEANERS.get(f.type, _as_is)(f, value, today)
+
+
+def _text(f: Field, raw: str) -> str:
+    """The typed text, trimmed; ValueError for characters no field may hold."""
+    value = raw.strip()
+    if CONTROL_CHARS.search(value):
+        raise ValueError("This contains characters we cannot accept.")
+    if f.type == "textarea":
+        return value
+    if LINE_BREAKS.search(value) or BIDI_CONTROLS.search(value):
+        raise ValueError("This contains characters we cannot accept.")
+    # A pasted tab is a space to the visitor; invisible characters are nothing.
+    return INVISIBLE.sub("", value.replace("\t", " ")).strip()
 
 
 def _checkbox(raw) -> bool:
@@ -350,15 +377,20 @@ def _select(f: Field, value: str, today) -> str:
 
 
 def _date(f: Field, value: str, today) -> str:
+    # Only YYYY-MM-DD: fromisoformat alone also takes week dates (2026-W52-1).
     try:
-        day = date.fromisoformat(value)
+        day = date.fromisoformat(value) if DATE_RE.match(value) else None
     except ValueError:
-        raise ValueError("Please enter a date as YYYY-MM-DD.") from None
-    if len(value) != 10:
+        day = None
+    if day is None:
         raise ValueError("Please enter a date as YYYY-MM-DD.")
     if f.not_past and today and day < today:
         raise ValueError("Please choose a date from today onwards.")
-    return value
+    if day < EARLIEST_DATE:
+        raise ValueError("Please enter a date from 1900 onwards.")
+    if day > (today or date.today()) + timedelta(days=f.days_ahead):
+        raise ValueError(f"Please choose a date within the next {f.days_ahead} days.")
+    return day.isoformat()
 
 
 def _time(f: Field, value: str, today) -> str:
@@ -377,7 +409,15 @@ def clean_attribution(data) -> dict:
     for key in ATTRIBUTION_FIELDS:
         raw = data.get(key)
         if isinstance(raw, str):
-            value = CONTROL_CHARS.sub("", LINE_BREAKS.sub(" ", raw)).strip()
+            value = _attribution_text(raw)
             if value:
                 result[key] = value[:ATTRIBUTION_MAX_LENGTH]
     return result
+
+
+def _attribution_text(raw: str) -> str:
+    # Sent by our script, not typed: anything odd is dropped rather than refused.
+    text = LINE_BREAKS.sub(" ", raw.replace("\t", " "))
+    for unwanted in (CONTROL_CHARS, BIDI_CONTROLS, INVISIBLE):
+        text = unwanted.sub("", text)
+    return text.strip()

@@ -4,7 +4,7 @@ Written as SQLAlchemy Core tables: the lead path uses statements built once
 (see store.py), which costs a fraction of the ORM's unit of work per request.
 """
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text)
+                        MetaData, String, Table, Text, func)
 
 from .forms import ATTRIBUTION_FIELDS
 
@@ -53,3 +53,5 @@ outbox = Table(
     Index("ix_outbox_due", "status", "available_at"),
     Index("ix_outbox_lead", "lead_id"),
 )
+# The per-address cap on confirmations (outbox.confirmations_to) looks up by this.
+Index("ix_outbox_recipient", func.lower(outbox.c.recipient), outbox.c.created_at)

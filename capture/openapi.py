@@ -44,9 +44,13 @@ def _submit_path(schema: Schema) -> dict:
 
 
 def _health_path() -> dict:
-    return {"get": {"summary": "Service health", "responses": {
-        "200": _json_response("Health", "Database reachable."),
-        "503": _json_response("Health", "Database unreachable.")}}}
+    return {"get": {"summary": "Service health",
+                    "description": "The public gets the status alone; loopback requests and "
+                                   "`Authorization: Bearer <CAPTURE_HEALTH_TOKEN>` also get the "
+                                   "database state and the outbox backlog.",
+                    "responses": {
+                        "200": _json_response("Health", "The database takes writes."),
+                        "503": _json_response("Health", "The database is unreachable or refuses writes.")}}}
 
 
 def _self_path() -> dict:
@@ -98,10 +102,12 @@ def _field_schema(f: Field) -> dict:
 
 def _health_schema() -> dict:
     count = {"type": "integer", "minimum": 0}
-    return {"type": "object", "required": ["status", "database"], "properties": {
-        "status": {"enum": ["ok", "error"]}, "database": {"enum": ["ok", "unreachable"]},
+    return {"type": "object", "required": ["status"], "properties": {
+        "status": {"enum": ["ok", "error"]}, "database": {"enum": ["ok", "unavailable"]},
         "outbox": {"type": "object", "properties": {
             "waiting": count, "dead": count, "sent": count,
+            "dropped": {**count, "description": "Not sent on purpose (a confirmation over the "
+                                                "per-address daily cap)."},
             "oldest_waiting_seconds": {"type": "number", "minimum": 0},
             "attention": {"type": "boolean",
                           "description": "A message is dead or has waited over 5 minutes."}}}}}

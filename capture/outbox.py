@@ -7,7 +7,8 @@ them and records the outcome here. A job's life:
     pending ──claim──► sending ──sent──► sent
        ▲                  │ failure (temporary): back to pending, later
        └──────────────────┤ lease expired (worker died): claimable again
-                          └ permanent failure, poison, or out of retries ──► dead
+                          ├ permanent failure, poison, or out of retries ──► dead
+                          └ no longer wanted (a confirmation over the address's cap) ──► dropped
 
 Claims are safe with any number of workers: PostgreSQL skips rows another
 worker has locked (FOR UPDATE SKIP LOCKED); SQLite runs the claim as one
@@ -31,7 +32,8 @@ from .models import leads, outbox
 from .store import as_utc, utcnow
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
-STATUSES = ("pending", "sending", "sent", "dead")
+STATUSES = ("pending", "sending", "sent", "dead", "dropped")
+CAP_WINDOW = timedelta(days=1)
 _first = outbox.alias("earlier")
 _doorbells: set[threading.Event] = set()  # one per worker thread of this process
 
@@ -176,6 +178,22 @@ def mark_dead(engine: Engine, job: dict, error: str) -> str:
     """Set a job aside for good (an operator can `outbox retry` it)."""
     _finish(engine, job, status="dead", last_error=error[:2000])
     return "dead"
+
+
+def mark_dropped(engine: Engine, job: dict, reason: str) -> str:
+    """Decided at send time: this message is no longer wanted (not an error)."""
+    _finish(engine, job, status="dropped", last_error=reason)
+    return "dropped"
+
+
+def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
+    """Other confirmations sent, or being sent, to this job's address in the last day."""
+    query = select(func.count()).where(
+        func.lower(outbox.c.recipient) == job["recipient"].lower(), outbox.c.created_at > now - CAP_WINDOW,
+        outbox.c.kind == CONFIRM_VISITOR, outbox.c.status.in_(("sent", "sending")),
+        outbox.c.id != job["id"])
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
 
 
 # --- operators -----------------------------------------------------------------

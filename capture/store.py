@@ -15,9 +15,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, Boolean, DateTime, create_engine, event, func, select, text
+from sqlalchemy import (JSON, Boolean, DateTime, create_engine, event, false, func, select, text,
+                        update)
 from psycopg.types.json import Json
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from .forms import ATTRIBUTION_FIELDS
 from .models import leads, outbox
@@ -199,7 +201,10 @@ class LeadWriter:
             self._save(row, jobs)
 
     def _save(self, row: dict, jobs: list[dict]) -> None:
-        conn = self.engine.raw_connection()
+        try:
+            conn = self.engine.raw_connection()
+        except (SQLAlchemyError, self.dbapi_error) as exc:  # unreachable server, unreadable file
+            raise StoreError(_error_name(exc)) from exc
         stage = "insert"
         try:
             with _sqlite_write_lock(conn) if self.sqlite else nullcontext():
@@ -213,14 +218,16 @@ class LeadWriter:
                 stage = "commit"
                 conn.commit()
         except self.dbapi_error as exc:
-            if not self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None):
-                _rollback_quietly(conn)
-                raise StoreError(type(exc).__name__) from exc
-            # A restart kills every pooled connection: start the pool afresh.
+            disconnected = self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None)
+            # A connection that failed a write never goes back to the pool: it may
+            # be stuck that way (SQLite opened during a read-only spell stays
+            # read-only), and closing it rolls back whatever it had begun.
             conn.invalidate()
-            self.engine.dispose()
-            if stage == "insert":
-                raise _StaleConnection() from exc
+            if disconnected:
+                # A restart kills every pooled connection: start the pool afresh.
+                self.engine.dispose()
+                if stage == "insert":
+                    raise _StaleConnection() from exc
             raise StoreError(type(exc).__name__) from exc
         finally:
             conn.close()
@@ -271,11 +278,19 @@ def _sqlite_datetime(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _rollback_quietly(conn) -> None:
-    try:
-        conn.rollback()
-    except Exception:  # the connection may already be gone; the pool discards it
-        conn.invalidate()
+def _error_name(exc: Exception) -> str:
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def check_writes(engine: Engine) -> None:
+    """Raise SQLAlchemyError unless the database takes writes now (a write that changes nothing)."""
+    with engine.connect() as conn:
+        try:
+            with conn.begin():
+                conn.execute(update(leads).where(false()).values(status=leads.c.status))
+        except SQLAlchemyError:
+            conn.invalidate()  # as in LeadWriter: never pool a connection stuck read-only
+            raise
 
 
 def get_lead(engine: Engine, lead_id: str) -> dict | None:
@@ -289,6 +304,6 @@ def outbox_counts(engine: Engine) -> dict:
     """How many outbox jobs are in each status."""
     with engine.connect() as conn:
         rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
-    counts = {"pending": 0, "sending": 0, "sent": 0, "dead": 0}
+    counts = {"pending": 0, "sending": 0, "sent": 0, "dead": 0, "dropped": 0}
     counts.update({status: count for status, count in rows})
     return counts

@@ -25,6 +25,14 @@ from .transport import SendError, envelope_sender, make_transport
 log = logging.getLogger(__name__)
 MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable
 MAX_BATCH = 5  # jobs claimed in one transaction (fewer write transactions under load)
+# A database call of the worker's is tried again after these pauses (seconds): a
+# terminated or restarted server costs one failed call, and a sent message is
+# recorded as sent before its lease can hand it to another worker.
+DB_RETRY_PAUSES = (0.0, 0.05, 0.25, 1.0)
+
+
+class Unrecorded(Exception):
+    """A job was tried but its outcome could not be written; its lease brings it back."""
 
 
 def batch_size(conf) -> int:
@@ -81,12 +89,7 @@ class Worker:
                                     limit=self.batch, due_by=started)
                 if not jobs:
                     break
-                for i, job in enumerate(jobs):
-                    if self.stopping.is_set() or self.unreachable:
-                        outbox.release(self.capture.engine, jobs[i:])  # untried: due again now
-                        break
-                    self.deliver(job)
-                    handled += 1
+                handled += self.deliver_batch(jobs)
                 if self.unreachable:
                     break  # the server is down: probe again next pass, not once per job
         finally:
@@ -98,18 +101,70 @@ class Worker:
         self.stopping.set()
         self.bell.set()
 
+    def deliver_batch(self, jobs: list[dict]) -> int:
+        """Deliver claimed jobs in turn; those not tried go back at once, due again now.
+
+        Not tried: the worker is stopping, the mail server cannot be reached, or
+        the database failed before a job was sent. Waiting out their lease
+        instead would delay every one of them by minutes.
+        """
+        for i, job in enumerate(jobs):
+            if self.stopping.is_set() or self.unreachable:
+                self.hand_back(jobs[i:])
+                return i
+            try:
+                self.deliver(job)
+            except Unrecorded as exc:
+                self.hand_back(jobs[i + 1:])
+                raise exc.__cause__ from None
+            except SQLAlchemyError:
+                self.hand_back(jobs[i:])
+                raise
+        return len(jobs)
+
+    def hand_back(self, jobs: list[dict]) -> None:
+        """Release untried jobs; if the database refuses even that, their lease brings them back."""
+        if not jobs:
+            return
+        try:
+            self.retrying(outbox.release, self.capture.engine, jobs)
+        except SQLAlchemyError as exc:
+            log.warning("mail worker: %d claimed job(s) wait for their lease (%s)", len(jobs),
+                        type(exc).__name__)
+
+    def retrying(self, call, *args):
+        """`call(*args)`, tried again on a database error after each of DB_RETRY_PAUSES."""
+        for pause in DB_RETRY_PAUSES[:-1]:
+            time.sleep(pause)
+            try:
+                return call(*args)
+            except SQLAlchemyError:
+                if self.stopping.is_set():
+                    raise
+        time.sleep(DB_RETRY_PAUSES[-1])
+        return call(*args)
+
     # --- one job ---------------------------------------------------------------
 
     def deliver(self, job: dict) -> str:
-        """Send one claimed job and record what happened; returns its new status."""
+        """Send one claimed job and record what happened; returns its new status.
+
+        A database error before the send propagates as is (the job was not
+        tried); one while recording the outcome as Unrecorded.
+        """
         engine, where = self.capture.engine, f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
+        if self.over_cap(job):
+            log.info("%s not sent: the address's daily confirmation cap is reached", where)
+            return self.record(outbox.mark_dropped, job,
+                               f"not sent: {self.conf.confirmations_per_day} confirmations to this "
+                               f"address in the last day")
         try:
-            msg = self.render(job)
+            msg = self.retrying(self.render, job)
         except SQLAlchemyError:
-            raise  # the database, not the job: its lease brings it back later
+            raise  # the database, not the job
         except Exception as exc:  # a poison job: set aside, the queue moves on
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
-            return outbox.mark_dead(engine, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
+            return self.record(outbox.mark_dead, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
         try:
             self.transport.send(msg, self.sender, mail.ascii_address(job["recipient"]))
         except SendError as exc:
@@ -117,18 +172,32 @@ class Worker:
             error = f"{exc} {exc.detail}".strip()
             if exc.permanent:
                 log.warning("%s refused permanently (%s); dead", where, exc)
-                return outbox.mark_dead(engine, job, f"permanent: {error}")
-            status = outbox.mark_failed(engine, job, error, self.conf)
+                return self.record(outbox.mark_dead, job, f"permanent: {error}")
+            status = self.record(outbox.mark_failed, job, error, self.conf)
             log.warning("%s attempt %d failed (%s); now %s", where, job["attempts"], exc, status)
             return status
         except Exception as exc:  # e.g. a message the transport cannot encode
             log.error("%s cannot be sent (%s); set aside as dead", where, type(exc).__name__)
-            return outbox.mark_dead(engine, job, f"poison: cannot send: {type(exc).__name__}: {exc}")
-        if not outbox.mark_sent(engine, job):
+            return self.record(outbox.mark_dead, job, f"poison: cannot send: {type(exc).__name__}: {exc}")
+        if not self.record(outbox.mark_sent, job):
             log.warning("%s was sent after its lease ran out; another worker may send it again", where)
         else:
             log.info("%s sent (attempt %d)", where, job["attempts"])
         return "sent"
+
+    def record(self, mark, job: dict, *args):
+        """Write a tried job's outcome at once, retrying; Unrecorded if the database will not."""
+        try:
+            return self.retrying(mark, self.capture.engine, job, *args)
+        except SQLAlchemyError as exc:
+            raise Unrecorded() from exc
+
+    def over_cap(self, job: dict) -> bool:
+        """A visitor's confirmation beyond the daily cap for its address (nobody mail-bombs with our name)."""
+        if job["kind"] != mail.CONFIRM_VISITOR:
+            return False
+        sent = self.retrying(outbox.confirmations_to, self.capture.engine, job, store.utcnow())
+        return sent >= self.conf.confirmations_per_day
 
     def render(self, job: dict):
         """The message for a job, built from its lead as stored now."""

@@ -1,12 +1,15 @@
 """POST /api/forms/<id>: every answer the API can give, on SQLite and PostgreSQL."""
+import json
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
 
 from capture.models import leads, outbox
 from capture.store import get_lead
+from tests.conftest import TEST_SECRET
 
 JSON = {"Accept": "application/json"}
 
@@ -217,3 +220,144 @@ def test_a_database_failure_is_a_clear_503_not_a_false_success(app, client, cons
     assert response.status_code == 503
     assert "try again" in response.json["error"]
     assert stored_leads(app) == []  # the lead insert was rolled back with the failed job insert
+
+
+# --- what adversarial testing found (each failed before its fix) --------------------------
+
+@pytest.fixture
+def unreachable_database(request, tmp_path) -> str:
+    """A database the app cannot open: a server nobody listens on, or a 'file' that is a folder."""
+    if request.param == "postgresql":
+        return "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2"
+    (tmp_path / "db-is-a-folder").mkdir()
+    return f"sqlite:///{tmp_path / 'db-is-a-folder'}"
+
+
+@pytest.mark.parametrize("unreachable_database", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_a_database_that_cannot_be_reached_is_the_documented_503(unreachable_database, tmp_path,
+                                                                 consultation, accept, caplog):
+    from capture import create_app
+    app = create_app({"database_url": unreachable_database, "auto_migrate": "0", "ratelimit": "",
+                      "secret_key": TEST_SECRET, "mail_url": f"file:{tmp_path / 'mail'}"})
+    client = app.test_client()
+    if accept == "application/json":
+        response = client.post("/api/forms/consultation", json=consultation)
+        assert response.status_code == 503 and "try again" in response.json["error"]
+    else:
+        response = client.post("/api/forms/consultation", data=consultation, headers={"Accept": accept})
+        assert response.status_code == 503
+        assert "could not save your request" in response.get_data(as_text=True)
+    assert "Traceback" not in caplog.text
+    assert client.get("/api/health").status_code == 503
+
+
+def test_nested_json_thousands_deep_is_a_400(app, client):
+    body = "[" * 5000 + "]" * 5000
+    response = client.post("/api/forms/consultation", data=f'{{"name": {body}}}',
+                           content_type="application/json")
+    assert response.status_code == 400 and "not valid JSON" in response.json["error"]
+
+
+@pytest.mark.parametrize("field", ["name", "message", "company", "page_url"])
+def test_a_lone_surrogate_is_refused_or_dropped_never_a_500(app, client, consultation, field):
+    raw = '{"name": "Ada", "%s": "x\\ud800y"}' % field
+    body = raw.replace('"name": "Ada"', ", ".join(f'"{k}": "{v}"' for k, v in consultation.items()
+                                                   if k != field))
+    response = client.post("/api/forms/consultation", data=body, content_type="application/json")
+    if field == "page_url":  # attribution from our script: the odd character is dropped
+        assert response.status_code == 201
+        assert get_lead(app.extensions["capture"].engine, response.json["id"])["page_url"] == "xy"
+    else:
+        assert response.status_code == 422
+        assert list(response.json["errors"]) == [field]
+    assert len(stored_leads(app)) == (1 if field == "page_url" else 0)
+
+
+@pytest.mark.parametrize("value", [0, False, [], {}, 1, "x", True])
+def test_any_honeypot_value_of_any_type_marks_spam(app, client, consultation, value):
+    response = client.post("/api/forms/consultation", json={**consultation, "fax": value})
+    assert response.status_code == 201
+    assert [(lead["spam"], lead["spam_reason"]) for lead in stored_leads(app)] == [(True, "honeypot")]
+    assert stored_jobs(app) == []
+
+
+@pytest.mark.parametrize("body", ["fax=&fax=bot", "fax=bot&fax=", "fax=%20&fax=0"])
+def test_a_repeated_honeypot_key_is_seen_in_any_repetition(app, client, consultation, body):
+    form = "&".join(f"{k}={v}" for k, v in consultation.items())
+    client.post("/api/forms/consultation", data=f"{form}&{body}",
+                content_type="application/x-www-form-urlencoded")
+    assert [lead["spam"] for lead in stored_leads(app)] == [True]
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_an_empty_honeypot_is_a_person(app, client, consultation, value):
+    client.post("/api/forms/consultation", json={**consultation, "fax": value})
+    assert [lead["spam"] for lead in stored_leads(app)] == [False]
+
+
+def test_health_tells_the_public_only_the_status(make_app, consultation):
+    app = make_app(health_token="monitoring-token-0123456789")
+    client = app.test_client()
+    client.post("/api/forms/consultation", json=consultation)
+    public = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/api/health", environ_base=public).json == {"status": "ok"}
+    wrong = client.get("/api/health", environ_base=public, headers={"Authorization": "Bearer nope"})
+    assert wrong.json == {"status": "ok"}
+    # Through a local reverse proxy: loopback peer, but someone else's request.
+    proxied = client.get("/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.json == {"status": "ok"}
+    for trusted in (client.get("/api/health"),
+                    client.get("/api/health", environ_base=public,
+                               headers={"Authorization": "Bearer monitoring-token-0123456789"})):
+        assert trusted.json["database"] == "ok" and trusted.json["outbox"]["waiting"] == 3
+
+
+def test_health_behind_a_trusted_proxy_is_public_for_the_client(make_app):
+    app = make_app(trusted_proxies="1")
+    response = app.test_client().get("/api/health", headers={"X-Forwarded-For": "198.51.100.7"})
+    assert response.json == {"status": "ok"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app under real gunicorn (chunked bodies are the WSGI server's business)."""
+    from tests.gunicorn_server import Gunicorn
+    folder = tmp_path_factory.mktemp("served")
+    server = Gunicorn({"CAPTURE_DATABASE_URL": f"sqlite:///{folder / 'capture.db'}",
+                       "CAPTURE_SECRET_KEY": TEST_SECRET, "CAPTURE_RATELIMIT": "",
+                       "CAPTURE_MAIL_URL": f"file:{folder / 'mail'}", "CAPTURE_EMBEDDED_WORKER": "0"},
+                      workers=1)
+    yield server
+    server.stop()
+
+
+def post_chunked(server, content_type: str, body: bytes) -> tuple[int, dict]:
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    chunks = (body[i:i + 8192] for i in range(0, len(body), 8192))
+    conn.request("POST", "/api/forms/consultation", body=chunks, encode_chunked=True,
+                 headers={"Content-Type": content_type, "Accept": "application/json"})
+    response = conn.getresponse()
+    answer = json.loads(response.read() or b"{}")
+    conn.close()
+    return response.status, answer
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("size, status", [(60 * 1024, 201), (64 * 1024 + 1, 413), (200 * 1024, 413)])
+def test_a_chunked_body_is_read_whole_or_refused_never_cut(served, consultation, content_type, size, status):
+    fields = {**consultation, "message": "x" * 4000}
+    if content_type == "application/json":
+        body = json.dumps({**fields, "padding": ""}).encode()
+        body = body[:-2] + b"p" * (size - len(body)) + body[-2:]
+    else:
+        body = urlencode(fields).encode() + b"&padding="
+        body += b"p" * (size - len(body))
+    assert len(body) == size
+    code, answer = post_chunked(served, content_type, body)
+    assert code == status, answer
+    if status == 201:
+        assert answer["status"] == "received"
+    else:
+        assert "too large" in answer["error"]

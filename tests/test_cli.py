@@ -82,3 +82,30 @@ def test_sources_counts_leads_by_campaign(app, client, consultation):
     lines = [line.split() for line in out.strip().splitlines()]
     assert lines[0] == ["spring", "2"]
     assert dict(lines) == {"spring": "2", "autumn": "1", "(none)": "1"}
+
+
+UNSAFE = "Ada\x1b[2J\u202eecalevoL\u200b\x85\u2028\ud800"
+
+
+def test_stored_text_reaches_the_terminal_harmless(app, client, consultation):
+    """Rows written before today's checks, or by hand: escapes and bidi overrides show as escapes."""
+    from sqlalchemy import update
+    from capture.models import leads
+    lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
+    with app.extensions["capture"].engine.begin() as conn:
+        conn.execute(update(leads).values(name=UNSAFE.replace("\ud800", ""), first_utm_campaign=UNSAFE[:12],
+                                          data={**consultation, "message": UNSAFE.replace("\ud800", "")}))
+    runner = app.test_cli_runner()
+    outputs = [runner.invoke(args=args).output for args in
+               (["leads", "list"], ["leads", "show", lead_id], ["leads", "sources", "--by", "campaign"])]
+    for out in outputs:
+        assert not any(ch in out for ch in "\x1b\u202e\u200b\x85\u2028"), repr(out)
+        assert "\\u001b[2J\\u202eecal" in out
+    assert json.loads(outputs[1])["id"] == lead_id  # still valid JSON
+
+
+def test_terminal_safe_keeps_ordinary_text():
+    from capture.cli import terminal_safe
+    text = "Zoë Ångström — 山田 <zoe@example.com>\nnext line"
+    assert terminal_safe(text) == text
+    assert terminal_safe("\ud800\t") == "\\ud800\\u0009"

@@ -118,6 +118,19 @@ def test_a_valid_submission_is_cleaned(consultation_form):
     ("service", "", "Please choose an option."),
     ("preferred_date", "20/06/2030", "YYYY-MM-DD"),
     ("preferred_date", "2030-06-14", "from today onwards"),
+    ("preferred_date", "9999-12-31", "within the next 90 days"),
+    ("preferred_date", "2030-09-14", "within the next 90 days"),
+    ("preferred_date", "2030-W26-1", "YYYY-MM-DD"),
+    ("preferred_date", "20300615", "YYYY-MM-DD"),
+    ("preferred_date", "2030-06-15T10:00", "YYYY-MM-DD"),
+    ("name", "Ada\u202eecalevoL", "characters we cannot accept"),
+    ("name", "Ada\u2066x\u2069", "characters we cannot accept"),
+    ("name", "Ada\x85Lovelace", "characters we cannot accept"),
+    ("name", "Ada\x9bLovelace", "characters we cannot accept"),
+    ("company", "\ud800", "characters we cannot accept"),
+    ("message", "hello \ud83d", "characters we cannot accept"),
+    ("message", "hello \x90", "characters we cannot accept"),
+    ("website", "https://exa\tmple.com", "web address"),
     ("consent", "", "Please tick this box"),
     ("consent", "maybe", "tick or untick"),
     ("message", "x" * 5001, "under 5000 characters"),
@@ -165,3 +178,33 @@ def test_schema_file_round_trips_through_yaml(tmp_path):
     path = tmp_path / "forms.yml"
     path.write_text(yaml.safe_dump(minimal()))
     assert load_schema(path).forms["contact"].notify_to == ("s@fernleaf.example",)
+
+
+def test_a_date_at_the_horizon_is_accepted_and_stored_normalised(consultation_form):
+    clean, errors = validate_submission(consultation_form, {**VALID, "preferred_date": "2030-09-13"}, TODAY)
+    assert not errors and clean["preferred_date"] == "2030-09-13"
+
+
+def test_zero_width_characters_are_removed_from_single_line_fields(consultation_form):
+    clean, errors = validate_submission(
+        consultation_form, {**VALID, "name": "A\u200bda\ufeff Love\u2060lace", "company": "Tab\tCo"}, TODAY)
+    assert not errors
+    assert clean["name"] == "Ada Lovelace" and clean["company"] == "Tab Co"
+
+
+def test_joiners_that_scripts_need_are_kept(consultation_form):
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # 'mi-khaham', with a ZWNJ
+    clean, errors = validate_submission(consultation_form, {**VALID, "name": persian}, TODAY)
+    assert not errors and clean["name"] == persian
+
+
+def test_days_ahead_belongs_to_date_fields():
+    with pytest.raises(SchemaError, match="days_ahead"):
+        parse_schema(minimal(days_ahead=10))
+    with pytest.raises(SchemaError, match="days_ahead"):
+        parse_schema(minimal(type="date", days_ahead="soon"))
+
+
+def test_attribution_drops_controls_bidi_and_surrogates():
+    found = clean_attribution({"page_url": "https://x.example/\u202e/a\tb\ud800\x85c"})
+    assert found == {"page_url": "https://x.example//a b c"}

@@ -124,3 +124,43 @@ def test_processes_opening_a_new_sqlite_database_at_once_all_succeed(tmp_path):
         for p in procs:
             p.join(60)
         assert [p.exitcode for p in procs] == [0] * 6, f"round {round_}"
+
+
+READ_ONLY_SPELL = """
+import json, os, sys
+from capture import create_app
+folder, lead = sys.argv[1], json.loads(sys.argv[2])
+db = os.path.join(folder, "capture.db")
+app = create_app({"database_url": f"sqlite:///{db}", "secret_key": sys.argv[3], "ratelimit": "",
+                  "mail_url": f"file:{folder}/mail", "embedded_worker": "0"})
+client, engine = app.test_client(), app.extensions["capture"].engine
+def codes():
+    return [client.post("/api/forms/consultation", json=lead).status_code,
+            client.get("/api/health").status_code]
+seen = codes()
+# Another request holds the connection opened before the spell (so the WAL files stay
+# writable), and the pool must open new ones during it: SQLite opens those read-only.
+held = engine.raw_connection()  # no transaction: it holds no lock
+held.cursor().execute("SELECT 1")
+os.chmod(db, 0o444)
+seen += codes()
+os.chmod(db, 0o644)
+seen += codes()
+print(json.dumps(seen))
+"""
+
+
+def test_sqlite_recovers_after_a_read_only_spell_and_health_tells(tmp_path, consultation):
+    """A connection opened while the file was read-only stays so: it must not go back to the pool."""
+    folder = tmp_path / "db"
+    folder.mkdir()
+    command = [sys.executable, "-c", READ_ONLY_SPELL, str(folder), json.dumps(consultation), TEST_SECRET]
+    if os.geteuid() == 0:  # root writes a read-only file anyway, unless it gives up that power
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *command]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    stored, during, after = (json.loads(result.stdout)[i:i + 2] for i in (0, 2, 4))
+    assert stored == [201, 200]
+    assert during == [503, 503]  # refused, and health says writes fail
+    assert after == [201, 200]  # the next request gets a fresh connection

@@ -43,9 +43,9 @@
     return out;
   }
 
-  function today() {
+  function today(ahead) {
     var d = new Date();
-    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    d.setMinutes(d.getMinutes() - d.getTimezoneOffset() + (ahead || 0) * 1440);
     return d.toISOString().slice(0, 10);
   }
 
@@ -89,6 +89,8 @@
     if (type === "date") {
       if (!DATE.test(value) || isNaN(Date.parse(value))) return "Please enter a date as YYYY-MM-DD.";
       if (el.hasAttribute("data-not-past") && value < today()) return "Please choose a date from today onwards.";
+      var ahead = el.getAttribute("data-days-ahead");
+      if (ahead && value > today(+ahead)) return "Please choose a date within the next " + ahead + " days.";
     }
     return "";
   }
@@ -155,6 +157,7 @@
     form.noValidate = true;
     fields(form).forEach(function (el) {
       if (el.hasAttribute("data-not-past")) el.min = today();
+      if (el.hasAttribute("data-days-ahead")) el.max = today(+el.getAttribute("data-days-ahead"));
       el.addEventListener("change", function () { if (el.hasAttribute("aria-invalid")) mark(el, problem(el)); });
     });
     form.addEventListener("submit", function (event) {

@@ -1,0 +1,23 @@
+"""outbox: index confirmations by recipient (the per-address daily cap)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27 07:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    # lower(): an address differing only in case is the same mailbox to a mail-bomber.
+    op.create_index('ix_outbox_recipient', 'outbox', [sa.text('lower(recipient)'), 'created_at'])
+
+
+def downgrade():
+    op.drop_index('ix_outbox_recipient', table_name='outbox')

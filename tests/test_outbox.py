@@ -254,3 +254,35 @@ def test_logs_name_ids_never_personal_data(make_app, smtp_sink, consultation, ca
     for secret in ("Ada", "Lovelace", "analytical", "fernleaf.example>", "@", "+44", "brass"):
         assert secret not in text, secret
     assert "unknown" in {j["recipient"]: j for j in rows(app)}["shops@fernleaf.example"]["last_error"]
+
+
+def test_confirmations_to_one_address_are_capped_and_sales_still_hear(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url, confirmations_per_day="2")
+    client = app.test_client()
+    # The same mailbox, written three ways: the cap ignores case.
+    for email in ("ada@analytical.example.com", "ADA@analytical.example.com", "Ada@Analytical.EXAMPLE.com"):
+        assert client.post("/api/forms/consultation", json={**consultation, "email": email}).status_code == 201
+    Worker(app.extensions["capture"]).run_once()
+    by_kind = {}
+    for job in rows(app):
+        by_kind.setdefault(job["kind"], []).append(job["status"])
+    assert by_kind["notify_sales"] == ["sent"] * 6
+    assert sorted(by_kind["confirm_visitor"]) == ["dropped", "sent", "sent"]
+    confirmations = [m for m in smtp_sink.messages if ".confirm@" in m.message["Message-ID"]]
+    assert len(confirmations) == 2 and len(smtp_sink.messages) == 8
+    dropped = next(j for j in rows(app) if j["status"] == "dropped")
+    assert "2 confirmations to this address" in dropped["last_error"]
+    health = client.get("/api/health").json["outbox"]
+    assert health["dropped"] == 1 and health["dead"] == 0 and health["attention"] is False
+
+
+def test_the_cap_counts_only_the_last_day(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url, confirmations_per_day="1")
+    client = app.test_client()
+    client.post("/api/forms/consultation", json=consultation)
+    Worker(app.extensions["capture"]).run_once()
+    with app.extensions["capture"].engine.begin() as conn:  # that one was sent yesterday
+        conn.execute(update(outbox_table).values(created_at=utcnow() - timedelta(hours=25)))
+    client.post("/api/forms/consultation", json=consultation)
+    Worker(app.extensions["capture"]).run_once()
+    assert [j["status"] for j in rows(app) if j["kind"] == "confirm_visitor"] == ["sent", "sent"]

@@ -146,3 +146,76 @@ def test_a_sigterm_lets_the_worker_finish_and_exit_cleanly(database_url, engine,
     assert stop(proc) == 0
     assert "mail worker solo-1 stopped" in log.read_text() and "Mail worker stopped." in log.read_text()
     assert {j["status"] for j in jobs(engine)} <= {"sent", "pending"}  # none left mid-send
+
+
+# --- database trouble in the middle of a batch ----------------------------------------------
+
+def build_app(database_url: str, tmp_path, smtp_url: str):
+    from capture import create_app
+    from tests.conftest import TEST_SECRET
+    return create_app({"database_url": database_url, "secret_key": TEST_SECRET, "ratelimit": "",
+                       "mail_url": smtp_url, "embedded_worker": "0"})
+
+
+def after_first_send(worker, fault) -> list:
+    """Make the worker's transport run `fault` once, right after the server accepts the first message."""
+    original, done = worker.transport.send, []
+
+    def send(*args):
+        original(*args)
+        if not done:
+            done.append(fault())
+    worker.transport.send = send
+    return done
+
+
+@pytest.mark.postgres
+def test_terminated_database_connections_mid_batch_lose_no_outcome(pg_url, smtp_sink, tmp_path):
+    from sqlalchemy import create_engine, text
+    from capture.worker import Worker
+    name = f"capture-test-{os.urandom(4).hex()}"
+    app = build_app(f"{pg_url}&application_name={name}", tmp_path, smtp_sink.url)
+    engine = app.extensions["capture"].engine
+    ids = queue_leads(engine, 4)
+    admin = create_engine(pg_url.split("?")[0], isolation_level="AUTOCOMMIT")
+
+    def terminate():
+        with admin.connect() as conn:
+            return conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                     "WHERE application_name = :name"), {"name": name}).scalar()
+    worker = Worker(app.extensions["capture"])
+    killed = after_first_send(worker, terminate)
+    try:
+        assert worker.run_once() == 4
+    finally:
+        admin.dispose()
+        engine.dispose()
+    assert killed[0] >= 1  # the fault really happened
+    assert [j["status"] for j in jobs(make_engine(pg_url))] == ["sent"] * 4
+    assert sorted(m.message["Message-ID"] for m in smtp_sink.messages) == sorted(ids)
+
+
+def test_untried_jobs_go_back_at_once_when_the_database_fails_mid_batch(database_url, engine, smtp_sink,
+                                                                          tmp_path):
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+    from capture.worker import Worker
+    app = build_app(database_url, tmp_path, smtp_sink.url)
+    ids = queue_leads(engine, 3)
+
+    def rename(to: str, back: str):
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {to} RENAME TO {back}"))
+    worker = Worker(app.extensions["capture"])
+    after_first_send(worker, lambda: rename("leads", "leads_away"))  # every later render fails
+    with pytest.raises(SQLAlchemyError):
+        worker.run_once()
+    before = utcnow()
+    states = [(j["status"], j["attempts"], j["leased_by"]) for j in jobs(engine)]
+    assert states[0][0] == "sent"
+    assert states[1:] == [("pending", 0, None), ("pending", 0, None)]  # not left 'sending' for the lease
+    assert all(as_utc(j["available_at"]) <= before for j in jobs(engine)[1:])
+    rename("leads_away", "leads")
+    assert worker.run_once() == 2
+    app.extensions["capture"].engine.dispose()
+    assert sorted(m.message["Message-ID"] for m in smtp_sink.messages) == sorted(ids)  # each once

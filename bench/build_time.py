@@ -33,6 +33,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the project's package is beside bench/
+from capture.sitebuild import copy_site_inputs  # noqa: E402
+
 MKDOCS = Path(sys.executable).with_name("mkdocs")
 BARE_CONFIG = """site_name: Fernleaf Studio
 site_url: http://127.0.0.1:8000/
@@ -73,15 +76,7 @@ def post(i: int, rng: random.Random) -> str:
 
 def make_projects(base: Path, posts: int) -> tuple[Path, Path, Path]:
     """Three copies of the site sources with the same generated posts: project, bare, default."""
-    project = base / "project"
-    project.mkdir()
-    for name in ("mkdocs.yml", "forms.yml"):
-        shutil.copy(ROOT / name, project / name)
-    for name in ("docs", "templates"):
-        shutil.copytree(ROOT / name, project / name)
-    (project / "capture").mkdir()
-    for name in ("forms.py", "sitebuild.py"):
-        shutil.copy(ROOT / "capture" / name, project / "capture" / name)
+    project = copy_site_inputs(base / "project")
     rng = random.Random(4)
     for i in range(posts):
         (project / "docs/blog/posts" / f"generated-{i:03d}.md").write_text(post(i, rng))

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, json, jsonify, redirect, render_templa
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import store
+from .clock import utcnow
 from .forms import ATTRIBUTION_FIELDS, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
 
@@ -109,7 +110,7 @@ def business_today():
 def save(form, values: dict, data: dict) -> dict:
     """Store the lead and its outbox jobs in one transaction; 503 if that fails."""
     ext = current_app.extensions["capture"]
-    now = store.utcnow()
+    now = utcnow()
     lead = store.lead_row(form.id, values, attribution(data), spam=spam_verdict(data),
                           consent_version=consent_version(form, values), received_at=now)
     jobs = jobs_for_lead(form, lead, ext.mail_domain, now)

@@ -10,10 +10,8 @@ from datetime import timezone
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import desc, select
 
 from . import outbox, reports, store
-from .models import leads
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -86,12 +84,7 @@ def leads_list(limit: int, include_spam: bool):
 
     Example: flask --app capture leads list --limit 5
     """
-    query = select(leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name,
-                   leads.c.email, leads.c.service, leads.c.spam)
-    if not include_spam:
-        query = query.where(leads.c.spam.is_(False))
-    with _ext().engine.connect() as conn:
-        rows = conn.execute(query.order_by(desc(leads.c.received_at)).limit(limit)).all()
+    rows = reports.latest_leads(_ext().engine, limit, include_spam)
     if not rows:
         echo("No leads yet.")
     for row in rows:
@@ -113,7 +106,7 @@ def leads_show(lead_id: str):
     echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
 
 
-# --- mail --------------------------------------------------------------------
+# --- leads for marketing: export and sources ------------------------------------
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -158,6 +151,8 @@ def leads_sources(by: str, since, until, limit: int):
         echo(f"{value:<{width}}  {count:>5}")
 
 
+# --- mail --------------------------------------------------------------------
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron or scripts).")
 @click.option("--name", default=None, help="This worker's name in the outbox (default host:pid:random; "
@@ -201,7 +196,7 @@ def outbox_list(status: str, limit: int):
     """
     jobs = outbox.list_jobs(_ext().engine, None if status == "all" else status, limit)
     for job in jobs:
-        due = store.as_utc(job["sent_at"] if job["status"] == "sent" else job["available_at"])
+        due = job["sent_at"] if job["status"] == "sent" else job["available_at"]
         echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
                    f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {job['recipient']}")
         if job["last_error"] and job["status"] != "sent":

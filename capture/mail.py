@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from .forms import Form
 from .headers import LiteralAddress, LiteralText
-from .store import as_utc, utcnow
+from .clock import utcnow
 
 NOTIFY_SALES = "notify_sales"
 CONFIRM_VISITOR = "confirm_visitor"
@@ -151,7 +151,7 @@ def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo) -> dict
     service = form.field("service")
     want = (service.choice_label(values["service"]).split(" (")[0]
             if service and values.get("service") else str(values.get("company") or ""))
-    received = as_utc(lead["received_at"])
+    received = lead["received_at"]
     return {
         "lead_id": lead["id"], "form_id": form.id, "form_title": form.title,
         "noun": form.id.replace("_", " ").replace("-", " ").capitalize(),
@@ -243,7 +243,7 @@ def _local_filter(moment: datetime | None, tz: ZoneInfo) -> str:
     """A stored UTC time as the business sees it, e.g. 'Thu 26 Nov 2026, 16:50 GMT'."""
     if moment is None:
         return ""
-    local = as_utc(moment).astimezone(tz)
+    local = moment.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 

@@ -3,21 +3,42 @@
 Written as SQLAlchemy Core tables: the lead path uses statements built once
 (see store.py), which costs a fraction of the ORM's unit of work per request.
 """
+from datetime import timezone
+
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, func)
+                        MetaData, String, Table, Text, TypeDecorator, func)
 
 from .forms import ATTRIBUTION_FIELDS
 
 metadata = MetaData()
 
-# Status values a later sales pipeline can extend without reshaping the table.
-LEAD_STATUSES = ("new",)
+
+class UTCDateTime(TypeDecorator):
+    """A moment, stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps the zone itself; SQLite keeps text without one and would
+    hand back naive datetimes, which compare wrongly with aware ones.
+    """
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("store aware datetimes only (capture.clock.utcnow())")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=timezone.utc)
 
 leads = Table(
     "leads", metadata,
     Column("id", String(32), primary_key=True),
     Column("form_id", String(40), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
     Column("status", String(20), nullable=False, default="new"),
     Column("spam", Boolean, nullable=False, default=False),
     Column("spam_reason", String(80)),
@@ -28,7 +49,7 @@ leads = Table(
     Column("service", String(80)),
     Column("data", JSON, nullable=False),
     Column("consent_version", String(40)),
-    Column("consent_at", DateTime(timezone=True)),
+    Column("consent_at", UTCDateTime()),
     *(Column(name, Text) for name in ATTRIBUTION_FIELDS),
     Index("ix_leads_received_at", "received_at"),
     Index("ix_leads_email", "email"),
@@ -44,12 +65,12 @@ outbox = Table(
     Column("message_id", String(250), nullable=False, unique=True),
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("available_at", DateTime(timezone=True), nullable=False),
-    Column("lease_until", DateTime(timezone=True)),
+    Column("available_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
     Column("leased_by", String(80)),
     Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
     Index("ix_outbox_due", "status", "available_at"),
     Index("ix_outbox_lead", "lead_id"),
 )

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from .config import DeliverySettings
 from .forms import Form
 from .mail import CONFIRM_VISITOR, NOTIFY_SALES
-from .models import leads, outbox
-from .store import as_utc, utcnow
+from .models import outbox
+from .clock import utcnow
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")
@@ -225,17 +225,14 @@ def oldest_waiting_seconds(engine: Engine) -> float:
     """How long the oldest unsent (pending or sending) message has existed; 0 if none."""
     query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(("pending", "sending")))
     with engine.connect() as conn:
-        oldest = as_utc(conn.execute(query).scalar())
+        oldest = conn.execute(query).scalar()
     return max(0.0, round((utcnow() - oldest).total_seconds(), 1)) if oldest else 0.0
 
 
-def history(engine: Engine, lead: dict) -> tuple[int, datetime | None]:
-    """How many earlier leads came from the same email, and when the last one did."""
-    if not lead.get("email"):
-        return 0, None
-    query = select(func.count(), func.max(leads.c.received_at)).where(
-        leads.c.email == lead["email"], leads.c.received_at < lead["received_at"],
-        leads.c.id != lead["id"])
+def counts(engine: Engine) -> dict:
+    """How many outbox jobs are in each status."""
     with engine.connect() as conn:
-        count, last = conn.execute(query).one()
-    return count, last
+        rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+    found = dict.fromkeys(STATUSES, 0)
+    found.update({status: count for status, count in rows})
+    return found

@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 
 from .forms import ATTRIBUTION_FIELDS, Schema
 from .models import leads
-from .store import as_utc
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")
 SOURCE_DIMENSIONS = {
@@ -37,6 +36,14 @@ def _period(query, since: datetime | None, until: datetime | None, include_spam:
     return query
 
 
+def latest_leads(engine: Engine, limit: int, include_spam: bool) -> list:
+    """The newest leads, newest first: the columns a one-line listing shows."""
+    query = _period(select(leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name,
+                           leads.c.email, leads.c.service, leads.c.spam), None, None, include_spam)
+    with engine.connect() as conn:
+        return conn.execute(query.order_by(desc(leads.c.received_at)).limit(limit)).all()
+
+
 def export_columns(schema: Schema) -> list[str]:
     """Lead columns, every form field (in schema order, once), then attribution."""
     fields = []
@@ -51,8 +58,8 @@ def lead_rows(engine: Engine, since=None, until=None, include_spam=False) -> Ite
     with engine.connect() as conn:
         for row in conn.execute(query).mappings():
             yield {**row["data"], **{k: v for k, v in row.items() if k != "data"},
-                   "received_at": as_utc(row["received_at"]).isoformat(),
-                   "consent_at": as_utc(row["consent_at"]).isoformat() if row["consent_at"] else ""}
+                   "received_at": row["received_at"].isoformat(),
+                   "consent_at": row["consent_at"].isoformat() if row["consent_at"] else ""}
 
 
 def write_csv(out: IO[str], columns: list[str], rows: Iterable[dict]) -> int:

@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import re
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,8 +24,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
 API_PATH = "/api/forms/"
 BLANK_LINES = re.compile(r"\n\s*\n")
 
@@ -35,17 +34,46 @@ class FormMarkerError(ValueError):
     """A form marker in a page is wrong; the message names the page."""
 
 
-def forms_module():
-    """capture/forms.py, without importing the Flask app package (keeps builds fast)."""
-    if "capture.forms" in sys.modules:
-        return sys.modules["capture.forms"]
-    name = "capture_forms_for_site"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("forms.py"))
+def sibling(name: str):
+    """capture/<name>.py, loaded without the Flask app package.
+
+    mkdocs-macros loads this file by path, not as part of the package, and the
+    package would bring Flask and SQLAlchemy into every site build.
+    """
+    if f"capture.{name}" in sys.modules:
+        return sys.modules[f"capture.{name}"]
+    alias = f"capture_{name}_for_site"
+    if alias not in sys.modules:
+        spec = importlib.util.spec_from_file_location(alias, Path(__file__).with_name(f"{name}.py"))
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while it loads
+        sys.modules[alias] = module  # dataclasses look their module up while it loads
         spec.loader.exec_module(module)
-    return sys.modules[name]
+    return sys.modules[alias]
+
+
+def forms_module():
+    """capture/forms.py: the schema the server validates with."""
+    return sibling("forms")
+
+
+TEMPLATES = sibling("paths").TEMPLATES
+# Everything a site build reads, relative to the repository (tests and the
+# build-time benchmark copy exactly this to build elsewhere).
+SITE_INPUTS = ("mkdocs.yml", "forms.yml", "docs", "templates",
+               "capture/forms.py", "capture/paths.py", "capture/sitebuild.py")
+
+
+def copy_site_inputs(dest: Path) -> Path:
+    """Copy what a site build reads into `dest` (made if missing), keeping the layout."""
+    root = TEMPLATES.parent
+    for name in SITE_INPUTS:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (root / name).is_dir():
+            shutil.copytree(root / name, target)
+        else:
+            shutil.copy(root / name, target)
+    return dest
 
 
 def form_action(form_id: str, api_url: str = "") -> str:

@@ -30,7 +30,7 @@ def health():
     engine = current_app.extensions["capture"].engine
     try:
         store.check_writes(engine)
-        counts = store.outbox_counts(engine)
+        counts = outbox.counts(engine)
         oldest = outbox.oldest_waiting_seconds(engine)
     except SQLAlchemyError as exc:
         log.warning("health check: database unavailable for writes (%s)", type(exc).__name__)

@@ -22,22 +22,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .forms import ATTRIBUTION_FIELDS
-from .models import leads, outbox
+from .models import UTCDateTime, leads, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LEAD_COLUMNS = tuple(c.name for c in leads.columns)
-
-
-def utcnow() -> datetime:
-    """The current time in UTC (all stored times are UTC)."""
-    return datetime.now(timezone.utc)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite hands back naive ones)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 def new_lead_id() -> str:
@@ -265,7 +253,7 @@ def _converter(column_type, sqlite: bool):
     # The storage formats SQLAlchemy itself uses, so its reads agree with these writes.
     if isinstance(column_type, JSON):
         return (lambda v: json.dumps(v, ensure_ascii=False)) if sqlite else Json
-    if sqlite and isinstance(column_type, DateTime):
+    if sqlite and isinstance(column_type, (DateTime, UTCDateTime)):
         return _sqlite_datetime
     if sqlite and isinstance(column_type, Boolean):
         return int
@@ -300,10 +288,13 @@ def get_lead(engine: Engine, lead_id: str) -> dict | None:
     return dict(found) if found else None
 
 
-def outbox_counts(engine: Engine) -> dict:
-    """How many outbox jobs are in each status."""
+def history(engine: Engine, lead: dict) -> tuple[int, datetime | None]:
+    """How many earlier leads came from the same email, and when the last one did."""
+    if not lead.get("email"):
+        return 0, None
+    query = select(func.count(), func.max(leads.c.received_at)).where(
+        leads.c.email == lead["email"], leads.c.received_at < lead["received_at"],
+        leads.c.id != lead["id"])
     with engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
-    counts = {"pending": 0, "sending": 0, "sent": 0, "dead": 0, "dropped": 0}
-    counts.update({status: count for status, count in rows})
-    return counts
+        count, last = conn.execute(query).one()
+    return count, last

@@ -17,10 +17,17 @@ import socket
 import threading
 import time
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import TEMPLATES, mail, outbox, store
+from . import mail, outbox, store
+from .clock import utcnow
+from .paths import TEMPLATES
 from .transport import SendError, envelope_sender, make_transport
+
+if TYPE_CHECKING:  # the factory above builds the Capture this module is handed
+    from .app import Capture
 
 log = logging.getLogger(__name__)
 MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable
@@ -43,7 +50,7 @@ def batch_size(conf) -> int:
 class Worker:
     """Delivers outbox jobs for one app's settings, database and schema."""
 
-    def __init__(self, capture, name: str | None = None):
+    def __init__(self, capture: Capture, name: str | None = None):
         self.capture = capture
         self.conf = capture.settings.delivery
         self.env = mail.environment(TEMPLATES / "email")
@@ -80,7 +87,7 @@ class Worker:
 
     def run_once(self) -> int:
         """Deliver every job due when called, in small claimed batches; returns how many."""
-        handled, started = 0, store.utcnow()
+        handled, started = 0, utcnow()
         self.unreachable = False
         try:
             while not self.stopping.is_set():
@@ -196,7 +203,7 @@ class Worker:
         """A visitor's confirmation beyond the daily cap for its address (nobody mail-bombs with our name)."""
         if job["kind"] != mail.CONFIRM_VISITOR:
             return False
-        sent = self.retrying(outbox.confirmations_to, self.capture.engine, job, store.utcnow())
+        sent = self.retrying(outbox.confirmations_to, self.capture.engine, job, utcnow())
         return sent >= self.conf.confirmations_per_day
 
     def render(self, job: dict):
@@ -208,7 +215,7 @@ class Worker:
         form = cap.schema.forms.get(lead["form_id"])
         if form is None:
             raise mail.RenderError(f"form {lead['form_id']!r} is no longer in the schema")
-        count, last = outbox.history(cap.engine, lead)
+        count, last = store.history(cap.engine, lead)
         return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
                             mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
                             domain=cap.mail_domain)
@@ -216,7 +223,7 @@ class Worker:
 
 # --- embedded in the web process --------------------------------------------------
 
-def start_threads(capture, count: int, name: str | None = None) -> list[tuple[Worker, threading.Thread]]:
+def start_threads(capture: Capture, count: int, name: str | None = None) -> list[tuple[Worker, threading.Thread]]:
     """Run `count` workers in daemon threads: one sends while another waits on the server."""
     started = []
     for i in range(count):
@@ -227,7 +234,7 @@ def start_threads(capture, count: int, name: str | None = None) -> list[tuple[Wo
     return started
 
 
-def start_embedded(capture) -> list[tuple[Worker, threading.Thread]]:
+def start_embedded(capture: Capture) -> list[tuple[Worker, threading.Thread]]:
     """The web process's workers (CAPTURE_WORKER_THREADS); they stop when the process exits."""
     started = start_threads(capture, capture.settings.delivery.threads)
     atexit.register(stop_threads, started)

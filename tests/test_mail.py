@@ -12,7 +12,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from capture import TEMPLATES, mail
+from capture import mail
+from capture.paths import TEMPLATES
 from capture.config import parse_mail_url
 from capture.forms import ATTRIBUTION_FIELDS, load_schema
 from capture.models import outbox

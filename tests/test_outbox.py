@@ -12,7 +12,7 @@ from capture import outbox
 from capture.config import DeliverySettings, load_settings
 from capture.forms import load_schema
 from capture.models import leads, outbox as outbox_table
-from capture.store import utcnow
+from capture.clock import utcnow
 from capture.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)

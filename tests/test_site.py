@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from capture.forms import ATTRIBUTION_FIELDS, load_schema
-from capture.sitebuild import FormMarkerError, FormRenderer, form_action, package_price
+from capture.sitebuild import (FormMarkerError, FormRenderer, copy_site_inputs, form_action,
+                               package_price)
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "https://www.fernleaf.example/"
@@ -327,15 +328,7 @@ def test_unknown_package_price_names_the_page():
 
 def copy_project(dest: Path) -> Path:
     """The parts of the project a site build reads, copied into `dest`."""
-    dest.mkdir(parents=True)
-    for name in ("mkdocs.yml", "forms.yml"):
-        shutil.copy(ROOT / name, dest / name)
-    for name in ("docs", "templates"):
-        shutil.copytree(ROOT / name, dest / name)
-    (dest / "capture").mkdir()
-    for name in ("forms.py", "sitebuild.py"):
-        shutil.copy(ROOT / "capture" / name, dest / "capture" / name)
-    return dest
+    return copy_site_inputs(dest)
 
 
 def test_unknown_form_fails_the_strict_build_naming_the_page(tmp_path):

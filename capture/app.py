@@ -1,0 +1,123 @@
+"""The application factory: settings, the database, blueprints, the CLI, the embedded worker.
+
+`create_app()` is re-exported by the package for gunicorn (`capture:create_app()`),
+the `flask --app capture` CLI and tests.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+
+from flask import Flask
+from flask.sessions import SessionInterface
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .api import MAX_BODY
+from .config import ConfigError, Settings, load_settings
+from .forms import Schema, SchemaError, load_schema
+from .paths import TEMPLATES
+from .store import LeadWriter
+
+
+@dataclass
+class Capture:
+    """What the app's parts share: settings, the form schema, the database."""
+    settings: Settings
+    schema: Schema
+    engine: Engine
+    mail_domain: str
+    writer: LeadWriter
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from defaults, .env, CAPTURE_* variables and `config`.
+
+    A bad setting or form schema prints one line naming it and exits (code 4,
+    which gunicorn reports as "App failed to load" instead of restarting).
+    """
+    try:
+        settings = load_settings(config)
+        schema = load_schema(settings.forms_path)
+    except (ConfigError, SchemaError) as exc:
+        print(f"capture: {exc}", file=sys.stderr)
+        raise SystemExit(4) from None
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
+    app.json.sort_keys = False
+    app.session_interface = NoSessions()
+    _setup_logging()
+    app.extensions["capture"] = _connect(settings, schema)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
+                                x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
+    _register(app, settings)
+    _start_worker(app, settings)
+    return app
+
+
+class NoSessions(SessionInterface):
+    """The service sets no cookies; Flask's default would build a signer per request."""
+
+    def open_session(self, app, request):
+        return None  # Flask then hands views a read-only null session
+
+    def save_session(self, app, session, response):
+        return None
+
+
+def _start_worker(app: Flask, settings: Settings) -> None:
+    """The embedded mail worker thread (CAPTURE_EMBEDDED_WORKER), for serving processes only.
+
+    `flask` commands (leads, outbox, the standalone worker) never start one.
+    """
+    if not settings.embedded_worker or _inside_flask_command():
+        return
+    from .worker import start_embedded
+    app.extensions["capture_worker"] = start_embedded(app.extensions["capture"])
+
+
+def _inside_flask_command() -> bool:
+    import click
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.info_name != "run"
+
+
+def _connect(settings: Settings, schema: Schema) -> Capture:
+    from . import store
+    engine = store.make_engine(settings.database_url)
+    if settings.auto_migrate:
+        try:
+            store.migrate(engine)
+        except Exception as exc:  # any driver error: say which setting to look at
+            print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({_first_line(exc)})",
+                  file=sys.stderr)
+            raise SystemExit(4) from None
+    domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
+    return Capture(settings, schema, engine, domain, store.LeadWriter(engine))
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _register(app: Flask, settings: Settings) -> None:
+    from . import api, cli, ratelimit, status
+    ratelimit.init_app(app, settings)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(status.bp)
+    if settings.site_dir:
+        from . import site
+        app.register_blueprint(site.make_blueprint(settings.site_dir))
+    cli.register(app)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("capture")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .api import MAX_BODY
 from .config import ConfigError, Settings, load_settings
+from .errors import first_line
 from .forms import Schema, SchemaError, load_schema
 from .paths import TEMPLATES
 from .store import LeadWriter
@@ -43,6 +44,8 @@ def create_app(config: dict | None = None) -> Flask:
     except (ConfigError, SchemaError) as exc:
         print(f"capture: {exc}", file=sys.stderr)
         raise SystemExit(4) from None
+    for warning in settings.warnings:
+        print(f"capture: warning: {warning}", file=sys.stderr)
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
@@ -92,15 +95,10 @@ def _connect(settings: Settings, schema: Schema) -> Capture:
         try:
             store.migrate(engine)
         except Exception as exc:  # any driver error: say which setting to look at
-            print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({_first_line(exc)})",
+            print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({first_line(exc)})",
                   file=sys.stderr)
             raise SystemExit(4) from None
-    domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
-    return Capture(settings, schema, engine, domain, store.LeadWriter(engine))
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    return Capture(settings, schema, engine, settings.mail_from.domain, store.LeadWriter(engine))
 
 
 def _register(app: Flask, settings: Settings) -> None:

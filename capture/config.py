@@ -6,12 +6,16 @@ traceback (or a surprise at the first request).
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email.headerregistry import Address
+from email.utils import parseaddr
 
 from dotenv import dotenv_values
 from email_validator import EmailNotValidError, validate_email
@@ -47,6 +51,10 @@ DEFAULTS = {
     "CONFIRMATIONS_PER_DAY": "3",
     "HEALTH_TOKEN": "",
 }
+# CAPTURE_* names read by other parts than these settings: the site build, the
+# tests, and the switch for `.env` itself.
+READ_ELSEWHERE = frozenset({"API_URL", "DOTENV", "REQUIRE_SERVICES", "TEST_DATABASE_URL",
+                            "TEST_REDIS_URL"})
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
@@ -89,7 +97,7 @@ class DeliverySettings:
 class Settings:
     database_url: str
     mail: MailSettings
-    mail_from: str
+    mail_from: Address
     secret_key: str
     allowed_origins: frozenset[str]
     forms_path: Path
@@ -104,14 +112,20 @@ class Settings:
     embedded_worker: bool
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
-    extra: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def load_settings(overrides: dict | None = None, environ=None) -> Settings:
-    """Merge defaults, .env, the environment and `overrides`; check each value."""
+    """Merge defaults, .env, the environment and `overrides`; check each value.
+
+    `.env` in the working directory is read unless CAPTURE_DOTENV=0 (the tests
+    set it, so a developer's own `.env` never changes what they test).
+    """
     raw = dict(DEFAULTS)
     environ = os.environ if environ is None else environ
-    raw.update(_prefixed(dotenv_values(".env") if Path(".env").is_file() else {}))
+    switch = environ.get(f"{PREFIX}DOTENV", os.environ.get(f"{PREFIX}DOTENV", "1"))
+    if _flag("DOTENV", switch) and Path(".env").is_file():
+        raw.update(_prefixed(dotenv_values(".env")))
     raw.update(_prefixed(environ))
     raw.update({k.upper(): str(v) for k, v in (overrides or {}).items()})
     return Settings(
@@ -132,8 +146,15 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
-        extra={k: v for k, v in raw.items() if k not in DEFAULTS},
+        warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)),
     )
+
+
+def _unknown(name: str) -> str:
+    """One line for a CAPTURE_* name nothing reads (a typo leaves the default in force)."""
+    close = difflib.get_close_matches(name, sorted(DEFAULTS), n=1)
+    hint = f"; did you mean {PREFIX}{close[0]}?" if close else ""
+    return f"{PREFIX}{name}: not a setting, ignored{hint}"
 
 
 def _prefixed(source) -> dict:
@@ -181,13 +202,14 @@ def parse_mail_url(value: str) -> MailSettings:
                         unquote(parts.password or ""))
 
 
-def _mail_from(value: str) -> str:
-    address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+def _mail_from(value: str) -> Address:
+    """The sender, parsed once: the From header, the envelope sender and the Message-ID domain."""
+    name, address = parseaddr(value)
     try:
         validate_email(address, check_deliverability=False)
-    except EmailNotValidError:
+        return Address(display_name=name, addr_spec=address)
+    except (EmailNotValidError, ValueError):
         _fail("MAIL_FROM", f"'{value}' has no valid sender address")
-    return value
 
 
 def _secret_key(value: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
@@ -66,7 +67,7 @@ def one_line(value, limit: int = 200) -> str:
 
 
 def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: History,
-            mail_from: str, tz: ZoneInfo, domain: str) -> EmailMessage:
+            mail_from: Address | str, tz: ZoneInfo, domain: str) -> EmailMessage:
     """The whole message for one outbox job; RenderError if it cannot exist."""
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
@@ -76,7 +77,7 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     return _notification(env, job, ctx, mail_from)
 
 
-def _notification(env, job: dict, ctx: dict, mail_from: str) -> EmailMessage:
+def _notification(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
     msg = _headers(job, mail_from, one_line(env.get_template("notify_sales.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
     if ctx["email"]:
@@ -101,7 +102,7 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
     return msg
 
 
-def _headers(job: dict, mail_from: str, subject: str) -> EmailMessage:
+def _headers(job: dict, mail_from: Address | str, subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = _address("To", job["recipient"])

@@ -15,10 +15,10 @@ import sys
 import tempfile
 from email import policy
 from email.message import EmailMessage
-from email.utils import parseaddr
 from pathlib import Path
 
 from .config import MailSettings
+from .errors import first_line
 
 
 class SendError(Exception):
@@ -43,11 +43,6 @@ def make_transport(mail: MailSettings, timeout: float):
     if mail.scheme == "console":
         return ConsoleTransport()
     return SmtpTransport(mail, timeout)
-
-
-def envelope_sender(mail_from: str) -> str:
-    """The bare address of a From like 'Name <a@b>'."""
-    return parseaddr(mail_from)[1]
 
 
 class SmtpTransport:
@@ -83,7 +78,7 @@ class SmtpTransport:
             raise SendError(f"server said {exc.smtp_code}", detail=exc.smtp_error) from None
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise SendError(f"{type(exc).__name__}: {_first_line(exc)}") from None
+            raise SendError(f"{type(exc).__name__}: {first_line(exc, 120)}") from None
 
     def _connect(self) -> smtplib.SMTP:
         """Open, secure and log in; SendError(unreachable=True) if that fails."""
@@ -95,7 +90,7 @@ class SmtpTransport:
             else:
                 conn = smtplib.SMTP(mail.host, mail.port, timeout=self.timeout)
         except (smtplib.SMTPException, OSError) as exc:
-            raise SendError(f"cannot connect: {type(exc).__name__}: {_first_line(exc)}",
+            raise SendError(f"cannot connect: {type(exc).__name__}: {first_line(exc, 120)}",
                             unreachable=True) from None
         try:
             if mail.scheme == "smtp+starttls":
@@ -108,7 +103,7 @@ class SmtpTransport:
                             detail=exc.smtp_error, unreachable=True) from None
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(conn)
-            raise SendError(f"cannot start the session: {type(exc).__name__}: {_first_line(exc)}",
+            raise SendError(f"cannot start the session: {type(exc).__name__}: {first_line(exc, 120)}",
                             unreachable=True) from None
         return conn
 
@@ -166,8 +161,3 @@ def _quietly_close(conn: smtplib.SMTP) -> None:
         conn.quit()
     except (smtplib.SMTPException, OSError):
         conn.close()
-
-
-def _first_line(exc: Exception) -> str:
-    # Connection errors carry no addresses; cut anything long.
-    return (str(exc).splitlines() or [""])[0][:120]

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import mail, outbox, store
 from .clock import utcnow
 from .paths import TEMPLATES
-from .transport import SendError, envelope_sender, make_transport
+from .transport import SendError, make_transport
 
 if TYPE_CHECKING:  # the factory above builds the Capture this module is handed
     from .app import Capture
@@ -55,7 +55,7 @@ class Worker:
         self.conf = capture.settings.delivery
         self.env = mail.environment(TEMPLATES / "email")
         self.transport = make_transport(capture.settings.mail, self.conf.smtp_timeout)
-        self.sender = envelope_sender(capture.settings.mail_from)
+        self.sender = capture.settings.mail_from.addr_spec
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
         self.bell = outbox.doorbell()

@@ -35,6 +35,8 @@ def _run_in_repo(monkeypatch):
     for name in list(os.environ):
         if name.startswith("CAPTURE_") and not name.startswith(("CAPTURE_TEST_", "CAPTURE_REQUIRE")):
             monkeypatch.delenv(name)
+    # A developer's own .env must not change what the tests (and the servers they start) see.
+    monkeypatch.setenv("CAPTURE_DOTENV", "0")
 
 
 @pytest.fixture(scope="session")

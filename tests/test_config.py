@@ -22,6 +22,7 @@ def test_defaults_match_the_readme():
 
 def test_environment_beats_dotenv(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CAPTURE_DOTENV", "1")  # the tests turn .env off
     (tmp_path / ".env").write_text("CAPTURE_SECRET_KEY=from-dotenv-0123456789\nCAPTURE_TIMEZONE=Europe/Paris\n")
     s = load_settings(environ={"CAPTURE_TIMEZONE": "America/New_York"})
     assert s.secret_key == "from-dotenv-0123456789"
@@ -109,3 +110,30 @@ def test_gunicorn_reports_a_bad_setting_without_a_traceback(tmp_path):
     assert proc.returncode != 0
     assert "capture: CAPTURE_TIMEZONE: 'Nowhere/Land' is not a time zone name" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_tests_never_read_a_developers_dotenv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CAPTURE_TIMEZONE=Europe/Paris\n")
+    assert str(load_settings(BASE, environ={}).timezone) == "Europe/London"  # conftest: CAPTURE_DOTENV=0
+    assert str(load_settings(BASE, environ={"CAPTURE_DOTENV": "1"}).timezone) == "Europe/Paris"
+
+
+def test_a_misspelt_setting_is_reported_with_the_closest_name(capsys, make_app, monkeypatch):
+    monkeypatch.setenv("CAPTURE_RATELIMT", "1 per day")
+    monkeypatch.setenv("CAPTURE_NONSENSE_THING", "x")
+    monkeypatch.setenv("CAPTURE_API_URL", "https://api.fernleaf.example")  # read by the site build
+    make_app()
+    lines = capsys.readouterr().err.splitlines()
+    assert "capture: warning: CAPTURE_RATELIMT: not a setting, ignored; did you mean CAPTURE_RATELIMIT?" in lines
+    assert "capture: warning: CAPTURE_NONSENSE_THING: not a setting, ignored" in lines
+    assert not any("API_URL" in line or "DOTENV" in line for line in lines)
+
+
+def test_the_sender_is_parsed_once():
+    s = load_settings({**BASE, "mail_from": "Fernleaf Studio leads <Leads@Fernleaf.example>"}, environ={})
+    assert (s.mail_from.display_name, s.mail_from.addr_spec, s.mail_from.domain) == \
+        ("Fernleaf Studio leads", "Leads@Fernleaf.example", "Fernleaf.example")
+    with pytest.raises(ConfigError, match="CAPTURE_MAIL_FROM"):
+        load_settings({**BASE, "mail_from": "Fernleaf <not an address>"}, environ={})
+

@@ -22,6 +22,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_BODY = 64 * 1024
 TOO_LARGE = "The submission is too large (64 KiB at most)."
+MAX_DRAIN = 1024 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CORS_MAX_AGE = "86400"
 
@@ -88,8 +89,26 @@ def read_body() -> bytes:
     except RequestEntityTooLarge:
         raise Problem(413, TOO_LARGE) from None
     if len(body) > MAX_BODY:
+        _drain()
         raise Problem(413, TOO_LARGE)
     return body
+
+
+def _drain() -> None:
+    """Read and drop the rest of an oversized body (up to MAX_DRAIN), as nginx does.
+
+    A server that closes the connection with unread data makes the client's
+    system reset it, and the client may then never read our 413.
+    """
+    raw, left = request.environ.get("wsgi.input"), MAX_DRAIN
+    try:
+        while raw is not None and left > 0:
+            chunk = raw.read(min(64 * 1024, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except (OSError, ValueError):  # the client went away: nothing to answer
+        return
 
 
 def _json_object(body: bytes) -> dict:

@@ -16,20 +16,19 @@ UPDATE inside a BEGIN IMMEDIATE transaction, which only one writer holds.
 """
 from __future__ import annotations
 
-import fcntl
 import random
 import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, desc, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
 
+from .clock import utcnow
 from .config import DeliverySettings
 from .forms import Form
 from .mail import CONFIRM_VISITOR, NOTIFY_SALES
 from .models import outbox
-from .clock import utcnow
+from .store import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")
@@ -78,25 +77,6 @@ def _job(lead_id: str, kind: str, recipient: str, msg_id: str, due: datetime) ->
     return {"lead_id": lead_id, "kind": kind, "recipient": recipient, "message_id": msg_id,
             "status": "pending", "attempts": 0, "available_at": due, "lease_until": None,
             "leased_by": None, "last_error": None, "created_at": due, "sent_at": None}
-
-
-@contextmanager
-def writing(engine: Engine):
-    """A write transaction; on SQLite, queued on the same lock file as the lead writer.
-
-    SQLite's busy handler sleeps in growing steps while another writer holds
-    the lock; waiting on the lock file (store.py) hands over at once instead.
-    """
-    with engine.connect() as conn:
-        fd = conn.connection.info.get("write_lock") if engine.dialect.name == "sqlite" else None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 # --- the retry schedule --------------------------------------------------------

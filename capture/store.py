@@ -10,6 +10,7 @@ from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -18,13 +19,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (JSON, Boolean, DateTime, create_engine, event, false, func, select, text,
                         update)
 from psycopg.types.json import Json
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .forms import ATTRIBUTION_FIELDS
 from .models import UTCDateTime, leads, outbox
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_LOCK = "write_lock"  # the pool record's info key for a SQLite connection's lock file
 LEAD_COLUMNS = tuple(c.name for c in leads.columns)
 
 
@@ -52,6 +54,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     lock_path = parsed.database + "-writelock"
     event.listen(engine, "connect", lambda conn, record: _sqlite_connect(conn, record, lock_path))
+    event.listen(engine, "close", _sqlite_close)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
@@ -59,22 +62,54 @@ def make_engine(url: str) -> Engine:
 def _sqlite_connect(dbapi_conn, record, lock_path: str):
     # Autocommit at the driver level, so the "begin" hook decides how to BEGIN.
     dbapi_conn.isolation_level = None
-    # One lock file descriptor per connection: see LeadWriter.save.
-    fd = record.info["write_lock"] = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    # One lock file descriptor per connection (see write_lock), closed with it.
+    record.info[WRITE_LOCK] = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
     # Turning a new database to WAL needs its exclusive lock; two processes doing
     # it at once can deadlock inside SQLite, which then fails one of them with
     # "database is locked" without waiting. Take turns on the lock file instead.
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
+    with write_lock(record):
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
     # synchronous=NORMAL in WAL mode: a commit survives any crash of the process
     # (tested); only an OS crash or power cut can roll back the last commits.
     # The WAL keeps SQLite's default checkpoint size: a larger one was no
     # faster under load and doubled p99 (bench/capture_throughput.py).
     for pragma in ("synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON", "mmap_size=268435456"):
         dbapi_conn.execute(f"PRAGMA {pragma}")
+
+
+def _sqlite_close(dbapi_conn, record) -> None:
+    # The pool closes a connection (overflow, invalidation, dispose): its lock file goes too.
+    fd = record.info.pop(WRITE_LOCK, None)
+    if fd is not None:
+        os.close(fd)
+
+
+@contextmanager
+def write_lock(pooled) -> Iterator[None]:
+    """Hold this SQLite connection's turn to write (nothing on PostgreSQL).
+
+    `pooled` is anything carrying the pool record's `info`: a pool record, a
+    raw pooled connection, or `Connection.connection`. SQLite's own busy
+    handler sleeps in growing steps while another writer holds the database;
+    writers queued on a blocking flock of one lock file are woken at once.
+    """
+    fd = pooled.info.get(WRITE_LOCK)
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in a write transaction, taking its turn on SQLite."""
+    with engine.connect() as conn:
+        with write_lock(conn.connection), conn.begin():
+            yield conn
 
 
 def _sqlite_begin(conn):
@@ -151,18 +186,6 @@ class _StaleConnection(Exception):
     """The pooled connection was dead before the transaction began."""
 
 
-@contextmanager
-def _sqlite_write_lock(conn):
-    # SQLite's own busy handler sleeps in steps of milliseconds while another
-    # writer holds the lock; a blocking flock wakes the next writer at once.
-    fd = conn.info["write_lock"]
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
 class LeadWriter:
     """Writes a lead and its jobs in one transaction on a pooled driver connection.
 
@@ -195,7 +218,7 @@ class LeadWriter:
             raise StoreError(_error_name(exc)) from exc
         stage = "insert"
         try:
-            with _sqlite_write_lock(conn) if self.sqlite else nullcontext():
+            with write_lock(conn):
                 cursor = conn.cursor()
                 with _pipeline(conn, self.sqlite):
                     if self.sqlite:
@@ -274,7 +297,7 @@ def check_writes(engine: Engine) -> None:
     """Raise SQLAlchemyError unless the database takes writes now (a write that changes nothing)."""
     with engine.connect() as conn:
         try:
-            with conn.begin():
+            with write_lock(conn.connection), conn.begin():
                 conn.execute(update(leads).where(false()).values(status=leads.c.status))
         except SQLAlchemyError:
             conn.invalidate()  # as in LeadWriter: never pool a connection stuck read-only

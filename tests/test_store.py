@@ -164,3 +164,19 @@ def test_sqlite_recovers_after_a_read_only_spell_and_health_tells(tmp_path, cons
     assert stored == [201, 200]
     assert during == [503, 503]  # refused, and health says writes fail
     assert after == [201, 200]  # the next request gets a fresh connection
+
+
+def test_discarded_sqlite_connections_leave_no_open_files(sqlite_url):
+    """Each pooled SQLite connection has a lock file descriptor: it must close with the connection."""
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    engine.dispose()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(300):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            conn.invalidate()  # the pool closes it, as after a failed write
+    with ThreadPoolExecutor(8) as pool:  # overflow connections, discarded when returned
+        list(pool.map(lambda _: engine.connect().close(), range(100)))
+    engine.dispose()
+    assert len(os.listdir("/proc/self/fd")) <= before

@@ -16,8 +16,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import (JSON, Boolean, DateTime, create_engine, event, false, func, select, text,
-                        update)
+from sqlalchemy import (JSON, Boolean, DateTime, Integer, String, create_engine, event, false, func,
+                        select, text, update)
 from psycopg.types.json import Json
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -273,14 +273,22 @@ def _compiled(table, engine: Engine, keys: tuple[str, ...]):
 
 
 def _converter(column_type, sqlite: bool):
-    # The storage formats SQLAlchemy itself uses, so its reads agree with these writes.
+    """How a value of this column type reaches the driver; TypeError for a type not handled here.
+
+    The storage formats are the ones SQLAlchemy itself uses, so its reads agree
+    with these writes. A new column of another type stops the app at start
+    (LeadWriter compiles every insert then) instead of reaching the driver raw.
+    """
     if isinstance(column_type, JSON):
         return (lambda v: json.dumps(v, ensure_ascii=False)) if sqlite else Json
-    if sqlite and isinstance(column_type, (DateTime, UTCDateTime)):
-        return _sqlite_datetime
-    if sqlite and isinstance(column_type, Boolean):
-        return int
-    return None
+    if isinstance(column_type, (DateTime, UTCDateTime)):
+        return _sqlite_datetime if sqlite else None  # psycopg takes aware datetimes
+    if isinstance(column_type, Boolean):
+        return int if sqlite else None
+    if isinstance(column_type, (String, Integer)):
+        return None  # both drivers take str and int as they are
+    raise TypeError(f"store.LeadWriter cannot write a {type(column_type).__name__} column yet: "
+                    "add its conversion to store._converter")
 
 
 @lru_cache(maxsize=8)

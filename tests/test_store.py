@@ -8,6 +8,7 @@ import uuid
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from capture.models import leads, outbox
@@ -180,3 +181,15 @@ def test_discarded_sqlite_connections_leave_no_open_files(sqlite_url):
         list(pool.map(lambda _: engine.connect().close(), range(100)))
     engine.dispose()
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_the_hand_compiled_insert_refuses_a_column_type_it_cannot_convert(database_url):
+    """LeadWriter converts values itself: a new column type must fail at start, not reach the driver."""
+    from sqlalchemy import Column, MetaData, Numeric, String, Table
+    from capture.store import LeadWriter, _compiled
+    engine = make_engine(database_url)
+    LeadWriter(engine)  # every column of leads and outbox has a conversion
+    table = Table("t", MetaData(), Column("id", String(10), primary_key=True), Column("price", Numeric))
+    with pytest.raises(TypeError, match="Numeric column"):
+        _compiled(table, engine, ("id", "price"))
+    engine.dispose()

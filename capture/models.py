@@ -75,4 +75,6 @@ outbox = Table(
     Index("ix_outbox_lead", "lead_id"),
 )
 # The per-address cap on confirmations (outbox.confirmations_to) looks up by this.
-Index("ix_outbox_recipient", func.lower(outbox.c.recipient), outbox.c.created_at)
+Index("ix_outbox_confirmation_recipient", func.lower(outbox.c.recipient), outbox.c.created_at,
+      sqlite_where=outbox.c.kind == "confirm_visitor",
+      postgresql_where=outbox.c.kind == "confirm_visitor")

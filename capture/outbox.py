@@ -20,7 +20,7 @@ import random
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, desc, exists, func, or_, select, update
+from sqlalchemy import and_, desc, exists, func, literal_column, or_, select, update
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
@@ -170,7 +170,8 @@ def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
     """Other confirmations sent, or being sent, to this job's address in the last day."""
     query = select(func.count()).where(
         func.lower(outbox.c.recipient) == job["recipient"].lower(), outbox.c.created_at > now - CAP_WINDOW,
-        outbox.c.kind == CONFIRM_VISITOR, outbox.c.status.in_(("sent", "sending")),
+        # Inline, so PostgreSQL's prepared (generic) plans still match the partial index.
+        outbox.c.kind == literal_column(f"'{CONFIRM_VISITOR}'"), outbox.c.status.in_(("sent", "sending")),
         outbox.c.id != job["id"])
     with engine.connect() as conn:
         return conn.execute(query).scalar()

@@ -14,10 +14,16 @@ branch_labels = None
 depends_on = None
 
 
+CONFIRMATIONS = sa.text("kind = 'confirm_visitor'")
+
+
 def upgrade():
     # lower(): an address differing only in case is the same mailbox to a mail-bomber.
-    op.create_index('ix_outbox_recipient', 'outbox', [sa.text('lower(recipient)'), 'created_at'])
+    # Partial: only confirmations are capped, and every other job skips the index's cost.
+    op.create_index('ix_outbox_confirmation_recipient', 'outbox',
+                    [sa.text('lower(recipient)'), 'created_at'],
+                    sqlite_where=CONFIRMATIONS, postgresql_where=CONFIRMATIONS)
 
 
 def downgrade():
-    op.drop_index('ix_outbox_recipient', table_name='outbox')
+    op.drop_index('ix_outbox_confirmation_recipient', table_name='outbox')

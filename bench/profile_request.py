@@ -45,6 +45,14 @@ STAGES = (
 )
 
 
+def frame_name(frame: str) -> str:
+    """'SyncWorker.handle (gunicorn/workers/sync.py:141)' as 'handle (sync.py' (py-spy 0.4.1 and 0.4.3)."""
+    if " (" not in frame:
+        return frame
+    function, where = frame.split(" (", 1)
+    return f"{function.rsplit('.', 1)[-1]} ({where.split(':')[0].rsplit('/', 1)[-1]}"
+
+
 def stage_of(frames: list[str]) -> str:
     for frame in reversed(frames):
         for stage, marks in STAGES:
@@ -75,8 +83,7 @@ def profile(env: dict, app: str, seconds: int) -> tuple[Counter, float]:
     samples = Counter()
     for row in out.read_text().splitlines():
         stack, count = row.rsplit(" ", 1)
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1]
-                  if " (" in f else f for f in stack.split(";")]
+        frames = [frame_name(f) for f in stack.split(";")]
         samples[stage_of(frames)] += int(count)
     out.unlink()
     return samples, cpu_ms

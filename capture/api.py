@@ -10,9 +10,10 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import store
+from . import pipeline, store
 from .clock import utcnow
 from .forms import ATTRIBUTION_FIELDS, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -132,11 +133,15 @@ def save(form, values: dict, data: dict) -> dict:
     now = utcnow()
     lead = store.lead_row(form.id, values, attribution(data), spam=spam_verdict(data),
                           consent_version=consent_version(form, values), received_at=now)
-    jobs = jobs_for_lead(form, lead, ext.mail_domain, now)
     try:
+        if not lead["spam"]:
+            lead["owner"] = pipeline.owner_for(ext.engine, ext.sales, form, values)
+            lead["respond_by"] = pipeline.due_at(ext.sales, now)
+        jobs = (jobs_for_lead(form, lead, ext.mail_domain, now)
+                + pipeline.followups(ext.sales, lead, ext.mail_domain, now))
         ext.writer.save(lead, jobs)
-    except store.StoreError as exc:
-        log.error("could not store a lead for form %s (%s)", form.id, exc)
+    except (store.StoreError, SQLAlchemyError) as exc:
+        log.error("could not store a lead for form %s (%s)", form.id, type(exc).__name__)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
     if jobs:
         wake_workers()

@@ -19,14 +19,16 @@ from .config import ConfigError, Settings, load_settings
 from .errors import first_line
 from .forms import Schema, SchemaError, load_schema
 from .paths import TEMPLATES
+from .sales import Sales, SalesError, load_sales
 from .store import LeadWriter
 
 
 @dataclass
 class Capture:
-    """What the app's parts share: settings, the form schema, the database."""
+    """What the app's parts share: settings, the form schema, the sales process, the database."""
     settings: Settings
     schema: Schema
+    sales: Sales
     engine: Engine
     mail_domain: str
     writer: LeadWriter
@@ -41,7 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     try:
         settings = load_settings(config)
         schema = load_schema(settings.forms_path)
-    except (ConfigError, SchemaError) as exc:
+        sales = load_sales(settings.sales_path, settings.timezone, schema.forms)
+    except (ConfigError, SchemaError, SalesError) as exc:
         print(f"capture: {exc}", file=sys.stderr)
         raise SystemExit(4) from None
     for warning in settings.warnings:
@@ -52,7 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.session_interface = NoSessions()
     _setup_logging()
-    app.extensions["capture"] = _connect(settings, schema)
+    app.extensions["capture"] = _connect(settings, schema, sales)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
                                 x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
@@ -88,7 +91,7 @@ def _inside_flask_command() -> bool:
     return ctx is not None and ctx.info_name != "run"
 
 
-def _connect(settings: Settings, schema: Schema) -> Capture:
+def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
     from . import store
     engine = store.make_engine(settings.database_url)
     if settings.auto_migrate:
@@ -98,7 +101,7 @@ def _connect(settings: Settings, schema: Schema) -> Capture:
             print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({first_line(exc)})",
                   file=sys.stderr)
             raise SystemExit(4) from None
-    return Capture(settings, schema, engine, settings.mail_from.domain, store.LeadWriter(engine))
+    return Capture(settings, schema, sales, engine, settings.mail_from.domain, store.LeadWriter(engine))
 
 
 def _register(app: Flask, settings: Settings) -> None:

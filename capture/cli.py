@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import signal
+from contextlib import contextmanager
 import threading
 import unicodedata
 from datetime import timezone
@@ -11,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import outbox, reports, store
+from . import inbox, outbox, pipeline, reports, store
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -77,33 +78,112 @@ def check():
 
 
 @leads_cli.command("list")
-@click.option("--limit", default=20, show_default=True, help="How many of the newest leads.")
+@click.option("--limit", default=20, show_default=True, help="How many leads.")
+@click.option("--status", type=click.Choice(["all", "open", *pipeline.STATUSES]), default="all",
+              show_default=True, help="Only leads in this status (open = new to proposal).")
+@click.option("--owner", default="", help="Only leads this team member owns (email).")
+@click.option("--overdue", is_flag=True, help="Only leads still new past their first-contact deadline.")
 @click.option("--include-spam", is_flag=True, help="Also list leads marked as spam.")
-def leads_list(limit: int, include_spam: bool):
-    """List the newest leads, one per line.
+def leads_list(limit: int, status: str, owner: str, overdue: bool, include_spam: bool):
+    """List leads one per line: overdue first, then newest.
 
-    Example: flask --app capture leads list --limit 5
+    Example: flask --app capture leads list --status open --owner tom@fernleaf.example --overdue
     """
-    rows = reports.latest_leads(_ext().engine, limit, include_spam)
+    rows = inbox.find(_ext().engine, inbox.Filters(status=status, owner=owner, overdue=overdue),
+                      limit=limit, include_spam=include_spam)
     if not rows:
-        echo("No leads yet.")
+        echo("No leads yet." if status == "all" and not (owner or overdue) else "No leads match.")
     for row in rows:
-        flag = " [spam]" if row.spam else ""
-        echo(f"{row.id}  {row.received_at:%Y-%m-%d %H:%M}  {row.form_id:<12} "
-                   f"{row.name or '-'} <{row.email or '-'}> {row.service or ''}{flag}")
+        flags = "".join(f" [{name}]" for name in ("overdue", "spam") if row[name])
+        echo(f"{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {row['form_id']:<12} {row['status']:<12} "
+             f"{row['owner'] or '-':<24} {row['name'] or '-'} <{row['email'] or '-'}> "
+             f"{row['service'] or ''}{flags}")
 
 
 @leads_cli.command("show")
 @click.argument("lead_id")
 def leads_show(lead_id: str):
-    """Print one lead with every stored value, as JSON.
+    """Print one lead with every stored value, its response times and its events, as JSON.
 
     Example: flask --app capture leads show 3q2Vx0dTqk9nT1bL6YpA
     """
-    lead = store.get_lead(_ext().engine, lead_id)
+    ext = _ext()
+    lead = store.get_lead(ext.engine, lead_id)
     if lead is None:
         raise click.ClickException(f"no lead with id {lead_id}")
+    if not lead["spam"]:
+        lead["response"] = pipeline.response_times(ext.sales, lead)
+        lead["value"] = pipeline.money(lead["deal_value"], ext.sales.currency) or None
+    lead["events"] = pipeline.timeline(ext.engine, lead_id)
     echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
+
+
+@leads_cli.command("status")
+@click.argument("lead_id")
+@click.argument("status", type=click.Choice(pipeline.STATUSES))
+@click.option("--value", default=None, help="The deal value (needed for won), e.g. 8500 or 8,500.00.")
+@click.option("--reason", default=None, help="Why it was lost (needed for lost): one of sales.yml's lost_reasons.")
+@click.option("--note", default=None, help="A note to keep with the change (needed for lost/other).")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True,
+              help="Who made the change: a team member's email.")
+def leads_status(lead_id: str, status: str, value, reason, note, actor: str):
+    """Move a lead through the pipeline (new, contacted, consultation, proposal, won, lost).
+
+    Example: flask --app capture leads status 01a2b3c4d5e6AbCdEf won --value 8500 --by maya@fernleaf.example
+    """
+    ext = _ext()
+    with _pipeline_errors():
+        amount = pipeline.parse_money(value) if value is not None else None
+        event = pipeline.change_status(ext.engine, ext.sales, lead_id,
+                                       pipeline.Change(status, amount, reason, note), _actor(actor))
+    echo(f"Lead {lead_id} is now {status}." if event else f"Lead {lead_id} already was {status}; nothing changed.")
+
+
+@leads_cli.command("note")
+@click.argument("lead_id")
+@click.argument("text")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True, help="Who wrote it: a team member's email.")
+def leads_note(lead_id: str, text: str, actor: str):
+    """Add a note to a lead's timeline.
+
+    Example: flask --app capture leads note 01a2b3c4d5e6AbCdEf "Called, back on Monday" --by tom@fernleaf.example
+    """
+    with _pipeline_errors():
+        pipeline.add_note(_ext().engine, lead_id, text, _actor(actor))
+    echo(f"Note added to lead {lead_id}.")
+
+
+@leads_cli.command("assign")
+@click.argument("lead_id")
+@click.argument("email")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True, help="Who reassigned it.")
+def leads_assign(lead_id: str, email: str, actor: str):
+    """Give a lead to another salesperson or manager.
+
+    Example: flask --app capture leads assign 01a2b3c4d5e6AbCdEf tom@fernleaf.example
+    """
+    ext = _ext()
+    with _pipeline_errors():
+        event = pipeline.assign(ext.engine, ext.sales, lead_id, email, _actor(actor))
+    echo(f"Lead {lead_id} is now {email}'s." if event else f"Lead {lead_id} already was {email}'s.")
+
+
+def _actor(email: str) -> str:
+    """`system`, or a team member's address (anything else is refused)."""
+    if email == pipeline.SYSTEM:
+        return email
+    member = _ext().sales.member(email)
+    if member is None:
+        raise click.ClickException(f"{email} is not on the team (sales.yml)")
+    return member.email
+
+
+@contextmanager
+def _pipeline_errors():
+    try:
+        yield
+    except pipeline.PipelineError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # --- leads for marketing: export and sources ------------------------------------

@@ -32,6 +32,8 @@ DEFAULTS = {
     "SECRET_KEY": "",
     "ALLOWED_ORIGINS": "",
     "FORMS": "forms.yml",
+    "SALES": "sales.yml",
+    "PUBLIC_URL": "http://127.0.0.1:8000",
     "RATELIMIT": "10 per minute;100 per day",
     "RATELIMIT_STORAGE": "memory://",
     "RATELIMIT_PREFIX": "capture",
@@ -101,6 +103,8 @@ class Settings:
     secret_key: str
     allowed_origins: frozenset[str]
     forms_path: Path
+    sales_path: Path
+    public_url: str
     ratelimit: str
     ratelimit_storage: str
     ratelimit_prefix: str
@@ -135,6 +139,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         secret_key=_secret_key(raw["SECRET_KEY"]),
         allowed_origins=_origins(raw["ALLOWED_ORIGINS"]),
         forms_path=Path(raw["FORMS"]),
+        sales_path=Path(raw["SALES"]),
+        public_url=_public_url(raw["PUBLIC_URL"]),
         ratelimit=_ratelimit(raw["RATELIMIT"]),
         ratelimit_storage=_ratelimit_storage(raw["RATELIMIT_STORAGE"]),
         ratelimit_prefix=raw["RATELIMIT_PREFIX"],
@@ -248,6 +254,13 @@ def _ratelimit_storage(value: str) -> str:
 def _site_url(value: str) -> str:
     if value and urlsplit(value).scheme not in ("http", "https"):
         _fail("SITE_URL", f"'{value}' is not an http(s) URL")
+    return value.rstrip("/")
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        _fail("PUBLIC_URL", f"'{value}' is not a base URL like https://www.fernleaf.example")
     return value.rstrip("/")
 
 

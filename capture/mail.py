@@ -28,7 +28,12 @@ from .clock import utcnow
 
 NOTIFY_SALES = "notify_sales"
 CONFIRM_VISITOR = "confirm_visitor"
-KINDS = (NOTIFY_SALES, CONFIRM_VISITOR)
+REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
+ESCALATE = "escalate"  # the promise is broken: the managers are told
+SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
+TO_SALES = (NOTIFY_SALES, REMIND_OWNER, ESCALATE)
+FOLLOW_UPS = (REMIND_OWNER, ESCALATE)
+KINDS = (*TO_SALES, CONFIRM_VISITOR)
 SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
 DEFAULT_SLOT_LENGTH = timedelta(hours=1)
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -67,22 +72,38 @@ def one_line(value, limit: int = 200) -> str:
 
 
 def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: History,
-            mail_from: Address | str, tz: ZoneInfo, domain: str) -> EmailMessage:
-    """The whole message for one outbox job; RenderError if it cannot exist."""
+            mail_from: Address | str, tz: ZoneInfo, domain: str, links: list[dict] = (),
+            extra: dict | None = None) -> EmailMessage:
+    """The whole message for one outbox job; RenderError if it cannot exist.
+
+    `links` are the desk and one-click action links of a message to sales;
+    `extra` adds what a reminder says (how long the lead has waited, its owner).
+    """
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
-    ctx = lead_context(lead, form, history, tz)
+    ctx = {**lead_context(lead, form, history, tz), "links": list(links), **(extra or {})}
     if job["kind"] == CONFIRM_VISITOR:
         return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
-    return _notification(env, job, ctx, mail_from)
+    return _to_sales(env, job, ctx, mail_from)
 
 
-def _notification(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
-    msg = _headers(job, mail_from, one_line(env.get_template("notify_sales.subject.txt").render(ctx)))
+def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
+    kind = job["kind"]
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{kind}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
     if ctx["email"]:
         msg["Reply-To"] = _address("Reply-To", ctx["email"], ctx["name"])
-    _body(env, msg, NOTIFY_SALES, ctx)
+    _body(env, msg, kind, ctx)
+    return msg
+
+
+def compose_sign_in(env: Environment, job: dict, *, url: str, name: str,
+                    mail_from: Address | str) -> EmailMessage:
+    """The desk's magic sign-in link, for a team member."""
+    ctx = {"url": url, "name": name, "minutes": 15}
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{SIGN_IN}.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-generated"
+    _body(env, msg, SIGN_IN, ctx)
     return msg
 
 
@@ -109,7 +130,8 @@ def _headers(job: dict, mail_from: Address | str, subject: str) -> EmailMessage:
     msg["Subject"] = LiteralText("Subject", subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = job["message_id"]
-    msg["X-Capture-Lead"] = one_line(job["lead_id"], 40)
+    if job.get("lead_id"):
+        msg["X-Capture-Lead"] = one_line(job["lead_id"], 40)
     return msg
 
 

@@ -51,15 +51,51 @@ leads = Table(
     Column("consent_version", String(40)),
     Column("consent_at", UTCDateTime()),
     *(Column(name, Text) for name in ATTRIBUTION_FIELDS),
+    # The pipeline (pipeline.py): the current state; the events table holds its history.
+    Column("owner", String(320)),
+    Column("deal_value", Integer),  # in the currency's minor unit (pence), when won
+    Column("lost_reason", String(40)),
+    Column("first_contact_at", UTCDateTime()),  # the first move out of "new"
+    Column("status_changed_at", UTCDateTime()),
+    Column("respond_by", UTCDateTime()),  # the first-contact promise in working time, set on arrival
     Index("ix_leads_received_at", "received_at"),
     Index("ix_leads_email", "email"),
+    Index("ix_leads_status_owner", "status", "owner"),
+)
+
+# Every change to a lead: who, when, from, to, and what came with it.
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lead_id", String(32), ForeignKey("leads.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),  # a team member's email, or "system"
+    Column("kind", String(20), nullable=False),  # status, note, assign
+    Column("from_status", String(20)),
+    Column("to_status", String(20)),
+    Column("owner", String(320)),
+    Column("deal_value", Integer),
+    Column("reason", String(40)),
+    Column("note", Text),
+    Index("ix_events_lead", "lead_id", "at"),
+)
+
+# Magic sign-in links for the desk: single use, short-lived.
+sign_in_links = Table(
+    "sign_in_links", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
 )
 
 # One row per message to send; written in the lead's transaction.
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("lead_id", String(32), ForeignKey("leads.id"), nullable=False),
+    Column("lead_id", String(32), ForeignKey("leads.id")),  # none for a sign-in link
+    Column("ref", String(64)),  # what a message about no lead is about (a sign-in link's id)
     Column("kind", String(40), nullable=False),
     Column("recipient", String(320), nullable=False),
     Column("message_id", String(250), nullable=False, unique=True),
@@ -71,6 +107,7 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
+    Column("scheduled_for", UTCDateTime()),  # a reminder's due time: its wait counts from then
     Index("ix_outbox_due", "status", "available_at"),
     Index("ix_outbox_lead", "lead_id"),
 )

@@ -106,6 +106,7 @@ def _health_schema() -> dict:
         "status": {"enum": ["ok", "error"]}, "database": {"enum": ["ok", "unavailable"]},
         "outbox": {"type": "object", "properties": {
             "waiting": count, "dead": count, "sent": count,
+            "scheduled": {**count, "description": "Reminders and escalations not due yet."},
             "dropped": {**count, "description": "Not sent on purpose (a confirmation over the "
                                                 "per-address daily cap)."},
             "oldest_waiting_seconds": {"type": "number", "minimum": 0},

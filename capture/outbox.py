@@ -20,7 +20,7 @@ import random
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, desc, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, case, desc, exists, func, literal_column, or_, select, update
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
@@ -64,19 +64,22 @@ def jobs_for_lead(form: Form, lead: dict, domain: str, now: datetime) -> list[di
     """One row per sales recipient, then the visitor's confirmation; spam gets none."""
     if lead["spam"]:
         return []
-    jobs = [_job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
+    jobs = [job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
             for i, to in enumerate(form.recipients(lead["data"]))]
     if form.confirmation and lead.get("email"):
         # Only ever the lead's own, validated address: never a relay to anyone else.
-        jobs.append(_job(lead["id"], CONFIRM_VISITOR, lead["email"],
-                         message_id(lead["id"], "confirm", domain), now))
+        jobs.append(job(lead["id"], CONFIRM_VISITOR, lead["email"],
+                        message_id(lead["id"], "confirm", domain), now))
     return jobs
 
 
-def _job(lead_id: str, kind: str, recipient: str, msg_id: str, due: datetime) -> dict:
-    return {"lead_id": lead_id, "kind": kind, "recipient": recipient, "message_id": msg_id,
-            "status": "pending", "attempts": 0, "available_at": due, "lease_until": None,
-            "leased_by": None, "last_error": None, "created_at": due, "sent_at": None}
+def job(lead_id: str | None, kind: str, recipient: str, msg_id: str, now: datetime,
+        due: datetime | None = None, ref: str | None = None) -> dict:
+    """An outbox row: due now, or at `due` (a scheduled message such as a reminder)."""
+    return {"lead_id": lead_id, "ref": ref, "kind": kind, "recipient": recipient,
+            "message_id": msg_id, "status": "pending", "attempts": 0, "available_at": due or now,
+            "lease_until": None, "leased_by": None, "last_error": None, "created_at": now,
+            "sent_at": None, "scheduled_for": due}
 
 
 # --- the retry schedule --------------------------------------------------------
@@ -204,16 +207,21 @@ def retry(engine: Engine, job_ids: list[int] | None = None) -> int:
 
 def oldest_waiting_seconds(engine: Engine) -> float:
     """How long the oldest unsent (pending or sending) message has existed; 0 if none."""
-    query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(("pending", "sending")))
+    # A scheduled message (a reminder) waits from when it became due, not from when it was queued.
+    queued = func.coalesce(outbox.c.scheduled_for, outbox.c.created_at)
+    query = select(func.min(queued)).where(outbox.c.status.in_(("pending", "sending")),
+                                            queued <= utcnow())
     with engine.connect() as conn:
         oldest = conn.execute(query).scalar()
     return max(0.0, round((utcnow() - oldest).total_seconds(), 1)) if oldest else 0.0
 
 
 def counts(engine: Engine) -> dict:
-    """How many outbox jobs are in each status."""
+    """How many outbox jobs are in each status; "scheduled": pending and not due yet (a reminder)."""
+    state = case((and_(outbox.c.status == "pending", outbox.c.scheduled_for > utcnow()), "scheduled"),
+                 else_=outbox.c.status)
     with engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
-    found = dict.fromkeys(STATUSES, 0)
+        rows = conn.execute(select(state, func.count()).group_by(state)).all()
+    found = dict.fromkeys((*STATUSES, "scheduled"), 0)
     found.update({status: count for status, count in rows})
     return found

@@ -36,14 +36,6 @@ def _period(query, since: datetime | None, until: datetime | None, include_spam:
     return query
 
 
-def latest_leads(engine: Engine, limit: int, include_spam: bool) -> list:
-    """The newest leads, newest first: the columns a one-line listing shows."""
-    query = _period(select(leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name,
-                           leads.c.email, leads.c.service, leads.c.spam), None, None, include_spam)
-    with engine.connect() as conn:
-        return conn.execute(query.order_by(desc(leads.c.received_at)).limit(limit)).all()
-
-
 def export_columns(schema: Schema) -> list[str]:
     """Lead columns, every form field (in schema order, once), then attribution."""
     fields = []

@@ -39,6 +39,7 @@ def health():
         "status": "ok", "database": "ok",
         "outbox": {"waiting": counts["pending"] + counts["sending"], "dead": counts["dead"],
                    "sent": counts["sent"], "dropped": counts["dropped"],
+                   "scheduled": counts["scheduled"],
                    "oldest_waiting_seconds": oldest,
                    "attention": counts["dead"] > 0 or oldest > LONG_WAIT_SECONDS}}))
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import mail, outbox, store
+from . import mail, outbox, pipeline, signin, store, tokens
 from .clock import utcnow
 from .paths import TEMPLATES
 from .transport import SendError, make_transport
@@ -40,6 +40,10 @@ DB_RETRY_PAUSES = (0.0, 0.05, 0.25, 1.0)
 
 class Unrecorded(Exception):
     """A job was tried but its outcome could not be written; its lease brings it back."""
+
+
+class Unwanted(Exception):
+    """Decided when due: this message is no longer needed (a reminder for a contacted lead)."""
 
 
 def batch_size(conf) -> int:
@@ -169,6 +173,9 @@ class Worker:
             msg = self.retrying(self.render, job)
         except SQLAlchemyError:
             raise  # the database, not the job
+        except Unwanted as exc:
+            log.info("%s not sent: %s", where, exc)
+            return self.record(outbox.mark_dropped, job, f"not sent: {exc}")
         except Exception as exc:  # a poison job: set aside, the queue moves on
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return self.record(outbox.mark_dead, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
@@ -207,18 +214,39 @@ class Worker:
         return sent >= self.conf.confirmations_per_day
 
     def render(self, job: dict):
-        """The message for a job, built from its lead as stored now."""
+        """The message for a job, built from its lead as stored now; Unwanted if no longer needed."""
         cap = self.capture
+        if job["kind"] == mail.SIGN_IN:
+            return self.render_sign_in(job)
         lead = store.get_lead(cap.engine, job["lead_id"])
         if lead is None:
             raise mail.RenderError("the lead no longer exists")
+        if job["kind"] in mail.FOLLOW_UPS and lead["status"] != "new":
+            raise Unwanted(f"the lead was {lead['status']} before this was due")
         form = cap.schema.forms.get(lead["form_id"])
         if form is None:
             raise mail.RenderError(f"form {lead['form_id']!r} is no longer in the schema")
         count, last = store.history(cap.engine, lead)
+        links = (tokens.action_links(cap.settings.secret_key, cap.settings.public_url, lead["id"],
+                                     job["recipient"]) if job["kind"] in mail.TO_SALES else ())
+        extra = (pipeline.followup_context(cap.sales, lead, utcnow())
+                 if job["kind"] in mail.FOLLOW_UPS else None)
         return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
                             mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
-                            domain=cap.mail_domain)
+                            domain=cap.mail_domain, links=links, extra=extra)
+
+    def render_sign_in(self, job: dict):
+        """A desk sign-in email: the link row must exist and still be unused."""
+        cap = self.capture
+        link = signin.get_link(cap.engine, job["ref"] or "")
+        if link is None or link["used_at"] is not None or link["expires_at"] <= utcnow():
+            raise Unwanted("the sign-in link was used or has expired")
+        member = cap.sales.member(link["email"])
+        if member is None:
+            raise Unwanted("the address is no longer on the team")
+        url = f"{cap.settings.public_url}/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}"
+        return mail.compose_sign_in(self.env, job, url=url, name=member.name,
+                                    mail_from=cap.settings.mail_from)
 
 
 # --- embedded in the web process --------------------------------------------------

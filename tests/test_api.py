@@ -34,13 +34,19 @@ def test_json_submission_is_stored_with_its_notifications(app, client, consultat
     assert lead["data"]["website"] == "https://analytical.example.com"
     assert lead["consent_version"] == "2026-11-01" and lead["consent_at"] is not None
     assert lead["spam"] is False
+    assert lead["owner"] == "maya@fernleaf.example"  # sales.yml: the consultation round robin's first
     jobs = stored_jobs(app)
     assert [(j["kind"], j["recipient"]) for j in jobs] == [
         ("notify_sales", "shops@fernleaf.example"), ("notify_sales", "sales@fernleaf.example"),
-        ("confirm_visitor", "ada@analytical.example.com")]
+        ("confirm_visitor", "ada@analytical.example.com"),
+        ("remind_owner", "maya@fernleaf.example"), ("escalate", "maya@fernleaf.example")]
     assert {j["lead_id"] for j in jobs} == {lead["id"]}
-    assert len({j["message_id"] for j in jobs}) == 3
+    assert len({j["message_id"] for j in jobs}) == 5
     assert all(j["status"] == "pending" for j in jobs)
+    # Mail goes now; the reminder and escalation wait for their working-time deadlines.
+    now = [j for j in jobs if j["scheduled_for"] is None]
+    assert len(now) == 3 and all(j["available_at"] == lead["received_at"] for j in now)
+    assert all(j["available_at"] > lead["received_at"] for j in jobs if j["scheduled_for"])
 
 
 def test_ids_are_not_guessable_and_sort_by_age(client, consultation):
@@ -191,7 +197,7 @@ def test_contact_form_routes_to_its_own_inbox(app, client):
     response = client.post("/api/forms/contact", json={
         "name": "Grace", "email": "grace@navy.example.com", "message": "Hello", "consent": True})
     assert response.status_code == 201
-    assert [j["recipient"] for j in stored_jobs(app)] == ["hello@fernleaf.example"]
+    assert [j["recipient"] for j in stored_jobs(app) if j["kind"] == "notify_sales"] == ["hello@fernleaf.example"]
 
 
 def test_rate_limit_answers_429_with_retry_after(make_app, consultation):

@@ -20,9 +20,14 @@ from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
 FAST = {"mail_retry_first": "0.05s", "mail_retry_max": "0.2s", "mail_timeout": "1s", "mail_lease": "2s"}
 
 
-def rows(app) -> list[dict]:
+def rows(app, scheduled: bool = False) -> list[dict]:
+    """The outbox, oldest first; the reminders and escalations each lead also queues (due hours
+    later, pipeline.followups) only when asked for: these tests are about mail that goes now."""
+    query = select(outbox_table).order_by(outbox_table.c.id)
+    if not scheduled:
+        query = query.where(outbox_table.c.scheduled_for.is_(None))
     with app.extensions["capture"].engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(outbox_table).order_by(outbox_table.c.id)).mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def drain(worker: Worker, until, timeout: float = 15) -> None:

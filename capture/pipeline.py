@@ -1,0 +1,273 @@
+"""The sales pipeline: statuses, the rules for changing them, events, owners, response times.
+
+Every change to a lead is an event row (who, when, from, to, and the value,
+reason or note that came with it); the lead row keeps the current state for
+fast lists. Changes are idempotent: asking for the state a lead is already in
+records nothing, so a repeated click or command is harmless.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import desc, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from .clock import utcnow
+from .forms import Form
+from .mail import ESCALATE, REMIND_OWNER
+from .models import events, leads
+from .outbox import job, message_id
+from .sales import Sales
+from .store import writing
+
+STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
+OPEN_STATUSES = STATUSES[:4]
+SYSTEM = "system"
+NOTE_MAX = 5000
+MONEY = re.compile(r"^\s*(?:£|GBP|EUR|€|\$|USD)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*$", re.I)
+
+
+class PipelineError(ValueError):
+    """A change that cannot be made; the message says why, in words for a person."""
+
+
+class NoSuchLead(PipelineError):
+    """The lead id names no stored lead."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A requested status change with what must come with it."""
+    status: str
+    value: int | None = None  # minor units (pence)
+    reason: str | None = None
+    note: str | None = None
+
+
+# --- rules ---------------------------------------------------------------------
+
+def check(sales: Sales, change: Change) -> Change:
+    """The change, cleaned, or PipelineError: won needs a value; lost a listed reason (other: a note)."""
+    note = (change.note or "").strip() or None
+    if change.status not in STATUSES:
+        raise PipelineError(f"'{change.status}' is not a status (use one of {', '.join(STATUSES)})")
+    if note and len(note) > NOTE_MAX:
+        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
+    if change.status == "won" and not (change.value and change.value > 0):
+        raise PipelineError("A won lead needs its deal value.")
+    if change.status == "lost":
+        if change.reason not in sales.lost_reasons:
+            raise PipelineError(f"A lost lead needs a reason: one of {', '.join(sales.lost_reasons)}.")
+        if change.reason == "other" and not note:
+            raise PipelineError("Please say in a note why the lead was lost.")
+    return Change(change.status, change.value if change.status == "won" else None,
+                  change.reason if change.status == "lost" else None, note)
+
+
+def parse_money(text: str) -> int:
+    """'8,500', '£8500.50' or '8500' as minor units (pence); PipelineError otherwise."""
+    found = MONEY.match(str(text or ""))
+    if not found:
+        raise PipelineError(f"'{text}' is not an amount like 8500 or 8,500.00.")
+    try:
+        amount = Decimal(found[1].replace(",", "") + "." + (found[2] or "0"))
+    except InvalidOperation:
+        raise PipelineError(f"'{text}' is not an amount like 8500 or 8,500.00.") from None
+    return int(amount * 100)
+
+
+def money(minor: int | None, currency: str) -> str:
+    """8500000 pence as '£85,000' (pence shown only when there are any)."""
+    if minor is None:
+        return ""
+    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency, f"{currency} ")
+    whole, pence = divmod(minor, 100)
+    return f"{symbol}{whole:,}" + (f".{pence:02d}" if pence else "")
+
+
+# --- changes -------------------------------------------------------------------
+
+def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, actor: str,
+                  now: datetime | None = None) -> dict | None:
+    """Move a lead (and record the event); None when it already is where it was asked to go."""
+    change, now = check(sales, change), now or utcnow()
+    with writing(engine) as conn:
+        lead = _locked(conn, lead_id)
+        same = (lead["status"] == change.status and lead["deal_value"] == change.value
+                and lead["lost_reason"] == change.reason and not change.note)
+        if same:
+            return None
+        values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason}
+        if change.status == "won" or change.status == "lost":
+            values["deal_value"] = change.value
+        if change.status != "new" and lead["first_contact_at"] is None:
+            values["first_contact_at"] = now
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
+        event = _event(lead_id, now, actor, "status", from_status=lead["status"],
+                       to_status=change.status, deal_value=change.value, reason=change.reason,
+                       note=change.note)
+        conn.execute(events.insert(), event)
+    return event
+
+
+def add_note(engine: Engine, lead_id: str, text: str, actor: str, now: datetime | None = None) -> dict:
+    """Record a note on a lead (an event, like every change)."""
+    note = (text or "").strip()
+    if not note:
+        raise PipelineError("The note is empty.")
+    if len(note) > NOTE_MAX:
+        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
+    with writing(engine) as conn:
+        _locked(conn, lead_id)
+        event = _event(lead_id, now or utcnow(), actor, "note", note=note)
+        conn.execute(events.insert(), event)
+    return event
+
+
+def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
+           now: datetime | None = None) -> dict | None:
+    """Give a lead to another salesperson or manager; None if they already own it."""
+    member = sales.member(owner)
+    if member is None or not member.roles & {"sales", "manager"}:
+        raise PipelineError(f"{owner} is not a salesperson or manager on the team (sales.yml).")
+    with writing(engine) as conn:
+        lead = _locked(conn, lead_id)
+        if lead["owner"] == member.email:
+            return None
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(owner=member.email))
+        event = _event(lead_id, now or utcnow(), actor, "assign", owner=member.email,
+                       note=f"from {lead['owner'] or 'nobody'}")
+        conn.execute(events.insert(), event)
+    return event
+
+
+def _event(lead_id: str, at: datetime, actor: str, kind: str, **values) -> dict:
+    return {"lead_id": lead_id, "at": at, "actor": actor, "kind": kind, "from_status": None,
+            "to_status": None, "owner": None, "deal_value": None, "reason": None, "note": None,
+            **values}
+
+
+def _locked(conn, lead_id: str) -> dict:
+    """The lead, locked for this transaction (SQLite's BEGIN IMMEDIATE already is)."""
+    query = select(leads.c.status, leads.c.owner, leads.c.deal_value, leads.c.lost_reason,
+                   leads.c.first_contact_at).where(leads.c.id == lead_id, leads.c.spam.is_(False))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        raise NoSuchLead(f"There is no lead {lead_id}.")
+    return dict(found)
+
+
+def timeline(engine: Engine, lead_id: str) -> list[dict]:
+    """A lead's events, oldest first."""
+    query = select(events).where(events.c.lead_id == lead_id).order_by(events.c.at, events.c.id)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+# --- owners --------------------------------------------------------------------
+
+def owner_for(engine: Engine, sales: Sales, form: Form, values: dict) -> str:
+    """Who owns a new lead from this form, by sales.yml's rule for it (never nobody)."""
+    rule = sales.owners.get(form.id)
+    if rule is not None and rule.strategy == "round_robin":
+        return _next_in_turn(engine, form.id, rule.members)
+    for address in form.recipients(values):
+        member = sales.member(address)
+        if member is not None and member.roles & {"sales", "manager"}:
+            return member.email
+    return sales.fallback_owner
+
+
+def _next_in_turn(engine: Engine, form_id: str, members: tuple[str, ...]) -> str:
+    # The member after the newest lead's owner: the database is the one counter every
+    # process shares (two leads at the same instant may land with the same person).
+    query = (select(leads.c.owner).where(leads.c.form_id == form_id, leads.c.owner.is_not(None))
+             .order_by(desc(leads.c.received_at)).limit(1))
+    try:
+        last = _scalar(engine, query)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # A restarted server killed the pooled connections (the pool is now renewed):
+        # one more try on a fresh one, as LeadWriter does, so no lead is refused for it.
+        last = _scalar(engine, query)
+    if last not in members:
+        return members[0]
+    return members[(members.index(last) + 1) % len(members)]
+
+
+# --- the response clock --------------------------------------------------------
+
+def _scalar(engine: Engine, query):
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dict:
+    """Speed to lead: received to first contact (or to now, if still waiting), wall and working time."""
+    end = lead.get("first_contact_at") or now or utcnow()
+    wall = max(timedelta(0), end - lead["received_at"])
+    working = sales.calendar.between(lead["received_at"], end)
+    return {"waiting": lead.get("first_contact_at") is None,
+            "wall_minutes": round(wall.total_seconds() / 60, 1),
+            "working_minutes": round(working.total_seconds() / 60, 1),
+            "overdue": working > sales.response.first_contact}
+
+
+def due_at(sales: Sales, received_at: datetime) -> datetime:
+    """When the first-contact promise runs out for a lead received then."""
+    return sales.calendar.add(received_at, sales.response.first_contact)
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """How many non-spam leads are in each status."""
+    query = select(leads.c.status, func.count()).where(leads.c.spam.is_(False)).group_by(leads.c.status)
+    with engine.connect() as conn:
+        found = dict(conn.execute(query).all())
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+# --- reminders and escalations ---------------------------------------------------
+
+def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict]:
+    """The owner's reminder and the managers' escalation, due in working time (none for spam).
+
+    Whether each is still wanted is decided when it is due (worker.py): a lead
+    contacted by then gets neither.
+    """
+    if lead["spam"] or not lead.get("owner"):
+        return []
+    received = lead["received_at"]
+    remind_at = sales.calendar.add(received, sales.response.remind_after)
+    escalate_at = sales.calendar.add(received, sales.response.escalate_after)
+    jobs = [job(lead["id"], REMIND_OWNER, lead["owner"], message_id(lead["id"], "remind", domain),
+                now, due=remind_at)]
+    jobs += [job(lead["id"], ESCALATE, manager.email,
+                 message_id(lead["id"], f"escalate-{i}", domain), now, due=escalate_at)
+             for i, manager in enumerate(sales.with_role("manager"))]
+    return jobs
+
+
+def followup_context(sales: Sales, lead: dict, now: datetime) -> dict:
+    """What a reminder or an escalation says: how long the lead has waited, its owner, the promise."""
+    owner = sales.member(lead.get("owner") or "")
+    return {"waited": working_span(sales.calendar.between(lead["received_at"], now)),
+            "promise": working_span(sales.response.first_contact),
+            "due": due_at(sales, lead["received_at"]),
+            "owner": lead.get("owner") or "", "owner_name": owner.name if owner else "nobody"}
+
+
+def working_span(span: timedelta) -> str:
+    """30 minutes as '30 working minutes', 75 as '1 working hour 15 minutes'."""
+    minutes = int(span.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} working minute{'s' if minutes != 1 else ''}"
+    hours, rest = divmod(minutes, 60)
+    text = f"{hours} working hour{'s' if hours != 1 else ''}"
+    return text + (f" {rest} minute{'s' if rest != 1 else ''}" if rest else "")

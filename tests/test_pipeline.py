@@ -1,0 +1,241 @@
+"""The pipeline: status rules, events, owners, the response clock, reminders and escalations.
+
+Time is injected: leads are given explicit received times, and "time passing"
+for the worker is a due time moved into the past, never a sleep.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from capture import pipeline
+from capture.clock import utcnow
+from capture.models import leads, outbox
+from capture.pipeline import Change, PipelineError
+from capture.store import get_lead
+from capture.worker import Worker
+from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+
+LONDON = ZoneInfo("Europe/London")
+MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"
+
+
+def london(*args) -> datetime:
+    return datetime(*args, tzinfo=LONDON).astimezone(timezone.utc)
+
+
+def post(client, consultation, **changes) -> str:
+    response = client.post("/api/forms/consultation", json={**consultation, **changes})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def jobs(app, lead_id: str) -> list[dict]:
+    with app.extensions["capture"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox).where(outbox.c.lead_id == lead_id)
+                                              .order_by(outbox.c.id)).mappings()]
+
+
+def ext(app):
+    return app.extensions["capture"]
+
+
+# --- status rules and events -----------------------------------------------------
+
+@pytest.mark.parametrize("change, message", [
+    (Change("won"), "needs its deal value"),
+    (Change("won", value=0), "needs its deal value"),
+    (Change("lost"), "needs a reason"),
+    (Change("lost", reason="bored"), "needs a reason"),
+    (Change("lost", reason="other"), "say in a note why"),
+    (Change("paused"), "not a status"),
+    (Change("contacted", note="x" * 5001), "under 5000"),
+])
+def test_a_change_missing_what_it_needs_is_refused_and_records_nothing(app, client, consultation, change, message):
+    lead_id = post(client, consultation)
+    with pytest.raises(PipelineError, match=message):
+        pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA)
+    assert pipeline.timeline(ext(app).engine, lead_id) == []
+    assert get_lead(ext(app).engine, lead_id)["status"] == "new"
+
+
+def test_a_lead_moves_through_the_pipeline_with_an_event_for_every_change(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    lead_id = post(client, consultation)
+    t0 = utcnow()
+    steps = [Change("contacted"), Change("consultation", note="Call booked for Tuesday"),
+             Change("proposal"), Change("won", value=pipeline.parse_money("£8,500"))]
+    for i, change in enumerate(steps):
+        assert pipeline.change_status(engine, sales, lead_id, change, TOM, now=t0 + timedelta(minutes=i))
+    lead = get_lead(engine, lead_id)
+    assert (lead["status"], lead["deal_value"], lead["lost_reason"]) == ("won", 850000, None)
+    assert lead["first_contact_at"] == t0  # the first move out of new, kept
+    history = pipeline.timeline(engine, lead_id)
+    assert [(e["from_status"], e["to_status"], e["actor"]) for e in history] == [
+        ("new", "contacted", TOM), ("contacted", "consultation", TOM),
+        ("consultation", "proposal", TOM), ("proposal", "won", TOM)]
+    assert history[1]["note"] == "Call booked for Tuesday" and history[3]["deal_value"] == 850000
+    assert pipeline.money(lead["deal_value"], sales.currency) == "£8,500"
+
+
+def test_repeating_a_change_is_harmless(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    lead_id = post(client, consultation)
+    assert pipeline.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is not None
+    assert pipeline.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is None
+    assert len(pipeline.timeline(engine, lead_id)) == 1
+
+
+def test_any_move_is_allowed_and_lost_keeps_its_reason(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    lead_id = post(client, consultation)
+    pipeline.change_status(engine, sales, lead_id, Change("won", value=100000), MAYA)
+    pipeline.change_status(engine, sales, lead_id, Change("lost", reason="other", note="Went quiet"), MAYA)
+    lead = get_lead(engine, lead_id)
+    assert (lead["status"], lead["lost_reason"], lead["deal_value"]) == ("lost", "other", None)
+    pipeline.change_status(engine, sales, lead_id, Change("new"), MAYA)  # a mistake, undone
+    assert get_lead(engine, lead_id)["first_contact_at"] is not None  # the clock stopped once
+
+
+def test_notes_and_reassignment_are_events(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    lead_id = post(client, consultation)
+    pipeline.add_note(engine, lead_id, "  Prefers mornings  ", TOM)
+    assert pipeline.assign(engine, sales, lead_id, "TOM@fernleaf.example", MAYA)["owner"] == TOM
+    assert pipeline.assign(engine, sales, lead_id, TOM, MAYA) is None
+    with pytest.raises(PipelineError, match="not a salesperson"):
+        pipeline.assign(engine, sales, lead_id, "priya@fernleaf.example", MAYA)  # marketing
+    with pytest.raises(PipelineError, match="empty"):
+        pipeline.add_note(engine, lead_id, "   ", TOM)
+    kinds = [(e["kind"], e["note"], e["owner"]) for e in pipeline.timeline(engine, lead_id)]
+    assert kinds == [("note", "Prefers mornings", None), ("assign", f"from {MAYA}", TOM)]
+    assert get_lead(engine, lead_id)["owner"] == TOM
+
+
+def test_an_unknown_or_spam_lead_cannot_be_changed(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    with pytest.raises(pipeline.NoSuchLead):
+        pipeline.change_status(engine, sales, "nope", Change("contacted"), MAYA)
+    spam = post(client, consultation, fax="bot")
+    with pytest.raises(pipeline.NoSuchLead):
+        pipeline.add_note(engine, spam, "hi", MAYA)
+
+
+@pytest.mark.parametrize("text, pence", [("8500", 850000), ("8,500.50", 850050), ("£ 12,000", 1200000),
+                                         ("0.5", 50)])
+def test_money_is_parsed_to_minor_units(text, pence):
+    assert pipeline.parse_money(text) == pence
+
+
+@pytest.mark.parametrize("text", ["", "lots", "8.555", "1,00", "-5"])
+def test_money_that_is_no_amount_is_refused(text):
+    with pytest.raises(PipelineError):
+        pipeline.parse_money(text)
+
+
+# --- owners ------------------------------------------------------------------------
+
+def test_every_lead_gets_one_owner_round_robin_for_consultations(app, client, consultation):
+    owners = [get_lead(ext(app).engine, post(client, consultation))["owner"] for _ in range(4)]
+    assert owners == [MAYA, TOM, MAYA, TOM]
+
+
+def test_a_contact_lead_goes_to_the_first_notified_team_member_else_the_fallback(app, client):
+    response = client.post("/api/forms/contact", json={"name": "Grace", "email": "grace@navy.example.com",
+                                                       "message": "Hello", "consent": True})
+    # hello@ (the contact form's inbox) is not a person on the team: the first manager owns it.
+    assert get_lead(ext(app).engine, response.json["id"])["owner"] == MAYA
+
+
+def test_spam_has_no_owner_and_no_follow_ups(app, client, consultation):
+    lead_id = post(client, consultation, fax="bot")
+    assert get_lead(ext(app).engine, lead_id)["owner"] is None and jobs(app, lead_id) == []
+
+
+# --- the response clock -------------------------------------------------------------
+
+def test_a_friday_evening_lead_is_reminded_and_escalated_on_monday_morning(app):
+    sales = ext(app).sales
+    received = london(2026, 11, 13, 17, 20)  # Friday, 10 minutes before closing
+    lead = {"id": "L1", "spam": False, "owner": TOM, "received_at": received}
+    found = {j["kind"]: j for j in pipeline.followups(sales, lead, "fernleaf.example", received)}
+    assert found["remind_owner"]["available_at"] == london(2026, 11, 16, 9, 20)  # 30 working minutes
+    assert found["escalate"]["available_at"] == london(2026, 11, 16, 9, 50)  # 60
+    assert found["escalate"]["recipient"] == MAYA  # the manager
+    assert found["remind_owner"]["scheduled_for"] == found["remind_owner"]["available_at"]
+    assert pipeline.due_at(sales, received) == london(2026, 11, 16, 9, 50)
+
+
+def test_a_lead_on_a_bank_holiday_counts_from_the_next_working_morning(app):
+    sales = ext(app).sales
+    received = london(2026, 12, 25, 11, 0)  # Christmas Day; the 28th is the Boxing Day substitute
+    assert pipeline.due_at(sales, received) == london(2026, 12, 29, 10, 0)
+
+
+def test_response_times_in_wall_clock_and_working_time(app):
+    sales = ext(app).sales
+    lead = {"received_at": london(2026, 11, 13, 17, 20), "first_contact_at": london(2026, 11, 16, 9, 40)}
+    times = pipeline.response_times(sales, lead)
+    assert times["working_minutes"] == 50 and times["wall_minutes"] == 60 * 64 + 20
+    assert not times["overdue"] and not times["waiting"]
+    waiting = pipeline.response_times(sales, {"received_at": lead["received_at"], "first_contact_at": None},
+                                      now=london(2026, 11, 16, 10, 0))
+    assert waiting["waiting"] and waiting["overdue"] and waiting["working_minutes"] == 70
+
+
+@pytest.mark.parametrize("minutes, text", [(1, "1 working minute"), (30, "30 working minutes"),
+                                           (60, "1 working hour"), (135, "2 working hours 15 minutes")])
+def test_working_spans_read_naturally(minutes, text):
+    assert pipeline.working_span(timedelta(minutes=minutes)) == text
+
+
+def make_due(app, lead_id: str, kind: str) -> None:
+    """Time passes: the follow-up of this kind is due now."""
+    past = utcnow() - timedelta(seconds=1)
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == kind)
+                     .values(available_at=past, scheduled_for=past))
+
+
+def test_the_owner_is_reminded_once_and_the_managers_told_naming_the_owner(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    lead_id = post(app.test_client(), consultation, name="Ada Lovelace")
+    two = [Worker(ext(app)), Worker(ext(app))]
+    for worker in two:
+        worker.run_once()
+    assert {m.message["Subject"] for m in smtp_sink.messages if m.recipients == ["maya@fernleaf.example"]} == set()
+    make_due(app, lead_id, "remind_owner")
+    make_due(app, lead_id, "escalate")
+    for worker in two:
+        worker.run_once()
+    mine = [m for m in smtp_sink.messages if ".remind@" in m.message["Message-ID"]]
+    told = [m for m in smtp_sink.messages if ".escalate-" in m.message["Message-ID"]]
+    assert len(mine) == 1 and mine[0].recipients == [MAYA]
+    assert str(mine[0].message["Subject"]).startswith("Fernleaf lead waiting ")
+    assert "Ada Lovelace, E-commerce site" in str(mine[0].message["Subject"])
+    text = mine[0].message.get_body(("plain",)).get_content()
+    assert "Mark as contacted: http://127.0.0.1:8000/actions/" in text
+    assert len(told) == 1 and "owner Maya Patel" in str(told[0].message["Subject"])
+    assert {j["kind"]: j["status"] for j in jobs(app, lead_id)}["escalate"] == "sent"
+
+
+def test_a_lead_contacted_before_its_reminder_is_due_gets_none(make_app, smtp_sink, consultation):
+    app = make_app(mail_url=smtp_sink.url)
+    lead_id = post(app.test_client(), consultation)
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    make_due(app, lead_id, "remind_owner")
+    make_due(app, lead_id, "escalate")
+    Worker(ext(app)).run_once()
+    states = {j["kind"]: (j["status"], j["last_error"]) for j in jobs(app, lead_id)}
+    assert states["remind_owner"][0] == states["escalate"][0] == "dropped"
+    assert "contacted before this was due" in states["remind_owner"][1]
+    assert not [m for m in smtp_sink.messages if ".remind@" in m.message["Message-ID"]]
+
+
+def test_reminders_not_yet_due_are_scheduled_not_waiting(client, consultation):
+    post(client, consultation)
+    health = client.get("/api/health").json["outbox"]
+    assert health["waiting"] == 3 and health["scheduled"] == 2 and health["attention"] is False

@@ -1,0 +1,254 @@
+"""The sales settings: loading sales.yml, its errors, the team and the calendar it builds."""
+import copy
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from capture.sales import SalesError, load_sales, parse_duration, parse_sales
+
+LONDON = ZoneInfo("Europe/London")
+FORMS = ("consultation", "contact")
+DELETE = object()
+
+
+def real_raw() -> dict:
+    """The repository's sales.yml as data, to vary one key at a time."""
+    with open("sales.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def changed(raw: dict, dotted: str, value) -> dict:
+    """A deep copy of `raw` with one key (path like 'team.0.email') set or deleted."""
+    raw = copy.deepcopy(raw)
+    *parents, last = dotted.split(".")
+    here = raw
+    for key in parents:
+        here = here[int(key)] if isinstance(here, list) else here[key]
+    if isinstance(here, list):
+        here[int(last)] = value
+    elif value is DELETE:
+        del here[last]
+    else:
+        here[last] = value
+    return raw
+
+
+@pytest.fixture()
+def sales():
+    return load_sales("sales.yml", LONDON, FORMS)
+
+
+def test_the_real_sales_file_loads(sales):
+    assert [m.name for m in sales.team] == ["Maya Patel", "Tom Reid", "Priya Shah"]
+    assert sales.hours_text == "Monday to Friday, 9:00–17:30"
+    assert sales.response.first_contact == timedelta(hours=1)
+    assert sales.response.remind_after == timedelta(minutes=30)
+    assert sales.response.escalate_after == timedelta(hours=1)
+    assert sales.owners["consultation"].strategy == "round_robin"
+    assert sales.owners["consultation"].members == ("maya@fernleaf.example", "tom@fernleaf.example")
+    assert sales.owners["contact"].strategy == "first_notified"
+    assert sales.lost_reasons == ("price", "timing", "went_elsewhere", "no_reply", "not_a_fit", "other")
+    assert sales.currency == "GBP" and sales.source == "sales.yml"
+
+
+def test_the_calendar_closes_on_english_bank_holidays(sales):
+    boxing_day_observed = datetime(2026, 12, 28, 10, tzinfo=LONDON)
+    assert not sales.calendar.is_open(boxing_day_observed)
+    assert sales.calendar.is_open(datetime(2026, 12, 29, 10, tzinfo=LONDON))
+    assert sales.calendar.add(datetime(2027, 3, 25, 17, 20, tzinfo=LONDON), timedelta(hours=1)) == \
+        datetime(2027, 3, 30, 9, 50, tzinfo=LONDON)
+
+
+def test_extra_closed_dates_close_the_calendar(tmp_path):
+    path = tmp_path / "sales.yml"
+    # Unquoted, YAML reads it as a date; quoted, as text: both work.
+    path.write_text(open("sales.yml", encoding="utf-8").read().replace(
+        "closed: []", "closed: [2026-11-16, '2026-11-17']"))
+    calendar = load_sales(path, LONDON, FORMS).calendar
+    assert calendar.next_open(datetime(2026, 11, 14, tzinfo=LONDON)) == \
+        datetime(2026, 11, 18, 9, tzinfo=LONDON)
+
+
+def test_member_lookup_ignores_case(sales):
+    assert sales.member("Tom@Fernleaf.EXAMPLE").name == "Tom Reid"
+    assert sales.member(" maya@fernleaf.example ").email == "maya@fernleaf.example"
+    assert sales.member("nobody@fernleaf.example") is None
+
+
+def test_team_emails_are_stored_lower_case():
+    raw = changed(real_raw(), "team.1.email", "Tom.Reid@Fernleaf.Example")
+    raw["owners"]["consultation"]["members"][1] = "TOM.REID@fernleaf.example"
+    sales = parse_sales(raw, LONDON, FORMS)
+    assert sales.team[1].email == "tom.reid@fernleaf.example"
+    assert sales.owners["consultation"].members[1] == "tom.reid@fernleaf.example"
+
+
+def test_members_by_role(sales):
+    names = {role: [m.name for m in sales.with_role(role)]
+             for role in ("sales", "manager", "host", "marketing")}
+    assert names == {"sales": ["Maya Patel", "Tom Reid"], "manager": ["Maya Patel"],
+                     "host": ["Maya Patel", "Tom Reid"], "marketing": ["Priya Shah"]}
+    assert sales.team[2].roles == frozenset({"marketing"})
+    with pytest.raises(ValueError, match="unknown role 'seller'"):
+        sales.with_role("seller")
+
+
+def test_the_fallback_owner_is_the_first_manager_else_the_first_seller(sales):
+    assert sales.fallback_owner == "maya@fernleaf.example"
+    raw = changed(real_raw(), "team.0.roles", ["sales"])
+    raw["team"].reverse()
+    assert parse_sales(raw, LONDON, FORMS).fallback_owner == "tom@fernleaf.example"
+    raw["team"][0]["roles"] = ["manager"]  # Priya, first in the list now
+    assert parse_sales(raw, LONDON, FORMS).fallback_owner == "priya@fernleaf.example"
+
+
+def test_forms_not_listed_get_first_notified(sales):
+    raw = changed(real_raw(), "owners", DELETE)
+    bare = parse_sales(raw, LONDON, FORMS)
+    assert {fid: rule.strategy for fid, rule in bare.owners.items()} == {
+        "consultation": "first_notified", "contact": "first_notified"}
+    assert sales.owner_rule("newsletter").strategy == "first_notified"
+
+
+def test_escalation_defaults_to_the_first_contact_promise():
+    raw = changed(real_raw(), "response.escalate_after", DELETE)
+    raw["response"]["first_contact"] = "2h"
+    assert parse_sales(raw, LONDON, FORMS).response.escalate_after == timedelta(hours=2)
+
+
+def test_hours_text_follows_the_hours():
+    raw = changed(real_raw(), "hours", {"mon-thu": ["09:00-12:30", "13:30-17:30"], "fri": "09:00-15:00"})
+    assert parse_sales(raw, LONDON, FORMS).hours_text == \
+        "Monday to Thursday, 9:00–12:30 and 13:30–17:30; Friday, 9:00–15:00"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("colour", "green", "colour: unknown key (use team, hours"),
+    ("team", DELETE, "team: is missing or empty"),
+    ("team", "maya@fernleaf.example", "team: expected a list of members"),
+    ("team.0.email", "not-an-address", "team[0].email: 'not-an-address' is not an email address"),
+    ("team.1.email", "MAYA@fernleaf.example", "team[1].email: 'maya@fernleaf.example' is listed twice"),
+    ("team.2.roles", ["marketing", "ceo"], "team[2].roles: unknown role 'ceo'"),
+    ("team.2.nickname", "P", "team[2].nickname: unknown key"),
+    ("team.2.name", DELETE, "team[2].name: is missing or empty"),
+    ("team", [{"name": "Priya", "email": "priya@fernleaf.example", "roles": ["marketing"]}],
+     "team: needs at least one member with the role sales or manager"),
+    ("hours.sat-tue", "09:00-12:00", "hours.sat-tue: a day range runs forward"),
+    ("hours.mon-fri", "9am-5pm", "hours.mon-fri: '9am-5pm' is not HH:MM-HH:MM"),
+    ("hours", DELETE, "hours: is missing or empty"),
+    ("holidays.calendar", "XX", "holidays.calendar: 'XX' is not a known holiday calendar"),
+    ("holidays.calendar", "GB-XYZ", "holidays.calendar: 'GB-XYZ' is not a known holiday calendar"),
+    ("holidays.closed", ["2026-02-30"], "holidays.closed[0]: '2026-02-30' is not a date"),
+    ("holidays.closed", "2026-12-24", "holidays.closed: expected a list of dates"),
+    ("holidays.open", [], "holidays.open: unknown key"),
+    ("response.first_contact", "soon", "response.first_contact: 'soon' is not a duration"),
+    ("response.first_contact", "0m", "response.first_contact: must be longer than zero"),
+    ("response.remind_after", 30, "response.remind_after: '30' is not a duration"),
+    ("response.remind_after", "-5m", "response.remind_after: '-5m' is not a duration"),
+    ("response.remind_after", "2h", "response.remind_after: must not be later than escalate_after"),
+    ("response.remind_afer", "10m", "response.remind_afer: unknown key"),
+    ("owners.consultation.strategy", "random", "owners.consultation.strategy: unknown strategy 'random'"),
+    ("owners.consultation.members", ["priya@fernleaf.example"],
+     "owners.consultation.members[0]: 'priya@fernleaf.example' needs the role sales or manager"),
+    ("owners.consultation.members", ["zoe@fernleaf.example"],
+     "owners.consultation.members[0]: 'zoe@fernleaf.example' is not in the team"),
+    ("owners.consultation.members", ["tom@fernleaf.example", "Tom@fernleaf.example"],
+     "owners.consultation.members: a member is listed twice"),
+    ("owners.consultation.members", [], "owners.consultation.members: round_robin needs a list"),
+    ("owners.contact", {"strategy": "first_notified", "members": ["tom@fernleaf.example"]},
+     "owners.contact.members: only round_robin takes members"),
+    ("owners.newsletter", "first_notified", "owners.newsletter: there is no form 'newsletter'"),
+    ("pipeline.lost_reasons", ["price", "timing"], "pipeline.lost_reasons: must include 'other'"),
+    ("pipeline.lost_reasons", ["Price", "other"], "pipeline.lost_reasons: 'Price' must be lower-case"),
+    ("pipeline.lost_reasons", ["other", "other"], "pipeline.lost_reasons: a reason is listed twice"),
+    ("pipeline.currency", "pounds", "pipeline.currency: 'pounds' is not an ISO 4217 code"),
+    ("pipeline.currency", DELETE, "pipeline.currency: is missing or empty"),
+    ("pipeline.stages", ["open"], "pipeline.stages: unknown key"),
+])
+def test_each_mistake_is_one_line_naming_the_file_and_key(tmp_path, key, value, message):
+    path = tmp_path / "sales.yml"
+    path.write_text(yaml.safe_dump(changed(real_raw(), key, value)), encoding="utf-8")
+    with pytest.raises(SalesError) as caught:
+        load_sales(path, LONDON, FORMS)
+    assert str(caught.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(caught.value)
+
+
+def test_parse_sales_names_its_source():
+    with pytest.raises(SalesError, match=r"^sales\.yml: hours: expected a mapping"):
+        parse_sales(changed(real_raw(), "hours", ["mon-fri"]), LONDON, FORMS)
+
+
+def test_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(SalesError, match="missing.yml: cannot read the sales settings"):
+        load_sales(tmp_path / "missing.yml", LONDON)
+    broken = tmp_path / "broken.yml"
+    broken.write_text("team: [\n")
+    with pytest.raises(SalesError, match="broken.yml: not valid YAML .*line"):
+        load_sales(broken, LONDON)
+    empty = tmp_path / "empty.yml"
+    empty.write_text("")
+    with pytest.raises(SalesError, match="empty.yml: expected a mapping with team, hours"):
+        load_sales(empty, LONDON)
+
+
+def test_without_known_forms_any_owner_key_is_accepted():
+    raw = changed(real_raw(), "owners.newsletter", "first_notified")
+    assert parse_sales(raw, LONDON).owners["newsletter"].strategy == "first_notified"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("45s", timedelta(seconds=45)), ("30m", timedelta(minutes=30)), ("60m", timedelta(hours=1)),
+    ("1h", timedelta(hours=1)), ("2d", timedelta(hours=48)), (" 90 m ", timedelta(minutes=90)),
+])
+def test_durations(value, expected):
+    assert parse_duration(value, "response.first_contact") == expected
+
+
+@pytest.mark.parametrize("value", ["", "0s", "1.5h", "1w", "h", "-1h", "1h30m", 60, None, True])
+def test_bad_durations_name_the_key(value):
+    with pytest.raises(ValueError, match=r"^response\.first_contact: "):
+        parse_duration(value, "response.first_contact")
+
+
+def test_holidays_work_in_another_country():
+    raw = changed(real_raw(), "holidays.calendar", "DE-BY")
+    calendar = parse_sales(raw, ZoneInfo("Europe/Berlin"), FORMS).calendar
+    epiphany = datetime(2027, 1, 6, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # Bavaria only
+    assert not calendar.is_open(epiphany)
+    assert date(2027, 1, 6).weekday() == 2
+
+
+# --- the site says what sales.yml says -------------------------------------------------
+
+SPELLED = {1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def _site_text() -> dict[str, str]:
+    from tests.conftest import ROOT
+    texts = {"mkdocs.yml": (ROOT / "mkdocs.yml").read_text(encoding="utf-8"),
+             "forms.yml": (ROOT / "forms.yml").read_text(encoding="utf-8")}
+    texts.update({str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")})
+    return texts
+
+
+def test_the_site_states_the_hours_and_the_promise_sales_yml_keeps(sales):
+    """One source: every place the site states hours or the reply promise agrees with sales.yml."""
+    import re
+    texts = _site_text()
+    hours = re.search(r"^\s+hours: (.+)$", texts["mkdocs.yml"], re.M).group(1).strip()
+    assert hours.replace(" – ", "–") == sales.hours_text
+    opening = re.search(r"^\s+opening_hours: (.+)$", texts["mkdocs.yml"], re.M).group(1).strip()
+    assert opening == "Mo-Fr 09:00-17:30" and sales.hours_text == "Monday to Friday, 9:00–17:30"
+    minutes = int(sales.response.first_contact.total_seconds() // 60)
+    assert minutes % 60 == 0, "the site words the promise in whole working hours"
+    count = minutes // 60
+    promise = f"{SPELLED[count]} working hour{'s' if count > 1 else ''}"
+    stated = {name: re.findall(r"within (\w+ working (?:hour|day)s?)", text) for name, text in texts.items()}
+    hour_promises = {p for found in stated.values() for p in found if "hour" in p}
+    assert hour_promises == {promise}, stated
+    for name, text in texts.items():  # written out by hand anywhere: the same hours
+        for found in re.findall(r"Monday to Friday, \d{1,2}:\d{2} – \d{1,2}:\d{2}", text):
+            assert found.replace(" – ", "–") == sales.hours_text, name

@@ -145,7 +145,7 @@ def save(form, values: dict, data: dict) -> dict:
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
     if jobs:
         wake_workers()
-    log.info("lead %s stored (form %s, spam=%s, %d notifications)", lead["id"], form.id,
+    log.info("lead %s stored (form %s, spam=%s, %d messages queued)", lead["id"], form.id,
              lead["spam"], len(jobs))
     return lead
 

@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 
 from flask import Flask
-from flask.sessions import SessionInterface
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -53,7 +52,6 @@ def create_app(config: dict | None = None) -> Flask:
     # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
     app.json.sort_keys = False
-    app.session_interface = NoSessions()
     _setup_logging()
     app.extensions["capture"] = _connect(settings, schema, sales)
     if settings.trusted_proxies:
@@ -62,16 +60,6 @@ def create_app(config: dict | None = None) -> Flask:
     _register(app, settings)
     _start_worker(app, settings)
     return app
-
-
-class NoSessions(SessionInterface):
-    """The service sets no cookies; Flask's default would build a signer per request."""
-
-    def open_session(self, app, request):
-        return None  # Flask then hands views a read-only null session
-
-    def save_session(self, app, session, response):
-        return None
 
 
 def _start_worker(app: Flask, settings: Settings) -> None:
@@ -105,10 +93,11 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 
 def _register(app: Flask, settings: Settings) -> None:
-    from . import api, cli, ratelimit, status
-    ratelimit.init_app(app, settings)
+    from . import api, cli, desk, ratelimit, status
+    limiter = ratelimit.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
+    desk.init_app(app, limiter, exempt=(api.bp, status.bp))
     if settings.site_dir:
         from . import site
         app.register_blueprint(site.make_blueprint(settings.site_dir))

@@ -61,7 +61,7 @@ def environment(folder) -> Environment:
     env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"], default_for_string=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["local"] = _local_filter
+    env.filters["local"] = local_time
     return env
 
 
@@ -262,7 +262,7 @@ def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
                      f"({tz.key}, {start:%Z})"}
 
 
-def _local_filter(moment: datetime | None, tz: ZoneInfo) -> str:
+def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
     """A stored UTC time as the business sees it, e.g. 'Thu 26 Nov 2026, 16:50 GMT'."""
     if moment is None:
         return ""

@@ -61,11 +61,17 @@ def message_id(lead_id: str, index: int | str, domain: str) -> str:
 
 
 def jobs_for_lead(form: Form, lead: dict, domain: str, now: datetime) -> list[dict]:
-    """One row per sales recipient, then the visitor's confirmation; spam gets none."""
+    """One row per sales recipient (the lead's owner among them), then the visitor's confirmation.
+
+    Spam gets none.
+    """
     if lead["spam"]:
         return []
+    recipients = list(form.recipients(lead["data"]))
+    if lead.get("owner") and lead["owner"] not in recipients:
+        recipients.append(lead["owner"])  # the owner hears at once, not only from the reminder
     jobs = [job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
-            for i, to in enumerate(form.recipients(lead["data"]))]
+            for i, to in enumerate(recipients)]
     if form.confirmation and lead.get("email"):
         # Only ever the lead's own, validated address: never a relay to anyone else.
         jobs.append(job(lead["id"], CONFIRM_VISITOR, lead["email"],
@@ -214,6 +220,15 @@ def oldest_waiting_seconds(engine: Engine) -> float:
     with engine.connect() as conn:
         oldest = conn.execute(query).scalar()
     return max(0.0, round((utcnow() - oldest).total_seconds(), 1)) if oldest else 0.0
+
+
+def for_lead(engine: Engine, lead_id: str) -> list[dict]:
+    """A lead's messages, oldest first: what was sent to whom, and how it went."""
+    query = (select(outbox.c.kind, outbox.c.recipient, outbox.c.status, outbox.c.attempts,
+                    outbox.c.created_at, outbox.c.sent_at, outbox.c.available_at)
+             .where(outbox.c.lead_id == lead_id).order_by(outbox.c.id))
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def counts(engine: Engine) -> dict:

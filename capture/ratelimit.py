@@ -1,7 +1,8 @@
-"""Per-IP rate limiting of submissions with Flask-Limiter.
+"""Rate limits with Flask-Limiter: per-IP on submissions, per IP and per address on sign-in links.
 
-One Limiter per app (tests build many apps); the limit applies to form
-posts only, so health checks and preflights never use up a visitor's quota.
+One Limiter per app (tests build many apps). CAPTURE_RATELIMIT applies to form
+posts only, so health checks and preflights never use up a visitor's quota;
+the desk's sign-in limits (desk/auth.py) are always on.
 """
 from flask import Flask, request
 from flask_limiter import Limiter
@@ -21,7 +22,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         storage_uri=settings.ratelimit_storage, key_prefix=settings.ratelimit_prefix,
         headers_enabled=True,
         # A broken Redis must not cost a lead: submissions go through unlimited.
-        swallow_errors=True, enabled=bool(settings.ratelimit))
+        swallow_errors=True)
     return limiter
 
 

@@ -19,7 +19,7 @@ def make_blueprint(site_dir: Path) -> Blueprint:
     @bp.get("/<path:path>")
     def page(path: str):
         """A file from the built site; directories answer with their index.html."""
-        if path.startswith("api/"):
+        if path.startswith(("api/", "desk/", "actions/")):
             abort(404)
         target = safe_join(root, path)
         if target and Path(target).is_dir():

@@ -38,14 +38,15 @@ def test_json_submission_is_stored_with_its_notifications(app, client, consultat
     jobs = stored_jobs(app)
     assert [(j["kind"], j["recipient"]) for j in jobs] == [
         ("notify_sales", "shops@fernleaf.example"), ("notify_sales", "sales@fernleaf.example"),
+        ("notify_sales", "maya@fernleaf.example"),  # the owner hears at once too
         ("confirm_visitor", "ada@analytical.example.com"),
         ("remind_owner", "maya@fernleaf.example"), ("escalate", "maya@fernleaf.example")]
     assert {j["lead_id"] for j in jobs} == {lead["id"]}
-    assert len({j["message_id"] for j in jobs}) == 5
+    assert len({j["message_id"] for j in jobs}) == 6
     assert all(j["status"] == "pending" for j in jobs)
     # Mail goes now; the reminder and escalation wait for their working-time deadlines.
     now = [j for j in jobs if j["scheduled_for"] is None]
-    assert len(now) == 3 and all(j["available_at"] == lead["received_at"] for j in now)
+    assert len(now) == 4 and all(j["available_at"] == lead["received_at"] for j in now)
     assert all(j["available_at"] > lead["received_at"] for j in jobs if j["scheduled_for"])
 
 
@@ -197,7 +198,9 @@ def test_contact_form_routes_to_its_own_inbox(app, client):
     response = client.post("/api/forms/contact", json={
         "name": "Grace", "email": "grace@navy.example.com", "message": "Hello", "consent": True})
     assert response.status_code == 201
-    assert [j["recipient"] for j in stored_jobs(app) if j["kind"] == "notify_sales"] == ["hello@fernleaf.example"]
+    # hello@ (forms.yml), and the lead's owner (sales.yml: the fallback manager, as hello@ is no person)
+    assert [j["recipient"] for j in stored_jobs(app) if j["kind"] == "notify_sales"] == [
+        "hello@fernleaf.example", "maya@fernleaf.example"]
 
 
 def test_rate_limit_answers_429_with_retry_after(make_app, consultation):
@@ -214,7 +217,8 @@ def test_health_reports_database_and_waiting_notifications(client, consultation)
     client.post("/api/forms/consultation", json=consultation)
     body = client.get("/api/health").json
     assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["outbox"]["waiting"] == 3  # two sales recipients and the visitor's confirmation
+    # two sales inboxes, the lead's owner and the visitor's confirmation; the follow-ups are scheduled
+    assert body["outbox"]["waiting"] == 4 and body["outbox"]["scheduled"] == 2
 
 
 def test_a_database_failure_is_a_clear_503_not_a_false_success(app, client, consultation):
@@ -316,7 +320,7 @@ def test_health_tells_the_public_only_the_status(make_app, consultation):
     for trusted in (client.get("/api/health"),
                     client.get("/api/health", environ_base=public,
                                headers={"Authorization": "Bearer monitoring-token-0123456789"})):
-        assert trusted.json["database"] == "ok" and trusted.json["outbox"]["waiting"] == 3
+        assert trusted.json["database"] == "ok" and trusted.json["outbox"]["waiting"] == 4
 
 
 def test_health_behind_a_trusted_proxy_is_public_for_the_client(make_app):

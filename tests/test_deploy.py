@@ -66,8 +66,11 @@ def test_split_static_site_may_post_to_the_api_origin(render):
 def test_every_location_repeats_the_security_headers(render):
     text = render.render(DEPLOY / "nginx" / "fernleaf.conf.in", VALUES)
     locations = text.split("location ")[1:]
-    assert len(locations) == 4
+    assert len(locations) == 3 + 4  # the site's three; the API, the desk (and its bare path), actions
     assert all("X-Content-Type-Options" in block for block in locations)
+    for path in ("/api/", "/desk/", "/actions/"):
+        block = next(b for b in locations if b.startswith(path + " "))
+        assert "proxy_pass http://127.0.0.1:8000;" in block, path
 
 
 def test_render_command_line_writes_the_file(tmp_path):

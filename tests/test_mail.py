@@ -28,6 +28,7 @@ ATTRIBUTION = {"page_url": "https://www.fernleaf.example/consultation/",
                "last_utm_source": "newsletter", "last_utm_medium": "email"}
 EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "X-Capture-Lead", "Auto-Submitted",
                     "Reply-To", "MIME-Version", "Content-Type"}
+OWNER = "maya@fernleaf.example"  # sales.yml: the first lead of a round robin, and the fallback owner
 HEADER_ATTACK = "Evil\r\nBcc: victim@attacker.example\r\nX-Injected: yes\n\rSubject: spam"
 HTML_ATTACK = "<script>alert(1)</script><a href=\"https://attacker.example\">click</a><img src=x onerror=alert(2)>"
 
@@ -60,7 +61,7 @@ def test_notification_arrives_with_headers_parts_and_content(make_app, smtp_sink
     lead_id = client.post("/api/forms/consultation", json={**consultation, **ATTRIBUTION}).json["id"]
     deliver_all(app)
     sales = by_kind(smtp_sink, lead_id)["notify_sales"]
-    assert sorted(r.recipients[0] for r in sales) == ["sales@fernleaf.example", "shops@fernleaf.example"]
+    assert sorted(r.recipients[0] for r in sales) == [OWNER, "sales@fernleaf.example", "shops@fernleaf.example"]
     assert all(len(r.recipients) == 1 and r.sender == "leads@fernleaf.example" for r in sales)
     msg = sales[0].message
     assert msg["Subject"] == "Consultation request: Ada Lovelace — E-commerce site"
@@ -106,7 +107,7 @@ def test_contact_form_subject_and_routing(make_app, smtp_sink):
         "message": "Hello", "consent": True}).json["id"]
     deliver_all(app)
     found = by_kind(smtp_sink, lead_id)
-    assert [r.recipients for r in found["notify_sales"]] == [["hello@fernleaf.example"]]
+    assert [r.recipients for r in found["notify_sales"]] == [["hello@fernleaf.example"], [OWNER]]
     assert found["confirm_visitor"] == []  # the contact form has no confirmation
     assert found["notify_sales"][0].message["Subject"] == "Contact request: Grace Hopper — Navy"
 
@@ -233,14 +234,14 @@ def test_injection_through_the_api_never_reaches_another_recipient(make_app, smt
     response = app.test_client().post("/api/forms/consultation", json=payload)
     assert response.status_code in (201, 422)
     deliver_all(app)
-    expected = {"sales@fernleaf.example", "shops@fernleaf.example", "ada@analytical.example.com"}
+    expected = {"sales@fernleaf.example", "shops@fernleaf.example", OWNER, "ada@analytical.example.com"}
     for received in smtp_sink.messages:
         assert set(received.recipients) <= expected
         assert received.message["Bcc"] is None and received.message["X-Injected"] is None
         html = received.message.get_body(("html",)).get_content()
         assert "<script" not in html and "<img" not in html
     if response.status_code == 201:
-        assert len(smtp_sink.messages) == 3
+        assert len(smtp_sink.messages) == 4
 
 
 # --- transports -------------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_file_transport_writes_messages_a_mail_client_opens(make_app, tmp_path, 
     lead_id = app.test_client().post("/api/forms/consultation", json=consultation).json["id"]
     deliver_all(app)
     files = sorted(folder.glob("*.eml"))
-    assert len(files) == 3 and not list(folder.glob(".tmp-*"))
+    assert len(files) == 4 and not list(folder.glob(".tmp-*"))
     for path in files:
         with path.open("rb") as handle:
             msg = message_from_binary_file(handle, policy=policy.default)

@@ -46,7 +46,7 @@ def test_an_acknowledged_lead_survives_a_crash(database_url, tmp_path, consultat
         jobs = conn.execute(select(func.count()).where(outbox.c.lead_id == body["id"])).scalar()
     engine.dispose()
     assert lead["email"] == consultation["email"]
-    assert jobs == 5  # two sales notifications, the confirmation, the reminder, the escalation
+    assert jobs == 6  # two sales inboxes, the owner, the confirmation, the reminder, the escalation
 
 
 def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_url, tmp_path, consultation):
@@ -63,7 +63,7 @@ def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_u
     engine = make_engine(sqlite_url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(leads)).scalar() == 300
-        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 300 * 5
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 300 * 6
     engine.dispose()
     assert b"database is locked" not in (tmp_path / "gunicorn.log").read_bytes()
 

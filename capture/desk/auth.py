@@ -1,0 +1,124 @@
+"""Signing in to the desk: a magic link by email, then Flask-Login's session.
+
+Asking for a link always answers the same "check your inbox" page, so nobody
+can learn who is on the team; only team members get mail. The link's GET
+shows a button and its POST signs in (mail scanners open links), once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from flask import (Blueprint, Flask, current_app, redirect, render_template, request, session,
+                   url_for)
+from flask_limiter import Limiter
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from email_validator import EmailNotValidError, validate_email
+
+from .. import signin
+from ..clock import utcnow
+from ..sales import Member
+from ..tokens import TokenError, read_sign_in
+
+# Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
+RETURN_PATH = re.compile(r"^/desk/(?:leads/[A-Za-z0-9_-]{1,40})?$")
+# Per IP and per address: enough for someone who mistypes, too few to mail-bomb a colleague.
+LIMITS = {"ip": "20 per hour", "address": "5 per hour"}
+CHANGERS = frozenset({"sales", "manager"})
+
+
+@dataclass(frozen=True)
+class DeskUser(UserMixin):
+    """A signed-in team member, as Flask-Login sees them."""
+    id: str
+    name: str
+    roles: frozenset[str]
+
+    @classmethod
+    def of(cls, member: Member) -> "DeskUser":
+        return cls(member.email, member.name, member.roles)
+
+    @property
+    def email(self) -> str:
+        return self.id
+
+    @property
+    def can_change(self) -> bool:
+        """Sales and managers move leads; marketing looks."""
+        return bool(self.roles & CHANGERS)
+
+    @property
+    def can_reassign(self) -> bool:
+        return "manager" in self.roles
+
+
+def init_app(app: Flask, limiter: Limiter) -> None:
+    """Flask-Login, and the sign-in views with their rate limits (a blueprint per app)."""
+    manager = LoginManager(app)
+    manager.login_view = "auth.sign_in"
+    manager.login_message = "Please sign in to see the desk."
+    manager.user_loader(_load_user)
+    bp = Blueprint("auth", __name__, url_prefix="/desk")
+    ask = limiter.limit(LIMITS["ip"], methods=["POST"])(
+        limiter.limit(LIMITS["address"], key_func=_address_key, methods=["POST"])(sign_in))
+    bp.add_url_rule("/sign-in", "sign_in", ask, methods=["GET", "POST"])
+    bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["GET", "POST"])
+    bp.add_url_rule("/sign-out", "sign_out", sign_out, methods=["POST"])
+    app.register_blueprint(bp)
+
+
+def _load_user(email: str) -> DeskUser | None:
+    # Only people on the team now: removing someone from sales.yml ends their sessions.
+    member = current_app.extensions["capture"].sales.member(email)
+    return DeskUser.of(member) if member else None
+
+
+def _address_key() -> str:
+    return "desk-sign-in:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+def sign_in():
+    """GET: the email form. POST: mail a link if the address is on the team; the same answer either way."""
+    if current_user.is_authenticated:
+        return redirect(url_for("desk.inbox"))
+    if request.method == "GET":
+        return render_template("desk/sign_in.html")
+    email = (request.form.get("email") or "").strip()
+    try:
+        email = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        return render_template("desk/sign_in.html", email=email,
+                               error="Please enter your email address, like name@example.com."), 422
+    ext = current_app.extensions["capture"]
+    signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
+    return render_template("desk/sign_in_sent.html", email=email)
+
+
+def use_link(token: str):
+    """GET: a page with one button. POST: spend the link and sign in."""
+    secret = current_app.extensions["capture"].settings.secret_key
+    try:
+        link_id = read_sign_in(secret, token)
+    except TokenError as exc:
+        return _link_problem(str(exc), exc.status)
+    if request.method == "GET":
+        return render_template("desk/sign_in_confirm.html")
+    ext = current_app.extensions["capture"]
+    email = signin.use_link(ext.engine, link_id, utcnow())
+    member = ext.sales.member(email) if email else None
+    if member is None:
+        return _link_problem("This sign-in link has been used already. Ask for a new one.", 410)
+    login_user(DeskUser.of(member))
+    back = session.pop("return_to", "")
+    return redirect(back if RETURN_PATH.match(back) else url_for("desk.inbox"), code=303)
+
+
+def sign_out():
+    """End the session."""
+    logout_user()
+    return redirect(url_for("auth.sign_in"), code=303)
+
+
+def _link_problem(message: str, status: int):
+    return render_template("desk/message.html", title="This link cannot be used",
+                           message=message, sign_in=True), status

@@ -1,0 +1,153 @@
+"""The desk's pages: the inbox, a lead, and the changes a team member makes to it.
+
+Every page needs a signed-in team member; sales and managers change leads,
+marketing only looks, and only managers reassign. Lead values are shown as
+text (Jinja2 escapes them); nothing from a lead is ever rendered as HTML.
+"""
+from __future__ import annotations
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   session, url_for)
+from flask_login import current_user
+
+from .. import inbox, outbox, pipeline, store
+from ..clock import utcnow
+from ..mail import History, lead_context
+from .auth import RETURN_PATH
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned"}
+
+
+def _ext():
+    return current_app.extensions["capture"]
+
+
+@bp.before_request
+def signed_in_only():
+    """Nothing under /desk/ without a session; after signing in, back to the page asked for."""
+    if current_user.is_authenticated:
+        return None
+    if request.method == "GET" and RETURN_PATH.match(request.path):
+        session["return_to"] = request.path
+    return redirect(url_for("auth.sign_in"))
+
+
+# --- the inbox -----------------------------------------------------------------
+
+@bp.get("/", endpoint="inbox")
+def inbox_page():
+    """Open leads, overdue first: mine by default for a salesperson."""
+    ext, args = _ext(), request.args
+    default_owner = "me" if "sales" in current_user.roles else ""
+    owner = args.get("owner", default_owner)
+    filters = inbox.Filters(
+        status=args.get("status", "open"), owner=current_user.email if owner == "me" else owner,
+        form=args.get("form", ""), service=args.get("service", ""), campaign=args.get("campaign", ""),
+        search=args.get("q", "")[:inbox.SEARCH_MAX], overdue=args.get("overdue") == "1")
+    rows = inbox.find(ext.engine, filters, limit=200)
+    now = utcnow()
+    for row in rows:
+        row["age"] = pipeline.working_span(ext.sales.calendar.between(row["received_at"], now))
+        row["owner_name"] = _name(row["owner"])
+    return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
+                           choices=inbox.choices(ext.engine), team=_sellers(),
+                           statuses=pipeline.STATUSES, tz=ext.settings.timezone)
+
+
+# --- one lead --------------------------------------------------------------------
+
+@bp.get("/leads/<lead_id>")
+def lead_page(lead_id: str, error: str = "", status: int = 200):
+    """Everything about one lead: answers, attribution, messages, the timeline, the actions."""
+    ext = _ext()
+    lead = store.get_lead(ext.engine, lead_id)
+    if lead is None:
+        abort(404)
+    form = ext.schema.forms.get(lead["form_id"])
+    count, last = store.history(ext.engine, lead)
+    shown = lead_context(lead, form, History(count, last), ext.settings.timezone) if form else None
+    events = pipeline.timeline(ext.engine, lead_id)
+    for event in events:
+        event["actor_name"] = _name(event["actor"]) or event["actor"]
+        event["owner_name"] = _name(event["owner"])
+        event["value_text"] = pipeline.money(event["deal_value"], ext.sales.currency)
+    return render_template(
+        "desk/lead.html", lead=lead, shown=shown, events=events, error=error,
+        messages=outbox.for_lead(ext.engine, lead_id), owner_name=_name(lead["owner"]),
+        times=None if lead["spam"] else pipeline.response_times(ext.sales, lead),
+        value=pipeline.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
+        statuses=pipeline.STATUSES, reasons=ext.sales.lost_reasons, team=_sellers(),
+        tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
+
+
+@bp.post("/leads/<lead_id>/status")
+def change_status(lead_id: str):
+    """Move the lead; won needs a value, lost a reason."""
+    _require(current_user.can_change)
+    form = request.form
+    try:
+        value = pipeline.parse_money(form["value"]) if form.get("value", "").strip() else None
+        event = pipeline.change_status(
+            _ext().engine, _ext().sales, lead_id,
+            pipeline.Change(form.get("status", ""), value, form.get("reason") or None, form.get("note")),
+            current_user.email)
+    except pipeline.NoSuchLead:
+        abort(404)
+    except pipeline.PipelineError as exc:
+        return lead_page(lead_id, error=str(exc), status=422)
+    flash(f"Marked as {event['to_status']}." if event else "Nothing to change.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+
+
+@bp.post("/leads/<lead_id>/note")
+def add_note(lead_id: str):
+    """Add a note to the timeline."""
+    _require(current_user.can_change)
+    try:
+        pipeline.add_note(_ext().engine, lead_id, request.form.get("note", ""), current_user.email)
+    except pipeline.NoSuchLead:
+        abort(404)
+    except pipeline.PipelineError as exc:
+        return lead_page(lead_id, error=str(exc), status=422)
+    flash("Note added.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+
+
+@bp.post("/leads/<lead_id>/assign")
+def reassign(lead_id: str):
+    """Give the lead to another salesperson (managers only)."""
+    _require(current_user.can_reassign)
+    try:
+        event = pipeline.assign(_ext().engine, _ext().sales, lead_id, request.form.get("owner", ""),
+                                current_user.email)
+    except pipeline.NoSuchLead:
+        abort(404)
+    except pipeline.PipelineError as exc:
+        return lead_page(lead_id, error=str(exc), status=422)
+    flash(f"Now {_name(event['owner'])}'s lead." if event else "Nothing to change.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        abort(403)
+
+
+def _name(email: str | None) -> str:
+    member = _ext().sales.member(email) if email else None
+    return member.name if member else (email or "")
+
+
+def _sellers() -> list:
+    return [m for m in _ext().sales.team if m.roles & {"sales", "manager"}]
+
+
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def problem(error):
+    titles = {403: "Not for your role", 404: "There is no such lead"}
+    messages = {403: "Your role on the team (sales.yml) does not allow this change.",
+                404: "It may have been erased, or the link was cut short."}
+    return render_template("desk/message.html", title=titles[error.code],
+                           message=messages[error.code]), error.code

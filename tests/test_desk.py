@@ -1,0 +1,255 @@
+"""The desk: sign-in by magic link, sessions, roles, the inbox and the lead page."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from capture import pipeline, signin, tokens
+from capture.clock import utcnow
+from capture.models import leads, outbox
+from capture.pipeline import Change
+from capture.store import get_lead
+
+MAYA, TOM, PRIYA = "maya@fernleaf.example", "tom@fernleaf.example", "priya@fernleaf.example"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path: str = "/desk/sign-in") -> str:
+    return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def link_for(app, email: str) -> str:
+    """The sign-in URL path the email to `email` carries (made as the sign-in form makes it)."""
+    ext = app.extensions["capture"]
+    assert signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
+    with ext.engine.connect() as conn:
+        link_id = conn.execute(select(outbox.c.ref).where(outbox.c.kind == "desk_sign_in")
+                               .order_by(outbox.c.id.desc())).scalar()
+    return f"/desk/sign-in/{tokens.sign_in_token(ext.settings.secret_key, link_id)}"
+
+
+def sign_in(app, client, email: str):
+    path = link_for(app, email)
+    response = client.post(path, data={"csrf_token": csrf(client, path)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response
+
+
+def post(client, consultation, **changes) -> str:
+    return client.post("/api/forms/consultation", json={**consultation, **changes}).json["id"]
+
+
+# --- nothing without a session ----------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/desk/", "/desk/leads/anything"])
+def test_no_desk_page_without_a_session(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and response.headers["Location"] == "/desk/sign-in"
+
+
+def test_no_change_without_a_session_even_with_a_csrf_token(app, client, consultation):
+    lead_id = post(client, consultation)
+    token = csrf(client)
+    for action, data in (("status", {"status": "contacted"}), ("note", {"note": "x"}), ("assign", {"owner": TOM})):
+        response = client.post(f"/desk/leads/{lead_id}/{action}", data={**data, "csrf_token": token})
+        assert response.status_code == 302
+    assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "new"
+    assert pipeline.timeline(app.extensions["capture"].engine, lead_id) == []
+
+
+def test_a_post_without_a_csrf_token_is_a_clear_400(app, client, consultation):
+    sign_in(app, client, MAYA)
+    lead_id = post(client, consultation)
+    response = client.post(f"/desk/leads/{lead_id}/status", data={"status": "contacted"})
+    assert response.status_code == 400 and "This form has expired" in response.get_data(as_text=True)
+    assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "new"
+
+
+def test_the_api_and_health_set_no_cookie_and_the_desk_is_never_cached(app, client, consultation):
+    assert "Set-Cookie" not in client.post("/api/forms/consultation", json=consultation).headers
+    assert "Set-Cookie" not in client.get("/api/health").headers
+    sign_in(app, client, MAYA)
+    response = client.get("/desk/")
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
+    client = app.test_client()
+    cookie = client.get("/desk/sign-in", base_url="https://desk.example").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    plain = app.test_client().get("/desk/sign-in").headers["Set-Cookie"]
+    assert "Secure" not in plain
+
+
+# --- sign-in by magic link ---------------------------------------------------------------
+
+def sign_in_mail(app) -> list[dict]:
+    with app.extensions["capture"].engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox).where(outbox.c.kind == "desk_sign_in")).mappings()]
+
+
+def test_asking_for_a_link_looks_the_same_for_anyone_and_mails_only_the_team(app, client):
+    token = csrf(client)
+    pages = [client.post("/desk/sign-in", data={"email": email, "csrf_token": token})
+             for email in ("Maya@Fernleaf.example", "stranger@example.com")]
+    assert [p.status_code for p in pages] == [200, 200]
+    texts = [p.get_data(as_text=True).replace("Maya@fernleaf.example", "X").replace("stranger@example.com", "X")
+             for p in pages]
+    assert texts[0] == texts[1] and "Check your inbox" in texts[0]
+    assert [j["recipient"] for j in sign_in_mail(app)] == [MAYA]
+
+
+def test_a_link_signs_in_once_and_its_get_changes_nothing(app, client):
+    path = link_for(app, TOM)
+    page = client.get(path)
+    assert page.status_code == 200 and "Sign in" in page.get_data(as_text=True)
+    assert client.get("/desk/").status_code == 302  # the GET did not sign in
+    token = CSRF.search(page.get_data(as_text=True)).group(1)
+    assert client.post(path, data={"csrf_token": token}).status_code == 303
+    assert client.get("/desk/").status_code == 200
+    other = app.test_client()
+    again = other.post(path, data={"csrf_token": csrf(other, path)})
+    assert again.status_code == 410 and "used already" in again.get_data(as_text=True)
+
+
+def test_an_expired_or_tampered_link_is_refused(app, client, monkeypatch):
+    import itsdangerous.timed
+    path = link_for(app, TOM)
+    signed = path.rsplit("/", 1)[1]
+    tampered = client.get(f"/desk/sign-in/{signed[:-2]}xx")
+    assert tampered.status_code == 404 and "not one of ours" in tampered.get_data(as_text=True)
+    real_now = itsdangerous.timed.TimestampSigner.get_timestamp
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
+                        lambda self: real_now(self) + 16 * 60)  # 16 minutes later
+    expired = client.get(path)
+    assert expired.status_code == 410 and "expired" in expired.get_data(as_text=True)
+
+
+def test_a_bad_address_gets_a_field_message(client):
+    response = client.post("/desk/sign-in", data={"email": "not an address", "csrf_token": csrf(client)})
+    assert response.status_code == 422 and "Please enter your email address" in response.get_data(as_text=True)
+
+
+def test_sign_in_requests_are_rate_limited_per_address(app, client):
+    token = csrf(client)
+    codes = [client.post("/desk/sign-in", data={"email": "tom@fernleaf.example", "csrf_token": token},
+                         environ_base={"REMOTE_ADDR": f"203.0.113.{i}"}).status_code for i in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    assert len(sign_in_mail(app)) == 5
+
+
+def test_signing_out_ends_the_session(app, client):
+    sign_in(app, client, MAYA)
+    assert client.post("/desk/sign-out", data={"csrf_token": csrf(client, "/desk/")}).status_code == 303
+    assert client.get("/desk/").status_code == 302
+
+
+def test_after_signing_in_you_land_on_the_page_you_asked_for(app, client, consultation):
+    lead_id = post(client, consultation)
+    client.get(f"/desk/leads/{lead_id}")  # not signed in: remembered, then sent to sign in
+    assert sign_in(app, client, TOM).headers["Location"] == f"/desk/leads/{lead_id}"
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+def test_the_inbox_shows_my_leads_overdue_first_and_filters(app, client, consultation):
+    engine = app.extensions["capture"].engine
+    first = post(client, consultation, name="Early Bird")  # Maya (round robin)
+    post(client, consultation, name="Tom's Lead")  # Tom
+    third = post(client, consultation, name="Late Comer", company="Zebra Ltd")  # Maya
+    with engine.begin() as conn:  # the first is past its deadline
+        conn.execute(update(leads).where(leads.c.id == first).values(respond_by=utcnow() - timedelta(minutes=1)))
+    sign_in(app, client, MAYA)
+    page = client.get("/desk/").get_data(as_text=True)
+    assert "My leads" in page and "Tom&#39;s Lead" not in page
+    assert page.index("Early Bird") < page.index("Late Comer")  # overdue first, though older
+    assert page.count("badge overdue") == 1
+    everyone = client.get("/desk/?owner=").get_data(as_text=True)
+    assert "Tom&#39;s Lead" in everyone
+    found = client.get("/desk/?owner=&q=zebra").get_data(as_text=True)
+    assert "Late Comer" in found and "Early Bird" not in found
+    pipeline.change_status(engine, app.extensions["capture"].sales, third, Change("contacted"), MAYA)
+    contacted = client.get("/desk/?status=contacted").get_data(as_text=True)
+    assert "Late Comer" in contacted and "Early Bird" not in contacted
+    assert "Early Bird" in client.get("/desk/?overdue=1").get_data(as_text=True)
+
+
+def test_search_wildcards_are_literal(app, client, consultation):
+    post(client, consultation, name="Ada Lovelace")
+    sign_in(app, client, MAYA)
+    assert "Ada Lovelace" not in client.get("/desk/?owner=&q=%25").get_data(as_text=True)
+
+
+def test_visitor_text_is_escaped_on_every_desk_page(app, client, consultation):
+    lead_id = post(client, consultation, name="<script>alert(1)</script>", message="<img src=x onerror=alert(2)>")
+    sign_in(app, client, MAYA)
+    for path in ("/desk/?owner=", f"/desk/leads/{lead_id}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# --- the lead page and roles -----------------------------------------------------------------
+
+def test_a_salesperson_records_the_journey_on_the_lead_page(app, client, consultation):
+    lead_id = post(client, consultation)
+    sign_in(app, client, TOM)
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    for data in ({"status": "contacted"}, {"status": "consultation", "note": "Call on Tuesday"},
+                 {"status": "won", "value": "8,500"}):
+        assert client.post(f"/desk/leads/{lead_id}/status", data={**data, "csrf_token": token}).status_code == 303
+    refused = client.post(f"/desk/leads/{lead_id}/status", data={"status": "lost", "csrf_token": token})
+    assert refused.status_code == 422 and "needs a reason" in refused.get_data(as_text=True)
+    client.post(f"/desk/leads/{lead_id}/note", data={"note": "Deposit paid", "csrf_token": token})
+    page = client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+    for text in ("new → contacted", "contacted → consultation", "consultation → won (£8,500)",
+                 "Call on Tuesday", "Deposit paid", "Tom Reid", "Value: <strong>£8,500</strong>",
+                 "notify sales", "Ada Lovelace"):
+        assert text in page, text
+    lead = get_lead(app.extensions["capture"].engine, lead_id)
+    assert (lead["status"], lead["deal_value"]) == ("won", 850000)
+
+
+def test_marketing_looks_but_does_not_change(app, client, consultation):
+    lead_id = post(client, consultation)
+    sign_in(app, client, PRIYA)
+    page = client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+    assert "Ada Lovelace" in page and "Save the status" not in page
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    response = client.post(f"/desk/leads/{lead_id}/status", data={"status": "contacted", "csrf_token": token})
+    assert response.status_code == 403
+    assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "new"
+
+
+def test_only_managers_reassign(app, client, consultation):
+    lead_id = post(client, consultation)  # Maya's
+    sign_in(app, client, TOM)
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    assert client.post(f"/desk/leads/{lead_id}/assign", data={"owner": TOM, "csrf_token": token}).status_code == 403
+    manager = app.test_client()
+    sign_in(app, manager, MAYA)
+    token = csrf(manager, f"/desk/leads/{lead_id}")
+    assert manager.post(f"/desk/leads/{lead_id}/assign", data={"owner": TOM, "csrf_token": token}).status_code == 303
+    assert get_lead(app.extensions["capture"].engine, lead_id)["owner"] == TOM
+
+
+def test_someone_removed_from_the_team_is_signed_out(make_app, tmp_path, consultation):
+    app = make_app()
+    client = app.test_client()
+    sign_in(app, client, TOM)
+    smaller = (tmp_path / "sales.yml")
+    from tests.conftest import ROOT
+    smaller.write_text((ROOT / "sales.yml").read_text().replace(
+        "  - name: Tom Reid\n    email: tom@fernleaf.example\n    roles: [sales, host]\n", "").replace(
+        "members: [maya@fernleaf.example, tom@fernleaf.example]", "members: [maya@fernleaf.example]"))
+
+    def status_with_the_cookie(other_app) -> int:
+        jar = other_app.test_client()
+        for cookie in client._cookies.values():
+            jar.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+        return jar.get("/desk/").status_code
+    assert status_with_the_cookie(make_app()) == 200  # the same session, the same team: still in
+    assert status_with_the_cookie(make_app(sales=str(smaller))) == 302

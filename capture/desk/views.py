@@ -50,6 +50,7 @@ def inbox_page():
     for row in rows:
         row["age"] = pipeline.working_span(ext.sales.calendar.between(row["received_at"], now))
         row["owner_name"] = _name(row["owner"])
+        row["service_label"] = _service_label(row)
     return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
                            choices=inbox.choices(ext.engine), team=_sellers(),
                            statuses=pipeline.STATUSES, tz=ext.settings.timezone)
@@ -127,6 +128,15 @@ def reassign(lead_id: str):
         return lead_page(lead_id, error=str(exc), status=422)
     flash(f"Now {_name(event['owner'])}'s lead." if event else "Nothing to change.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+
+
+def _service_label(row: dict) -> str:
+    """'E-commerce site' for 'ecommerce' (the form's own label, without the price)."""
+    form = _ext().schema.forms.get(row["form_id"])
+    field = form.field("service") if form else None
+    if not (field and row["service"]):
+        return row["service"] or row["form_id"]
+    return field.choice_label(row["service"]).split(" (")[0]
 
 
 def _require(allowed: bool) -> None:

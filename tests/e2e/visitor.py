@@ -136,11 +136,13 @@ def wait_for_lead(stack, email: str, timeout: float = 10.0) -> dict:
 
 
 def check_mail(inbox, lead: dict, prospect: Prospect) -> None:
-    """Sales got the notification, Reply-To the prospect; the prospect a confirmation with an .ics."""
-    messages = inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead["id"], count=2, timeout=40)
+    """Sales and the lead's owner got the notification, Reply-To the prospect; the prospect a
+    confirmation with an .ics (sent after the notifications)."""
+    messages = inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead["id"], count=3, timeout=40)
     to_sales = [m for m in messages if m.envelope_to == [SALES]]
+    to_owner = [m for m in messages if m.envelope_to == [lead["owner"]]]
     to_prospect = [m for m in messages if m.envelope_to == [prospect.email]]
-    assert len(to_sales) == 1 and len(to_prospect) == 1, \
+    assert len(to_sales) == 1 and len(to_owner) == 1 and len(to_prospect) == 1, \
         f"mail for lead {lead['id']}: {[(m.envelope_to, m['Subject']) for m in messages]}"
     reply_to = to_sales[0]["Reply-To"].addresses
     assert [a.addr_spec for a in reply_to] == [prospect.email]

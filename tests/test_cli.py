@@ -109,3 +109,44 @@ def test_terminal_safe_keeps_ordinary_text():
     text = "Zoë Ångström — 山田 <zoe@example.com>\nnext line"
     assert terminal_safe(text) == text
     assert terminal_safe("\ud800\t") == "\\ud800\\u0009"
+
+
+# --- the pipeline from a terminal ----------------------------------------------------------
+
+def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, consultation):
+    runner = app.test_cli_runner()
+    lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
+    by = ["--by", "tom@fernleaf.example"]
+    assert "is now contacted" in runner.invoke(args=["leads", "status", lead_id, "contacted", *by]).output
+    assert "already was contacted" in runner.invoke(args=["leads", "status", lead_id, "contacted", *by]).output
+    refused = runner.invoke(args=["leads", "status", lead_id, "won", *by])
+    assert refused.exit_code == 1 and "needs its deal value" in refused.output
+    assert runner.invoke(args=["leads", "status", lead_id, "won", "--value", "8,500", *by]).exit_code == 0
+    assert runner.invoke(args=["leads", "note", lead_id, "Deposit paid", *by]).exit_code == 0
+    assert "is now tom@fernleaf.example's" in runner.invoke(args=["leads", "assign", lead_id, "tom@fernleaf.example"]).output
+    stranger = runner.invoke(args=["leads", "note", lead_id, "x", "--by", "someone@example.com"])
+    assert stranger.exit_code == 1 and "not on the team" in stranger.output
+    shown = json.loads(runner.invoke(args=["leads", "show", lead_id]).output)
+    assert (shown["status"], shown["value"], shown["owner"]) == ("won", "£8,500", "tom@fernleaf.example")
+    assert shown["first_contact_at"] and shown["response"]["working_minutes"] >= 0
+    assert [(e["kind"], e["to_status"]) for e in shown["events"]] == [
+        ("status", "contacted"), ("status", "won"), ("note", None), ("assign", None)]
+    missing = runner.invoke(args=["leads", "status", "nope", "contacted"])
+    assert missing.exit_code == 1 and "There is no lead nope" in missing.output
+
+
+def test_leads_list_filters_by_status_owner_and_overdue(app, client, consultation):
+    from datetime import timedelta
+    from sqlalchemy import update
+    from capture.clock import utcnow
+    from capture.models import leads
+    first = client.post("/api/forms/consultation", json={**consultation, "name": "First One"}).json["id"]
+    client.post("/api/forms/consultation", json={**consultation, "name": "Second One"})  # Tom's
+    with app.extensions["capture"].engine.begin() as conn:
+        conn.execute(update(leads).where(leads.c.id == first).values(respond_by=utcnow() - timedelta(minutes=5)))
+    runner = app.test_cli_runner()
+    mine = runner.invoke(args=["leads", "list", "--owner", "tom@fernleaf.example"]).output
+    assert "Second One" in mine and "First One" not in mine
+    overdue = runner.invoke(args=["leads", "list", "--overdue"]).output
+    assert "First One" in overdue and "[overdue]" in overdue and "Second One" not in overdue
+    assert runner.invoke(args=["leads", "list", "--status", "won"]).output == "No leads match.\n"

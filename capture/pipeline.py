@@ -68,6 +68,13 @@ def check(sales: Sales, change: Change) -> Change:
                   change.reason if change.status == "lost" else None, note)
 
 
+def change_from(status: str, fields) -> Change:
+    """A Change from submitted fields (`value`, `reason`, `note`), as the desk and email pages send them."""
+    value = fields.get("value", "")
+    return Change(status, parse_money(value) if value.strip() else None,
+                  fields.get("reason") or None, fields.get("note"))
+
+
 def parse_money(text: str) -> int:
     """'8,500', '£8500.50' or '8500' as minor units (pence); PipelineError otherwise."""
     found = MONEY.match(str(text or ""))

@@ -30,19 +30,13 @@ def action(token: str):
     if request.method == "GET":
         return _page(lead, link)
     try:
-        event = pipeline.change_status(ext.engine, ext.sales, lead["id"], _change(link.action),
-                                       link.recipient)
+        event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
+                                       pipeline.change_from(link.action, request.form), link.recipient)
     except pipeline.PipelineError as exc:
         return _page(lead, link, error=str(exc), status=422)
     return render_template("desk/action_done.html", lead=store.get_lead(ext.engine, lead["id"]),
                            changed=event is not None, label=ACTIONS[link.action],
                            desk_url=f"/desk/leads/{lead['id']}")
-
-
-def _change(action: str) -> pipeline.Change:
-    form = request.form
-    value = pipeline.parse_money(form["value"]) if form.get("value", "").strip() else None
-    return pipeline.Change(action, value, form.get("reason") or None, form.get("note"))
 
 
 def _page(lead: dict, link, error: str = "", status: int = 200):

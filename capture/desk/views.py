@@ -86,47 +86,39 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
 def change_status(lead_id: str):
     """Move the lead; won needs a value, lost a reason."""
     _require(current_user.can_change)
-    form = request.form
-    try:
-        value = pipeline.parse_money(form["value"]) if form.get("value", "").strip() else None
-        event = pipeline.change_status(
-            _ext().engine, _ext().sales, lead_id,
-            pipeline.Change(form.get("status", ""), value, form.get("reason") or None, form.get("note")),
-            current_user.email)
-    except pipeline.NoSuchLead:
-        abort(404)
-    except pipeline.PipelineError as exc:
-        return lead_page(lead_id, error=str(exc), status=422)
-    flash(f"Marked as {event['to_status']}." if event else "Nothing to change.")
-    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+    ext, form = _ext(), request.form
+    return _apply(lead_id, lambda: pipeline.change_status(
+        ext.engine, ext.sales, lead_id, pipeline.change_from(form.get("status", ""), form), current_user.email),
+        lambda event: f"Marked as {event['to_status']}.")
 
 
 @bp.post("/leads/<lead_id>/note")
 def add_note(lead_id: str):
     """Add a note to the timeline."""
     _require(current_user.can_change)
-    try:
-        pipeline.add_note(_ext().engine, lead_id, request.form.get("note", ""), current_user.email)
-    except pipeline.NoSuchLead:
-        abort(404)
-    except pipeline.PipelineError as exc:
-        return lead_page(lead_id, error=str(exc), status=422)
-    flash("Note added.")
-    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
+    return _apply(lead_id, lambda: pipeline.add_note(
+        _ext().engine, lead_id, request.form.get("note", ""), current_user.email), lambda _: "Note added.")
 
 
 @bp.post("/leads/<lead_id>/assign")
 def reassign(lead_id: str):
     """Give the lead to another salesperson (managers only)."""
     _require(current_user.can_reassign)
+    ext = _ext()
+    return _apply(lead_id, lambda: pipeline.assign(
+        ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
+        lambda event: f"Now {_name(event['owner'])}'s lead.")
+
+
+def _apply(lead_id: str, change, done):
+    """Make a change to a lead, then back to its page with what happened (or the problem)."""
     try:
-        event = pipeline.assign(_ext().engine, _ext().sales, lead_id, request.form.get("owner", ""),
-                                current_user.email)
+        event = change()
     except pipeline.NoSuchLead:
         abort(404)
     except pipeline.PipelineError as exc:
         return lead_page(lead_id, error=str(exc), status=422)
-    flash(f"Now {_name(event['owner'])}'s lead." if event else "Nothing to change.")
+    flash(done(event) if event else "Nothing to change.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 
 

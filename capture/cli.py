@@ -133,7 +133,7 @@ def leads_status(lead_id: str, status: str, value, reason, note, actor: str):
     """
     ext = _ext()
     with _pipeline_errors():
-        amount = pipeline.parse_money(value) if value is not None else None
+        amount = pipeline.parse_money(value, ext.sales.currency) if value is not None else None
         event = pipeline.change_status(ext.engine, ext.sales, lead_id,
                                        pipeline.Change(status, amount, reason, note), _actor(actor))
     echo(f"Lead {lead_id} is now {status}." if event else f"Lead {lead_id} already was {status}; nothing changed.")

@@ -37,6 +37,8 @@ def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | Non
          include_spam: bool = False) -> list[dict]:
     """Leads matching the filters: overdue first, then newest first."""
     now = now or utcnow()
+    if any("\x00" in str(value) for value in vars(filters).values()):
+        return []  # nothing stored holds a NUL (PostgreSQL would refuse to compare with one)
     overdue = (leads.c.status == "new") & (leads.c.respond_by < now)
     query = select(*LIST_COLUMNS, overdue.label("overdue"))
     for condition in _conditions(filters, overdue, include_spam):

@@ -5,7 +5,7 @@ Written as SQLAlchemy Core tables: the lead path uses statements built once
 """
 from datetime import timezone
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator, func)
 
 from .forms import ATTRIBUTION_FIELDS
@@ -53,7 +53,7 @@ leads = Table(
     *(Column(name, Text) for name in ATTRIBUTION_FIELDS),
     # The pipeline (pipeline.py): the current state; the events table holds its history.
     Column("owner", String(320)),
-    Column("deal_value", Integer),  # in the currency's minor unit (pence), when won
+    Column("deal_value", BigInteger),  # in the currency's minor unit (pence), when won
     Column("lost_reason", String(40)),
     Column("first_contact_at", UTCDateTime()),  # the first move out of "new"
     Column("status_changed_at", UTCDateTime()),
@@ -74,7 +74,7 @@ events = Table(
     Column("from_status", String(20)),
     Column("to_status", String(20)),
     Column("owner", String(320)),
-    Column("deal_value", Integer),
+    Column("deal_value", BigInteger),
     Column("reason", String(40)),
     Column("note", Text),
     Index("ix_events_lead", "lead_id", "at"),
@@ -88,6 +88,13 @@ sign_in_links = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime()),
+)
+
+# When each team member last signed out: sessions signed in before then are over.
+sign_outs = Table(
+    "sign_outs", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
 )
 
 # One row per message to send; written in the lead's transaction.

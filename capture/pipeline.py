@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import desc, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from .clock import utcnow
-from .forms import Form
+from .forms import CONTROL_CHARS, Form
 from .mail import ESCALATE, REMIND_OWNER
-from .models import events, leads
+from .models import events, leads, outbox
 from .outbox import job, message_id
 from .sales import Sales
 from .store import writing
@@ -28,7 +28,11 @@ STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
 OPEN_STATUSES = STATUSES[:4]
 SYSTEM = "system"
 NOTE_MAX = 5000
-MONEY = re.compile(r"^\s*(?:£|GBP|EUR|€|\$|USD)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*$", re.I)
+AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
+SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+MAX_VALUE = 10 ** 11  # a billion in major units, in minor units: past any deal of this studio's
+# Forward order for one-click links: an old email's button never moves a lead back.
+RANK = {"new": 0, "contacted": 1, "consultation": 2, "proposal": 3, "won": 4, "lost": 4}
 
 
 class PipelineError(ValueError):
@@ -52,11 +56,9 @@ class Change:
 
 def check(sales: Sales, change: Change) -> Change:
     """The change, cleaned, or PipelineError: won needs a value; lost a listed reason (other: a note)."""
-    note = (change.note or "").strip() or None
+    note = _note(change.note, required=False)
     if change.status not in STATUSES:
         raise PipelineError(f"'{change.status}' is not a status (use one of {', '.join(STATUSES)})")
-    if note and len(note) > NOTE_MAX:
-        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
     if change.status == "won" and not (change.value and change.value > 0):
         raise PipelineError("A won lead needs its deal value.")
     if change.status == "lost":
@@ -68,23 +70,45 @@ def check(sales: Sales, change: Change) -> Change:
                   change.reason if change.status == "lost" else None, note)
 
 
-def change_from(status: str, fields) -> Change:
+def _note(text: str | None, required: bool) -> str | None:
+    """A note as typed, trimmed; PipelineError for one that is empty (if required), long or unprintable."""
+    note = (text or "").strip()
+    if not note:
+        if required:
+            raise PipelineError("The note is empty.")
+        return None
+    if len(note) > NOTE_MAX:
+        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
+    if CONTROL_CHARS.search(note):
+        raise PipelineError("The note contains characters we cannot accept.")
+    return note
+
+
+def change_from(status: str, fields, currency: str = "GBP") -> Change:
     """A Change from submitted fields (`value`, `reason`, `note`), as the desk and email pages send them."""
     value = fields.get("value", "")
-    return Change(status, parse_money(value) if value.strip() else None,
+    return Change(status, parse_money(value, currency) if value.strip() else None,
                   fields.get("reason") or None, fields.get("note"))
 
 
-def parse_money(text: str) -> int:
-    """'8,500', '£8500.50' or '8500' as minor units (pence); PipelineError otherwise."""
-    found = MONEY.match(str(text or ""))
+def parse_money(text: str, currency: str = "GBP") -> int:
+    """'8,500', '£8500.50' or 'GBP 8500' as minor units (pence); PipelineError otherwise.
+
+    Only the business's own currency: '€10,000' in a GBP business is refused,
+    never stored as £10,000.
+    """
+    amount = str(text or "").strip()
+    for prefix in (SYMBOLS.get(currency, ""), currency):
+        if prefix and amount.upper().startswith(prefix.upper()):
+            amount = amount[len(prefix):].strip()
+            break
+    found = AMOUNT.match(amount)
     if not found:
-        raise PipelineError(f"'{text}' is not an amount like 8500 or 8,500.00.")
-    try:
-        amount = Decimal(found[1].replace(",", "") + "." + (found[2] or "0"))
-    except InvalidOperation:
-        raise PipelineError(f"'{text}' is not an amount like 8500 or 8,500.00.") from None
-    return int(amount * 100)
+        raise PipelineError(f"'{text}' is not an amount in {currency} like 8500 or 8,500.00.")
+    minor = int(Decimal(found[1].replace(",", "") + "." + (found[2] or "0")) * 100)
+    if minor > MAX_VALUE:
+        raise PipelineError(f"'{text}' is more than any deal could be; please check the amount.")
+    return minor
 
 
 def money(minor: int | None, currency: str) -> str:
@@ -108,9 +132,9 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
                 and lead["lost_reason"] == change.reason and not change.note)
         if same:
             return None
-        values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason}
-        if change.status == "won" or change.status == "lost":
-            values["deal_value"] = change.value
+        # The value belongs to a win: moving a lead anywhere else clears it (and the reason, a loss).
+        values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason,
+                  "deal_value": change.value}
         if change.status != "new" and lead["first_contact_at"] is None:
             values["first_contact_at"] = now
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
@@ -123,11 +147,7 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
 
 def add_note(engine: Engine, lead_id: str, text: str, actor: str, now: datetime | None = None) -> dict:
     """Record a note on a lead (an event, like every change)."""
-    note = (text or "").strip()
-    if not note:
-        raise PipelineError("The note is empty.")
-    if len(note) > NOTE_MAX:
-        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
+    note = _note(text, required=True)
     with writing(engine) as conn:
         _locked(conn, lead_id)
         event = _event(lead_id, now or utcnow(), actor, "note", note=note)
@@ -146,6 +166,9 @@ def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
         if lead["owner"] == member.email:
             return None
         conn.execute(update(leads).where(leads.c.id == lead_id).values(owner=member.email))
+        # The reminder not yet sent goes to whoever owns the lead now.
+        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == REMIND_OWNER,
+                                          outbox.c.status == "pending").values(recipient=member.email))
         event = _event(lead_id, now or utcnow(), actor, "assign", owner=member.email,
                        note=f"from {lead['owner'] or 'nobody'}")
         conn.execute(events.insert(), event)

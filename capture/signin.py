@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from .mail import SIGN_IN
-from .models import outbox, sign_in_links
+from .models import outbox, sign_in_links, sign_outs
 from .outbox import job, wake_workers
 from .sales import Sales
 from .store import writing
@@ -50,3 +50,16 @@ def use_link(engine: Engine, link_id: str, now: datetime) -> str | None:
                                     sign_in_links.c.expires_at > now)
                              .values(used_at=now).returning(sign_in_links.c.email)).scalar()
     return spent
+
+
+def sign_out(engine: Engine, email: str, now: datetime) -> None:
+    """End every session `email` signed in before `now`, on every device (a copied cookie too)."""
+    with writing(engine) as conn:
+        if not conn.execute(update(sign_outs).where(sign_outs.c.email == email).values(at=now)).rowcount:
+            conn.execute(sign_outs.insert(), {"email": email, "at": now})
+
+
+def signed_out_at(engine: Engine, email: str) -> datetime | None:
+    """When `email` last signed out, if ever."""
+    with engine.connect() as conn:
+        return conn.execute(select(sign_outs.c.at).where(sign_outs.c.email == email)).scalar()

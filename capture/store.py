@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import time
 from contextlib import contextmanager, nullcontext
@@ -312,8 +313,13 @@ def check_writes(engine: Engine) -> None:
             raise
 
 
+LEAD_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
+
+
 def get_lead(engine: Engine, lead_id: str) -> dict | None:
-    """One lead as a dict, or None."""
+    """One lead as a dict, or None (also for anything that cannot be a lead id)."""
+    if not LEAD_ID.fullmatch(lead_id or ""):
+        return None
     with engine.connect() as conn:
         found = conn.execute(select(leads).where(leads.c.id == lead_id)).mappings().first()
     return dict(found) if found else None

@@ -54,10 +54,13 @@ def test_opening_a_link_changes_nothing_pressing_the_button_changes_it_once(app,
         page = client.get(path)
         assert page.status_code == 200 and "Mark as contacted?" in page.get_data(as_text=True)
     assert state(app, lead_id) == ("new", [])
-    done = press(client, path)
+    page = client.get(path).get_data(as_text=True)
+    token = CSRF.search(page).group(1)
+    done = client.post(path, data={"csrf_token": token})
     assert done.status_code == 200 and "Done" in done.get_data(as_text=True)
-    again = press(client, path)
+    again = client.post(path, data={"csrf_token": token})  # the same page, pressed twice
     assert "Already done" in again.get_data(as_text=True)
+    assert "Already done" in client.get(path).get_data(as_text=True)  # no button any more
     status, events = state(app, lead_id)
     assert status == "contacted" and [(e["to_status"], e["actor"]) for e in events] == [("contacted", SALES)]
     assert get_lead(app.extensions["capture"].engine, lead_id)["first_contact_at"] is not None
@@ -75,13 +78,48 @@ def test_won_asks_for_the_value_and_lost_for_a_reason(app, client, consultation)
     lead_id = new_lead(client, consultation)
     missing = press(client, url(app, lead_id, "won"))
     assert missing.status_code == 422 and "needs its deal value" in missing.get_data(as_text=True)
+    foreign = press(client, url(app, lead_id, "won"), value="€12,000")
+    assert foreign.status_code == 422 and "in GBP" in foreign.get_data(as_text=True)
+    huge = press(client, url(app, lead_id, "won"), value="9" * 30)
+    assert huge.status_code == 422 and "more than any deal" in huge.get_data(as_text=True)
     assert press(client, url(app, lead_id, "won"), value="12,000").status_code == 200
     lead = get_lead(app.extensions["capture"].engine, lead_id)
     assert (lead["status"], lead["deal_value"]) == ("won", 1200000)
-    other = press(client, url(app, lead_id, "lost"), reason="other")
+    other_lead = new_lead(client, consultation)
+    other = press(client, url(app, other_lead, "lost"), reason="other")
     assert other.status_code == 422 and "say in a note" in other.get_data(as_text=True)
-    assert press(client, url(app, lead_id, "lost"), reason="price").status_code == 200
-    assert get_lead(app.extensions["capture"].engine, lead_id)["lost_reason"] == "price"
+    assert press(client, url(app, other_lead, "lost"), reason="price").status_code == 200
+    assert get_lead(app.extensions["capture"].engine, other_lead)["lost_reason"] == "price"
+
+
+def test_an_old_email_button_never_moves_a_lead_back(app, client, consultation):
+    lead_id = new_lead(client, consultation)
+    contacted = url(app, lead_id, "contacted")
+    token = CSRF.search(client.get(contacted).get_data(as_text=True)).group(1)
+    assert press(client, url(app, lead_id, "won"), value="8500").status_code == 200
+    for response in (client.get(contacted), client.post(contacted, data={"csrf_token": token}),
+                     client.get(url(app, lead_id, "lost"))):
+        assert "Already done" in response.get_data(as_text=True)
+    lead = get_lead(app.extensions["capture"].engine, lead_id)
+    assert (lead["status"], lead["deal_value"]) == ("won", 850000)
+
+
+@pytest.mark.parametrize("recipient, allowed", [
+    ("sales@fernleaf.example", True),   # the form's sales inbox
+    ("tom@fernleaf.example", True),     # a salesperson
+    ("priya@fernleaf.example", False),  # marketing looks, does not change
+    ("gone@fernleaf.example", False),   # not (or no longer) on the team, no inbox of this form
+    ("hello@fernleaf.example", False),  # the contact form's inbox, not this consultation's
+])
+def test_a_link_works_only_for_someone_who_may_change_leads_now(app, client, consultation, recipient, allowed):
+    lead_id = new_lead(client, consultation)
+    path = url(app, lead_id, "contacted", recipient)
+    page = client.get(path)
+    assert page.status_code == (200 if allowed else 403)
+    if not allowed:
+        assert "cannot change leads now" in page.get_data(as_text=True)
+        assert client.post(path).status_code in (400, 403)
+        assert state(app, lead_id) == ("new", [])
 
 
 @pytest.mark.parametrize("damage", [lambda t: t[:-3] + "abc", lambda t: t + "x", lambda t: "x" + t[1:],

@@ -253,3 +253,39 @@ def test_someone_removed_from_the_team_is_signed_out(make_app, tmp_path, consult
         return jar.get("/desk/").status_code
     assert status_with_the_cookie(make_app()) == 200  # the same session, the same team: still in
     assert status_with_the_cookie(make_app(sales=str(smaller))) == 302
+
+
+def test_signing_out_ends_a_copied_session_too(app, client):
+    sign_in(app, client, MAYA)
+    copy = app.test_client()
+    for cookie in client._cookies.values():
+        copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    assert copy.get("/desk/").status_code == 200
+    client.post("/desk/sign-out", data={"csrf_token": csrf(client, "/desk/")})
+    assert copy.get("/desk/").status_code == 302
+    sign_in(app, client, MAYA)  # a new sign-in works again
+    assert client.get("/desk/").status_code == 200
+
+
+def test_look_alike_spellings_of_an_address_share_its_limit(app, client):
+    token = csrf(client)
+    spellings = ["tom@fernleaf.example", "TOM@fernleaf.example", "tom@ｆernleaf.example",
+                 "tom@fｅrnleaf.example", "tom@fernleaf。example", "tom@fernleaf.exampl\uff45", "tom@fernleaf.example"]
+    codes = [client.post("/desk/sign-in", data={"email": email, "csrf_token": token},
+                         environ_base={"REMOTE_ADDR": f"198.51.100.{i}"}).status_code
+             for i, email in enumerate(spellings)]
+    assert codes.count(429) == 2 and len(sign_in_mail(app)) == 5
+
+
+@pytest.mark.parametrize("path", ["/desk/leads/%00", "/desk/?q=a%00b", "/desk/?owner=a%00", "/desk/?form=%00",
+                                  "/desk/?campaign=%00", "/desk/?service=%00"])
+def test_a_nul_in_a_desk_url_is_no_match_never_a_500(app, client, consultation, path):
+    post(client, consultation)
+    sign_in(app, client, MAYA)
+    assert client.get(path).status_code in (200, 404)
+
+
+def test_a_return_path_with_a_line_break_is_ignored(app, client):
+    client.get("/desk/leads/abc%0A")
+    response = sign_in(app, client, MAYA)
+    assert response.headers["Location"] == "/desk/"

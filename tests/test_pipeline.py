@@ -96,6 +96,9 @@ def test_any_move_is_allowed_and_lost_keeps_its_reason(app, client, consultation
     pipeline.change_status(engine, sales, lead_id, Change("lost", reason="other", note="Went quiet"), MAYA)
     lead = get_lead(engine, lead_id)
     assert (lead["status"], lead["lost_reason"], lead["deal_value"]) == ("lost", "other", None)
+    pipeline.change_status(engine, sales, lead_id, Change("won", value=200000), MAYA)
+    pipeline.change_status(engine, sales, lead_id, Change("proposal"), MAYA)  # reopened: no win, no value
+    assert get_lead(engine, lead_id)["deal_value"] is None
     pipeline.change_status(engine, sales, lead_id, Change("new"), MAYA)  # a mistake, undone
     assert get_lead(engine, lead_id)["first_contact_at"] is not None  # the clock stopped once
 
@@ -130,10 +133,25 @@ def test_money_is_parsed_to_minor_units(text, pence):
     assert pipeline.parse_money(text) == pence
 
 
-@pytest.mark.parametrize("text", ["", "lots", "8.555", "1,00", "-5"])
-def test_money_that_is_no_amount_is_refused(text):
+@pytest.mark.parametrize("text", ["", "lots", "8.555", "1,00", "-5", "€8,500", "$8500", "EUR 10", "9" * 30])
+def test_money_that_is_no_amount_in_our_currency_is_refused(text):
     with pytest.raises(PipelineError):
-        pipeline.parse_money(text)
+        pipeline.parse_money(text, "GBP")
+
+
+def test_a_note_with_control_characters_is_refused(app, client, consultation):
+    lead_id = post(client, consultation)
+    for bad in ("a\x00b", "bell\x07"):
+        with pytest.raises(PipelineError, match="characters"):
+            pipeline.add_note(ext(app).engine, lead_id, bad, MAYA)
+    pipeline.add_note(ext(app).engine, lead_id, "two\nlines\tand a tab", MAYA)  # ordinary text is fine
+
+
+def test_reassigning_sends_the_coming_reminder_to_the_new_owner(app, client, consultation):
+    lead_id = post(client, consultation)  # Maya's
+    pipeline.assign(ext(app).engine, ext(app).sales, lead_id, TOM, MAYA)
+    found = {j["kind"]: j["recipient"] for j in jobs(app, lead_id) if j["kind"] in ("remind_owner", "escalate")}
+    assert found == {"remind_owner": TOM, "escalate": MAYA}
 
 
 # --- owners ------------------------------------------------------------------------

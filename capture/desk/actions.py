@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 
 from .. import pipeline, store
+from ..sales import SELLING
 from ..tokens import ACTIONS, TokenError, read_action
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
@@ -27,15 +28,36 @@ def action(token: str):
     lead = store.get_lead(ext.engine, link.lead_id)
     if lead is None or lead["spam"]:
         return _problem("There is no such lead", "It may have been erased since the email was sent.", 404)
+    if not may_act(lead, link.recipient):
+        return _problem("This link no longer works",
+                        f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
+                        "Ask a salesperson or a manager.", 403)
+    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
+        return _done(lead, link, changed=False)  # an old email never moves a lead back
     if request.method == "GET":
         return _page(lead, link)
     try:
         event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
-                                       pipeline.change_from(link.action, request.form), link.recipient)
+                                       pipeline.change_from(link.action, request.form, ext.sales.currency),
+                                       link.recipient)
     except pipeline.PipelineError as exc:
         return _page(lead, link, error=str(exc), status=422)
-    return render_template("desk/action_done.html", lead=store.get_lead(ext.engine, lead["id"]),
-                           changed=event is not None, label=ACTIONS[link.action],
+    return _done(store.get_lead(ext.engine, lead["id"]), link, changed=event is not None)
+
+
+def may_act(lead: dict, recipient: str) -> bool:
+    """Still allowed, checked now: a salesperson or manager on the team, or a sales inbox of the lead's form."""
+    ext = current_app.extensions["capture"]
+    member = ext.sales.member(recipient)
+    if member is not None:
+        return bool(member.roles & SELLING)
+    form = ext.schema.forms.get(lead["form_id"])
+    inboxes = {address.lower() for address in form.recipients(lead["data"])} if form else set()
+    return recipient.lower() in inboxes
+
+
+def _done(lead: dict, link, changed: bool):
+    return render_template("desk/action_done.html", lead=lead, changed=changed, label=ACTIONS[link.action],
                            desk_url=f"/desk/leads/{lead['id']}")
 
 

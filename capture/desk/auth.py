@@ -17,14 +17,13 @@ from email_validator import EmailNotValidError, validate_email
 
 from .. import signin
 from ..clock import utcnow
-from ..sales import Member
+from ..sales import SELLING, Member
 from ..tokens import TokenError, read_sign_in
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
-RETURN_PATH = re.compile(r"^/desk/(?:leads/[A-Za-z0-9_-]{1,40})?$")
+RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40})?")  # used with fullmatch
 # Per IP and per address: enough for someone who mistypes, too few to mail-bomb a colleague.
 LIMITS = {"ip": "20 per hour", "address": "5 per hour"}
-CHANGERS = frozenset({"sales", "manager"})
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class DeskUser(UserMixin):
     @property
     def can_change(self) -> bool:
         """Sales and managers move leads; marketing looks."""
-        return bool(self.roles & CHANGERS)
+        return bool(self.roles & SELLING)
 
     @property
     def can_reassign(self) -> bool:
@@ -68,13 +67,25 @@ def init_app(app: Flask, limiter: Limiter) -> None:
 
 
 def _load_user(email: str) -> DeskUser | None:
-    # Only people on the team now: removing someone from sales.yml ends their sessions.
-    member = current_app.extensions["capture"].sales.member(email)
-    return DeskUser.of(member) if member else None
+    """The session's team member, if they are still on the team and have not signed out since."""
+    ext = current_app.extensions["capture"]
+    member = ext.sales.member(email)  # removing someone from sales.yml ends their sessions
+    if member is None:
+        return None
+    out = signin.signed_out_at(ext.engine, member.email)
+    if out is not None and session.get("signed_in_at", 0) <= out.timestamp():
+        return None
+    return DeskUser.of(member)
 
 
 def _address_key() -> str:
-    return "desk-sign-in:" + (request.form.get("email") or "").strip().lower()[:320]
+    # The address as it will be used: look-alike spellings of one mailbox share one limit.
+    typed = (request.form.get("email") or "").strip()[:320]
+    try:
+        typed = validate_email(typed, check_deliverability=False).normalized
+    except EmailNotValidError:
+        pass
+    return "desk-sign-in:" + typed.lower()
 
 
 def sign_in():
@@ -109,12 +120,15 @@ def use_link(token: str):
     if member is None:
         return _link_problem("This sign-in link has been used already. Ask for a new one.", 410)
     login_user(DeskUser.of(member))
+    session["signed_in_at"] = utcnow().timestamp()
     back = session.pop("return_to", "")
-    return redirect(back if RETURN_PATH.match(back) else url_for("desk.inbox"), code=303)
+    return redirect(back if RETURN_PATH.fullmatch(back) else url_for("desk.inbox"), code=303)
 
 
 def sign_out():
-    """End the session."""
+    """End this person's sessions everywhere, then this browser's."""
+    if current_user.is_authenticated:
+        signin.sign_out(current_app.extensions["capture"].engine, current_user.email, utcnow())
     logout_user()
     return redirect(url_for("auth.sign_in"), code=303)
 

@@ -28,7 +28,7 @@ def signed_in_only():
     """Nothing under /desk/ without a session; after signing in, back to the page asked for."""
     if current_user.is_authenticated:
         return None
-    if request.method == "GET" and RETURN_PATH.match(request.path):
+    if request.method == "GET" and RETURN_PATH.fullmatch(request.path):
         session["return_to"] = request.path
     return redirect(url_for("auth.sign_in"))
 
@@ -88,7 +88,8 @@ def change_status(lead_id: str):
     _require(current_user.can_change)
     ext, form = _ext(), request.form
     return _apply(lead_id, lambda: pipeline.change_status(
-        ext.engine, ext.sales, lead_id, pipeline.change_from(form.get("status", ""), form), current_user.email),
+        ext.engine, ext.sales, lead_id, pipeline.change_from(form.get("status", ""), form, ext.sales.currency),
+        current_user.email),
         lambda event: f"Marked as {event['to_status']}.")
 
 

@@ -17,7 +17,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('leads') as batch:
         batch.add_column(sa.Column('owner', sa.String(length=320), nullable=True))
-        batch.add_column(sa.Column('deal_value', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('deal_value', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('lost_reason', sa.String(length=40), nullable=True))
         batch.add_column(sa.Column('first_contact_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=True))
@@ -44,7 +44,7 @@ def upgrade():
         sa.Column('from_status', sa.String(length=20), nullable=True),
         sa.Column('to_status', sa.String(length=20), nullable=True),
         sa.Column('owner', sa.String(length=320), nullable=True),
-        sa.Column('deal_value', sa.Integer(), nullable=True),
+        sa.Column('deal_value', sa.BigInteger(), nullable=True),
         sa.Column('reason', sa.String(length=40), nullable=True),
         sa.Column('note', sa.Text(), nullable=True),
     )
@@ -57,6 +57,12 @@ def upgrade():
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     )
+    # Signing out ends every session of that person signed in before, on any device.
+    op.create_table(
+        'sign_outs',
+        sa.Column('email', sa.String(length=320), primary_key=True),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def _confirmation_index():
@@ -67,6 +73,7 @@ def _confirmation_index():
 
 
 def downgrade():
+    op.drop_table('sign_outs')
     op.drop_table('sign_in_links')
     op.drop_index('ix_events_lead', table_name='events')
     op.drop_table('events')

@@ -10,7 +10,6 @@ import logging
 from datetime import datetime
 
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import pipeline, store
@@ -133,20 +132,23 @@ def save(form, values: dict, data: dict) -> dict:
     now = utcnow()
     lead = store.lead_row(form.id, values, attribution(data), spam=spam_verdict(data),
                           consent_version=consent_version(form, values), received_at=now)
+    turn = None
+    if not lead["spam"]:
+        owner = pipeline.owner_for(ext.sales, form, values)
+        turn = owner if isinstance(owner, store.Turn) else None
+        lead.update(owner=None if turn else owner, respond_by=pipeline.due_at(ext.sales, now))
+
+    def jobs_for(row: dict) -> list[dict]:
+        return (jobs_for_lead(form, row, ext.mail_domain, now)
+                + pipeline.followups(ext.sales, row, ext.mail_domain, now))
     try:
-        if not lead["spam"]:
-            lead["owner"] = pipeline.owner_for(ext.engine, ext.sales, form, values)
-            lead["respond_by"] = pipeline.due_at(ext.sales, now)
-        jobs = (jobs_for_lead(form, lead, ext.mail_domain, now)
-                + pipeline.followups(ext.sales, lead, ext.mail_domain, now))
-        ext.writer.save(lead, jobs)
-    except (store.StoreError, SQLAlchemyError) as exc:
-        log.error("could not store a lead for form %s (%s)", form.id, type(exc).__name__)
+        lead = ext.writer.save(lead, jobs_for, turn)
+    except store.StoreError as exc:
+        log.error("could not store a lead for form %s (%s)", form.id, exc)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
-    if jobs:
+    if not lead["spam"]:
         wake_workers()
-    log.info("lead %s stored (form %s, spam=%s, %d messages queued)", lead["id"], form.id,
-             lead["spam"], len(jobs))
+    log.info("lead %s stored (form %s, spam=%s)", lead["id"], form.id, lead["spam"])
     return lead
 
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from sqlalchemy import desc, func, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from .clock import utcnow
 from .forms import CONTROL_CHARS, Form
@@ -22,7 +21,7 @@ from .mail import ESCALATE, REMIND_OWNER
 from .models import events, leads, outbox
 from .outbox import job, message_id
 from .sales import Sales
-from .store import writing
+from .store import Turn, writing
 
 STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
 OPEN_STATUSES = STATUSES[:4]
@@ -202,34 +201,20 @@ def timeline(engine: Engine, lead_id: str) -> list[dict]:
 
 # --- owners --------------------------------------------------------------------
 
-def owner_for(engine: Engine, sales: Sales, form: Form, values: dict) -> str:
-    """Who owns a new lead from this form, by sales.yml's rule for it (never nobody)."""
+def owner_for(sales: Sales, form: Form, values: dict) -> str | Turn:
+    """Who owns a new lead from this form, by sales.yml's rule for it (never nobody).
+
+    A round robin is a `Turn`: whose turn it is is read in the lead's own
+    transaction (store.LeadWriter), so no query runs before it.
+    """
     rule = sales.owners.get(form.id)
     if rule is not None and rule.strategy == "round_robin":
-        return _next_in_turn(engine, form.id, rule.members)
+        return Turn(form.id, tuple(rule.members))
     for address in form.recipients(values):
         member = sales.member(address)
         if member is not None and member.roles & {"sales", "manager"}:
             return member.email
     return sales.fallback_owner
-
-
-def _next_in_turn(engine: Engine, form_id: str, members: tuple[str, ...]) -> str:
-    # The member after the newest lead's owner: the database is the one counter every
-    # process shares (two leads at the same instant may land with the same person).
-    query = (select(leads.c.owner).where(leads.c.form_id == form_id, leads.c.owner.is_not(None))
-             .order_by(desc(leads.c.received_at)).limit(1))
-    try:
-        last = _scalar(engine, query)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        # A restarted server killed the pooled connections (the pool is now renewed):
-        # one more try on a fresh one, as LeadWriter does, so no lead is refused for it.
-        last = _scalar(engine, query)
-    if last not in members:
-        return members[0]
-    return members[(members.index(last) + 1) % len(members)]
 
 
 # --- the response clock --------------------------------------------------------

@@ -10,8 +10,9 @@ import time
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -203,16 +204,21 @@ class LeadWriter:
         self.job_sql, self.job_params = _compiled(outbox, engine, JOB_COLUMNS)
         self.dbapi_error = engine.dialect.loaded_dbapi.Error
 
-    def save(self, row: dict, jobs: list[dict]) -> None:
-        """Insert the lead and its jobs, committed together or not at all."""
+    def save(self, row: dict, jobs_for: Callable[[dict], list[dict]], turn: Turn | None = None) -> dict:
+        """Insert the lead and its jobs, committed together or not at all; returns the row stored.
+
+        `jobs_for(row)` makes the jobs once the owner is known: with a `turn`
+        (round robin), whose turn it is is read inside this transaction, where
+        SQLite's writers queue, so two leads at once still go to two people.
+        """
         try:
-            self._save(row, jobs)
+            return self._save(row, jobs_for, turn)
         except _StaleConnection:
             # The pooled connection died (database restart) before anything was
             # sent, so nothing can have been committed: one retry is safe.
-            self._save(row, jobs)
+            return self._save(row, jobs_for, turn)
 
-    def _save(self, row: dict, jobs: list[dict]) -> None:
+    def _save(self, row: dict, jobs_for, turn: Turn | None) -> dict:
         try:
             conn = self.engine.raw_connection()
         except (SQLAlchemyError, self.dbapi_error) as exc:  # unreachable server, unreadable file
@@ -221,14 +227,20 @@ class LeadWriter:
         try:
             with write_lock(conn):
                 cursor = conn.cursor()
+                if self.sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                if turn is not None:  # before the pipeline: its answer is needed now
+                    cursor.execute(self._last_owner_sql(turn.form_id))
+                    found = cursor.fetchone()
+                    row = {**row, "owner": turn.after(found[0] if found else None)}
+                jobs = jobs_for(row)
                 with _pipeline(conn, self.sqlite):
-                    if self.sqlite:
-                        cursor.execute("BEGIN IMMEDIATE")
                     cursor.execute(self.lead_sql, self.lead_params(row))
                     if jobs:
                         cursor.executemany(self.job_sql, [self.job_params(j) for j in jobs])
                 stage = "commit"
                 conn.commit()
+            return row
         except self.dbapi_error as exc:
             disconnected = self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None)
             # A connection that failed a write never goes back to the pool: it may
@@ -243,6 +255,26 @@ class LeadWriter:
             raise StoreError(type(exc).__name__) from exc
         finally:
             conn.close()
+
+    @lru_cache(maxsize=64)
+    def _last_owner_sql(self, form_id: str) -> str:
+        """The owner of the form's newest owned lead (the form id is a forms.yml id, so inlined)."""
+        query = (select(leads.c.owner).where(leads.c.form_id == form_id, leads.c.owner.is_not(None))
+                 .order_by(leads.c.received_at.desc()).limit(1))
+        return str(query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A round robin over `members` for one form: whose turn follows the last owner."""
+    form_id: str
+    members: tuple[str, ...]
+
+    def after(self, last: str | None) -> str:
+        """The member after `last` (the first one when `last` is not among them)."""
+        if last not in self.members:
+            return self.members[0]
+        return self.members[(self.members.index(last) + 1) % len(self.members)]
 
 
 def _pipeline(conn, sqlite: bool):

@@ -24,6 +24,7 @@ DAY_MINUTES = 24 * 60
 # Closed this many days in a row means never open again (a holiday list that
 # closes everything): fail loudly instead of walking the calendar for ever.
 MAX_CLOSED_DAYS = 2 * 366
+DAYS_REMEMBERED = 4096  # about eleven years of days: plenty, and bounded
 SPAN_RE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 ZERO = timedelta(0)
 ONE_DAY = timedelta(days=1)
@@ -42,6 +43,8 @@ class Calendar:
             raise ValueError("no working hours")
         self.tz = tz
         self.closed = closed
+        # Every lead's deadlines walk the same few days: each day's spans are worked out once.
+        self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
 
     def is_open(self, moment: datetime) -> bool:
         """Whether `moment` (aware, any zone) falls within working hours."""
@@ -97,12 +100,16 @@ class Calendar:
         """The calendar date on the business's wall clock at `moment`."""
         return moment.astimezone(self.tz).date()
 
-    def _day_spans(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The working spans of one local day, as UTC instants."""
-        if self.closed(day):
-            return []
-        return [(self._instant(day, start), self._instant(day, end))
-                for start, end in self.hours.get(day.weekday(), ())]
+    def _day_spans(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working spans of one local day, as UTC instants (remembered)."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) > DAYS_REMEMBERED:
+                self._days.clear()
+            found = self._days[day] = () if self.closed(day) else tuple(
+                (self._instant(day, start), self._instant(day, end))
+                for start, end in self.hours.get(day.weekday(), ()))
+        return found
 
     def _instant(self, day: date, minute: int) -> datetime:
         """The first moment the local clock reads `minute` after midnight of `day`, in UTC."""

@@ -12,7 +12,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import inbox, outbox, pipeline, reports, store
+from . import inbox, outbox, pipeline, privacy, reports, store
+from .clock import utcnow
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -199,17 +200,47 @@ def _utc_day(day):
 @click.option("--since", type=DAY, help="First day to include (UTC), YYYY-MM-DD.")
 @click.option("--until", type=DAY, help="Day to stop before (UTC), YYYY-MM-DD.")
 @click.option("--include-spam", is_flag=True, help="Also export leads marked as spam.")
+@click.option("--email", default=None, help="Only this person, with everything held about them "
+              "(a subject access request; use --format json).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="File to write (default: standard output).")
-def leads_export(since, until, include_spam: bool, output):
-    """Export leads as CSV: every field, consent and attribution, oldest first.
+def leads_export(since, until, include_spam: bool, email, fmt: str, output):
+    """Export leads as CSV (every field, consent and attribution, oldest first), or one person's data as JSON.
 
-    Example: flask --app capture leads export --since 2026-11-01 -o leads.csv
+    Example: flask --app capture leads export --email ada@example.com --format json -o ada.json
     """
     ext = _ext()
+    if email:
+        found = privacy.access(ext.engine, email)
+        output.write(json.dumps(found, indent=2, default=str, ensure_ascii=False) + "\n")
+        echo(f"{len(found['leads'])} leads of {email} exported.", err=True)
+        return
+    if fmt == "json":
+        raise click.ClickException("--format json is for one person's data: add --email ADDRESS")
     rows = reports.lead_rows(ext.engine, _utc_day(since), _utc_day(until), include_spam)
     count = reports.write_csv(output, reports.export_columns(ext.schema), rows)
     echo(f"{count} leads exported.", err=True)
+
+
+@leads_cli.command("erase")
+@click.option("--email", required=True, help="The person's address, as they gave it on the form.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True, help="Who asked for it (kept in the log).")
+def leads_erase(email: str, dry_run: bool, actor: str):
+    """Erase one person: what they typed and their address on every lead and message (a right-to-erasure request).
+
+    What stays identifies no one: form, dates, status, value, attribution, the choices made.
+
+    Example: flask --app capture leads erase --email ada@example.com --dry-run
+    """
+    ext = _ext()
+    found = privacy.erase(ext.engine, ext.schema, email, _actor(actor), utcnow(), dry_run=dry_run)
+    verb = "Would erase" if dry_run else "Erased"
+    echo(f"{verb} {found['leads']} lead(s) and the addresses on {found['messages']} message(s).")
+    if found["notes_to_review"]:
+        echo(f"Notes that mention them, for a person to review: event ids "
+             f"{', '.join(map(str, found['notes_to_review']))} (leads show LEAD_ID lists them).")
 
 
 @leads_cli.command("sources")

@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,6 +52,11 @@ DEFAULTS = {
     "WORKER_POLL": "0.5s",
     "WORKER_THREADS": "2",
     "CONFIRMATIONS_PER_DAY": "3",
+    # Retention (privacy.py), as docs/privacy.md states it (a test keeps the two the same).
+    "KEEP_SPAM": "30d",
+    "KEEP_ENQUIRIES": "730d",
+    "KEEP_CLIENTS": "2192d",
+    "KEEP_MESSAGES": "90d",
     "HEALTH_TOKEN": "",
 }
 # CAPTURE_* names read by other parts than these settings: the site build, the
@@ -96,6 +102,15 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long things are kept (docs/privacy.md says the same)."""
+    spam: timedelta
+    enquiries: timedelta  # after the last contact, for an enquiry that did not become work
+    clients: timedelta  # after the last change, for a won lead
+    messages: timedelta  # a sent message's recipient and error text
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail: MailSettings
@@ -116,6 +131,7 @@ class Settings:
     embedded_worker: bool
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
+    retention: Retention | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -152,6 +168,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
+        retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
+                              for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES"))),
         warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)),
     )
 

@@ -58,6 +58,7 @@ leads = Table(
     Column("first_contact_at", UTCDateTime()),  # the first move out of "new"
     Column("status_changed_at", UTCDateTime()),
     Column("respond_by", UTCDateTime()),  # the first-contact promise in working time, set on arrival
+    Column("anonymised_at", UTCDateTime()),  # erasure or retention removed what identifies the person
     Index("ix_leads_received_at", "received_at"),
     Index("ix_leads_email", "email"),
     Index("ix_leads_status_owner", "status", "owner"),
@@ -88,6 +89,16 @@ sign_in_links = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("used_at", UTCDateTime()),
+)
+
+# That an erasure or a retention run happened (privacy.py): when, by whom, how many; never who.
+privacy_log = Table(
+    "privacy_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("leads", Integer, nullable=False),
 )
 
 # When each team member last signed out: sessions signed in before then are over.

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, desc, exists, func, literal_column, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from .clock import utcnow
 from .config import DeliverySettings
@@ -31,6 +32,9 @@ from .models import outbox
 from .store import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
+RETENTION = "retention"  # the daily privacy housekeeping (privacy.py): a job, not a message
+SYSTEM = "system"
+MESSAGES = outbox.c.kind != RETENTION  # what people mean by "the outbox": mail, not chores
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")
 CAP_WINDOW = timedelta(days=1)
 _first = outbox.alias("earlier")
@@ -77,6 +81,17 @@ def jobs_for_lead(form: Form, lead: dict, domain: str, now: datetime) -> list[di
         jobs.append(job(lead["id"], CONFIRM_VISITOR, lead["email"],
                         message_id(lead["id"], "confirm", domain), now))
     return jobs
+
+
+def ensure_daily(engine: Engine, kind: str, day, domain: str, now: datetime) -> bool:
+    """Queue today's run of a daily chore unless it exists: its fixed Message-ID makes it one a day,
+    however many workers ask (and a worker that was down runs it once when it is back)."""
+    try:
+        with writing(engine) as conn:
+            conn.execute(outbox.insert(), job(None, kind, SYSTEM, f"<{kind}.{day}@{domain}>", now, ref=str(day)))
+        return True
+    except IntegrityError:
+        return False
 
 
 def job(lead_id: str | None, kind: str, recipient: str, msg_id: str, now: datetime,
@@ -190,7 +205,7 @@ def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
 
 def list_jobs(engine: Engine, status: str | None = None, limit: int = 50) -> list[dict]:
     """The newest jobs, optionally only those in one status ('waiting' = pending or sending)."""
-    query = select(outbox).order_by(desc(outbox.c.id)).limit(limit)
+    query = select(outbox).where(MESSAGES).order_by(desc(outbox.c.id)).limit(limit)
     if status == "waiting":
         query = query.where(outbox.c.status.in_(("pending", "sending")))
     elif status:
@@ -216,7 +231,7 @@ def oldest_waiting_seconds(engine: Engine) -> float:
     # A scheduled message (a reminder) waits from when it became due, not from when it was queued.
     queued = func.coalesce(outbox.c.scheduled_for, outbox.c.created_at)
     query = select(func.min(queued)).where(outbox.c.status.in_(("pending", "sending")),
-                                            queued <= utcnow())
+                                            queued <= utcnow(), MESSAGES)
     with engine.connect() as conn:
         oldest = conn.execute(query).scalar()
     return max(0.0, round((utcnow() - oldest).total_seconds(), 1)) if oldest else 0.0
@@ -236,7 +251,7 @@ def counts(engine: Engine) -> dict:
     state = case((and_(outbox.c.status == "pending", outbox.c.scheduled_for > utcnow()), "scheduled"),
                  else_=outbox.c.status)
     with engine.connect() as conn:
-        rows = conn.execute(select(state, func.count()).group_by(state)).all()
+        rows = conn.execute(select(state, func.count()).where(MESSAGES).group_by(state)).all()
     found = dict.fromkeys((*STATUSES, "scheduled"), 0)
     found.update({status: count for status, count in rows})
     return found

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import mail, outbox, pipeline, signin, store, tokens
+from . import mail, outbox, pipeline, privacy, signin, store, tokens
 from .clock import utcnow
 from .paths import TEMPLATES
 from .transport import SendError, make_transport
@@ -64,6 +64,7 @@ class Worker:
         self.stopping = threading.Event()
         self.bell = outbox.doorbell()
         self.unreachable = False  # the last send could not even connect
+        self.chores_day = None  # the day this worker last made sure the daily chores are queued
         self.batch = batch_size(self.conf)
 
     # --- loops -----------------------------------------------------------------
@@ -93,6 +94,7 @@ class Worker:
         """Deliver every job due when called, in small claimed batches; returns how many."""
         handled, started = 0, utcnow()
         self.unreachable = False
+        self.schedule_chores(started)
         try:
             while not self.stopping.is_set():
                 # Only jobs due when the pass began: a quick retry waits for the next pass.
@@ -131,7 +133,7 @@ class Worker:
             except SQLAlchemyError:
                 self.hand_back(jobs[i:])
                 raise
-        return len(jobs)
+        return sum(job["kind"] != outbox.RETENTION for job in jobs)  # messages, not chores
 
     def hand_back(self, jobs: list[dict]) -> None:
         """Release untried jobs; if the database refuses even that, their lease brings them back."""
@@ -157,12 +159,35 @@ class Worker:
 
     # --- one job ---------------------------------------------------------------
 
+    def schedule_chores(self, now) -> None:
+        """Once a day per worker: make sure today's retention run is queued (one for all workers)."""
+        day = now.astimezone(self.capture.settings.timezone).date()
+        if self.chores_day != day:
+            outbox.ensure_daily(self.capture.engine, outbox.RETENTION, day, self.capture.mail_domain, now)
+            self.chores_day = day
+
+    def housekeeping(self, job: dict) -> str:
+        """Today's retention run (privacy.py); logs counts only."""
+        cap = self.capture
+        try:
+            done = privacy.apply_retention(cap.engine, cap.schema, cap.settings.retention, utcnow())
+        except SQLAlchemyError:
+            raise  # the database, not the job: handed back, tried again
+        except Exception as exc:  # a bug must not stop the mail behind it
+            log.error("retention run %s failed (%s); set aside as dead", job["ref"], type(exc).__name__)
+            return self.record(outbox.mark_dead, job, f"retention failed: {type(exc).__name__}: {exc}")
+        log.info("retention run %s: %s", job["ref"], ", ".join(f"{k} {v}" for k, v in done.items()))
+        self.record(outbox.mark_sent, job)
+        return "sent"
+
     def deliver(self, job: dict) -> str:
         """Send one claimed job and record what happened; returns its new status.
 
         A database error before the send propagates as is (the job was not
         tried); one while recording the outcome as Unrecorded.
         """
+        if job["kind"] == outbox.RETENTION:
+            return self.housekeeping(job)
         engine, where = self.capture.engine, f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
         if self.over_cap(job):
             log.info("%s not sent: the address's daily confirmation cap is reached", where)

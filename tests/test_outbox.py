@@ -23,7 +23,7 @@ FAST = {"mail_retry_first": "0.05s", "mail_retry_max": "0.2s", "mail_timeout": "
 def rows(app, scheduled: bool = False) -> list[dict]:
     """The outbox, oldest first; the reminders and escalations each lead also queues (due hours
     later, pipeline.followups) only when asked for: these tests are about mail that goes now."""
-    query = select(outbox_table).order_by(outbox_table.c.id)
+    query = select(outbox_table).where(outbox_table.c.kind != "retention").order_by(outbox_table.c.id)
     if not scheduled:
         query = query.where(outbox_table.c.scheduled_for.is_(None))
     with app.extensions["capture"].engine.connect() as conn:

@@ -23,6 +23,8 @@ def upgrade():
         batch.add_column(sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=True))
         # The first-contact deadline in working time, fixed when the lead arrives.
         batch.add_column(sa.Column('respond_by', sa.DateTime(timezone=True), nullable=True))
+        # Set when erasure or retention removed what identifies the person.
+        batch.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True), nullable=True))
         batch.create_index('ix_leads_status_owner', ['status', 'owner'])
     # SQLite rebuilds the table to change a column and cannot reflect an expression
     # index, so the confirmation-cap index is dropped first and made again after.
@@ -57,6 +59,15 @@ def upgrade():
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     )
+    # That an erasure or a retention run happened: when, by whom, how many leads; never who.
+    op.create_table(
+        'privacy_log',
+        sa.Column('id', sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('actor', sa.String(length=320), nullable=False),
+        sa.Column('action', sa.String(length=40), nullable=False),
+        sa.Column('leads', sa.Integer(), nullable=False),
+    )
     # Signing out ends every session of that person signed in before, on any device.
     op.create_table(
         'sign_outs',
@@ -73,6 +84,7 @@ def _confirmation_index():
 
 
 def downgrade():
+    op.drop_table('privacy_log')
     op.drop_table('sign_outs')
     op.drop_table('sign_in_links')
     op.drop_index('ix_events_lead', table_name='events')
@@ -85,6 +97,6 @@ def downgrade():
     _confirmation_index()
     with op.batch_alter_table('leads') as batch:
         batch.drop_index('ix_leads_status_owner')
-        for name in ('respond_by', 'status_changed_at', 'first_contact_at', 'lost_reason',
+        for name in ('anonymised_at', 'respond_by', 'status_changed_at', 'first_contact_at', 'lost_reason',
                      'deal_value', 'owner'):
             batch.drop_column(name)

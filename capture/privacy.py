@@ -1,0 +1,128 @@
+"""The privacy policy, kept: erasure on request, a copy on request, and retention.
+
+What stays after erasure or anonymisation is what the numbers need and
+identifies no one: the form, the dates, the status, the value, the lost reason,
+where the lead came from (pages and campaigns), and the answers that are
+choices (service, budget, a date). Everything a person typed is removed, and
+so are the addresses on the messages about them. Each run leaves a row in
+`privacy_log` saying what happened, when and by whom, and never about whom.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from .config import Retention
+from .forms import Schema
+from .models import events, leads, outbox, privacy_log
+from .store import writing
+
+PERSONAL = ("name", "email", "phone", "company")
+CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
+ERASED = "erased"  # what an address becomes (the column must hold something)
+WAITING = ("pending", "sending")
+
+
+def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:
+    """The answers that are choices: kept for the numbers, naming no one."""
+    form = schema.forms.get(form_id)
+    if form is None:
+        return {}
+    return {f.name: data[f.name] for f in form.fields if f.type in CHOICE_TYPES and f.name in data}
+
+
+def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime) -> None:
+    """Remove what identifies the people behind these leads, and from the messages about them."""
+    for row in rows:
+        conn.execute(update(leads).where(leads.c.id == row.id).values(
+            **dict.fromkeys(PERSONAL), data=kept_answers(schema, row.form_id, row.data or {}),
+            anonymised_at=now))
+    ids = [row.id for row in rows]
+    if ids:
+        # A message not sent yet would now say nothing: it is not sent at all.
+        conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.status.in_(WAITING))
+                     .values(status="dropped", last_error="not sent: the lead was erased"))
+        conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.kind == "confirm_visitor")
+                     .values(recipient=ERASED, last_error=None))
+
+
+def _log(conn: Connection, action: str, count: int, actor: str, now: datetime) -> None:
+    conn.execute(privacy_log.insert(), {"at": now, "actor": actor, "action": action, "leads": count})
+
+
+# --- on request ----------------------------------------------------------------
+
+def _theirs(email: str):
+    return and_(func.lower(leads.c.email) == email.strip().lower(), leads.c.anonymised_at.is_(None))
+
+
+def erase(engine: Engine, schema: Schema, email: str, actor: str, now: datetime,
+          dry_run: bool = False) -> dict:
+    """Erase one person's leads; returns what was (or would be) changed."""
+    with writing(engine) as conn:
+        rows = conn.execute(select(leads.c.id, leads.c.form_id, leads.c.data, leads.c.name)
+                            .where(_theirs(email))).all()
+        found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_([r.id for r in rows])),
+                 "notes_to_review": _notes_naming(conn, rows, email)}
+        if not dry_run and rows:
+            _anonymise(conn, schema, rows, now)
+            _log(conn, "erase", len(rows), actor, now)
+    return found
+
+
+def _count(conn: Connection, condition) -> int:
+    return conn.execute(select(func.count()).select_from(outbox).where(condition)).scalar()
+
+
+def _notes_naming(conn: Connection, rows: list, email: str) -> list[int]:
+    """Staff notes on these leads that mention the person: for a person to review (we never guess)."""
+    names = {email.lower(), *(row.name.lower() for row in rows if row.name)}
+    notes = conn.execute(select(events.c.id, events.c.note).where(
+        events.c.lead_id.in_([r.id for r in rows]), events.c.note.is_not(None))).all()
+    return [n.id for n in notes if any(name in n.note.lower() for name in names)]
+
+
+def access(engine: Engine, email: str) -> dict:
+    """Everything held about one person: their leads, the events and the messages about them."""
+    with engine.connect() as conn:
+        found = [dict(r) for r in conn.execute(select(leads).where(_theirs(email))
+                                               .order_by(leads.c.received_at)).mappings()]
+        for lead in found:
+            lead["events"] = [dict(e) for e in conn.execute(
+                select(events).where(events.c.lead_id == lead["id"]).order_by(events.c.id)).mappings()]
+            lead["messages"] = [dict(m) for m in conn.execute(
+                select(outbox.c.kind, outbox.c.recipient, outbox.c.status, outbox.c.created_at, outbox.c.sent_at)
+                .where(outbox.c.lead_id == lead["id"]).order_by(outbox.c.id)).mappings()]
+    return {"email": email, "leads": found}
+
+
+# --- retention, once a day -------------------------------------------------------
+
+def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: datetime) -> dict:
+    """Delete old spam, anonymise old enquiries and old clients, clear old message addresses."""
+    done = {}
+    with writing(engine) as conn:
+        spam = [r.id for r in conn.execute(select(leads.c.id).where(
+            leads.c.spam.is_(True), leads.c.received_at < now - keep.spam))]
+        if spam:
+            conn.execute(delete(events).where(events.c.lead_id.in_(spam)))
+            conn.execute(delete(outbox).where(outbox.c.lead_id.in_(spam)))
+            conn.execute(delete(leads).where(leads.c.id.in_(spam)))
+        done["spam_deleted"] = len(spam)
+        last_change = func.coalesce(leads.c.status_changed_at, leads.c.received_at)
+        for name, condition in (
+                ("enquiries_anonymised", and_(leads.c.status != "won", last_change < now - keep.enquiries)),
+                ("clients_anonymised", and_(leads.c.status == "won", last_change < now - keep.clients))):
+            rows = conn.execute(select(leads.c.id, leads.c.form_id, leads.c.data).where(
+                leads.c.spam.is_(False), leads.c.anonymised_at.is_(None), condition)).all()
+            _anonymise(conn, schema, rows, now)
+            done[name] = len(rows)
+        cleared = conn.execute(update(outbox).where(
+            outbox.c.status.in_(("sent", "dead", "dropped")), outbox.c.recipient != ERASED,
+            func.coalesce(outbox.c.sent_at, outbox.c.created_at) < now - keep.messages)
+            .values(recipient=ERASED, last_error=None))
+        done["messages_cleared"] = cleared.rowcount
+        _log(conn, "retention", sum(v for k, v in done.items() if k != "messages_cleared"), "system", now)
+    return done

@@ -1,0 +1,165 @@
+"""The privacy policy, kept: erasure, a copy on request, and retention (with an injected clock)."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from capture import pipeline, privacy
+from capture.clock import utcnow
+from capture.config import load_settings
+from capture.models import leads, outbox, privacy_log
+from capture.outbox import list_jobs
+from capture.pipeline import Change
+from capture.store import get_lead
+from capture.worker import Worker
+from tests.conftest import ROOT, TEST_SECRET
+
+ADA = "ada@analytical.example.com"
+
+
+def post(client, consultation, **changes) -> str:
+    response = client.post("/api/forms/consultation", json={**consultation, **changes})
+    assert response.status_code == 201
+    return response.json["id"]
+
+
+def ext(app):
+    return app.extensions["capture"]
+
+
+def table(app, which, *where) -> list[dict]:
+    with ext(app).engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(which).where(*where)).mappings()]
+
+
+# --- erasure ---------------------------------------------------------------------
+
+def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultation):
+    engine = ext(app).engine
+    first = post(client, consultation)
+    second = post(client, consultation, email="ADA@analytical.example.com", message="Call me on 0117 496 0000")
+    other = post(client, consultation, name="Grace Hopper", email="grace@navy.example.com")
+    pipeline.change_status(engine, ext(app).sales, first, Change("won", value=850000), "maya@fernleaf.example")
+    pipeline.add_note(engine, second, "Ada Lovelace prefers mornings", "tom@fernleaf.example")
+
+    preview = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True)
+    assert preview["leads"] == 2 and preview["messages"] > 0 and len(preview["notes_to_review"]) == 1
+    assert get_lead(engine, first)["name"] == "Ada Lovelace"  # a dry run changes nothing
+
+    done = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow())
+    assert done["leads"] == 2
+    for lead_id in (first, second):
+        lead = get_lead(engine, lead_id)
+        assert all(lead[k] is None for k in ("name", "email", "phone", "company"))
+        assert set(lead["data"]) <= {"service", "budget", "preferred_date", "preferred_time", "consent"}
+        assert "message" not in lead["data"] and "website" not in lead["data"]
+        assert lead["anonymised_at"] is not None and lead["form_id"] == "consultation"
+        assert ADA not in json.dumps(lead, default=str).lower()
+    won = get_lead(engine, first)
+    assert (won["status"], won["deal_value"]) == ("won", 850000)  # the numbers stay
+    for job in table(app, outbox, outbox.c.lead_id.in_([first, second])):
+        assert job["recipient"].lower() != ADA
+        assert job["status"] not in ("pending", "sending")  # nothing more is sent about them
+    assert get_lead(engine, other)["name"] == "Grace Hopper"  # nobody else is touched
+    [log] = table(app, privacy_log)
+    assert (log["action"], log["leads"], log["actor"]) == ("erase", 2, "maya@fernleaf.example")
+    assert privacy.access(engine, ADA)["leads"] == []
+
+
+def test_the_cli_erases_and_exports_one_person(app, client, consultation):
+    lead_id = post(client, consultation)
+    runner = app.test_cli_runner()
+    exported = runner.invoke(args=["leads", "export", "--email", ADA, "--format", "json"])
+    found = json.loads(exported.stdout)
+    assert [lead["id"] for lead in found["leads"]] == [lead_id]
+    assert found["leads"][0]["name"] == "Ada Lovelace" and found["leads"][0]["messages"]
+    dry = runner.invoke(args=["leads", "erase", "--email", ADA, "--dry-run"])
+    assert dry.exit_code == 0 and "Would erase 1 lead(s)" in dry.output
+    assert get_lead(ext(app).engine, lead_id)["email"] == ADA
+    assert "Erased 1 lead(s)" in runner.invoke(args=["leads", "erase", "--email", ADA]).output
+    assert get_lead(ext(app).engine, lead_id)["email"] is None
+    assert runner.invoke(args=["leads", "export", "--format", "json"]).exit_code == 1
+
+
+# --- retention -----------------------------------------------------------------------
+
+def age(app, lead_id: str, **ago) -> None:
+    """Time passes for one lead: it arrived (and last changed) `ago` before now."""
+    when = utcnow() - timedelta(**ago)
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(received_at=when))
+        conn.execute(update(leads).where(leads.c.id == lead_id, leads.c.status_changed_at.is_not(None))
+                     .values(status_changed_at=when))
+
+
+def test_retention_deletes_old_spam_and_anonymises_old_enquiries_and_clients(app, client, consultation):
+    engine, sales = ext(app).engine, ext(app).sales
+    old_spam, new_spam = post(client, consultation, fax="x"), post(client, consultation, fax="x")
+    age(app, old_spam, days=31)
+    age(app, new_spam, days=29)
+    stale, fresh = post(client, consultation), post(client, consultation)
+    pipeline.change_status(engine, sales, stale, Change("lost", reason="price"), "maya@fernleaf.example")
+    age(app, stale, days=731)
+    age(app, fresh, days=700)
+    old_client, client_within = post(client, consultation), post(client, consultation)
+    for lead_id, days in ((old_client, 2193), (client_within, 2000)):
+        pipeline.change_status(engine, sales, lead_id, Change("won", value=100000), "maya@fernleaf.example")
+        age(app, lead_id, days=days)
+
+    done = privacy.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
+
+    assert done["spam_deleted"] == 1 and get_lead(engine, old_spam) is None
+    assert get_lead(engine, new_spam) is not None
+    assert table(app, outbox, outbox.c.lead_id == old_spam) == []
+    assert get_lead(engine, stale)["name"] is None and get_lead(engine, fresh)["name"] == "Ada Lovelace"
+    assert get_lead(engine, old_client)["email"] is None and get_lead(engine, client_within)["email"] == ADA
+    assert get_lead(engine, old_client)["deal_value"] == 100000
+    assert (done["enquiries_anonymised"], done["clients_anonymised"]) == (1, 1)
+    again = privacy.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    assert again == {"spam_deleted": 0, "enquiries_anonymised": 0, "clients_anonymised": 0,
+                     "messages_cleared": 0}
+
+
+def test_retention_clears_the_addresses_on_old_sent_messages(app, client, consultation):
+    post(client, consultation)
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.kind == "confirm_visitor")
+                     .values(status="sent", sent_at=utcnow() - timedelta(days=91)))
+        conn.execute(update(outbox).where(outbox.c.kind == "notify_sales")
+                     .values(status="sent", sent_at=utcnow() - timedelta(days=89)))
+    done = privacy.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    assert done["messages_cleared"] == 1
+    recipients = {j["kind"]: j["recipient"] for j in table(app, outbox, outbox.c.kind.in_(("confirm_visitor",)))}
+    assert recipients == {"confirm_visitor": "erased"}
+
+
+def test_the_daily_run_happens_once_whatever_the_number_of_workers(app, client, consultation):
+    spam = post(client, consultation, fax="x")
+    age(app, spam, days=40)
+    for worker in (Worker(ext(app)), Worker(ext(app))):
+        worker.run_once()
+        worker.run_once()
+    runs = table(app, outbox, outbox.c.kind == "retention")
+    assert len(runs) == 1 and runs[0]["status"] == "sent"
+    assert get_lead(ext(app).engine, spam) is None
+    assert [r["action"] for r in table(app, privacy_log)] == ["retention"]
+    # Health and `outbox list` are about messages: the (sent) chore counts in neither.
+    assert client.get("/api/health").json["outbox"]["sent"] == 0
+    assert list_jobs(ext(app).engine) == []
+
+
+# --- the policy says what the code does ------------------------------------------------------
+
+def test_the_privacy_page_states_the_periods_the_code_applies():
+    keep = load_settings({"secret_key": TEST_SECRET}, environ={}).retention
+    page = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (.+?) \| (.+?) \|$", page, re.M))
+    assert rows["An enquiry our filters mark as spam"] == f"{keep.spam.days} days"
+    assert rows["An enquiry that does not lead to work together"].startswith(
+        f"{round(keep.enquiries.days / 30.44)} months after our last contact")
+    assert f"{round(keep.clients.days / 365.25)} years afterwards" in rows["An enquiry that becomes a project"]
+    assert rows["The address on each email we sent about your enquiry"].startswith(f"{keep.messages.days} days")

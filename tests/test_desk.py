@@ -289,3 +289,20 @@ def test_a_return_path_with_a_line_break_is_ignored(app, client):
     client.get("/desk/leads/abc%0A")
     response = sign_in(app, client, MAYA)
     assert response.headers["Location"] == "/desk/"
+
+
+def test_a_manager_erases_a_person_from_the_desk_after_confirming(app, client, consultation):
+    lead_id = post(client, consultation)
+    seller = app.test_client()
+    sign_in(app, seller, TOM)
+    token = csrf(seller, f"/desk/leads/{lead_id}")
+    assert seller.post(f"/desk/leads/{lead_id}/erase", data={"confirm": "yes", "csrf_token": token}).status_code == 403
+    sign_in(app, client, MAYA)
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    unconfirmed = client.post(f"/desk/leads/{lead_id}/erase", data={"csrf_token": token})
+    assert unconfirmed.status_code == 422 and get_lead(app.extensions["capture"].engine, lead_id)["email"]
+    done = client.post(f"/desk/leads/{lead_id}/erase", data={"confirm": "yes", "csrf_token": token})
+    assert done.status_code == 303
+    lead = get_lead(app.extensions["capture"].engine, lead_id)
+    assert lead["email"] is None and lead["name"] is None and lead["anonymised_at"] is not None
+    assert "Erased: 1 lead(s)" in client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    session, url_for)
 from flask_login import current_user
 
-from .. import inbox, outbox, pipeline, store
+from .. import inbox, outbox, pipeline, privacy, store
 from ..clock import utcnow
 from ..mail import History, lead_context
 from .auth import RETURN_PATH
@@ -109,6 +109,23 @@ def reassign(lead_id: str):
     return _apply(lead_id, lambda: pipeline.assign(
         ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
         lambda event: f"Now {_name(event['owner'])}'s lead.")
+
+
+@bp.post("/leads/<lead_id>/erase")
+def erase(lead_id: str):
+    """Erase the person behind the lead (managers only, after ticking the confirmation)."""
+    _require(current_user.can_reassign)
+    ext = _ext()
+    lead = store.get_lead(ext.engine, lead_id)
+    if lead is None:
+        abort(404)
+    if request.form.get("confirm") != "yes":
+        return lead_page(lead_id, error="Tick the box to confirm the erasure: it cannot be undone.", status=422)
+    if not lead["email"]:
+        return lead_page(lead_id, error="This lead holds no address to erase by.", status=422)
+    found = privacy.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow())
+    flash(f"Erased: {found['leads']} lead(s) of this person, and their address on the messages about them.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 
 
 def _apply(lead_id: str, change, done):

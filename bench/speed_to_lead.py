@@ -131,6 +131,12 @@ def database(postgres: str | None, folder: str):
     return f"{postgres}?options=-csearch_path%3D{schema}", drop
 
 
+def confirmed(sink) -> int:
+    """How many leads' confirmations the sink has accepted so far."""
+    with sink.lock:
+        return len({lead for _at, lead, confirm in sink.arrivals if confirm})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=20, help="leads per second (default 20)")
@@ -155,8 +161,9 @@ def main() -> None:
         try:
             print(f"leads: POST at {args.rate:g}/s for {args.seconds:g} s ...", file=sys.stderr)
             answered = dict(steady(args.rate, args.seconds, submit(server.url)))
+            # Done when every lead's confirmation (sent after all its sales mail) has arrived.
             deadline = time.time() + 30
-            while time.time() < deadline and len(sink.arrivals) < 2 * len(answered):
+            while time.time() < deadline and confirmed(sink) < len(answered):
                 time.sleep(0.1)
         finally:
             server.stop()

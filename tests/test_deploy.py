@@ -128,3 +128,28 @@ def test_gunicorn_config_loads_the_app(tmp_path):
     result = subprocess.run([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "--check-config"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_access_log_keeps_no_query_and_no_link_token(tmp_path):
+    """gunicorn as deployed (deploy/gunicorn.conf.py): a desk search and link tokens never reach the log."""
+    import urllib.request
+    from tests.conftest import TEST_SECRET
+    from tests.gunicorn_server import Gunicorn
+    log = tmp_path / "access.log"
+    env = {"CAPTURE_DATABASE_URL": f"sqlite:///{tmp_path / 'capture.db'}", "CAPTURE_SECRET_KEY": TEST_SECRET,
+           "CAPTURE_MAIL_URL": f"file:{tmp_path / 'mail'}", "CAPTURE_EMBEDDED_WORKER": "0",
+           "CAPTURE_DOTENV": "0", "WEB_CONCURRENCY": "1"}
+    token = "WyJzZWNyZXQtdG9rZW4iXQ.aaaa.bbbb"
+    with log.open("wb") as out:
+        server = Gunicorn(env, workers=1, log=out, args=("-c", str(DEPLOY / "gunicorn.conf.py")))
+        try:
+            for path in ("/desk/?q=Zebedee+Quixote", f"/actions/{token}", f"/desk/sign-in/{token}"):
+                try:
+                    urllib.request.urlopen(server.url + path, timeout=5)
+                except urllib.error.HTTPError:
+                    pass  # a redirect to sign in, or a refused token: logged either way
+        finally:
+            server.stop()
+    text = log.read_text()
+    assert "/actions/[token]" in text and "/desk/sign-in/[token]" in text and '"GET /desk/ ' in text
+    assert "Zebedee" not in text and "Quixote" not in text and token not in text and "secret" not in text

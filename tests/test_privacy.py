@@ -163,3 +163,34 @@ def test_the_privacy_page_states_the_periods_the_code_applies():
         f"{round(keep.enquiries.days / 30.44)} months after our last contact")
     assert f"{round(keep.clients.days / 365.25)} years afterwards" in rows["An enquiry that becomes a project"]
     assert rows["The address on each email we sent about your enquiry"].startswith(f"{keep.messages.days} days")
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+def test_no_personal_data_in_any_log_line_of_a_whole_journey(make_app, consultation, caplog):
+    """Submit, mail, remind, sign in, act from the email and the desk, erase, retain: scan every log line."""
+    from tests.test_desk import csrf, sign_in
+    from capture import tokens
+    caplog.set_level("DEBUG")
+    app = make_app()
+    client = app.test_client()
+    secrets = {"name": "Zebedee Quixote", "email": "zq.private@unique.example", "phone": "+44 7700 900123",
+               "company": "Quixote Windmills", "message": "Our secret project codename Rocinante"}
+    lead_id = post(client, consultation, **secrets)
+    with ext(app).engine.begin() as conn:  # the follow-ups are due
+        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.scheduled_for.is_not(None))
+                     .values(available_at=utcnow(), scheduled_for=utcnow()))
+    Worker(ext(app)).run_once()
+    path = f"/actions/{tokens.action_token(app.config['SECRET_KEY'], lead_id, 'contacted', 'sales@fernleaf.example')}"
+    client.post(path, data={"csrf_token": csrf(client, path)})
+    sign_in(app, client, "maya@fernleaf.example")
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    client.post(f"/desk/leads/{lead_id}/note", data={"note": "Rang Zebedee Quixote", "csrf_token": token})
+    client.post(f"/desk/leads/{lead_id}/status", data={"status": "won", "value": "9,000", "csrf_token": token})
+    client.get("/desk/?q=Quixote")
+    app.test_cli_runner().invoke(args=["leads", "erase", "--email", secrets["email"]])
+    privacy.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    text = caplog.text
+    assert lead_id in text and "sent" in text  # the logs did record the journey
+    for value in [*secrets.values(), "Zebedee", "Quixote", "zq.private", "Rocinante", "7700 900123"]:
+        assert value not in text, value

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import desc, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
@@ -238,14 +238,6 @@ def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dic
 def due_at(sales: Sales, received_at: datetime) -> datetime:
     """When the first-contact promise runs out for a lead received then."""
     return sales.calendar.add(received_at, sales.response.first_contact)
-
-
-def count_by_status(engine: Engine) -> dict[str, int]:
-    """How many non-spam leads are in each status."""
-    query = select(leads.c.status, func.count()).where(leads.c.spam.is_(False)).group_by(leads.c.status)
-    with engine.connect() as conn:
-        found = dict(conn.execute(query).all())
-    return {status: found.get(status, 0) for status in STATUSES}
 
 
 # --- reminders and escalations ---------------------------------------------------

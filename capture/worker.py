@@ -188,7 +188,7 @@ class Worker:
         """
         if job["kind"] == outbox.RETENTION:
             return self.housekeeping(job)
-        engine, where = self.capture.engine, f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
+        where = f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
         if self.over_cap(job):
             log.info("%s not sent: the address's daily confirmation cap is reached", where)
             return self.record(outbox.mark_dropped, job,

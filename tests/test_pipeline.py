@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from capture import pipeline
 from capture.clock import utcnow
-from capture.models import leads, outbox
+from capture.models import outbox
 from capture.pipeline import Change, PipelineError
 from capture.store import get_lead
 from capture.worker import Worker

@@ -5,7 +5,6 @@ import json
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from capture import pipeline, privacy

@@ -10,7 +10,6 @@ import gzip
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from email.utils import parsedate_to_datetime

@@ -26,17 +26,19 @@ from capture.clock import utcnow  # noqa: E402
 from capture.forms import load_schema  # noqa: E402
 from capture.models import leads, outbox  # noqa: E402
 from capture.outbox import jobs_for_lead  # noqa: E402
+from capture.spam import CLEAN, Verdict  # noqa: E402
 from capture.store import LeadWriter, lead_row, make_engine, migrate, writing  # noqa: E402
 
 FORM = load_schema(ROOT / "forms.yml").forms["consultation"]
 VALUES = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",
           "service": "ecommerce", "budget": "5k-10k", "preferred_date": "2026-12-04",
           "preferred_time": "09:00-12:00", "message": "A new site for our gear shop.", "consent": True}
+CLEAN_VERDICT = Verdict(CLEAN, 0)
 
 
 def a_lead() -> tuple[dict, list[dict]]:
     now = utcnow()
-    row = lead_row("consultation", VALUES, {"first_utm_source": "newsletter"}, spam=None,
+    row = lead_row("consultation", VALUES, {"first_utm_source": "newsletter"}, verdict=CLEAN_VERDICT,
                    consent_version="2026-11-01", received_at=now)
     return row, jobs_for_lead(FORM, row, "fernleaf.example", now)
 

@@ -12,9 +12,9 @@ from datetime import datetime
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import pipeline, store
+from . import pipeline, spam, store
 from .clock import utcnow
-from .forms import ATTRIBUTION_FIELDS, clean_attribution, validate_submission
+from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
 
 log = logging.getLogger(__name__)
@@ -130,10 +130,11 @@ def save(form, values: dict, data: dict) -> dict:
     """Store the lead and its outbox jobs in one transaction; 503 if that fails."""
     ext = current_app.extensions["capture"]
     now = utcnow()
-    lead = store.lead_row(form.id, values, attribution(data), spam=spam_verdict(data),
+    verdict, digest = judge(form, values, data, now)
+    lead = store.lead_row(form.id, values, attribution(data), verdict=verdict, body_hash=digest,
                           consent_version=consent_version(form, values), received_at=now)
     turn = None
-    if not lead["spam"]:
+    if not verdict.spam:
         owner = pipeline.owner_for(ext.sales, form, values)
         turn = owner if isinstance(owner, store.Turn) else None
         lead.update(owner=None if turn else owner, respond_by=pipeline.due_at(ext.sales, now))
@@ -146,9 +147,9 @@ def save(form, values: dict, data: dict) -> dict:
     except store.StoreError as exc:
         log.error("could not store a lead for form %s (%s)", form.id, exc)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
-    if not lead["spam"]:
+    if not verdict.spam:
         wake_workers()
-    log.info("lead %s stored (form %s, spam=%s)", lead["id"], form.id, lead["spam"])
+    log.info("lead %s stored (form %s, %s)", lead["id"], form.id, verdict.label)
     return lead
 
 
@@ -160,9 +161,16 @@ def attribution(data: dict) -> dict:
     return found
 
 
-def spam_verdict(data: dict) -> str | None:
-    """Why this looks like a bot, or None; a bot still sees the normal success."""
-    return "honeypot" if any(map(_filled, honeypot_values(data))) else None
+def judge(form, values: dict, data: dict, now: datetime) -> tuple[spam.Verdict, str | None]:
+    """The spam verdict and the message's fingerprint; a bot still sees the normal success."""
+    honeypot = any(map(_filled, honeypot_values(data)))
+    digest = spam.body_hash(form, values)
+    repeats = 0
+    if digest and not honeypot:
+        repeats = store.repeats(current_app.extensions["capture"].engine, digest,
+                                values.get("email"), now - spam.REPEAT_WINDOW)
+    return spam.judge(form, values, honeypot=honeypot, repeats=repeats,
+                      time_on_form_ms=spam.time_on_form(data.get(TIME_ON_FORM))), digest
 
 
 def honeypot_values(data: dict) -> list:
@@ -256,7 +264,7 @@ def problem_response(problem: Problem):
     html = render_template(
         "server/problem.html", problem=problem, form=form, site_url=ext.settings.site_url or "/",
         values={k: v for k, v in data.items() if isinstance(v, str)},
-        honeypot=ext.schema.honeypot, attribution=ATTRIBUTION_FIELDS)
+        honeypot=ext.schema.honeypot, attribution=SCRIPT_FIELDS)
     return html, problem.status
 
 

@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import inbox, outbox, pipeline, privacy, reports, store
+from . import inbox, outbox, pipeline, privacy, quarantine, reports, store
 from .clock import utcnow
 
 db_cli = AppGroup("db", help="Database schema commands.")
@@ -96,6 +96,7 @@ def leads_list(limit: int, status: str, owner: str, overdue: bool, include_spam:
         echo("No leads yet." if status == "all" and not (owner or overdue) else "No leads match.")
     for row in rows:
         flags = "".join(f" [{name}]" for name in ("overdue", "spam") if row[name])
+        flags += " [suspect]" if row["verdict"] == "suspect" and not row["spam"] else ""
         echo(f"{row['id']}  {row['received_at']:%Y-%m-%d %H:%M}  {row['form_id']:<12} {row['status']:<12} "
              f"{row['owner'] or '-':<24} {row['name'] or '-'} <{row['email'] or '-'}> "
              f"{row['service'] or ''}{flags}")
@@ -167,6 +168,33 @@ def leads_assign(lead_id: str, email: str, actor: str):
     with _pipeline_errors():
         event = pipeline.assign(ext.engine, ext.sales, lead_id, email, _actor(actor))
     echo(f"Lead {lead_id} is now {email}'s." if event else f"Lead {lead_id} already was {email}'s.")
+
+
+@leads_cli.command("spam")
+@click.argument("lead_id")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True, help="Who decided it.")
+def leads_spam(lead_id: str, actor: str):
+    """Move a lead to the spam tray: out of the inbox and the numbers; its unsent mail is held.
+
+    Example: flask --app capture leads spam 01a2b3c4d5e6AbCdEf --by tom@fernleaf.example
+    """
+    with _pipeline_errors():
+        event = quarantine.hold(_ext(), lead_id, _actor(actor))
+    echo(f"Lead {lead_id} is in the spam tray." if event else f"Lead {lead_id} already was in the spam tray.")
+
+
+@leads_cli.command("not-spam")
+@click.argument("lead_id")
+@click.option("--by", "actor", default=pipeline.SYSTEM, show_default=True, help="Who decided it.")
+def leads_not_spam(lead_id: str, actor: str):
+    """Release a lead from the spam tray: it gets an owner and the messages it missed, once.
+
+    Example: flask --app capture leads not-spam 01a2b3c4d5e6AbCdEf --by maya@fernleaf.example
+    """
+    with _pipeline_errors():
+        event = quarantine.release(_ext(), lead_id, _actor(actor))
+    echo(f"Lead {lead_id} released: {event['owner']} owns it; its messages are queued." if event
+         else f"Lead {lead_id} was not in the spam tray; nothing changed.")
 
 
 def _actor(email: str) -> str:

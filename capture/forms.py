@@ -29,6 +29,9 @@ ATTRIBUTION_FIELDS = (
     + tuple(f"last_{k}" for k in UTM_KEYS)
 )
 ATTRIBUTION_MAX_LENGTH = 2000
+# How long the visitor spent on the form, in milliseconds, sent by the site's script (spam.py).
+TIME_ON_FORM = "time_on_form"
+SCRIPT_FIELDS = (*ATTRIBUTION_FIELDS, TIME_ON_FORM)  # the hidden inputs the site's script fills
 
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})

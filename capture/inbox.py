@@ -1,7 +1,8 @@
 """Finding leads for people: the desk's inbox and `leads list`, with filters and search.
 
 Overdue leads (still `new` past their first-contact deadline, `respond_by`)
-come first, then the newest. Spam never shows here (it has its own tray).
+come first, then the newest. Spam never shows here: it has its own tray
+(`tray`), newest first, with the filter's reasons.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from .pipeline import OPEN_STATUSES, STATUSES
 
 LIST_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
                 leads.c.company, leads.c.service, leads.c.status, leads.c.owner, leads.c.respond_by,
-                leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam)
+                leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam,
+                leads.c.verdict)
 SEARCH_MAX = 100
 
 
@@ -83,3 +85,21 @@ def choices(engine: Engine) -> dict[str, list[str]]:
                                 .distinct().order_by(column).limit(200))
             found[name] = [value for value, in rows]
     return found
+
+
+TRAY_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
+                leads.c.company, leads.c.data, leads.c.verdict, leads.c.spam_reasons)
+
+
+def tray(engine: Engine, limit: int = 100) -> list[dict]:
+    """The leads in the spam tray, newest first."""
+    query = (select(*TRAY_COLUMNS).where(leads.c.spam.is_(True))
+             .order_by(desc(leads.c.received_at)).limit(limit))
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def tray_size(engine: Engine) -> int:
+    """How many leads wait in the spam tray."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(leads.c.spam.is_(True))).scalar()

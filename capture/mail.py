@@ -186,6 +186,10 @@ def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo) -> dict
         "attribution": _attribution(lead),
         "history": history,
         "received": received, "tz": tz,
+        # The filter's doubts go on top of the message; a release from the tray is said too.
+        "suspect": lead.get("verdict") == "suspect" and not lead.get("spam"),
+        "spam_reasons": list(lead.get("spam_reasons") or ()),
+        "released": lead.get("released_at"),
     }
 
 

@@ -40,8 +40,11 @@ leads = Table(
     Column("form_id", String(40), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("status", String(20), nullable=False, default="new"),
-    Column("spam", Boolean, nullable=False, default=False),
-    Column("spam_reason", String(80)),
+    Column("spam", Boolean, nullable=False, default=False),  # in the spam tray: nobody told, no KPIs
+    Column("verdict", String(10), nullable=False, default="clean", server_default="clean"),  # spam.py
+    Column("spam_reasons", JSON),  # why the filter said so, for people to review
+    Column("body_hash", String(32)),  # the free text's fingerprint (spam.body_hash)
+    Column("released_at", UTCDateTime()),  # taken out of the spam tray ("Not spam")
     Column("name", String(200)),
     Column("email", String(320)),
     Column("phone", String(60)),
@@ -62,6 +65,8 @@ leads = Table(
     Index("ix_leads_received_at", "received_at"),
     Index("ix_leads_email", "email"),
     Index("ix_leads_status_owner", "status", "owner"),
+    Index("ix_leads_body_hash", "body_hash", "received_at"),
+    Index("ix_leads_spam_received", "spam", "received_at"),
 )
 
 # Every change to a lead: who, when, from, to, and what came with it.

@@ -137,7 +137,7 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
         if change.status != "new" and lead["first_contact_at"] is None:
             values["first_contact_at"] = now
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
-        event = _event(lead_id, now, actor, "status", from_status=lead["status"],
+        event = event_row(lead_id, now, actor, "status", from_status=lead["status"],
                        to_status=change.status, deal_value=change.value, reason=change.reason,
                        note=change.note)
         conn.execute(events.insert(), event)
@@ -149,7 +149,7 @@ def add_note(engine: Engine, lead_id: str, text: str, actor: str, now: datetime 
     note = _note(text, required=True)
     with writing(engine) as conn:
         _locked(conn, lead_id)
-        event = _event(lead_id, now or utcnow(), actor, "note", note=note)
+        event = event_row(lead_id, now or utcnow(), actor, "note", note=note)
         conn.execute(events.insert(), event)
     return event
 
@@ -168,13 +168,13 @@ def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
         # The reminder not yet sent goes to whoever owns the lead now.
         conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == REMIND_OWNER,
                                           outbox.c.status == "pending").values(recipient=member.email))
-        event = _event(lead_id, now or utcnow(), actor, "assign", owner=member.email,
+        event = event_row(lead_id, now or utcnow(), actor, "assign", owner=member.email,
                        note=f"from {lead['owner'] or 'nobody'}")
         conn.execute(events.insert(), event)
     return event
 
 
-def _event(lead_id: str, at: datetime, actor: str, kind: str, **values) -> dict:
+def event_row(lead_id: str, at: datetime, actor: str, kind: str, **values) -> dict:
     return {"lead_id": lead_id, "at": at, "actor": actor, "kind": kind, "from_status": None,
             "to_status": None, "owner": None, "deal_value": None, "reason": None, "note": None,
             **values}
@@ -235,6 +235,11 @@ def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dic
             "overdue": working > sales.response.first_contact}
 
 
+def clock_start(lead: dict) -> datetime:
+    """When the team could first see the lead: its arrival, or its release from the spam tray."""
+    return lead.get("released_at") or lead["received_at"]
+
+
 def due_at(sales: Sales, received_at: datetime) -> datetime:
     """When the first-contact promise runs out for a lead received then."""
     return sales.calendar.add(received_at, sales.response.first_contact)
@@ -250,9 +255,9 @@ def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict
     """
     if lead["spam"] or not lead.get("owner"):
         return []
-    received = lead["received_at"]
-    remind_at = sales.calendar.add(received, sales.response.remind_after)
-    escalate_at = sales.calendar.add(received, sales.response.escalate_after)
+    start = clock_start(lead)
+    remind_at = sales.calendar.add(start, sales.response.remind_after)
+    escalate_at = sales.calendar.add(start, sales.response.escalate_after)
     jobs = [job(lead["id"], REMIND_OWNER, lead["owner"], message_id(lead["id"], "remind", domain),
                 now, due=remind_at)]
     jobs += [job(lead["id"], ESCALATE, manager.email,
@@ -264,9 +269,9 @@ def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict
 def followup_context(sales: Sales, lead: dict, now: datetime) -> dict:
     """What a reminder or an escalation says: how long the lead has waited, its owner, the promise."""
     owner = sales.member(lead.get("owner") or "")
-    return {"waited": working_span(sales.calendar.between(lead["received_at"], now)),
+    return {"waited": working_span(sales.calendar.between(clock_start(lead), now)),
             "promise": working_span(sales.response.first_contact),
-            "due": due_at(sales, lead["received_at"]),
+            "due": due_at(sales, clock_start(lead)),
             "owner": lead.get("owner") or "", "owner_name": owner.name if owner else "nobody"}
 
 

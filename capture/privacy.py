@@ -19,7 +19,8 @@ from .forms import Schema
 from .models import events, leads, outbox, privacy_log
 from .store import writing
 
-PERSONAL = ("name", "email", "phone", "company")
+# body_hash too: a fingerprint of what they wrote would still match their message.
+PERSONAL = ("name", "email", "phone", "company", "body_hash")
 CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
 ERASED = "erased"  # what an address becomes (the column must hold something)
 WAITING = ("pending", "sending")

@@ -133,8 +133,8 @@ class FormRenderer:
 
     @staticmethod
     def attribution_fields() -> tuple[str, ...]:
-        """The hidden attribution inputs the capture API accepts."""
-        return forms_module().ATTRIBUTION_FIELDS
+        """The hidden inputs the site's script fills: attribution and the time on the form."""
+        return forms_module().SCRIPT_FIELDS
 
 
 def renderer_for(project_dir: str | Path, site_url: str = "") -> FormRenderer:

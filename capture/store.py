@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .forms import ATTRIBUTION_FIELDS
 from .models import UTCDateTime, leads, outbox
+from .spam import Verdict
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK = "write_lock"  # the pool record's info key for a SQLite connection's lock file
@@ -165,12 +166,13 @@ def _migration_lock(engine: Engine):
 
 # --- leads -------------------------------------------------------------------
 
-def lead_row(form_id: str, values: dict, attribution: dict, *, spam: str | None,
-             consent_version: str | None, received_at: datetime) -> dict:
+def lead_row(form_id: str, values: dict, attribution: dict, *, verdict: Verdict,
+             consent_version: str | None, received_at: datetime, body_hash: str | None = None) -> dict:
     """The row for a lead; every column present so the compiled insert is reused."""
     row = dict.fromkeys(LEAD_COLUMNS)
     row.update(id=new_lead_id(), form_id=form_id, received_at=received_at, status="new",
-               spam=spam is not None, spam_reason=spam, data=values,
+               spam=verdict.spam, verdict=verdict.label, spam_reasons=list(verdict.reasons) or None,
+               body_hash=body_hash, data=values,
                name=values.get("name"), email=values.get("email"), phone=values.get("phone"),
                company=values.get("company"), service=values.get("service"),
                consent_version=consent_version,
@@ -258,10 +260,15 @@ class LeadWriter:
 
     @lru_cache(maxsize=64)
     def _last_owner_sql(self, form_id: str) -> str:
-        """The owner of the form's newest owned lead (the form id is a forms.yml id, so inlined)."""
-        query = (select(leads.c.owner).where(leads.c.form_id == form_id, leads.c.owner.is_not(None))
-                 .order_by(leads.c.received_at.desc()).limit(1))
+        # The form id is a forms.yml id, so it can be inlined.
+        query = last_owner(form_id)
         return str(query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def last_owner(form_id: str):
+    """The query for the owner of the form's newest owned lead (whose turn it was last)."""
+    return (select(leads.c.owner).where(leads.c.form_id == form_id, leads.c.owner.is_not(None))
+            .order_by(leads.c.received_at.desc()).limit(1))
 
 
 @dataclass(frozen=True)
@@ -355,6 +362,17 @@ def get_lead(engine: Engine, lead_id: str) -> dict | None:
     with engine.connect() as conn:
         found = conn.execute(select(leads).where(leads.c.id == lead_id)).mappings().first()
     return dict(found) if found else None
+
+
+def repeats(engine: Engine, body_hash: str, email: str | None, since: datetime) -> int:
+    """How many other addresses sent a message with this fingerprint since then (0 if unknown now)."""
+    query = select(func.count(func.distinct(leads.c.email))).where(
+        leads.c.body_hash == body_hash, leads.c.received_at >= since, leads.c.email != (email or ""))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(query).scalar() or 0
+    except SQLAlchemyError:
+        return 0  # a hint, not a reason to refuse the lead: storing it reports its own failure
 
 
 def history(engine: Engine, lead: dict) -> tuple[int, datetime | None]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import mail, outbox, pipeline, privacy, signin, store, tokens
+from . import mail, outbox, pipeline, privacy, quarantine, signin, store, tokens
 from .clock import utcnow
 from .paths import TEMPLATES
 from .transport import SendError, make_transport
@@ -246,6 +246,8 @@ class Worker:
         lead = store.get_lead(cap.engine, job["lead_id"])
         if lead is None:
             raise mail.RenderError("the lead no longer exists")
+        if lead["spam"]:  # moved to the spam tray after this was queued
+            raise Unwanted(quarantine.HELD_REASON)
         if job["kind"] in mail.FOLLOW_UPS and lead["status"] != "new":
             raise Unwanted(f"the lead was {lead['status']} before this was due")
         form = cap.schema.forms.get(lead["form_id"])

@@ -166,7 +166,8 @@ def test_honeypot_looks_like_success_but_marks_spam_and_notifies_nobody(app, cli
     response = client.post("/api/forms/consultation", json={**consultation, "fax": "+1 555 0100"})
     assert response.status_code == 201
     lead = get_lead(app.extensions["capture"].engine, response.json["id"])
-    assert lead["spam"] is True and lead["spam_reason"] == "honeypot"
+    assert lead["spam"] is True and lead["verdict"] == "spam"
+    assert lead["spam_reasons"] == ["the hidden honeypot field was filled in"]
     assert stored_jobs(app) == []
 
 
@@ -288,7 +289,7 @@ def test_a_lone_surrogate_is_refused_or_dropped_never_a_500(app, client, consult
 def test_any_honeypot_value_of_any_type_marks_spam(app, client, consultation, value):
     response = client.post("/api/forms/consultation", json={**consultation, "fax": value})
     assert response.status_code == 201
-    assert [(lead["spam"], lead["spam_reason"]) for lead in stored_leads(app)] == [(True, "honeypot")]
+    assert [(lead["spam"], lead["verdict"]) for lead in stored_leads(app)] == [(True, "spam")]
     assert stored_jobs(app) == []
 
 

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from capture.forms import ATTRIBUTION_FIELDS, load_schema
+from capture.forms import SCRIPT_FIELDS, load_schema
 from capture.sitebuild import (FormMarkerError, FormRenderer, copy_site_inputs, form_action,
                                package_price)
 
@@ -219,7 +219,7 @@ def test_form_matches_the_schema(site, rel, form_id, presets):
             selected[current] = attrs["value"]
     assert selected == presets
     hidden = [a["name"] for t, a in named if a.get("type") == "hidden"]
-    assert hidden == list(ATTRIBUTION_FIELDS)
+    assert hidden == list(SCRIPT_FIELDS)
     honeypot = [a for t, a in named if a["name"] == SCHEMA.honeypot]
     assert len(honeypot) == 1 and honeypot[0]["tabindex"] == "-1"
     assert p.find("div", **{"class": "capture-hp"}) and not p.find("div", **{"aria-hidden": "true", "class": "capture-hp"})

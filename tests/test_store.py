@@ -193,3 +193,15 @@ def test_the_hand_compiled_insert_refuses_a_column_type_it_cannot_convert(databa
     with pytest.raises(TypeError, match="Numeric column"):
         _compiled(table, engine, ("id", "price"))
     engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_tables_models_describe(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from capture.models import metadata
+    engine = make_engine(database_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []

@@ -10,13 +10,15 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    session, url_for)
 from flask_login import current_user
 
-from .. import inbox, outbox, pipeline, privacy, store
+from .. import inbox, outbox, pipeline, privacy, quarantine, store
 from ..clock import utcnow
 from ..mail import History, lead_context
 from .auth import RETURN_PATH
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
-EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned"}
+EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
+                quarantine.RELEASED: "Not spam", quarantine.MARKED: "Spam"}
+EXCERPT = 300
 
 
 def _ext():
@@ -52,6 +54,7 @@ def inbox_page():
         row["owner_name"] = _name(row["owner"])
         row["service_label"] = _service_label(row)
     return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
+                           tray_size=inbox.tray_size(ext.engine) if current_user.can_change else 0,
                            choices=inbox.choices(ext.engine), team=_sellers(),
                            statuses=pipeline.STATUSES, tz=ext.settings.timezone)
 
@@ -109,6 +112,42 @@ def reassign(lead_id: str):
     return _apply(lead_id, lambda: pipeline.assign(
         ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
         lambda event: f"Now {_name(event['owner'])}'s lead.")
+
+
+@bp.post("/leads/<lead_id>/not-spam")
+def not_spam(lead_id: str):
+    """Release a lead from the spam tray: owner, missed messages, pipeline."""
+    _require(current_user.can_change)
+    return _apply(lead_id, lambda: quarantine.release(_ext(), lead_id, current_user.email),
+                  lambda event: f"Not spam: now {_name(event['owner'])}'s lead; its messages are on their way.")
+
+
+@bp.post("/leads/<lead_id>/spam")
+def mark_spam(lead_id: str):
+    """Move a lead to the spam tray, out of the inbox and the numbers."""
+    _require(current_user.can_change)
+    return _apply(lead_id, lambda: quarantine.hold(_ext(), lead_id, current_user.email),
+                  lambda _: "Moved to the spam tray.")
+
+
+# --- the spam tray ---------------------------------------------------------------
+
+@bp.get("/spam")
+def spam_tray():
+    """Leads the filter held back, with its reasons, for sales and managers to review."""
+    _require(current_user.can_change)
+    rows = inbox.tray(_ext().engine, limit=200)
+    for row in rows:
+        row["excerpt"] = _excerpt(row)
+    return render_template("desk/spam.html", rows=rows, tz=_ext().settings.timezone)
+
+
+def _excerpt(row: dict) -> str:
+    """The start of what they wrote, for judging at a glance."""
+    form = _ext().schema.forms.get(row["form_id"])
+    texts = [str((row["data"] or {}).get(f.name) or "") for f in form.fields if f.type == "textarea"] if form else []
+    text = " ".join(" ".join(texts).split())
+    return text if len(text) <= EXCERPT else text[:EXCERPT - 1] + "…"
 
 
 @bp.post("/leads/<lead_id>/erase")

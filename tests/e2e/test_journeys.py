@@ -181,6 +181,6 @@ def test_5_bot_filling_the_honeypot_sees_success_but_sales_get_nothing(site_stac
 
     expect(page).to_have_url(site_stack.site_url + THANK_YOU)
     lead = wait_for_lead(site_stack, bot.email)
-    assert lead["spam"] is True and lead["spam_reason"] == "honeypot"
+    assert lead["spam"] is True and lead["verdict"] == "spam"
     assert site_stack.outbox(lead["id"]) == []
     assert no_mail_for(inbox, lead)

@@ -133,6 +133,7 @@
 
   function send(form) {
     var values = attribution();
+    values.time_on_form = String(Math.round(performance.now())); /* people take longer than bots */
     [].forEach.call(form.querySelectorAll("input[type=hidden]"), function (input) {
       if (input.name in values) input.value = values[input.name];
     });

@@ -27,6 +27,9 @@ def next_weekday(days_ahead: int = 7) -> str:
     return day.isoformat()
 
 
+HUMAN_MS = 4000  # over spam.FAST_MS, and enough of the page's life for QUICK_MS not to matter alone
+
+
 @dataclass
 class Prospect:
     """A visitor's answers to the consultation form."""
@@ -44,8 +47,11 @@ class Prospect:
     email: str = ""
 
     def __post_init__(self):
+        tag = uuid.uuid4().hex[:8]
         if not self.email:
-            self.email = f"ada.{self.journey}.{uuid.uuid4().hex[:8]}@analytical.example.com"
+            self.email = f"ada.{self.journey}.{tag}@analytical.example.com"
+        # Each visitor writes their own words: one message from many addresses is a spam campaign.
+        self.message = f"{self.message} (Ref {tag}.)"
 
     def answers(self) -> dict[str, str]:
         """Field name -> value, in the form's order."""
@@ -66,6 +72,16 @@ def fill(form, prospect: Prospect, skip: tuple = ()) -> None:
             field.fill(value)
     if "consent" not in skip:
         form.locator("[name=consent]").check()
+    take_a_human_time(form.page)
+
+
+def take_a_human_time(page) -> None:
+    """Let the page be open as long as a person takes to fill it in.
+
+    The spam filter (capture/spam.py) counts a form sent within seconds of the
+    page loading as a bot's hint; Playwright fills one in a few milliseconds.
+    """
+    page.wait_for_timeout(max(0, HUMAN_MS - page.evaluate("performance.now()")))
 
 
 def tab_until(page, test_js: str, limit: int, what: str) -> None:
@@ -97,6 +113,7 @@ def fill_with_keyboard(page, form, prospect: Prospect) -> None:
             page.keyboard.type(value)
     tab_until(page, "el.type === 'submit' && el.form && el.form.id === " + repr(form_id), 8,
               "the submit button")
+    take_a_human_time(page)
     page.keyboard.press("Enter")
 
 

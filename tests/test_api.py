@@ -32,7 +32,7 @@ def test_json_submission_is_stored_with_its_notifications(app, client, consultat
     assert lead["name"] == "Ada Lovelace" and lead["service"] == "ecommerce"
     assert lead["email"] == "ada@analytical.example.com" and lead["status"] == "new"
     assert lead["data"]["website"] == "https://analytical.example.com"
-    assert lead["consent_version"] == "2026-11-01" and lead["consent_at"] is not None
+    assert lead["consent_version"] == "2026-11-27" and lead["consent_at"] is not None
     assert lead["spam"] is False
     assert lead["owner"] == "maya@fernleaf.example"  # sales.yml: the consultation round robin's first
     jobs = stored_jobs(app)

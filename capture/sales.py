@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -26,7 +27,7 @@ ROLES = ("sales", "marketing", "manager", "host")
 SELLING = frozenset({"sales", "manager"})
 STRATEGIES = ("first_notified", "round_robin")
 DEFAULT_STRATEGY = "first_notified"
-KEYS = ("team", "hours", "holidays", "response", "owners", "pipeline")
+KEYS = ("team", "hours", "holidays", "response", "owners", "pipeline", "consultation")
 MEMBER_KEYS = ("name", "email", "roles")
 HOLIDAY_KEYS = ("calendar", "closed")
 RESPONSE_KEYS = ("first_contact", "remind_after", "escalate_after")
@@ -37,6 +38,14 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REASON_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+CONSULTATION_KEYS = ("hosts", "length", "buffer", "min_notice", "horizon_days", "step", "meeting")
+MEETING_KEYS = ("kind", "video_url", "details")
+MEETING_KINDS = ("phone", "video")
+# What an invitation says when sales.yml gives no details of its own.
+MEETING_DETAILS = {"phone": "We will call you on the number you gave.",
+                   "video": "Join the video call with the link in this invitation."}
+MAX_DETAILS = 300  # a sentence or two in an invitation, not a letter
+MAX_HORIZON_DAYS = 365
 
 
 class SalesError(ValueError):
@@ -64,6 +73,24 @@ class OwnerRule:
 
 
 @dataclass(frozen=True)
+class Meeting:
+    kind: str  # phone or video
+    details: str
+    video_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Consultation:
+    hosts: tuple[str, ...]  # emails, in the order ties are broken
+    length: timedelta
+    buffer: timedelta  # kept free before and after each booked meeting
+    min_notice: timedelta  # working time
+    horizon_days: int  # today and the days after it, this many in all
+    step: timedelta  # how often slots start within a working span
+    meeting: Meeting
+
+
+@dataclass(frozen=True)
 class Sales:
     team: tuple[Member, ...]
     calendar: worktime.Calendar
@@ -74,6 +101,7 @@ class Sales:
     currency: str
     hours_text: str
     source: str = "sales.yml"
+    consultation: Consultation | None = None  # None: no section, no booking
 
     def member(self, email: str) -> Member | None:
         """The team member with this address, whatever its case."""
@@ -131,10 +159,15 @@ def _parse(raw, tz: ZoneInfo, form_ids: tuple[str, ...], source: str) -> Sales:
     except ValueError as exc:
         raise ValueError(f"hours: {exc}") from None
     lost_reasons, currency = _parse_pipeline(raw["pipeline"])
+    # The key alone turns booking on: an empty `consultation:` means every default.
+    consultation = None
+    if "consultation" in raw:
+        consultation = _parse_consultation(raw["consultation"], team, hours)
     return Sales(team=team, calendar=calendar, response=_parse_response(raw["response"]),
                  owners=_parse_owners(raw.get("owners"), team, form_ids),
                  fallback_owner=_fallback_owner(team), lost_reasons=lost_reasons,
-                 currency=currency, hours_text=worktime.describe_hours(hours), source=source)
+                 currency=currency, hours_text=worktime.describe_hours(hours), source=source,
+                 consultation=consultation)
 
 
 def _mapping(raw, where: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
@@ -247,13 +280,13 @@ class _Closed:
             return day in self.country
 
 
-def parse_duration(value, where: str) -> timedelta:
-    """A positive duration like '45s', '30m', '1h' or '2d' (a day is 24 hours)."""
+def parse_duration(value, where: str, allow_zero: bool = False) -> timedelta:
+    """A duration like '45s', '30m', '1h' or '2d' (a day is 24 hours); zero only if allowed."""
     match = DURATION_RE.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"{where}: '{value}' is not a duration like 30m, 1h or 2d (s, m, h or d)")
     amount = timedelta(**{UNITS[match[2]]: int(match[1])})
-    if not amount:
+    if not amount and not allow_zero:
         raise ValueError(f"{where}: must be longer than zero")
     return amount
 
@@ -342,3 +375,107 @@ def _parse_pipeline(raw) -> tuple[tuple[str, ...], str]:
     if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
         raise ValueError(f"pipeline.currency: '{currency}' is not an ISO 4217 code like GBP")
     return tuple(reasons), currency
+
+
+def _parse_consultation(raw, team: tuple[Member, ...], hours: worktime.Hours) -> Consultation:
+    """Who hosts a consultation, how long it lasts and when it may be booked."""
+    raw = _mapping({} if raw is None else raw, "consultation", CONSULTATION_KEYS)
+    length = _minutes(raw.get("length", "30m"), "consultation.length")
+    longest = max(end - start for spans in hours.values() for start, end in spans)
+    if length > timedelta(minutes=longest):
+        raise ValueError(f"consultation.length: {length // timedelta(minutes=1)} minutes is longer "
+                         "than every working span in hours, so no slot could be offered")
+    return Consultation(
+        hosts=_parse_hosts(raw.get("hosts"), team), length=length,
+        # No buffer unless asked: the file says how much time to keep free.
+        buffer=_minutes(raw.get("buffer", "0m"), "consultation.buffer", allow_zero=True),
+        min_notice=parse_duration(raw.get("min_notice", "2h"), "consultation.min_notice",
+                                  allow_zero=True),
+        horizon_days=_horizon(raw.get("horizon_days", 21)),
+        step=_minutes(raw["step"], "consultation.step") if "step" in raw else length,
+        meeting=_parse_meeting(raw.get("meeting")))
+
+
+def _minutes(value, where: str, allow_zero: bool = False) -> timedelta:
+    """A duration in whole minutes: slots start on the minute."""
+    amount = parse_duration(value, where, allow_zero)
+    if amount % timedelta(minutes=1):
+        raise ValueError(f"{where}: '{value}' must be whole minutes")
+    return amount
+
+
+def _parse_hosts(raw, team: tuple[Member, ...]) -> tuple[str, ...]:
+    """The hosts' addresses: as listed, else every member with the role host."""
+    if raw is None:
+        emails = tuple(m.email for m in team if "host" in m.roles)
+        if not emails:
+            raise ValueError("consultation.hosts: nobody has the role host; give someone "
+                             "the role or list the hosts here")
+        for email in emails:
+            _host(email, team, "consultation.hosts")
+        return emails
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("consultation.hosts: expected a list of team members' emails")
+    emails = tuple(_host(value, team, f"consultation.hosts[{i}]") for i, value in enumerate(raw))
+    if len(set(emails)) != len(emails):
+        raise ValueError("consultation.hosts: a host is listed twice")
+    return emails
+
+
+def _host(raw, team: tuple[Member, ...], where: str) -> str:
+    """The address of a team member who may host, and so own, a booked lead."""
+    email = _email(raw, where)
+    member = next((m for m in team if m.email == email), None)
+    if member is None:
+        raise ValueError(f"{where}: '{raw}' is not in the team")
+    # Booking makes the host the lead's owner, and only sellers may own leads.
+    if not member.roles & SELLING:
+        raise ValueError(f"{where}: '{raw}' needs the role sales or manager "
+                         "(the host of a consultation owns the lead)")
+    return email
+
+
+def _horizon(raw) -> int:
+    """How many days, today included, a visitor may book ahead."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_HORIZON_DAYS:
+        raise ValueError(f"consultation.horizon_days: '{raw}' is not a whole number "
+                         f"of days from 1 to {MAX_HORIZON_DAYS}")
+    return raw
+
+
+def _parse_meeting(raw) -> Meeting:
+    """How the consultation happens: a phone call, or a video link (https)."""
+    raw = _mapping({} if raw is None else raw, "consultation.meeting", MEETING_KEYS)
+    kind = raw.get("kind", "phone")
+    if kind not in MEETING_KINDS:
+        raise ValueError(f"consultation.meeting.kind: unknown kind '{kind}' "
+                         f"(use {', '.join(MEETING_KINDS)})")
+    url = raw.get("video_url")
+    if kind != "video" and url is not None:
+        raise ValueError("consultation.meeting.video_url: only kind video takes a video_url")
+    if kind == "video":
+        url = _video_url(url)
+    return Meeting(kind=kind, details=_details(raw.get("details"), kind), video_url=url)
+
+
+def _video_url(raw) -> str:
+    """An https link with a host name and no spaces."""
+    if raw is None or raw == "":
+        raise ValueError("consultation.meeting.video_url: kind video needs a video_url")
+    url = str(raw).strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError(f"consultation.meeting.video_url: '{raw}' is not an https:// link")
+    return url
+
+
+def _details(raw, kind: str) -> str:
+    """The invitation's line on how to join, on one line."""
+    if raw is None:
+        return MEETING_DETAILS[kind]
+    text = " ".join(str(raw).split()) if isinstance(raw, str) else ""
+    if not text:
+        raise ValueError("consultation.meeting.details: expected a short text for invitations")
+    if len(text) > MAX_DETAILS:
+        raise ValueError(f"consultation.meeting.details: longer than {MAX_DETAILS} characters")
+    return text

@@ -84,6 +84,14 @@ class Calendar:
             day += ONE_DAY
         return total
 
+    def spans_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The working spans of one local date as aware UTC (start, end); () if closed."""
+        return self._day_spans(day)
+
+    def local_date(self, moment: datetime) -> date:
+        """The date on the business's wall clock at `moment` (aware, any zone)."""
+        return self._local_date(_utc(moment))
+
     def _spans_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Every working span in UTC, in order, from the local day before `moment` on."""
         # A day early: with clocks changed at midnight, yesterday's last span can end after today began.

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from capture.sales import SalesError, load_sales, parse_duration, parse_sales
+from capture.sales import Consultation, Meeting, SalesError, load_sales, parse_duration, parse_sales
 
 LONDON = ZoneInfo("Europe/London")
 FORMS = ("consultation", "contact")
@@ -166,6 +166,46 @@ def test_hours_text_follows_the_hours():
     ("pipeline.currency", "pounds", "pipeline.currency: 'pounds' is not an ISO 4217 code"),
     ("pipeline.currency", DELETE, "pipeline.currency: is missing or empty"),
     ("pipeline.stages", ["open"], "pipeline.stages: unknown key"),
+    ("consultation", "yes", "consultation: expected a mapping with hosts, length"),
+    ("consultation.colour", "green", "consultation.colour: unknown key (use hosts, length"),
+    ("consultation.hosts", ["zoe@fernleaf.example"],
+     "consultation.hosts[0]: 'zoe@fernleaf.example' is not in the team"),
+    ("consultation.hosts", ["tom@fernleaf.example", "not-an-address"],
+     "consultation.hosts[1]: 'not-an-address' is not an email address"),
+    ("consultation.hosts", ["priya@fernleaf.example"],
+     "consultation.hosts[0]: 'priya@fernleaf.example' needs the role sales or manager"),
+    ("consultation.hosts", ["tom@fernleaf.example", "Tom@fernleaf.example"],
+     "consultation.hosts: a host is listed twice"),
+    ("consultation.hosts", [], "consultation.hosts: expected a list of team members' emails"),
+    ("consultation.hosts", "tom@fernleaf.example", "consultation.hosts: expected a list"),
+    ("consultation.length", "half an hour", "consultation.length: 'half an hour' is not a duration"),
+    ("consultation.length", "0m", "consultation.length: must be longer than zero"),
+    ("consultation.length", "90s", "consultation.length: '90s' must be whole minutes"),
+    ("consultation.length", "9h", "consultation.length: 540 minutes is longer than every working span"),
+    ("consultation.step", "0m", "consultation.step: must be longer than zero"),
+    ("consultation.step", "30s", "consultation.step: '30s' must be whole minutes"),
+    ("consultation.buffer", "-5m", "consultation.buffer: '-5m' is not a duration"),
+    ("consultation.buffer", "15", "consultation.buffer: '15' is not a duration"),
+    ("consultation.min_notice", "soon", "consultation.min_notice: 'soon' is not a duration"),
+    ("consultation.horizon_days", 0, "consultation.horizon_days: '0' is not a whole number of days from 1 to 365"),
+    ("consultation.horizon_days", 400, "consultation.horizon_days: '400' is not a whole number"),
+    ("consultation.horizon_days", "21", "consultation.horizon_days: '21' is not a whole number"),
+    ("consultation.horizon_days", True, "consultation.horizon_days: 'True' is not a whole number"),
+    ("consultation.meeting", "phone", "consultation.meeting: expected a mapping with kind, video_url, details"),
+    ("consultation.meeting.kind", "pigeon", "consultation.meeting.kind: unknown kind 'pigeon' (use phone, video)"),
+    ("consultation.meeting.kind", "video", "consultation.meeting.video_url: kind video needs a video_url"),
+    ("consultation.meeting.video_url", "https://meet.example/fernleaf",
+     "consultation.meeting.video_url: only kind video takes a video_url"),
+    ("consultation.meeting", {"kind": "video", "video_url": "http://meet.example/fernleaf"},
+     "consultation.meeting.video_url: 'http://meet.example/fernleaf' is not an https:// link"),
+    ("consultation.meeting", {"kind": "video", "video_url": "https://"},
+     "consultation.meeting.video_url: 'https://' is not an https:// link"),
+    ("consultation.meeting", {"kind": "video", "video_url": "https://meet.example/a b"},
+     "consultation.meeting.video_url: 'https://meet.example/a b' is not an https:// link"),
+    ("consultation.meeting.details", "", "consultation.meeting.details: expected a short text"),
+    ("consultation.meeting.details", ["call"], "consultation.meeting.details: expected a short text"),
+    ("consultation.meeting.details", "x" * 301, "consultation.meeting.details: longer than 300 characters"),
+    ("consultation.meeting.room", "Blue", "consultation.meeting.room: unknown key"),
 ])
 def test_each_mistake_is_one_line_naming_the_file_and_key(tmp_path, key, value, message):
     path = tmp_path / "sales.yml"
@@ -174,6 +214,64 @@ def test_each_mistake_is_one_line_naming_the_file_and_key(tmp_path, key, value, 
         load_sales(path, LONDON, FORMS)
     assert str(caught.value).startswith(f"{path}: {message}")
     assert "\n" not in str(caught.value)
+
+
+def test_the_consultation_section_of_the_real_file(sales):
+    assert sales.consultation == Consultation(
+        hosts=("maya@fernleaf.example", "tom@fernleaf.example"), length=timedelta(minutes=30),
+        buffer=timedelta(minutes=15), min_notice=timedelta(hours=2), horizon_days=21,
+        step=timedelta(minutes=30),
+        meeting=Meeting(kind="phone", details="We will call you on the number you gave."))
+
+
+@pytest.mark.parametrize("section", [None, {}])
+def test_an_empty_consultation_section_means_every_default(section):
+    consultation = parse_sales(changed(real_raw(), "consultation", section), LONDON, FORMS).consultation
+    assert consultation == Consultation(
+        hosts=("maya@fernleaf.example", "tom@fernleaf.example"), length=timedelta(minutes=30),
+        buffer=timedelta(0), min_notice=timedelta(hours=2), horizon_days=21,
+        step=timedelta(minutes=30),
+        meeting=Meeting(kind="phone", details="We will call you on the number you gave."))
+
+
+def test_without_a_consultation_section_there_is_no_booking():
+    assert parse_sales(changed(real_raw(), "consultation", DELETE), LONDON, FORMS).consultation is None
+
+
+def test_listed_hosts_keep_their_order_and_need_not_have_the_role():
+    raw = changed(real_raw(), "team.1.roles", ["sales"])
+    raw["consultation"].update(hosts=["TOM@fernleaf.example", "maya@fernleaf.example"],
+                               length="45m", step="1h", buffer="0m", min_notice="0m")
+    consultation = parse_sales(raw, LONDON, FORMS).consultation
+    assert consultation.hosts == ("tom@fernleaf.example", "maya@fernleaf.example")
+    assert (consultation.length, consultation.step) == (timedelta(minutes=45), timedelta(hours=1))
+    assert consultation.buffer == consultation.min_notice == timedelta(0)
+
+
+def test_the_step_defaults_to_the_length():
+    raw = changed(real_raw(), "consultation.length", "1h")
+    assert parse_sales(raw, LONDON, FORMS).consultation.step == timedelta(hours=1)
+
+
+def test_a_video_meeting_has_an_https_link_and_default_details():
+    raw = changed(real_raw(), "consultation.meeting", {"kind": "video", "video_url": " https://meet.example/fernleaf "})
+    meeting = parse_sales(raw, LONDON, FORMS).consultation.meeting
+    assert meeting == Meeting(kind="video", video_url="https://meet.example/fernleaf",
+                              details="Join the video call with the link in this invitation.")
+    raw = changed(real_raw(), "consultation.meeting.details", "  Ring us on\n 020 7946 0000.  ")
+    assert parse_sales(raw, LONDON, FORMS).consultation.meeting.details == "Ring us on 020 7946 0000."
+
+
+@pytest.mark.parametrize("roles, message", [
+    ({0: ["sales", "manager"], 1: ["sales"]}, "consultation.hosts: nobody has the role host"),
+    ({2: ["marketing", "host"]}, "consultation.hosts: 'priya@fernleaf.example' needs the role sales or manager"),
+])
+def test_default_hosts_come_from_the_role_and_must_be_able_to_own_leads(roles, message):
+    raw = real_raw()
+    for i, value in roles.items():
+        raw["team"][i]["roles"] = value
+    with pytest.raises(SalesError, match=f"^sales\\.yml: {message}"):
+        parse_sales(raw, LONDON, FORMS)
 
 
 def test_parse_sales_names_its_source():
@@ -211,6 +309,12 @@ def test_durations(value, expected):
 def test_bad_durations_name_the_key(value):
     with pytest.raises(ValueError, match=r"^response\.first_contact: "):
         parse_duration(value, "response.first_contact")
+
+
+def test_zero_is_a_duration_only_where_allowed():
+    assert parse_duration("0m", "consultation.buffer", allow_zero=True) == timedelta(0)
+    with pytest.raises(ValueError, match="must be longer than zero"):
+        parse_duration("0m", "consultation.length")
 
 
 def test_holidays_work_in_another_country():

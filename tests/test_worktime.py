@@ -110,6 +110,26 @@ def test_next_open_and_is_open_take_any_zone():
     assert calendar.add(at(2026, 11, 14, 10), timedelta(0)) == at(2026, 11, 16, 9)
 
 
+def test_spans_on_a_date_are_utc_instants_and_none_when_closed():
+    calendar = office(LUNCH)
+    assert calendar.spans_on(date(2026, 11, 16)) == (
+        (at(2026, 11, 16, 9), at(2026, 11, 16, 12, 30)), (at(2026, 11, 16, 13, 30), at(2026, 11, 16, 17, 30)))
+    assert all(moment.tzinfo == timezone.utc for span in calendar.spans_on(date(2026, 11, 16)) for moment in span)
+    assert calendar.spans_on(date(2026, 11, 14)) == ()  # Saturday
+    assert calendar.spans_on(date(2026, 12, 25)) == ()  # Christmas Day
+    # The week the clocks go forward: 09:00 local both sides, an hour apart in UTC.
+    assert office().spans_on(date(2026, 3, 27))[0][0] == datetime(2026, 3, 27, 9, tzinfo=timezone.utc)
+    assert office().spans_on(date(2026, 3, 30))[0][0] == datetime(2026, 3, 30, 8, tzinfo=timezone.utc)
+
+
+def test_local_date_is_the_business_wall_clock_date():
+    summer_midnight = datetime(2026, 6, 14, 23, 30, tzinfo=timezone.utc)  # 00:30 BST on the 15th
+    assert office().local_date(summer_midnight) == date(2026, 6, 15)
+    assert office().local_date(datetime(2026, 12, 14, 23, 30, tzinfo=timezone.utc)) == date(2026, 12, 14)
+    with pytest.raises(ValueError, match="aware datetime"):
+        office().local_date(datetime(2026, 6, 14, 23, 30))
+
+
 def test_a_day_in_a_24_hour_calendar_follows_the_clocks():
     assert ALWAYS.between(at(2027, 3, 28), at(2027, 3, 29)) == 23 * HOUR
     assert ALWAYS.between(at(2027, 10, 31), at(2027, 11, 1)) == 25 * HOUR

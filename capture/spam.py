@@ -51,6 +51,7 @@ REPEAT_MIN_LENGTH = 40  # "Please call me back" may well be sent twice by two pe
 URL = re.compile(r"(?:\bhttps?://|\bwww\.)[^\s<>\"']+", re.IGNORECASE)
 DOMAIN = re.compile(r"\b[a-z0-9-]+\.(?:com|net|org|ru|xyz|top|io|info|biz|shop|site|online)\b",
                     re.IGNORECASE)
+NUMBERS = re.compile(r"\d+")
 SHORTENERS = frozenset({
     "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly",
     "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "bl.ink", "s.id", "v.gd", "lnkd.in",
@@ -65,6 +66,8 @@ PITCHES = {
         r"|link insertions?|link[- ]building (?:service|package)"
         r"|domain authority|\b(?:DA|DR)\s?\d{2}\+?"
         r"|your (?:web)?site(?:'s)? (?:is not|isn't|does not|doesn't) (?:rank|show|appear)"
+        r"|(?:you are|you're|your (?:web)?site is) not (?:on|ranking on) (?:the )?(?:first|1st) page"
+        r"|guarantee\w* (?:top|#|first[- ]page) ?\d* ?rank"
         r"|(?:rank|ranking) your (?:web)?site|(?:increase|boost|more)(?: your)?(?: organic)? traffic to your"
         r"|seo (?:services|experts?|specialists?|audit of your|report for your)"
         r"|(?:audit|report) (?:of|for|on) your (?:web)?site|your google (?:maps|business profile)"
@@ -85,8 +88,12 @@ PITCHES = {
         r"|\bour ai (?:chat ?bot|voice|receptionist)|ai voice agent|book a demo"
         r"|(?:agencies|studios|businesses|companies) like yours|a studio like yours"
         r"|(?:i|we) can (?:help you get|increase your|boost your|send you|handle your|get you)"
-        r"|(?:results|money[- ]back) guaranteed|or you don'?t pay|slots? left this"
+        r"|(?:results|money[- ]back) guaranteed|your money back|or you don'?t pay|slots? left this"
         r"|consider selling your|list of [\d,]+ (?:uk )?business|verified (?:emails|email addresses)",
+        re.IGNORECASE),
+    "an investment scheme": re.compile(
+        r"(?:join|over) [\d,]+\+? (?:happy |satisfied )?(?:investors|traders|members)|no experience needed"
+        r"|withdraw (?:any ?time|instantly)|trading (?:bot|platform|signals)|(?:double|triple) your (?:money|investment)",
         re.IGNORECASE),
     "a threat or a payment notice": re.compile(
         r"\bdmca\b|copyright infringement|legal action (?:will be|against you)|takedown notice"
@@ -244,8 +251,12 @@ def dominant_script(text: str) -> str | None:
 
 
 def body_hash(form: Form, values: dict) -> str | None:
-    """A fingerprint of the free text (case and spacing ignored), to spot one message sent by many."""
-    text = " ".join(_free_text(form, values).lower().split())
+    """A fingerprint of the free text, to spot one message sent by many.
+
+    Case, spacing, links and numbers are left out: campaigns vary exactly
+    those ("Offer code 480213", a tracking link per copy).
+    """
+    text = " ".join(NUMBERS.sub(" ", URL.sub(" ", _free_text(form, values))).lower().split())
     if len(text) < REPEAT_MIN_LENGTH:
         return None
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -7,12 +7,13 @@ in one place, branching once on whether the client asked for JSON.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import pipeline, spam, store
+from . import appointments, pipeline, spam, store
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -142,15 +143,39 @@ def save(form, values: dict, data: dict) -> dict:
     def jobs_for(row: dict) -> list[dict]:
         return (jobs_for_lead(form, row, ext.mail_domain, now)
                 + pipeline.followups(ext.sales, row, ext.mail_domain, now))
+    start = slot_start(form, values)
     try:
-        lead = ext.writer.save(lead, jobs_for, turn)
-    except store.StoreError as exc:
-        log.error("could not store a lead for form %s (%s)", form.id, exc)
+        if start is not None and not verdict.spam:  # a bot holds no host's time
+            lead = book(form, lead, start, jobs_for, data, now)
+        else:
+            lead = ext.writer.save(lead, jobs_for, turn)
+    except (store.StoreError, SQLAlchemyError) as exc:
+        log.error("could not store a lead for form %s (%s)", form.id, type(exc).__name__)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")
     if not verdict.spam:
         wake_workers()
     log.info("lead %s stored (form %s, %s)", lead["id"], form.id, verdict.label)
     return lead
+
+
+def slot_start(form, values: dict) -> datetime | None:
+    """The time a booking form's visitor picked (validated as an ISO time by forms.py), if any."""
+    value = values.get(form.booking.slot_field) if form.booking else None
+    return datetime.fromisoformat(value) if value else None
+
+
+def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> dict:
+    """Store the lead with its booking; 409 with the next free times when the time is gone."""
+    ext = current_app.extensions["capture"]
+    if ext.sales.consultation is None:
+        raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
+    try:
+        return appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
+                                           now).lead
+    except appointments.SlotTaken as exc:
+        others = appointments.next_free(ext.engine, ext.sales, start, now)
+        raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,
+                      slots=[slot_json(slot) for slot in others]) from None
 
 
 def attribution(data: dict) -> dict:
@@ -205,6 +230,49 @@ def thank_you_url(form) -> str:
     return current_app.extensions["capture"].settings.site_url + form.thank_you
 
 
+# --- free consultation times ----------------------------------------------------
+
+CLOSED = "Booking online is closed just now: please suggest a date instead."
+SLOTS_MAX_AGE = 5  # seconds: a picker may be a little behind; the booking re-checks anyway
+
+
+@bp.get("/slots")
+def slots():
+    """Free consultation times: GET /api/slots?form=consultation&from=YYYY-MM-DD&days=N."""
+    ext = current_app.extensions["capture"]
+    form = ext.schema.forms.get(request.args.get("form", ""))
+    if form is None or form.booking is None or ext.sales.consultation is None:
+        return bad_parameter("form", "name a form that books consultations, such as form=consultation.")
+    horizon = ext.sales.consultation.horizon_days
+    try:
+        first = date.fromisoformat(request.args["from"]) if "from" in request.args else business_today()
+    except ValueError:
+        return bad_parameter("from", "use a date like 2026-12-01.")
+    days = request.args.get("days", "7")
+    if not (days.isdigit() and 1 <= int(days) <= horizon):
+        return bad_parameter("days", f"use a whole number from 1 to {horizon}.")
+    try:
+        found = appointments.free(ext.engine, ext.sales, first, int(days), utcnow())
+    except SQLAlchemyError as exc:
+        log.error("could not read bookings (%s)", type(exc).__name__)
+        return jsonify(error="The free times cannot be read just now. Please try again in a minute."), 503
+    response = jsonify(timezone=ext.settings.timezone.key,
+                       length_minutes=int(ext.sales.consultation.length.total_seconds() // 60),
+                       slots=[slot_json(slot) for slot in found])
+    response.headers["Cache-Control"] = f"public, max-age={SLOTS_MAX_AGE}"
+    return response
+
+
+def slot_json(slot) -> dict:
+    """A slot as the API shows it: start and end in UTC, ISO 8601 with the offset."""
+    return {"start": slot.start.isoformat(), "end": slot.end.isoformat()}
+
+
+def bad_parameter(name: str, message: str):
+    """400 naming the query parameter and what it should be."""
+    return jsonify(error=f"{name}: {message}"), 400
+
+
 # --- origins and CORS --------------------------------------------------------
 
 def request_origin() -> str | None:
@@ -257,6 +325,8 @@ def problem_response(problem: Problem):
     """The one place error answers are built: JSON or an HTML page."""
     if wants_json():
         body = {"errors": problem.errors} if problem.errors else {"error": problem.message}
+        if "slots" in problem.context:
+            body["slots"] = problem.context["slots"]
         return jsonify(body), problem.status
     ext = current_app.extensions["capture"]
     form = problem.context.get("form")

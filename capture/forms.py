@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -91,6 +91,13 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Booking:
+    """A form that books a consultation slot (booking.py): the slot replaces the fields asking for a time."""
+    slot_field: str
+    replaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Form:
     id: str
     title: str
@@ -101,6 +108,7 @@ class Form:
     intro: str = ""
     submit_label: str = "Send"
     confirmation: bool = False
+    booking: Booking | None = None
 
     def field(self, name: str) -> Field | None:
         """The field called `name`, if the form has one."""
@@ -180,7 +188,24 @@ def _parse_form(fid: str, spec, source: str) -> Form:
     return Form(id=fid, title=str(spec.get("title", fid)), fields=fields, thank_you=thank_you,
                 notify_to=to, routes=routes, intro=str(spec.get("intro", "")),
                 submit_label=str(spec.get("submit_label", "Send")),
-                confirmation=bool(spec.get("confirmation", False)))
+                confirmation=bool(spec.get("confirmation", False)),
+                booking=_parse_booking(spec.get("booking"), fields, where))
+
+
+def _parse_booking(raw, fields: tuple[Field, ...], where: str) -> Booking | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("slot_field"), str):
+        raise SchemaError(f"{where} booking: needs slot_field (the name the chosen slot is sent as)")
+    names = {f.name for f in fields}
+    slot_field = raw["slot_field"]
+    if not FIELD_NAME_RE.match(slot_field) or slot_field in names:
+        raise SchemaError(f"{where} booking: slot_field '{slot_field}' must be a new lower-case name")
+    replaces = tuple(str(n) for n in raw.get("replaces") or [])
+    unknown = [n for n in replaces if n not in names]
+    if unknown:
+        raise SchemaError(f"{where} booking: replaces names an unknown field '{unknown[0]}'")
+    return Booking(slot_field, replaces)
 
 
 def _list(spec: dict, key: str, where: str) -> list:
@@ -270,9 +295,16 @@ def _parse_route(raw, fields: tuple[Field, ...], where: str) -> Route:
 # --- validating a submission -------------------------------------------------
 
 def validate_submission(form: Form, data, today: date | None = None) -> tuple[dict, dict]:
-    """Check submitted values against the form: (clean values, {field: message})."""
+    """Check submitted values against the form: (clean values, {field: message}).
+
+    A booking form sent with a slot (an ISO 8601 time with its offset) books
+    that slot: the fields it replaces are then neither required nor kept.
+    """
     clean, errors = {}, {}
+    slot = _slot(form, data, clean, errors)
     for f in form.fields:
+        if slot and f.name in form.booking.replaces:
+            continue
         raw = data.get(f.name)
         try:
             value = _clean(f, raw, today)
@@ -284,6 +316,28 @@ def validate_submission(form: Form, data, today: date | None = None) -> tuple[di
         elif value not in ("", None):
             clean[f.name] = value
     return clean, errors
+
+
+SLOT_MESSAGE = "Please pick one of the times offered."
+
+
+def _slot(form: Form, data, clean: dict, errors: dict) -> bool:
+    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`)."""
+    if form.booking is None:
+        return False
+    name = form.booking.slot_field
+    raw = data.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return False
+    try:
+        start = datetime.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 40 else None
+        if start is not None and start.utcoffset() is not None:
+            clean[name] = start.astimezone(timezone.utc).isoformat()
+            return True
+    except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC
+        pass
+    errors[name] = SLOT_MESSAGE
+    return True
 
 
 def _required_message(f: Field) -> str:

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from icalendar import Calendar, Event, Timezone
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from . import invites
 from .forms import Form
 from .headers import LiteralAddress, LiteralText
 from .clock import utcnow
@@ -31,10 +32,14 @@ CONFIRM_VISITOR = "confirm_visitor"
 REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
 ESCALATE = "escalate"  # the promise is broken: the managers are told
 SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
+BOOKING_UPDATE = "booking_update"  # a booking moved, cancelled or made by sales: to visitor and host
+REMIND_VISITOR = "remind_visitor"  # the day before a booked consultation
 TO_SALES = (NOTIFY_SALES, REMIND_OWNER, ESCALATE)
 FOLLOW_UPS = (REMIND_OWNER, ESCALATE)
-KINDS = (*TO_SALES, CONFIRM_VISITOR)
+BOOKING_KINDS = (BOOKING_UPDATE, REMIND_VISITOR)
+KINDS = (*TO_SALES, CONFIRM_VISITOR, *BOOKING_KINDS)
 SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
+PICKED, PICKED_LENGTH = "slot", timedelta(minutes=30)  # a booking form's picked time (forms.yml booking)
 DEFAULT_SLOT_LENGTH = timedelta(hours=1)
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 TIME_WINDOW = re.compile(r"^(\d{2}):(\d{2})(?:-(\d{2}):(\d{2}))?$")
@@ -81,10 +86,45 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     """
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
-    ctx = {**lead_context(lead, form, history, tz), "links": list(links), **(extra or {})}
+    ctx = {"booking": None, **lead_context(lead, form, history, tz), "links": list(links), **(extra or {})}
     if job["kind"] == CONFIRM_VISITOR:
         return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
-    return _to_sales(env, job, ctx, mail_from)
+    if job["kind"] in BOOKING_KINDS:
+        return _about_booking(env, job, lead, form, ctx, mail_from)
+    return _attach_invitation(_to_sales(env, job, ctx, mail_from), ctx)
+
+
+def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from) -> EmailMessage:
+    """A booking's update or reminder: to the visitor's own address or to the booking's host only."""
+    booking = ctx["booking"]
+    if booking is None:
+        raise RenderError("a booking message without a booking")
+    if booking["to_visitor"]:
+        _only_to_the_lead(job, ctx)
+    elif booking["audience"] != "host":
+        raise RenderError("a booking message goes to the visitor or the host only")
+    kind = job["kind"]
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{kind}.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["Reply-To"] = form.recipients(lead["data"])[0] if booking["to_visitor"] else ctx["email"] or booking["host"]
+    _body(env, msg, kind, ctx)
+    return _attach_invitation(msg, ctx)
+
+
+def _attach_invitation(msg: EmailMessage, ctx: dict) -> EmailMessage:
+    """The booking's iCalendar invitation (REQUEST or CANCEL), when the message is about one."""
+    booking = ctx.get("booking")
+    if booking and booking["ics"]:
+        msg.add_attachment(booking["ics"], maintype="text", subtype="calendar", filename="consultation.ics",
+                           params=invites.content_params(booking["method"]))
+    return msg
+
+
+def _only_to_the_lead(job: dict, ctx: dict) -> None:
+    # Never an open relay: the one recipient is the address the lead gave.
+    own = _normalised(ctx["email"])
+    if not own or _normalised(job["recipient"]) != own:
+        raise RenderError("a message to a visitor may only go to the lead's own address")
 
 
 def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
@@ -108,14 +148,13 @@ def compose_sign_in(env: Environment, job: dict, *, url: str, name: str,
 
 
 def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMessage:
-    # Never an open relay: the one recipient is the address the lead gave.
-    own = _normalised(ctx["email"])
-    if not own or _normalised(job["recipient"]) != own:
-        raise RenderError("a confirmation may only go to the lead's own address")
+    _only_to_the_lead(job, ctx)
     msg = _headers(job, mail_from, one_line(env.get_template("confirm_visitor.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-replied"
     msg["Reply-To"] = form.recipients(lead["data"])[0]
     _body(env, msg, CONFIRM_VISITOR, ctx)
+    if ctx["booking"]:
+        return _attach_invitation(msg, ctx)
     if ctx["slot"]:
         msg.add_attachment(slot_ics(ctx["slot"], lead["id"], domain, ctx["form_title"]),
                            subtype="calendar", filename="consultation.ics",
@@ -248,7 +287,16 @@ def _attribution(lead: dict) -> list[tuple[str, str]]:
 
 
 def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
-    """The consultation slot the visitor asked for, as aware datetimes in `tz`."""
+    """The consultation slot the visitor asked for, as aware datetimes in `tz`.
+
+    A picked time that was never booked (a lead held as spam, then released) counts as asked for.
+    """
+    if values.get(PICKED):
+        try:
+            start = datetime.fromisoformat(str(values[PICKED])).astimezone(tz)
+        except ValueError:
+            return None
+        return _slot(start, start + PICKED_LENGTH, tz)
     day, window = values.get(SLOT_DATE), values.get(SLOT_TIME)
     found = TIME_WINDOW.match(str(window or ""))
     if not day or not found:
@@ -261,6 +309,10 @@ def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
         return None
     if end <= start:
         return None
+    return _slot(start, end, tz)
+
+
+def _slot(start: datetime, end: datetime, tz: ZoneInfo) -> dict:
     return {"start": start, "end": end, "zone": tz.key,
             "label": f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} "
                      f"({tz.key}, {start:%Z})"}

@@ -113,6 +113,26 @@ sign_outs = Table(
     Column("at", UTCDateTime(), nullable=False),
 )
 
+# Consultations booked (booking.py offers the slots, appointments.py books them). A cancelled
+# booking stays as history; only a booked one holds its host's time.
+bookings = Table(
+    "bookings", metadata,
+    Column("id", String(32), primary_key=True),  # in links to the visitor: not guessable
+    Column("lead_id", String(32), ForeignKey("leads.id"), nullable=False),
+    Column("host", String(320), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("status", String(12), nullable=False),  # booked, cancelled
+    Column("sequence", Integer, nullable=False),  # iCalendar SEQUENCE: one more at every change
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("changed_at", UTCDateTime()),
+    Index("ix_bookings_lead", "lead_id"),
+    Index("ix_bookings_starts_at", "starts_at"),
+)
+# No host is booked twice at one time, whatever number of processes book at once.
+Index("uq_bookings_host_start", bookings.c.host, bookings.c.starts_at, unique=True,
+      sqlite_where=bookings.c.status == "booked", postgresql_where=bookings.c.status == "booked")
+
 # One row per message to send; written in the lead's transaction.
 outbox = Table(
     "outbox", metadata,

@@ -181,9 +181,14 @@ def event_row(lead_id: str, at: datetime, actor: str, kind: str, **values) -> di
 
 
 def _locked(conn, lead_id: str) -> dict:
-    """The lead, locked for this transaction (SQLite's BEGIN IMMEDIATE already is)."""
-    query = select(leads.c.status, leads.c.owner, leads.c.deal_value, leads.c.lost_reason,
-                   leads.c.first_contact_at).where(leads.c.id == lead_id, leads.c.spam.is_(False))
+    """The lead (not in the spam tray), locked for this transaction."""
+    return locked(conn, select(leads.c.status, leads.c.owner, leads.c.deal_value, leads.c.lost_reason,
+                               leads.c.first_contact_at).where(leads.c.id == lead_id, leads.c.spam.is_(False)),
+                  lead_id)
+
+
+def locked(conn, query, lead_id: str) -> dict:
+    """The lead `query` finds, locked for this transaction (SQLite's BEGIN IMMEDIATE already is)."""
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     found = conn.execute(query).mappings().first()
@@ -253,8 +258,8 @@ def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict
     Whether each is still wanted is decided when it is due (worker.py): a lead
     contacted by then gets neither.
     """
-    if lead["spam"] or not lead.get("owner"):
-        return []
+    if lead["spam"] or not lead.get("owner") or lead.get("status", "new") != "new":
+        return []  # a booked lead was answered at once: nothing to remind anyone of
     start = clock_start(lead)
     remind_at = sales.calendar.add(start, sales.response.remind_after)
     escalate_at = sales.calendar.add(start, sales.response.escalate_after)

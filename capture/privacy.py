@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .config import Retention
 from .forms import Schema
-from .models import events, leads, outbox, privacy_log
+from .models import bookings, events, leads, outbox, privacy_log
 from .store import writing
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
@@ -67,8 +67,13 @@ def erase(engine: Engine, schema: Schema, email: str, actor: str, now: datetime,
                             .where(_theirs(email))).all()
         found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_([r.id for r in rows])),
                  "notes_to_review": _notes_naming(conn, rows, email)}
+        ids = [r.id for r in rows]
+        upcoming = and_(bookings.c.lead_id.in_(ids), bookings.c.status == "booked", bookings.c.starts_at > now)
+        found["bookings_cancelled"] = conn.execute(select(func.count()).select_from(bookings).where(upcoming)).scalar()
         if not dry_run and rows:
             _anonymise(conn, schema, rows, now)
+            # Nobody can keep a meeting with someone who asked to be forgotten: the time is freed.
+            conn.execute(update(bookings).where(upcoming).values(status="cancelled", changed_at=now))
             _log(conn, "erase", len(rows), actor, now)
     return found
 
@@ -93,6 +98,9 @@ def access(engine: Engine, email: str) -> dict:
         for lead in found:
             lead["events"] = [dict(e) for e in conn.execute(
                 select(events).where(events.c.lead_id == lead["id"]).order_by(events.c.id)).mappings()]
+            lead["bookings"] = [dict(b) for b in conn.execute(
+                select(bookings.c.starts_at, bookings.c.ends_at, bookings.c.host, bookings.c.status)
+                .where(bookings.c.lead_id == lead["id"]).order_by(bookings.c.created_at)).mappings()]
             lead["messages"] = [dict(m) for m in conn.execute(
                 select(outbox.c.kind, outbox.c.recipient, outbox.c.status, outbox.c.created_at, outbox.c.sent_at)
                 .where(outbox.c.lead_id == lead["id"]).order_by(outbox.c.id)).mappings()]
@@ -109,6 +117,7 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
             leads.c.spam.is_(True), leads.c.received_at < now - keep.spam))]
         if spam:
             conn.execute(delete(events).where(events.c.lead_id.in_(spam)))
+            conn.execute(delete(bookings).where(bookings.c.lead_id.in_(spam)))
             conn.execute(delete(outbox).where(outbox.c.lead_id.in_(spam)))
             conn.execute(delete(leads).where(leads.c.id.in_(spam)))
         done["spam_deleted"] = len(spam)

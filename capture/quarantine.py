@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from .clock import utcnow
-from .models import events, leads, outbox
+from .models import bookings, events, leads, outbox
 from .outbox import jobs_for_lead, wake_workers
-from .pipeline import NoSuchLead, PipelineError, due_at, event_row, followups, owner_for
+from .pipeline import PipelineError, due_at, event_row, followups, locked, owner_for
 from .store import Turn, last_owner, writing
 
 HELD_REASON = "the lead was marked as spam"
@@ -57,6 +57,9 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
         if lead["spam"]:
             return None
         conn.execute(update(leads).where(leads.c.id == lead_id).values(spam=True))
+        # A bot's booking holds no host's time (a release does not restore it: the visitor rebooks).
+        conn.execute(update(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == "booked")
+                     .values(status="cancelled", changed_at=now))
         conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.status == "pending")
                      .values(status="dropped", last_error=HELD))
         event = event_row(lead_id, now, actor, MARKED, note="marked as spam: moved to the spam tray")
@@ -65,13 +68,7 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
 
 
 def _locked(conn, lead_id: str) -> dict:
-    query = select(leads).where(leads.c.id == lead_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    found = conn.execute(query).mappings().first()
-    if found is None:
-        raise NoSuchLead(f"There is no lead {lead_id}.")
-    return dict(found)
+    return locked(conn, select(leads).where(leads.c.id == lead_id), lead_id)
 
 
 def _owner(conn, sales, form, values: dict) -> str:

@@ -64,4 +64,6 @@ def may_see_details() -> bool:
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description, with each form's fields taken from forms.yml."""
-    return jsonify(build_spec(current_app.extensions["capture"].schema))
+    ext = current_app.extensions["capture"]
+    consultation = ext.sales.consultation
+    return jsonify(build_spec(ext.schema, consultation.horizon_days if consultation else None))

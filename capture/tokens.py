@@ -46,7 +46,7 @@ def _serializer(secret: str, salt: str) -> URLSafeTimedSerializer:
 
 def action_token(secret: str, lead_id: str, action: str, recipient: str) -> str:
     """A token for one action on one lead, for the address the email goes to."""
-    if action not in ACTIONS:
+    if action not in ACTIONS and action != BOOK_REQUESTED:
         raise ValueError(f"unknown action {action!r}")
     return _serializer(secret, ACTION_SALT).dumps([lead_id, action, recipient.lower()])
 
@@ -56,9 +56,46 @@ def read_action(secret: str, token: str) -> ActionLink:
     payload = _loads(_serializer(secret, ACTION_SALT), token, ACTION_LIFETIME,
                      "This link has expired (links in our emails work for 30 days).")
     if (not isinstance(payload, list) or len(payload) != 3 or not all(isinstance(p, str) for p in payload)
-            or payload[1] not in ACTIONS):
+            or (payload[1] not in ACTIONS and payload[1] != BOOK_REQUESTED)):
         raise TokenError("This link is not one of ours.", 404)
     return ActionLink(*payload)
+
+
+BOOKING_SALT = "capture.booking"
+BOOKING_LIFETIME = timedelta(days=60)  # past the furthest meeting one can book, with room to spare
+BOOKING_ACTIONS = {"cancel": "Cancel the consultation", "move": "Change the time"}
+BOOK_REQUESTED = "book"  # sales confirm the time a visitor asked for (bound like an action)
+
+
+@dataclass(frozen=True)
+class BookingLink:
+    booking_id: str
+    action: str
+    email: str
+
+
+def booking_token(secret: str, booking_id: str, action: str, email: str) -> str:
+    """A visitor's token to cancel or move their booking, bound to it and to their address."""
+    if action not in BOOKING_ACTIONS:
+        raise ValueError(f"unknown booking action {action!r}")
+    return _serializer(secret, BOOKING_SALT).dumps([booking_id, action, email.lower()])
+
+
+def read_booking(secret: str, token: str) -> BookingLink:
+    """What a visitor's booking token allows; TokenError for a tampered, expired or malformed one."""
+    payload = _loads(_serializer(secret, BOOKING_SALT), token, BOOKING_LIFETIME,
+                     "This link has expired. Reply to our email and we will sort it out.")
+    if (not isinstance(payload, list) or len(payload) != 3 or not all(isinstance(p, str) for p in payload)
+            or payload[1] not in BOOKING_ACTIONS):
+        raise TokenError("This link is not one of ours.", 404)
+    return BookingLink(*payload)
+
+
+def booking_links(secret: str, base_url: str, booking_id: str, email: str) -> list[dict]:
+    """The visitor's "Change the time" and "Cancel" links."""
+    return [{"action": action, "label": label,
+             "url": f"{base_url}/actions/booking/{booking_token(secret, booking_id, action, email)}"}
+            for action, label in (("move", BOOKING_ACTIONS["move"]), ("cancel", BOOKING_ACTIONS["cancel"]))]
 
 
 def sign_in_token(secret: str, link_id: str) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import mail, outbox, pipeline, privacy, quarantine, signin, store, tokens
+from . import appointments, bookingmail, mail, outbox, pipeline, privacy, quarantine, signin, store, tokens
 from .clock import utcnow
 from .paths import TEMPLATES
 from .transport import SendError, make_transport
@@ -255,12 +255,39 @@ class Worker:
             raise mail.RenderError(f"form {lead['form_id']!r} is no longer in the schema")
         count, last = store.history(cap.engine, lead)
         links = (tokens.action_links(cap.settings.secret_key, cap.settings.public_url, lead["id"],
-                                     job["recipient"]) if job["kind"] in mail.TO_SALES else ())
+                                     job["recipient"]) if job["kind"] in mail.TO_SALES else [])
         extra = (pipeline.followup_context(cap.sales, lead, utcnow())
-                 if job["kind"] in mail.FOLLOW_UPS else None)
+                 if job["kind"] in mail.FOLLOW_UPS else {})
+        booking = self.booking_for(job, lead)
+        if links and booking is None and self.bookable(lead):
+            links.insert(1, {"label": "Book the time they asked for", "url": (
+                f"{cap.settings.public_url}/actions/"
+                f"{tokens.action_token(cap.settings.secret_key, lead['id'], tokens.BOOK_REQUESTED, job['recipient'])}")})
+        if booking is not None:
+            extra["booking"] = bookingmail.context(booking, lead, sales=cap.sales, settings=cap.settings,
+                                                   domain=cap.mail_domain, recipient=job["recipient"],
+                                                   now=utcnow())
         return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
                             mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
                             domain=cap.mail_domain, links=links, extra=extra)
+
+    def bookable(self, lead: dict) -> bool:
+        """A request for a consultation time that sales can book from the email (not a booking yet)."""
+        form = self.capture.schema.forms.get(lead["form_id"])
+        return bool(self.capture.sales.consultation and form and form.booking
+                    and mail.requested_slot(lead["data"] or {}, self.capture.settings.timezone))
+
+    def booking_for(self, job: dict, lead: dict) -> dict | None:
+        """The booking a message is about; Unwanted for one about a time since moved or cancelled."""
+        engine = self.capture.engine
+        if job["kind"] in mail.BOOKING_KINDS:
+            booking = appointments.still_current(engine, job["ref"])
+            if booking is None or (job["kind"] == mail.REMIND_VISITOR and booking["status"] != "booked"):
+                raise Unwanted("the booking changed before this was due")
+            return booking
+        if job["kind"] in (mail.CONFIRM_VISITOR, mail.NOTIFY_SALES) and self.capture.sales.consultation:
+            return appointments.current(engine, lead["id"])
+        return None
 
     def render_sign_in(self, job: dict):
         """A desk sign-in email: the link row must exist and still be unused."""

@@ -33,8 +33,25 @@ def test_each_form_is_described_from_forms_yml(api_spec):
     schemas = api_spec["components"]["schemas"]
     consultation = schemas["ConsultationSubmission"]
     form = load_schema("forms.yml").forms["consultation"]
-    assert set(consultation["required"]) == {f.name for f in form.fields if f.required}
+    required = {f.name for f in form.fields if f.required}
+    # A booking form: a slot or the fields it replaces, and everything else required either way.
+    assert set(consultation["required"]) == required - {"preferred_date", "preferred_time"}
+    assert [set(option["required"]) for option in consultation["anyOf"]] == [required, {"slot"}]
+    assert "slot" not in schemas["ContactSubmission"]["properties"]
     assert consultation["properties"]["service"]["enum"] == [c.value for c in form.field("service").choices]
+
+
+def test_slots_and_a_taken_slot_match_the_description(client, api_spec, consultation):
+    slots = client.get("/api/slots?form=consultation&days=3")
+    check(api_spec, "/api/slots", "get", slots)
+    check(api_spec, "/api/slots", "get", client.get("/api/slots?form=contact"))
+    start = slots.json["slots"][0]["start"]
+    booking = {**consultation, "slot": start, "time_on_form": "60000"}
+    for n in range(2):  # two hosts: the third visitor finds it taken
+        assert client.post("/api/forms/consultation", json={**booking, "email": f"b{n}@example.com"}).status_code == 201
+    taken = client.post("/api/forms/consultation", json={**booking, "email": "b3@example.com"})
+    assert taken.status_code == 409
+    check(api_spec, "/api/forms/consultation", "post", taken)
 
 
 def test_real_responses_match_the_description(make_app, api_spec, consultation):
@@ -57,3 +74,16 @@ def test_real_responses_match_the_description(make_app, api_spec, consultation):
     for response in cases:
         check(api_spec, path, "post", response)
     check(api_spec, "/api/health", "get", client.get("/api/health"))
+
+
+def test_each_form_has_its_own_path_whose_examples_are_a_valid_submission(api_spec, client):
+    """The examples are where API testing tools start (tests/test_openapi_fuzz.py): they must pass."""
+    schemas = api_spec["components"]["schemas"]
+    for form_id in load_schema("forms.yml").forms:
+        path = f"/api/forms/{form_id}"
+        body = api_spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        properties = schemas[body["$ref"].rsplit("/", 1)[1]]["properties"]
+        example = {name: spec["examples"][0] for name, spec in properties.items() if "examples" in spec}
+        response = client.post(path, json=example)
+        assert response.status_code == 201, response.json
+        check(api_spec, path, "post", response)

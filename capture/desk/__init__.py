@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .. import sessions
 from ..mail import local_time
-from . import actions, auth, views
+from . import actions, auth, booking_pages, views
 
 PAGES = ("/desk/", "/actions/")
 
@@ -27,6 +27,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     auth.init_app(app, limiter)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)
+    app.register_blueprint(booking_pages.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.add_template_filter(local_time, "desk_time")
     app.after_request(_private)

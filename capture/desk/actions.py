@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, render_template, request
 
 from .. import pipeline, store
 from ..sales import SELLING
-from ..tokens import ACTIONS, TokenError, read_action
+from ..tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
+from . import booking_pages
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -32,6 +33,8 @@ def action(token: str):
         return _problem("This link no longer works",
                         f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
                         "Ask a salesperson or a manager.", 403)
+    if link.action == BOOK_REQUESTED:
+        return booking_pages.confirm_requested(lead, link.recipient)
     if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
         return _done(lead, link, changed=False)  # an old email never moves a lead back
     if request.method == "GET":

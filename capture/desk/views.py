@@ -10,14 +10,15 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
                    session, url_for)
 from flask_login import current_user
 
-from .. import inbox, outbox, pipeline, privacy, quarantine, store
+from .. import appointments, inbox, outbox, pipeline, privacy, quarantine, store
+from ..invites import wall_time
 from ..clock import utcnow
 from ..mail import History, lead_context
 from .auth import RETURN_PATH
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
-                quarantine.RELEASED: "Not spam", quarantine.MARKED: "Spam"}
+                quarantine.RELEASED: "Not spam", quarantine.MARKED: "Spam", "booking": "Consultation"}
 EXCERPT = 300
 
 
@@ -76,8 +77,12 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
         event["actor_name"] = _name(event["actor"]) or event["actor"]
         event["owner_name"] = _name(event["owner"])
         event["value_text"] = pipeline.money(event["deal_value"], ext.sales.currency)
+    booked = appointments.current(ext.engine, lead_id)
+    if booked:
+        booked = {"when": wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
+                  "host": _name(booked["host"])}
     return render_template(
-        "desk/lead.html", lead=lead, shown=shown, events=events, error=error,
+        "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=_name(lead["owner"]),
         times=None if lead["spam"] else pipeline.response_times(ext.sales, lead),
         value=pipeline.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,

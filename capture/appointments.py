@@ -1,0 +1,300 @@
+"""Booked consultations in the database: booking with the lead, by sales, cancelling, moving.
+
+Which times are free is booking.py's pure answer; this module asks it inside
+the write transaction, so the answer cannot go stale before the insert. Two
+things make a double booking impossible with any number of processes: on
+PostgreSQL every booking transaction first takes one advisory lock (bookings
+are rare, so queueing them costs nothing, and buffers between meetings are
+kept too); on SQLite BEGIN IMMEDIATE already queues writers. The partial
+unique index on (host, start) of booked rows is the last word on both.
+
+Every change is an event on the lead and queues its messages in the same
+transaction: the visitor and the host each get the updated invitation
+(`BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor a reminder
+the day before (`REMIND_VISITOR`), each bound to the booking's SEQUENCE so a
+message about a time since moved or cancelled is never sent (worker.py).
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from . import booking
+from .booking import Busy, Slot
+from .mail import BOOKING_UPDATE, REMIND_VISITOR
+from .models import bookings, events, leads, outbox
+from .outbox import job
+from .pipeline import NoSuchLead, PipelineError, RANK, event_row
+from .sales import Sales
+from .store import writing
+
+BOOKED, CANCELLED = "booked", "cancelled"
+REMIND_BEFORE = timedelta(hours=24)
+VISITOR = "visitor"  # the actor of what the visitor does
+LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
+NEXT_FREE = 5  # how many other times a 409 offers
+
+
+class SlotTaken(PipelineError):
+    """The time asked for is not offered (any more): someone else took it, or it never was."""
+
+    def __init__(self, message: str = "That time was just taken. Please pick another."):
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What a booking made: the lead row as stored and the booking row."""
+    lead: dict
+    booking: dict
+
+
+# --- reading --------------------------------------------------------------------
+
+def busy_between(conn: Connection | Engine, start: datetime, end: datetime) -> list[Busy]:
+    """The booked meetings that touch start..end (widen by the buffer before asking)."""
+    query = select(bookings.c.host, bookings.c.starts_at, bookings.c.ends_at).where(
+        bookings.c.status == BOOKED, bookings.c.starts_at < end, bookings.c.ends_at > start)
+    if isinstance(conn, Engine):
+        with conn.connect() as own:
+            return [Busy(*row) for row in own.execute(query)]
+    return [Busy(*row) for row in conn.execute(query)]
+
+
+def free(engine: Engine, sales: Sales, first_day: date, days: int, now: datetime) -> list[Slot]:
+    """The slots offered now on these business-local days (none outside today..the horizon)."""
+    today = sales.calendar.local_date(now)
+    last = min(first_day + timedelta(days=days), today + timedelta(days=sales.consultation.horizon_days)) \
+        if first_day <= today + timedelta(days=sales.consultation.horizon_days) else today
+    first_day = max(first_day, today)
+    if last <= first_day:
+        return []
+    days = (last - first_day).days
+    start, end = _window(sales, first_day, days)
+    return booking.free_slots(sales, busy_between(engine, start, end), first_day, days, now)
+
+
+def next_free(engine: Engine, sales: Sales, after: datetime, now: datetime, count: int = NEXT_FREE) -> list[Slot]:
+    """The first few slots offered from the day of `after` on (what a 409 suggests instead)."""
+    day = max(sales.calendar.local_date(after), sales.calendar.local_date(now))
+    return free(engine, sales, day, sales.consultation.horizon_days, now)[:count]
+
+
+def current(engine: Engine, lead_id: str) -> dict | None:
+    """The lead's booked meeting, if it has one."""
+    query = select(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    return dict(found) if found else None
+
+
+def get(engine: Engine, booking_id: str) -> dict | None:
+    """One booking, whatever its state."""
+    with engine.connect() as conn:
+        found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
+    return dict(found) if found else None
+
+
+# --- booking ----------------------------------------------------------------------
+
+def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, jobs_for, domain: str,
+                   now: datetime) -> Booked:
+    """Store a new lead and book it `start`, in one transaction; SlotTaken if it is not offered.
+
+    The lead's owner becomes the host, its status `consultation` and its first
+    contact now: the visitor was answered at once.
+    """
+    try:
+        with writing(engine) as conn:
+            _take_turn(conn)
+            slot, host = _choose(conn, sales, start, now)
+            lead = {**row, "owner": host, "status": "consultation", "status_changed_at": now,
+                    "first_contact_at": now}
+            conn.execute(leads.insert(), lead)
+            made = _insert(conn, lead["id"], slot, host, now)
+            conn.execute(events.insert(), event_row(lead["id"], now, VISITOR, "status", from_status="new",
+                                                    to_status="consultation", owner=host,
+                                                    note="booked a consultation on the website"))
+            conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now))
+    except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
+        raise SlotTaken() from exc
+    return Booked(lead, made)
+
+
+def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, actor: str, domain: str,
+                   now: datetime) -> Booked:
+    """Sales confirm a time for a lead that asked for one: booked as if the visitor had picked it."""
+    try:
+        with writing(engine) as conn:
+            _take_turn(conn)
+            lead = _lead(conn, lead_id)
+            if _booked(conn, lead_id) is not None:
+                raise PipelineError("This lead already has a consultation booked.")
+            slot, host = _choose(conn, sales, start, now)
+            changes = {"owner": host}
+            if RANK[lead["status"]] < RANK["consultation"]:
+                changes.update(status="consultation", status_changed_at=now)
+            if lead["first_contact_at"] is None:
+                changes["first_contact_at"] = now
+            conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
+            made = _insert(conn, lead_id, slot, host, now)
+            conn.execute(events.insert(), event_row(
+                lead_id, now, actor, "status", from_status=lead["status"],
+                to_status=changes.get("status", lead["status"]), owner=host,
+                note=f"booked the consultation they asked for ({_when(sales, slot.start)})"))
+            lead = {**lead, **changes}
+            conn.execute(outbox.insert(), _updates(made, lead, domain, now) + _reminder(made, lead, domain, now))
+    except IntegrityError as exc:
+        raise SlotTaken() from exc
+    return Booked(lead, made)
+
+
+def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: str, now: datetime) -> dict | None:
+    """Cancel a booking (frees the time, tells visitor and host); None if it already was."""
+    with writing(engine) as conn:
+        _take_turn(conn)
+        made = _booking(conn, booking_id)
+        if made["status"] != BOOKED:
+            return None
+        changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now}
+        conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
+            status=CANCELLED, sequence=changed["sequence"], changed_at=now))
+        lead = _lead(conn, made["lead_id"])
+        conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking",
+                                                note=f"cancelled the consultation on {_when(sales, made['starts_at'])}"))
+        conn.execute(outbox.insert(), _updates(changed, lead, domain, now))
+    return changed
+
+
+def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: str, domain: str,
+         now: datetime) -> dict | None:
+    """Move a booking to another offered time in one transaction; None if it is already there.
+
+    The host may change (whoever is free then); the booking keeps its id, so
+    its UID, and its SEQUENCE goes up.
+    """
+    try:
+        with writing(engine) as conn:
+            _take_turn(conn)
+            made = _booking(conn, booking_id)
+            if made["status"] != BOOKED:
+                raise PipelineError("This consultation was cancelled; please book a new one.")
+            if made["starts_at"] == start:
+                return None
+            # Its own time is not in the way of its new one.
+            conn.execute(update(bookings).where(bookings.c.id == booking_id).values(status="moving"))
+            slot, host = _choose(conn, sales, start, now)
+            changed = {**made, "host": host, "starts_at": slot.start, "ends_at": slot.end,
+                       "sequence": made["sequence"] + 1, "changed_at": now}
+            conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
+                status=BOOKED, host=host, starts_at=slot.start, ends_at=slot.end,
+                sequence=changed["sequence"], changed_at=now))
+            lead = _lead(conn, made["lead_id"])
+            if lead["owner"] != host:
+                conn.execute(update(leads).where(leads.c.id == lead["id"]).values(owner=host))
+                lead = {**lead, "owner": host}
+            conn.execute(events.insert(), event_row(
+                made["lead_id"], now, actor, "booking", owner=host,
+                note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}"))
+            conn.execute(outbox.insert(), _updates(changed, lead, domain, now)
+                         + _reminder(changed, lead, domain, now))
+    except IntegrityError as exc:
+        raise SlotTaken() from exc
+    return changed
+
+
+# --- the parts ----------------------------------------------------------------------
+
+def _take_turn(conn: Connection) -> None:
+    """Bookings queue one at a time (SQLite's BEGIN IMMEDIATE already does)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+
+def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime) -> tuple[Slot, str]:
+    """The slot starting at `start` if offered now, and the host it goes to; SlotTaken if not offered."""
+    day = sales.calendar.local_date(start)
+    window_start, window_end = _window(sales, day, 1)
+    busy = busy_between(conn, window_start, window_end)
+    slot = booking.is_offered(sales, busy, start, now)
+    if slot is None:
+        raise SlotTaken()
+    return slot, booking.pick_host(slot, booking.bookings_on(sales, busy, day))
+
+
+def _window(sales: Sales, first_day: date, days: int) -> tuple[datetime, datetime]:
+    """The UTC span to read bookings for those local days, buffers included."""
+    tz = sales.calendar.tz
+    start = datetime.combine(first_day, datetime.min.time(), tz)
+    end = datetime.combine(first_day + timedelta(days=days), datetime.min.time(), tz)
+    pad = sales.consultation.buffer + sales.consultation.length
+    return start - pad, end + pad
+
+
+def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime) -> dict:
+    made = {"id": secrets.token_urlsafe(16), "lead_id": lead_id, "host": host, "starts_at": slot.start,
+            "ends_at": slot.end, "status": BOOKED, "sequence": 0, "created_at": now, "changed_at": None}
+    conn.execute(bookings.insert(), made)
+    return made
+
+
+def _lead(conn: Connection, lead_id: str) -> dict:
+    query = select(leads).where(leads.c.id == lead_id, leads.c.spam.is_(False))
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        raise NoSuchLead(f"There is no lead {lead_id}.")
+    return dict(found)
+
+
+def _booking(conn: Connection, booking_id: str) -> dict:
+    found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
+    if found is None:
+        raise NoSuchLead("There is no such booking.")
+    return dict(found)
+
+
+def _booked(conn: Connection, lead_id: str) -> dict | None:
+    found = conn.execute(select(bookings).where(
+        and_(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED))).mappings().first()
+    return dict(found) if found else None
+
+
+def _updates(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
+    """The new or cancelled invitation, to the visitor and to the host."""
+    ref = f"{made['id']}:{made['sequence']}"
+    found = [job(lead["id"], BOOKING_UPDATE, made["host"], _message_id(made, "host", domain), now, ref=ref)]
+    if lead.get("email"):
+        found.append(job(lead["id"], BOOKING_UPDATE, lead["email"], _message_id(made, "visitor", domain),
+                         now, ref=ref))
+    return found
+
+
+def _reminder(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
+    """The visitor's reminder a day before; none when the meeting is less than a day away."""
+    due = made["starts_at"] - REMIND_BEFORE
+    if due <= now or not lead.get("email"):
+        return []
+    return [job(lead["id"], REMIND_VISITOR, lead["email"], _message_id(made, "remind", domain), now,
+                due=due, ref=f"{made['id']}:{made['sequence']}")]
+
+
+def _message_id(made: dict, what: str, domain: str) -> str:
+    return f"<booking.{made['id']}.{made['sequence']}.{what}@{domain}>"
+
+
+def _when(sales: Sales, moment: datetime) -> str:
+    return moment.astimezone(sales.calendar.tz).strftime("%a %d %b %Y %H:%M")
+
+
+def still_current(engine: Engine, ref: str | None) -> dict | None:
+    """The booking a message's ref names, if that message is still about its latest state."""
+    booking_id, _, sequence = (ref or "").partition(":")
+    made = get(engine, booking_id) if booking_id else None
+    if made is None or str(made["sequence"]) != sequence:
+        return None
+    return made

@@ -1,0 +1,149 @@
+"""The visitor's pages from their booking email: cancel, or change the time. GET shows, POST acts.
+
+The link's token is bound to the booking, the action and the visitor's
+address (tokens.py); a mail scanner opening it changes nothing. Changing the
+time needs no JavaScript: the free times are a plain radio group, shown in
+the business's time zone and named as such.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import groupby
+
+from flask import Blueprint, current_app, render_template, request
+
+from .. import appointments, store
+from ..clock import utcnow
+from ..invites import wall_time
+from ..mail import requested_slot
+from ..pipeline import PipelineError
+from ..tokens import BOOKING_ACTIONS, TokenError, read_booking
+
+bp = Blueprint("booking_pages", __name__, url_prefix="/actions/booking")
+VISITOR = appointments.VISITOR
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+def manage(token: str):
+    """Cancel or move the booking the token names."""
+    ext = current_app.extensions["capture"]
+    try:
+        link = read_booking(ext.settings.secret_key, token)
+    except TokenError as exc:
+        return _message("This link cannot be used", str(exc), exc.status)
+    made = appointments.get(ext.engine, link.booking_id)
+    lead = store.get_lead(ext.engine, made["lead_id"]) if made else None
+    if made is None or lead is None or str(lead["email"] or "").lower() != link.email:
+        return _message("There is no such booking", "It may have been erased. Reply to our email and "
+                        "we will sort it out.", 404)
+    now = utcnow()
+    if made["status"] != appointments.BOOKED:
+        return _message("This consultation was cancelled", "To talk to us after all, book a new time "
+                        "on our website or reply to our email.", 410)
+    if made["starts_at"] <= now:
+        return _message("This consultation has taken place", "It can no longer be changed here. "
+                        "Reply to our email if anything is needed.", 410)
+    if link.action == "cancel":
+        return _cancel(made, lead, now)
+    return _move(made, lead, now)
+
+
+def _cancel(made: dict, lead: dict, now: datetime):
+    ext = current_app.extensions["capture"]
+    if request.method == "POST":
+        appointments.cancel(ext.engine, ext.sales, made["id"], VISITOR, ext.mail_domain, now)
+        return _message("Your consultation is cancelled", "We have emailed you the cancellation for your "
+                        "calendar. Changed your mind? Book a new time on our website.", 200)
+    return _page("cancel", made, lead)
+
+
+def _move(made: dict, lead: dict, now: datetime):
+    ext = current_app.extensions["capture"]
+    if request.method == "GET":
+        return _page("move", made, lead)
+    try:
+        start = datetime.fromisoformat(request.form.get("slot", ""))
+        if start.utcoffset() is None:
+            raise ValueError("no offset")
+    except ValueError:
+        return _page("move", made, lead, error="Please pick one of the times below.", status=422)
+    try:
+        moved = appointments.move(ext.engine, ext.sales, made["id"], start, VISITOR, ext.mail_domain, now)
+    except appointments.SlotTaken as exc:
+        return _page("move", made, lead, error=str(exc), status=409)
+    except PipelineError as exc:
+        return _message("This consultation cannot be moved", str(exc), 409)
+    when = _when(moved or made)
+    return _message("Your consultation has a new time", f"{when}. We have emailed you the updated "
+                    "invitation for your calendar.", 200)
+
+
+# --- sales: book the time a visitor asked for ---------------------------------------
+
+def confirm_requested(lead: dict, recipient: str):
+    """From the sales email: the free times on the day the visitor asked for; POST books one."""
+    ext = current_app.extensions["capture"]
+    now = utcnow()
+    if appointments.current(ext.engine, lead["id"]) is not None:
+        return _message("Already booked", "This lead has a consultation booked already; see the desk.", 200)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            start = datetime.fromisoformat(request.form.get("slot", ""))
+            made = appointments.book_requested(ext.engine, ext.sales, lead["id"], start, recipient,
+                                               ext.mail_domain, now).booking
+            return _message("Booked", f"{_when(made)}, with {_host_name(made['host'])}. The visitor and "
+                            "the host have the invitation.", 200)
+        except appointments.SlotTaken as exc:  # (a ValueError too: caught first)
+            error, status = f"{exc} Nothing was overwritten.", 409
+        except PipelineError as exc:
+            return _message("Not booked", str(exc), 409)
+        except ValueError:  # not a time at all
+            error, status = "Please pick one of the times below.", 422
+    asked = requested_slot(lead["data"] or {}, ext.settings.timezone)
+    day = asked["start"].date() if asked else ext.sales.calendar.local_date(now)
+    days = _days(appointments.free(ext.engine, ext.sales, day, 3, now))
+    return render_template("booking/confirm.html", lead=lead, asked=asked, days=days, error=error,
+                           zone=_zone_name(ext.settings.timezone.key), who=recipient), status
+
+
+def _host_name(email: str) -> str:
+    member = current_app.extensions["capture"].sales.member(email)
+    return member.name if member else email
+
+
+def _days(found: list) -> list[dict]:
+    """Free slots grouped by business-local day, labelled for people."""
+    tz = current_app.extensions["capture"].settings.timezone
+    days = []
+    for day, slots in groupby(found, key=lambda s: s.start.astimezone(tz).date()):
+        days.append({"label": f"{day:%A} {day.day} {day:%B}",
+                     "slots": [{"value": s.start.isoformat(),
+                                "label": f"{s.start.astimezone(tz):%H:%M}–{s.end.astimezone(tz):%H:%M}"}
+                               for s in slots]})
+    return days
+
+
+def _page(action: str, made: dict, lead: dict, error: str = "", status: int = 200):
+    ext = current_app.extensions["capture"]
+    days = []
+    if action == "move":
+        now = utcnow()
+        days = _days(appointments.free(ext.engine, ext.sales, ext.sales.calendar.local_date(now),
+                                       ext.sales.consultation.horizon_days, now))
+    return render_template("booking/manage.html", action=action, title=BOOKING_ACTIONS[action],
+                           when=_when(made), name=lead["name"] or "", days=days, error=error,
+                           zone=_zone_name(ext.settings.timezone.key)), status
+
+
+def _when(made: dict) -> str:
+    return wall_time(made["starts_at"], made["ends_at"], current_app.extensions["capture"].settings.timezone)
+
+
+def _zone_name(key: str) -> str:
+    """'Europe/London' as 'London time'."""
+    return key.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def _message(title: str, message: str, status: int):
+    return render_template("booking/message.html", title=title, message=message), status

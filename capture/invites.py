@@ -1,0 +1,122 @@
+"""The iCalendar invitations for a booked consultation: sent, moved or cancelled.
+
+A booking is one event with a stable UID; every change sends the whole event
+again with a higher SEQUENCE (RFC 5546 iTIP), METHOD REQUEST while it stands
+and CANCEL when it is called off. Everything is built with the icalendar
+package, never as hand-written text, so visitor text is escaped, parameters
+are quoted and lines are folded by the library. Attaching it to a message is
+mail.py's job: `CONTENT_TYPE` and `content_params` say how.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone, vCalAddress
+
+PRODID = "-//Fernleaf Studio//Capture//EN"
+CONTENT_TYPE = "text/calendar"
+METHODS = ("REQUEST", "CANCEL")
+STATUS = {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED"}
+PHONE_LOCATION = "Phone call"
+MAX_NAME = 200
+# Line breaks and other controls have no place in a CN parameter.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def invitation(*, uid: str, sequence: int, method: str, start: datetime, end: datetime,
+               organizer: tuple[str, str], attendee: tuple[str, str], meeting, tz: ZoneInfo,
+               summary: str, stamp: datetime, description: str = "") -> bytes:
+    """The invitation (REQUEST) or cancellation (CANCEL) of one booked consultation.
+
+    `organizer` and `attendee` are (name, email); `meeting` is sales.Meeting.
+    """
+    _check_method(method)
+    if start.tzinfo is None or end.tzinfo is None or stamp.tzinfo is None:
+        # A naive time would be written as "floating": a different instant in every zone.
+        raise ValueError("start, end and stamp must be aware datetimes")
+    if end <= start:
+        raise ValueError("end must be after start")
+    if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
+        raise ValueError("sequence must be a whole number from 0")
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    cal.add("calscale", "GREGORIAN")
+    # Google and Apple read X-WR-TIMEZONE as the calendar's zone; others use the VTIMEZONE.
+    cal.add("x-wr-timezone", tz.key)
+    cal.add_component(_vtimezone(tz, start.astimezone(tz).year))
+    cal.add_component(_event(uid, sequence, method, start, end, organizer, attendee,
+                             meeting, tz, summary, stamp, description))
+    return cal.to_ical()
+
+
+def content_params(method: str) -> dict:
+    """The Content-Type parameters of the attachment: clients act on `method`."""
+    _check_method(method)
+    return {"method": method}
+
+
+def wall_time(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """The span as the business sees it, e.g. 'Tuesday 1 December 2026, 09:00–09:30 London time (GMT)'."""
+    s, e = start.astimezone(tz), end.astimezone(tz)
+    until = f"{e:%H:%M}" if e.date() == s.date() else f"{_day(e)}, {e:%H:%M}"
+    place = tz.key.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{_day(s)}, {s:%H:%M}–{until} {place} time ({s:%Z})"
+
+
+def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
+           summary, stamp, description) -> Event:
+    event = Event()
+    event.add("uid", uid)
+    event.add("sequence", sequence)
+    # Stored in UTC, as every time here is; the business zone is shown in
+    # the description and the VTIMEZONE, so no client has to resolve a TZID
+    # (some ignore an attached VTIMEZONE and guess from the name).
+    event.add("dtstamp", stamp.astimezone(timezone.utc))
+    event.add("dtstart", start.astimezone(timezone.utc))
+    event.add("dtend", end.astimezone(timezone.utc))
+    event.add("summary", summary)
+    event.add("status", STATUS[method])
+    event.add("transp", "OPAQUE")
+    event.add("organizer", _address(*organizer))
+    # The visitor booked the slot themselves: already accepted, no reply wanted.
+    # A cancellation keeps the attendee so their client finds whose event it was.
+    event.add("attendee", _address(*attendee, role="REQ-PARTICIPANT", rsvp=False,
+                                   partstat="ACCEPTED" if method == "REQUEST" else None))
+    if meeting.kind == "video" and meeting.video_url:
+        event.add("location", meeting.video_url)
+        event.add("url", meeting.video_url)
+    else:
+        event.add("location", PHONE_LOCATION)
+    parts = (meeting.details, wall_time(start, end, tz), description)
+    event.add("description", "\n\n".join(p for p in parts if p))
+    return event
+
+
+def _address(name: str, email: str, **params) -> vCalAddress:
+    """A mailto: address with a literal CN (the library quotes and RFC 6868-escapes it)."""
+    cn = _one_line(name)
+    return vCalAddress.new(email.strip(), cn=cn or None, **params)
+
+
+def _one_line(value, limit: int = MAX_NAME) -> str:
+    # Like mail.one_line, kept here so mail.py can import this module without a cycle.
+    text = " ".join(UNSAFE.sub(" ", str(value or "")).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _vtimezone(tz: ZoneInfo, year: int) -> Timezone:
+    """The business zone around `year`: enough to show it, small enough to mail."""
+    return Timezone.from_tzinfo(tz, tz.key, date(year - 1, 1, 1), date(year + 2, 1, 1))
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")

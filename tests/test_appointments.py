@@ -1,0 +1,377 @@
+"""Booking a consultation in the database (capture/appointments.py) and through the API and pages.
+
+Real SQLite and PostgreSQL; the race for one slot runs through gunicorn with
+several workers; iCalendar attachments are parsed back with icalendar.
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select, update
+
+from capture import appointments, tokens
+from capture.clock import utcnow
+from capture.models import bookings, leads, outbox
+from capture.store import get_lead, make_engine
+from capture.worker import Worker
+from conftest import ROOT, TEST_SECRET
+from tests.gunicorn_server import Gunicorn
+from tests.test_desk import CSRF
+from tests.test_store import post_json, server_env
+
+MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"
+
+
+@pytest.fixture
+def one_host(tmp_path) -> Path:
+    """sales.yml with Maya as the only host: one booking fills a slot."""
+    text = (ROOT / "sales.yml").read_text().replace(
+        "  # hosts: default, everyone with the role host (Maya, then Tom)\n",
+        f"  hosts: [{MAYA}]\n")
+    assert f"hosts: [{MAYA}]" in text
+    path = tmp_path / "sales.yml"
+    path.write_text(text)
+    return path
+
+
+def ext(app):
+    return app.extensions["capture"]
+
+
+def visitor(n: int | str, slot: str, **more) -> dict:
+    return {"name": f"Visitor {n}", "email": f"v{n}@example.com", "service": "business", "budget": "5k-10k",
+            "consent": True, "slot": slot, "message": f"Our shop needs a new site ({n}).",
+            "time_on_form": "60000", **more}
+
+
+def first_slots(client, days: int = 7) -> list[dict]:
+    response = client.get(f"/api/slots?form=consultation&days={days}")
+    assert response.status_code == 200
+    return response.json["slots"]
+
+
+def count(app, table) -> int:
+    with ext(app).engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar()
+
+
+def sent_mail(tmp_path) -> list:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted((tmp_path / "mail").glob("*.eml"))]
+
+
+def calendar_of(message) -> Calendar:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return Calendar.from_ical(part.get_content() if isinstance(part.get_content(), str)
+                              else part.get_content().decode())
+
+
+# --- GET /api/slots ------------------------------------------------------------------
+
+def test_slots_are_free_times_in_utc_sorted_and_briefly_cacheable(client):
+    response = client.get("/api/slots?form=consultation&days=5")
+    body = response.json
+    assert (body["timezone"], body["length_minutes"]) == ("Europe/London", 30)
+    starts = [datetime.fromisoformat(s["start"]) for s in body["slots"]]
+    assert starts and starts == sorted(starts)
+    assert all(s.utcoffset() == timedelta(0) for s in starts)
+    assert all(datetime.fromisoformat(s["end"]) - datetime.fromisoformat(s["start"]) == timedelta(minutes=30)
+               for s in body["slots"])
+    assert min(starts) > utcnow() + timedelta(hours=1)  # two working hours' notice at least one hour away
+    assert response.headers["Cache-Control"] == "public, max-age=5"
+
+
+@pytest.mark.parametrize("query, name", [
+    ("form=contact", "form"), ("", "form"), ("form=consultation&from=tomorrow", "from"),
+    ("form=consultation&days=0", "days"), ("form=consultation&days=22", "days"),
+    ("form=consultation&days=x", "days"), ("form=consultation&from=2026-02-30", "from"),
+])
+def test_a_bad_parameter_is_a_400_naming_it(client, query, name):
+    response = client.get(f"/api/slots?{query}")
+    assert response.status_code == 400 and response.json["error"].startswith(f"{name}: ")
+
+
+# --- booking with the lead -------------------------------------------------------------
+
+def test_a_booked_slot_makes_a_lead_in_consultation_owned_by_its_host_and_leaves_the_picker(
+        make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]
+    response = client.post("/api/forms/consultation", json=visitor(1, slot["start"]))
+    assert response.status_code == 201
+    lead = get_lead(ext(app).engine, response.json["id"])
+    assert (lead["status"], lead["owner"]) == ("consultation", MAYA)
+    assert lead["first_contact_at"] == lead["received_at"]  # answered at once: speed to lead 0
+    made = appointments.current(ext(app).engine, lead["id"])
+    assert (made["host"], made["starts_at"].isoformat(), made["sequence"]) == (MAYA, slot["start"], 0)
+    assert slot["start"] not in [s["start"] for s in first_slots(client)]
+    # No reminders or escalations for a lead answered at once.
+    with ext(app).engine.connect() as conn:
+        kinds = {row.kind for row in conn.execute(select(outbox.c.kind).where(outbox.c.lead_id == lead["id"]))}
+    assert not kinds & {"remind_owner", "escalate"}
+
+
+def test_a_taken_slot_is_a_409_with_other_times_and_stores_nothing(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    assert client.post("/api/forms/consultation", json=visitor(1, slot)).status_code == 201
+    before = (count(app, leads), count(app, bookings), count(app, outbox))
+    response = client.post("/api/forms/consultation", json=visitor(2, slot))
+    assert response.status_code == 409
+    assert response.json["errors"] == {"slot": "That time was just taken. Please pick another."}
+    offered = [s["start"] for s in response.json["slots"]]
+    assert 1 <= len(offered) <= 5 and slot not in offered
+    assert (count(app, leads), count(app, bookings), count(app, outbox)) == before
+
+
+def test_two_hosts_take_the_same_slot_once_each(client):
+    slot = first_slots(client)[0]["start"]
+    answers = [client.post("/api/forms/consultation", json=visitor(n, slot)).status_code for n in range(3)]
+    assert answers == [201, 201, 409]
+
+
+def test_a_time_never_offered_is_refused_like_a_taken_one(client):
+    sunday = "2030-01-06T10:00:00+00:00"
+    response = client.post("/api/forms/consultation", json=visitor(1, sunday))
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("slot", ["tomorrow", "2026-12-01T09:00:00", "1" * 50, "0001-01-01T00:00:00+05:00"])
+def test_a_slot_that_is_no_time_is_a_422(client, slot):
+    response = client.post("/api/forms/consultation", json=visitor(1, slot))
+    assert response.status_code == 422 and response.json["errors"] == {"slot": "Please pick one of the times offered."}
+
+
+def test_without_a_slot_the_request_path_still_needs_a_preferred_date(client):
+    response = client.post("/api/forms/consultation", json={**visitor(1, ""), "slot": ""})
+    assert response.status_code == 422 and set(response.json["errors"]) == {"preferred_date", "preferred_time"}
+
+
+def test_spam_with_a_slot_books_nothing(app, client):
+    slot = first_slots(client)[0]["start"]
+    response = client.post("/api/forms/consultation", json={**visitor(1, slot), "fax": "bot"})
+    assert response.status_code == 201
+    assert get_lead(ext(app).engine, response.json["id"])["spam"] is True and count(app, bookings) == 0
+
+
+def test_twenty_racing_for_one_slot_through_gunicorn_one_wins_the_rest_get_409(database_url, tmp_path, one_host):
+    server = Gunicorn({**server_env(database_url, tmp_path), "CAPTURE_SALES": str(one_host)}, workers=4)
+    try:
+        status, body = _get_json(f"{server.url}/api/slots?form=consultation&days=7")
+        slot = body["slots"][0]["start"]
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(lambda n: post_json(f"{server.url}/api/forms/consultation",
+                                                        visitor(f"race{n}", slot)), range(20)))
+    finally:
+        server.stop()
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [409] * 19
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(leads)).scalar()
+        booked = conn.execute(select(bookings.c.lead_id, bookings.c.status)).all()
+    engine.dispose()
+    winner = next(body["id"] for status, body in answers if status == 201)
+    assert stored == 1 and booked == [(winner, "booked")]
+
+
+def _get_json(url: str):
+    import json
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+# --- the invitations, the visitor's links, the reminder ---------------------------------
+
+def test_the_confirmation_and_the_hosts_notification_carry_the_invitation(make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot["start"])).json["id"]
+    Worker(ext(app)).run_once()
+    mail = {m["To"]: m for m in sent_mail(tmp_path)}
+    confirmation, host = mail["v1@example.com"], mail[MAYA]
+    assert str(confirmation["Subject"]).startswith("Your free consultation is booked: ")
+    for message, partstat in ((confirmation, "ACCEPTED"), (host, "ACCEPTED")):
+        cal = calendar_of(message)
+        [event] = cal.walk("VEVENT")
+        assert (str(cal["METHOD"]), str(event["STATUS"]), int(event["SEQUENCE"])) == ("REQUEST", "CONFIRMED", 0)
+        assert event["DTSTART"].dt.isoformat() == slot["start"] and str(event["ORGANIZER"]) == f"mailto:{MAYA}"
+        assert str(event["ATTENDEE"]) == "mailto:v1@example.com"
+        made = appointments.current(ext(app).engine, lead_id)
+        assert str(event["UID"]) == f"booking-{made['id']}@fernleaf.example"
+    assert "sales@fernleaf.example" in mail and not [p for p in mail["sales@fernleaf.example"].walk()
+                                                     if p.get_content_type() == "text/calendar"]
+    text = confirmation.get_body(("plain",)).get_content()
+    assert re.search(r"^Cancel the consultation: http://127\.0\.0\.1:8000/actions/booking/\S+?\r?$", text, re.M)
+    assert re.search(r"^Change the time: http://127\.0\.0\.1:8000/actions/booking/\S+?\r?$", text, re.M)
+
+
+def link(text: str, label: str) -> str:
+    return re.search(rf"^{label}: http://127\.0\.0\.1:8000(/actions/booking/\S+?)\r?$", text, re.M)[1]
+
+
+def test_the_visitor_cancels_from_the_email_the_slot_is_free_again_and_both_get_a_cancel(
+        make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    Worker(ext(app)).run_once()
+    [confirmation] = [m for m in sent_mail(tmp_path) if m["To"] == "v1@example.com"]
+    path = link(confirmation.get_body(("plain",)).get_content(), "Cancel the consultation")
+    page = client.get(path)  # what a mail scanner does: nothing changes
+    assert page.status_code == 200 and "Cancel the consultation" in page.get_data(as_text=True)
+    assert appointments.current(ext(app).engine, lead_id) is not None
+    assert client.post(path, data={}).status_code == 400  # no CSRF token: nothing happens
+    token = CSRF.search(page.get_data(as_text=True))[1]
+    done = client.post(path, data={"csrf_token": token})
+    assert done.status_code == 200 and "Your consultation is cancelled" in done.get_data(as_text=True)
+    assert appointments.current(ext(app).engine, lead_id) is None
+    assert slot in [s["start"] for s in first_slots(client)]
+    again = client.post(path, data={"csrf_token": token})
+    assert again.status_code == 410  # a second click changes nothing
+    Worker(ext(app)).run_once()
+    cancels = [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith(("Cancelled", "Consultation cancelled"))]
+    assert sorted(m["To"] for m in cancels) == [MAYA, "v1@example.com"]
+    for message in cancels:
+        cal = calendar_of(message)
+        [event] = cal.walk("VEVENT")
+        assert (str(cal["METHOD"]), str(event["STATUS"]), int(event["SEQUENCE"])) == ("CANCEL", "CANCELLED", 1)
+
+
+def test_the_visitor_moves_the_time_in_one_step_and_gets_the_same_uid_with_a_higher_sequence(
+        make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"])).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    path = "/actions/booking/" + tokens.booking_token(TEST_SECRET, made["id"], "move", "v1@example.com")
+    page = client.get(path).get_data(as_text=True)
+    target = slots[-1]["start"]
+    assert f'value="{target}"' in page and "times shown in London time" in page
+    token = CSRF.search(page)[1]
+    done = client.post(path, data={"csrf_token": token, "slot": target})
+    assert done.status_code == 200 and "Your consultation has a new time" in done.get_data(as_text=True)
+    moved = appointments.current(ext(app).engine, lead_id)
+    assert (moved["id"], moved["starts_at"].isoformat(), moved["sequence"]) == (made["id"], target, 1)
+    assert slots[0]["start"] in [s["start"] for s in first_slots(client, days=14)]
+    Worker(ext(app)).run_once()
+    [update_mail] = [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith("New time")]
+    [event] = calendar_of(update_mail).walk("VEVENT")
+    assert (str(event["UID"]), int(event["SEQUENCE"])) == (f"booking-{made['id']}@fernleaf.example", 1)
+    # A taken time is reported, not overwritten.
+    client.post("/api/forms/consultation", json=visitor(2, slots[1]["start"]))
+    clash = client.post(path, data={"csrf_token": token, "slot": slots[1]["start"]})
+    assert clash.status_code == 409 and "just taken" in clash.get_data(as_text=True)
+    assert appointments.current(ext(app).engine, lead_id)["starts_at"].isoformat() == target
+
+
+def test_booking_links_refuse_tampering_and_other_bookings(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    good = tokens.booking_token(TEST_SECRET, made["id"], "cancel", "v1@example.com")
+    assert client.get(f"/actions/booking/{good[:-2]}xx").status_code == 404
+    wrong_person = tokens.booking_token(TEST_SECRET, made["id"], "cancel", "eve@example.com")
+    assert client.get(f"/actions/booking/{wrong_person}").status_code == 404
+    other_secret = tokens.booking_token("another-secret-0123456789abcdef", made["id"], "cancel", "v1@example.com")
+    assert client.get(f"/actions/booking/{other_secret}").status_code == 404
+    # A sales action token is no booking token.
+    sales = tokens.action_token(TEST_SECRET, lead_id, "contacted", MAYA)
+    assert client.get(f"/actions/booking/{sales}").status_code == 404
+    assert appointments.current(ext(app).engine, lead_id) is not None
+
+
+def test_the_reminder_comes_a_day_before_and_not_for_a_time_moved_away(make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    far = [s for s in slots if datetime.fromisoformat(s["start"]) > utcnow() + timedelta(days=2)]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, far[0]["start"])).json["id"]
+    with ext(app).engine.connect() as conn:
+        [reminder] = conn.execute(select(outbox).where(outbox.c.kind == "remind_visitor")).mappings().all()
+    assert reminder["available_at"] == datetime.fromisoformat(far[0]["start"]) - timedelta(hours=24)
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(far[1]["start"]),
+                      "visitor", "fernleaf.example", utcnow())
+    with ext(app).engine.begin() as conn:  # time passes: every reminder is due
+        conn.execute(update(outbox).where(outbox.c.kind == "remind_visitor").values(available_at=utcnow()))
+    Worker(ext(app)).run_once()
+    with ext(app).engine.connect() as conn:
+        states = sorted((row.ref.split(":")[1], row.status) for row in
+                        conn.execute(select(outbox.c.ref, outbox.c.status).where(outbox.c.kind == "remind_visitor")))
+    assert states == [("0", "dropped"), ("1", "sent")]
+    [sent] = [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith("Tomorrow")]
+    assert sent["To"] == "v1@example.com"
+
+
+# --- sales book the time a visitor asked for ---------------------------------------------
+
+def test_sales_book_the_requested_time_from_the_email_and_a_clash_is_reported(make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
+    local = slot.astimezone(ext(app).settings.timezone)
+    window = next(w for w in ("09:00-12:00", "12:00-14:00", "14:00-17:30")
+                  if w[:5] <= f"{local:%H:%M}" < w[6:])
+    request = {**visitor(1, ""), "slot": "", "preferred_date": local.date().isoformat(), "preferred_time": window}
+    lead_id = client.post("/api/forms/consultation", json=request).json["id"]
+    Worker(ext(app)).run_once()
+    [note] = [m for m in sent_mail(tmp_path) if m["To"] == MAYA]
+    text = note.get_body(("plain",)).get_content()
+    path = re.search(r"^Book the time they asked for: http://127\.0\.0\.1:8000(/actions/\S+?)\r?$", text, re.M)[1]
+    page = client.get(path).get_data(as_text=True)
+    assert f'value="{slot.isoformat()}"' in page and get_lead(ext(app).engine, lead_id)["status"] == "new"
+    token = CSRF.search(page)[1]
+    # Someone books that time on the website first: the clash is reported, nothing overwritten.
+    client.post("/api/forms/consultation", json=visitor(2, slot.isoformat()))
+    clash = client.post(path, data={"csrf_token": token, "slot": slot.isoformat()})
+    assert clash.status_code == 409 and "Nothing was overwritten" in clash.get_data(as_text=True)
+    other = first_slots(client, days=14)[0]["start"]
+    done = client.post(path, data={"csrf_token": token, "slot": other})
+    assert done.status_code == 200 and "Booked" in done.get_data(as_text=True)
+    lead = get_lead(ext(app).engine, lead_id)
+    assert (lead["status"], lead["owner"]) == ("consultation", MAYA)
+    assert appointments.current(ext(app).engine, lead_id)["starts_at"].isoformat() == other
+
+
+# --- privacy and spam ------------------------------------------------------------------
+
+def test_erasing_a_person_cancels_their_future_meeting_and_export_lists_it(make_app, one_host):
+    from capture import privacy
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    exported = privacy.access(ext(app).engine, "v1@example.com")
+    assert [b["starts_at"].isoformat() for b in exported["leads"][0]["bookings"]] == [slot]
+    dry = privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True)
+    assert dry["bookings_cancelled"] == 1 and appointments.current(ext(app).engine, lead_id) is not None
+    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow())
+    assert appointments.current(ext(app).engine, lead_id) is None
+    assert slot in [s["start"] for s in first_slots(client)]
+
+
+def test_marking_a_booked_lead_as_spam_frees_its_time(make_app, one_host):
+    from capture import quarantine
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    quarantine.hold(ext(app), lead_id, MAYA)
+    assert appointments.current(ext(app).engine, lead_id) is None
+    assert slot in [s["start"] for s in first_slots(client)]

@@ -1,0 +1,178 @@
+"""The booked consultation's invitations, read back with icalendar as a client would."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+
+from capture.invites import CONTENT_TYPE, content_params, invitation
+from capture.sales import Meeting
+
+LONDON = ZoneInfo("Europe/London")
+UTC = timezone.utc
+PHONE = Meeting(kind="phone", details="We will call you on the number you gave.")
+VIDEO = Meeting(kind="video", details="Join the video call with the link in this invitation.",
+                video_url="https://meet.example.com/fernleaf-consult")
+AWKWARD = 'Zoë "Z" O\'Neil; CEO, Acme\nLtd'
+WINTER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # GMT: 09:00 in London
+SUMMER = datetime(2026, 7, 14, 13, 0, tzinfo=UTC)  # BST: 14:00 in London
+
+
+def build(**changes) -> bytes:
+    """An invitation with sensible defaults, any of them replaced."""
+    args = dict(uid="booking-7f3a@fernleaf.example", sequence=0, method="REQUEST",
+                start=WINTER, end=WINTER.replace(minute=30),
+                organizer=("Priya Shah", "priya@fernleaf.example"),
+                attendee=("Sam Visitor", "sam@example.com"), meeting=PHONE, tz=LONDON,
+                summary="Consultation with Fernleaf Studio",
+                stamp=datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
+                description="To cancel, use the link in your confirmation email.")
+    args.update(changes)
+    return invitation(**args)
+
+
+def parse(ics: bytes) -> tuple[Calendar, object]:
+    """The calendar and its one event."""
+    cal = Calendar.from_ical(ics)
+    [event] = cal.walk("VEVENT")
+    return cal, event
+
+
+def test_a_request_is_a_confirmed_event_in_utc():
+    cal, event = parse(build())
+    assert str(cal["METHOD"]) == "REQUEST"
+    assert str(cal["PRODID"]) == "-//Fernleaf Studio//Capture//EN"
+    assert str(cal["VERSION"]) == "2.0"
+    assert str(cal["CALSCALE"]) == "GREGORIAN"
+    assert str(event["UID"]) == "booking-7f3a@fernleaf.example"
+    assert event["SEQUENCE"] == 0
+    assert str(event["STATUS"]) == "CONFIRMED"
+    assert str(event["TRANSP"]) == "OPAQUE"
+    assert event.decoded("DTSTART") == WINTER and event.decoded("DTSTART").utcoffset().total_seconds() == 0
+    assert event.decoded("DTEND") == WINTER.replace(minute=30)
+    assert event.decoded("DTSTAMP") == datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+    assert "TZID" not in event["DTSTART"].params
+    assert b"DTSTART:20261201T090000Z" in build()
+
+
+def test_organizer_and_attendee_are_addresses_with_names():
+    _, event = parse(build())
+    organizer, attendee = event["ORGANIZER"], event["ATTENDEE"]
+    assert str(organizer) == "mailto:priya@fernleaf.example"
+    assert organizer.params["CN"] == "Priya Shah"
+    assert str(attendee) == "mailto:sam@example.com"
+    assert attendee.params["CN"] == "Sam Visitor"
+    assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
+    assert attendee.params["PARTSTAT"] == "ACCEPTED"
+    assert attendee.params["RSVP"] == "FALSE"
+
+
+def test_the_business_time_zone_is_attached_and_named():
+    cal, _ = parse(build())
+    [vtimezone] = cal.walk("VTIMEZONE")
+    assert str(vtimezone["TZID"]) == "Europe/London"
+    assert str(cal["X-WR-TIMEZONE"]) == "Europe/London"
+    names = {str(sub["TZNAME"]) for sub in vtimezone.subcomponents}
+    assert names == {"GMT", "BST"}
+
+
+@pytest.mark.parametrize("start, line", [
+    (WINTER, "Tuesday 1 December 2026, 09:00–09:30 London time (GMT)"),
+    (SUMMER, "Tuesday 14 July 2026, 14:00–14:30 London time (BST)"),
+])
+def test_the_description_shows_the_wall_time_in_the_business_zone(start, line):
+    _, event = parse(build(start=start, end=start.replace(minute=30)))
+    text = str(event["DESCRIPTION"])
+    assert line in text
+    assert text.startswith(PHONE.details)
+    assert text.endswith("To cancel, use the link in your confirmation email.")
+
+
+def test_a_phone_call_says_so_and_has_no_link():
+    _, event = parse(build(meeting=PHONE))
+    assert str(event["LOCATION"]) == "Phone call"
+    assert "URL" not in event
+
+
+def test_a_video_call_gives_its_link_as_location_and_url():
+    _, event = parse(build(meeting=VIDEO))
+    assert str(event["LOCATION"]) == VIDEO.video_url
+    assert str(event["URL"]) == VIDEO.video_url
+    assert str(event["DESCRIPTION"]).startswith(VIDEO.details)
+
+
+def test_a_cancellation_is_the_same_event_with_a_higher_sequence():
+    _, booked = parse(build(sequence=1))
+    cal, cancelled = parse(build(method="CANCEL", sequence=2))
+    assert str(cal["METHOD"]) == "CANCEL"
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert str(cancelled["UID"]) == str(booked["UID"])
+    assert cancelled["SEQUENCE"] > booked["SEQUENCE"]
+    attendee = cancelled["ATTENDEE"]
+    assert str(attendee) == "mailto:sam@example.com"
+    assert attendee.params["RSVP"] == "FALSE"
+    assert "PARTSTAT" not in attendee.params
+
+
+@pytest.mark.parametrize("method", ["PUBLISH", "request", "", "REPLY", "COUNTER"])
+def test_only_request_and_cancel_are_methods(method):
+    with pytest.raises(ValueError):
+        build(method=method)
+    with pytest.raises(ValueError):
+        content_params(method)
+
+
+@pytest.mark.parametrize("changes", [
+    {"start": datetime(2026, 12, 1, 9, 0)},  # naive: would be floating time
+    {"end": WINTER},  # ends when it starts
+    {"sequence": -1},
+    {"sequence": True},
+])
+def test_impossible_events_are_refused(changes):
+    with pytest.raises(ValueError):
+        build(**changes)
+
+
+def test_awkward_names_are_literal_in_every_parameter():
+    ics = build(organizer=(AWKWARD, "priya@fernleaf.example"), attendee=(AWKWARD, "zoe@example.com"),
+                summary=f"Consultation with {AWKWARD}")
+    _, event = parse(ics)
+    collapsed = 'Zoë "Z" O\'Neil; CEO, Acme Ltd'
+    assert event["ORGANIZER"].params["CN"] == collapsed
+    assert event["ATTENDEE"].params["CN"] == collapsed
+    assert str(event["ATTENDEE"]) == "mailto:zoe@example.com"
+    # Text values keep the newline: escaped by the library, restored on parsing.
+    assert str(event["SUMMARY"]) == f"Consultation with {AWKWARD}"
+    assert set(event) == set(parse(build())[1])  # no property added or lost
+
+
+def test_a_long_name_is_trimmed_to_200_characters():
+    _, event = parse(build(attendee=("x" * 500, "sam@example.com")))
+    assert len(event["ATTENDEE"].params["CN"]) == 200
+
+
+def test_an_address_cannot_smuggle_in_a_line():
+    with pytest.raises(ValueError):
+        build(attendee=("Sam", "sam@example.com\r\nATTENDEE:mailto:evil@example.com"))
+
+
+@pytest.mark.parametrize("start", [WINTER, SUMMER])
+def test_lines_end_in_crlf_and_are_folded_at_75_octets(start):
+    ics = build(start=start, end=start.replace(minute=30), meeting=VIDEO,
+                attendee=(AWKWARD + " " + "é" * 150, "zoe@example.com"),
+                description="A long note. " * 20)
+    assert ics.endswith(b"\r\n")
+    lines = ics.split(b"\r\n")[:-1]
+    assert b"\n" not in b"".join(lines) and b"\r" not in b"".join(lines)
+    assert max(len(line) for line in lines) <= 75
+    assert any(line.startswith(b" ") for line in lines)  # something was folded
+    for line in lines:
+        line.decode("utf-8")  # folding never splits a character
+
+
+def test_the_mime_part_carries_the_method():
+    assert CONTENT_TYPE == "text/calendar"
+    assert content_params("REQUEST") == {"method": "REQUEST"}
+    assert content_params("CANCEL") == {"method": "CANCEL"}

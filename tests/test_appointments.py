@@ -375,3 +375,15 @@ def test_marking_a_booked_lead_as_spam_frees_its_time(make_app, one_host):
     quarantine.hold(ext(app), lead_id, MAYA)
     assert appointments.current(ext(app).engine, lead_id) is None
     assert slot in [s["start"] for s in first_slots(client)]
+
+
+def test_a_browser_without_json_sees_the_taken_time_explained_with_its_answers_kept(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    client.post("/api/forms/consultation", json=visitor(1, slot))
+    page = client.post("/api/forms/consultation", data={**visitor(2, slot), "consent": "on"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409
+    assert "That time was just taken. Please pick another. You can suggest a day and time below instead." in html
+    assert 'value="v2@example.com"' in html

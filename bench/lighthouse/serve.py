@@ -4,19 +4,23 @@
 
 A stand-in for nginx (deploy/) for the Lighthouse benchmark: the same compression
 (`gzip on` for HTML, CSS, JS, SVG, XML, JSON), long caching for the theme's
-fingerprinted assets, and `404.html` for unknown paths.
+fingerprinted assets, and `404.html` for unknown paths. `GET /api/slots` answers
+as the capture service would with an empty calendar, so the booking picker loads.
 """
 from __future__ import annotations
 
 import gzip
+import json
 import mimetypes
 import re
 import sys
 import threading
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/xml",
                 "image/svg+xml", "application/rss+xml")
@@ -38,7 +42,19 @@ def make_handler(root: Path):
         server_version = "fernleaf-bench"
 
         def do_GET(self):
+            if urlsplit(self.path).path == "/api/slots":
+                return self.slots()
             self.respond(send_body=True)
+
+        def slots(self):
+            """What the capture API answers the booking picker (its rules, an empty calendar)."""
+            body = free_slots_json()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "public, max-age=5")
+            self.end_headers()
+            self.wfile.write(body)
 
         def do_HEAD(self):
             self.respond(send_body=False)
@@ -92,6 +108,21 @@ def make_handler(root: Path):
             pass
 
     return Handler
+
+
+@lru_cache(maxsize=1)
+def free_slots_json() -> bytes:
+    """The next week's free consultation times by sales.yml's rules, as GET /api/slots has them."""
+    repo = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo))
+    from capture.booking import free_slots
+    from capture.sales import load_sales
+    zone = ZoneInfo("Europe/London")
+    sales = load_sales(repo / "sales.yml", zone)
+    now = datetime.now(timezone.utc)
+    slots = free_slots(sales, [], now.astimezone(zone).date(), 7, now)
+    return json.dumps({"timezone": zone.key, "length_minutes": int(sales.consultation.length.total_seconds() // 60),
+                       "slots": [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in slots]}).encode()
 
 
 def start(root: Path, port: int = 0) -> ThreadingHTTPServer:

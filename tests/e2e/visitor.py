@@ -5,6 +5,7 @@ journey finds its own lead and its own mail on the shared stack.
 """
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +18,13 @@ BUSINESS_TZ = ZoneInfo("Europe/London")  # CAPTURE_TIMEZONE in deploy/env.exampl
 SALES = "sales@fernleaf.example"         # forms.yml: consultation -> notify.to (non e-commerce)
 FIELD_ORDER = ("name", "email", "phone", "company", "website", "service", "budget",
                "preferred_date", "preferred_time", "message", "consent")
+NONE_OF_THESE = re.compile("None of these times suit me")  # the booking picker's way to the fields
+
+
+def picker_showing(form) -> bool:
+    """True when the booking picker (forms.js, GET /api/slots) stands in for the preferred-date fields."""
+    form.page.wait_for_load_state("networkidle")  # the slots have come, or not
+    return form.locator(".capture-picker").is_visible()
 
 
 def next_weekday(days_ahead: int = 7) -> str:
@@ -61,7 +69,13 @@ class Prospect:
 # --- filling in a form ------------------------------------------------------------
 
 def fill(form, prospect: Prospect, skip: tuple = ()) -> None:
-    """Fill the consultation form the ordinary way (mouse and keyboard, Playwright's fill)."""
+    """Fill the consultation form the ordinary way (mouse and keyboard, Playwright's fill).
+
+    With the booking picker showing, the visitor says none of its times suit them, so the
+    preferred date and time are asked for as before.
+    """
+    if "preferred_date" not in skip and picker_showing(form):
+        form.get_by_label(NONE_OF_THESE).check()
     for name, value in prospect.answers().items():
         if name in skip:
             continue
@@ -99,6 +113,10 @@ def fill_with_keyboard(page, form, prospect: Prospect) -> None:
     limit = 200  # the first field: past the header, navigation and the article's links
     for name, value in {**prospect.answers(), "consent": "on"}.items():
         field_id = f"{form_id}-{name}"
+        if name == "preferred_date" and picker_showing(form):
+            tab_until(page, "el.type === 'radio'", limit, "the booking picker")
+            page.keyboard.press("ArrowUp")  # from the first time round to the last choice, "None of these…"
+            assert page.evaluate("document.activeElement.checked && !document.activeElement.value")
         tab_until(page, f"el.id === {field_id!r}", limit, f"the {name} field")
         limit = 8   # then each field follows the last (help links may sit between them)
         field = page.locator(f"#{field_id}")

@@ -3,7 +3,10 @@
  * the schema's checks with clear messages, fetch asking for JSON, 422 errors shown at
  * their fields, success in the live region, no double submits. Attribution without
  * cookies: the first touch (landing page, referrer, time, UTM) is kept once in
- * localStorage and sent, with the current page's URL, referrer and UTM, only in a form. */
+ * localStorage and sent, with the current page's URL, referrer and UTM, only in a form.
+ * A booking form gets its picker: the free slots (GET /api/slots) as radios by day in the
+ * visitor's own time zone, in place of the preferred-date fields, which come back when the
+ * slots cannot be had or the visitor picks "none of these". */
 (function () {
   "use strict";
   var KEY = "fernleaf.first-touch";
@@ -12,6 +15,7 @@
   var EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
   var DATE = /^\d{4}-\d{2}-\d{2}$/;
   var SEEN = new Date().toISOString();
+  var DAYS = 7; /* how many days of free slots the picker offers */
 
   function utm() {
     var query = new URLSearchParams(location.search), out = {};
@@ -50,7 +54,8 @@
   }
 
   function fields(form) {
-    return [].slice.call(form.querySelectorAll(".capture-field input, .capture-field select, .capture-field textarea"));
+    return [].filter.call(form.querySelectorAll(".capture-field input, .capture-field select, .capture-field textarea"),
+      function (el) { return !el.disabled; });
   }
 
   function labelText(el) {
@@ -110,11 +115,14 @@
   }
 
   function showErrors(form, errors) {
-    var bad = fields(form).filter(function (el) { mark(el, errors[el.name] || ""); return errors[el.name]; });
+    var bad = fields(form).concat([].slice.call(form.querySelectorAll("fieldset[name]"))).filter(function (el) {
+      mark(el, errors[el.name] || "");
+      return errors[el.name] && !el.closest("[hidden]");
+    });
     var n = bad.length, other = Object.keys(errors).map(function (k) { return errors[k]; })[0];
     status(form, n === 0 ? other : n === 1 ? "Please check the answer marked below."
       : "Please check the " + n + " answers marked below.", "error");
-    if (bad[0]) bad[0].focus();
+    if (bad[0]) (bad[0].querySelector("input") || bad[0]).focus();
   }
 
   function busy(form, on) {
@@ -139,11 +147,15 @@
     });
     busy(form, true);
     status(form, "Sending\u2026");
-    fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)),
-                         headers: { Accept: "application/json" } })
+    var body = new URLSearchParams(new FormData(form)), box = picker(form);
+    if (box && !body.get(box.dataset.slotField)) body.delete(box.dataset.slotField); /* "none of these" */
+    fetch(form.action, { method: "POST", body: body, headers: { Accept: "application/json" } })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (response.ok) return sent(form);
+          if (response.status === 409 && box && body.errors) {
+            return slots(form, box, body.errors.slot, body.slots).then(function () { showErrors(form, body.errors); });
+          }
           if (response.status === 422 && body.errors) return showErrors(form, body.errors);
           status(form, body.error || "Sorry, something went wrong (" + response.status + "). Please try again.", "error");
         });
@@ -154,7 +166,70 @@
       .then(function () { busy(form, false); });
   }
 
+  /* --- the booking picker ---------------------------------------------------------- */
+  function picker(form) { return form.querySelector("[data-slot-field]"); }
+
+  /* The fields the picker replaces: shown and sent (on), or hidden and left out. */
+  function fallback(form, box, on) {
+    return box.dataset.replaces.split(" ").filter(function (name) {
+      var el = form.elements[name], was = el && !el.disabled && el.value;
+      if (el) { el.disabled = !on; el.parentNode.hidden = !on; }
+      return was;
+    }).length;
+  }
+
+  /* Fetch the free slots and show them; `note` is announced first (after a 409, with `given`,
+   * the server's fresh slots, used if the fetch fails). Any failure leaves the fallback. */
+  function slots(form, box, note, given) {
+    var url = new URL("/api/slots?form=" + form.dataset.captureForm + "&from=" +
+                      new Date().toISOString().slice(0, 10) + "&days=" + DAYS, form.action);
+    return fetch(url, { headers: { Accept: "application/json" }, cache: "no-cache" }) /* fresh after a 409 */
+      .then(function (r) { if (!r.ok) throw r; return r.json(); })
+      .catch(function () { return { slots: given || [] }; })
+      .then(function (data) { show(form, box, data.slots || [], note); });
+  }
+
+  function option(name, value, text) {
+    var label = document.createElement("label"), input = label.appendChild(document.createElement("input"));
+    input.type = "radio"; input.name = name; input.value = value;
+    label.append(text);
+    return label;
+  }
+
+  function show(form, box, list, note) {
+    var name = box.dataset.slotField, id = form.id + "-" + name, days = box.querySelector("div"),
+        day = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" }),
+        time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }),
+        zone = (Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC").split("/").pop().replace(/_/g, " "),
+        group, last;
+    days.textContent = "";
+    box.hidden = !list.length;
+    if (!list.length) return fallback(form, box, true);
+    list.forEach(function (slot) {
+      var start = new Date(slot.start), heading = day.format(start);
+      if (heading !== last) {
+        group = days.appendChild(document.createElement("fieldset"));
+        group.appendChild(document.createElement("legend")).textContent = last = heading;
+      }
+      group.appendChild(option(name, slot.start, time.format(start)));
+    });
+    days.appendChild(option(name, "", "None of these times suit me \u2014 suggest a date instead"));
+    document.getElementById(id + "-help").textContent = "Times shown in " + (zone === "UTC" ? zone : zone + " time") + ".";
+    /* Whatever the visitor already typed in the fallback fields stays in view. */
+    if (fallback(form, box, false)) { fallback(form, box, true); box.querySelector("[value='']").checked = true; }
+    document.getElementById(form.id + "-picker-live").textContent =
+      (note ? note + " " : "") + list.length + " free time" + (list.length > 1 ? "s" : "") + " to choose from.";
+  }
+
   function enhance(form) {
+    var box = picker(form);
+    if (box) {
+      slots(form, box);
+      box.addEventListener("change", function (event) {
+        fallback(form, box, !event.target.value);
+        mark(box.querySelector("fieldset"), "");
+      });
+    }
     form.noValidate = true;
     fields(form).forEach(function (el) {
       if (el.hasAttribute("data-not-past")) el.min = today();
@@ -165,6 +240,11 @@
       event.preventDefault();
       if (form.hasAttribute("aria-busy") || form.classList.contains("capture-form--sent")) return;
       var errors = {};
+      /* Nothing picked: ask for a preferred date instead. */
+      if (box && !box.hidden && !form.elements[box.dataset.slotField].value) {
+        box.querySelector("[value='']").checked = true;
+        fallback(form, box, true);
+      }
       fields(form).forEach(function (el) { var p = problem(el); if (p) errors[el.name] = p; });
       if (Object.keys(errors).length) showErrors(form, errors); else send(form);
     });

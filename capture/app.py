@@ -93,11 +93,12 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 
 def _register(app: Flask, settings: Settings) -> None:
-    from . import api, cli, desk, ratelimit, status
+    from . import api, cli, desk, ratelimit, status, traffic
     limiter = ratelimit.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(status.bp)
-    desk.init_app(app, limiter, exempt=(api.bp, status.bp))
+    traffic.init_app(app, limiter, settings)
+    desk.init_app(app, limiter, exempt=(api.bp, status.bp, traffic.bp))
     if settings.site_dir:
         from . import site
         app.register_blueprint(site.make_blueprint(settings.site_dir))

@@ -38,6 +38,9 @@ DEFAULTS = {
     "RATELIMIT": "10 per minute;100 per day",
     "RATELIMIT_STORAGE": "memory://",
     "RATELIMIT_PREFIX": "capture",
+    # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
+    # reader who opens tabs does tens; a script filling the table is cut off.
+    "VIEWS_RATELIMIT": "120 per minute",
     "SITE_URL": "",
     "SITE_DIR": "",
     "TRUSTED_PROXIES": "0",
@@ -57,6 +60,7 @@ DEFAULTS = {
     "KEEP_ENQUIRIES": "730d",
     "KEEP_CLIENTS": "2192d",
     "KEEP_MESSAGES": "90d",
+    "KEEP_PAGE_VIEWS": "1096d",
     "HEALTH_TOKEN": "",
 }
 # CAPTURE_* names read by other parts than these settings: the site build, the
@@ -108,6 +112,7 @@ class Retention:
     enquiries: timedelta  # after the last contact, for an enquiry that did not become work
     clients: timedelta  # after the last change, for a won lead
     messages: timedelta  # a sent message's recipient and error text
+    page_views: timedelta  # the daily visit counts (traffic.py): no personal data, kept for the report
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ class Settings:
     embedded_worker: bool
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
+    views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
     retention: Retention | None = None
     warnings: tuple[str, ...] = ()
 
@@ -168,8 +174,9 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
+        views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
-                              for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES"))),
+                              for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)),
     )
 
@@ -254,12 +261,12 @@ def _origins(value: str) -> frozenset[str]:
     return frozenset(origins)
 
 
-def _ratelimit(value: str) -> str:
+def _ratelimit(value: str, name: str = "RATELIMIT") -> str:
     if value.strip():
         try:
             parse_many(value)
         except ValueError:
-            _fail("RATELIMIT", f"'{value}' is not a limit like '10 per minute;100 per day'")
+            _fail(name, f"'{value}' is not a limit like '10 per minute;100 per day'")
     return value.strip()
 
 

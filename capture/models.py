@@ -5,7 +5,7 @@ Written as SQLAlchemy Core tables: the lead path uses statements built once
 """
 from datetime import timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator, func)
 
 from .forms import ATTRIBUTION_FIELDS
@@ -158,3 +158,41 @@ outbox = Table(
 Index("ix_outbox_confirmation_recipient", func.lower(outbox.c.recipient), outbox.c.created_at,
       sqlite_where=outbox.c.kind == "confirm_visitor",
       postgresql_where=outbox.c.kind == "confirm_visitor")
+
+# --- visits (traffic.py) ------------------------------------------------------------
+# Page views counted per day (the business time zone's day), page, referring site and campaign.
+# "None" is the empty string, not NULL, so the unique index that the counting upsert relies on
+# treats two "no referrer" rows as the same row on every database. No IP address, user agent or
+# hash is ever written here.
+page_views = Table(
+    "page_views", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("referrer_host", String(253), nullable=False),
+    Column("utm_source", String(100), nullable=False),
+    Column("utm_medium", String(100), nullable=False),
+    Column("utm_campaign", String(100), nullable=False),
+    Column("views", Integer, nullable=False),
+    Column("visitors", Integer, nullable=False),
+    Index("uq_page_views_row", "day", "path", "referrer_host", "utm_source", "utm_medium",
+          "utm_campaign", unique=True),
+)
+
+# Today's random salt for counting unique visitors, one row per day; deleted when the next
+# day's salt is made (and by the daily retention run), so yesterday's visitors cannot be
+# recognised any more.
+daily_salts = Table(
+    "daily_salts", metadata,
+    Column("day", Date, primary_key=True),
+    Column("salt", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),  # the end of that day, in UTC
+)
+
+# Which (visitor, counts row) pairs were already counted today: a keyed hash of the day's salt,
+# the IP address, the user agent, the site and the row. Deleted with the day's salt.
+daily_visitors = Table(
+    "daily_visitors", metadata,
+    Column("day", Date, primary_key=True),
+    Column("key", String(32), primary_key=True),
+)

@@ -40,6 +40,7 @@ def build_spec(schema: Schema, horizon_days: int | None = None) -> dict:
                   # The same endpoint once per form, each with exactly that form's fields.
                   **{f"/api/forms/{form.id}": _form_path(form) for form in schema.forms.values()},
                   **({"/api/slots": _slots_path(schema, horizon_days)} if booking else {}),
+                  "/api/views": _views_path(),
                   "/api/health": _health_path(), "/api/openapi.json": _self_path()},
         "components": {"schemas": _components(schema)},
     }
@@ -106,6 +107,48 @@ def _slots_path(schema: Schema, horizon_days: int) -> dict:
             "503": _json_response("Error", "The bookings cannot be read just now.")}}}
 
 
+def _views_path() -> dict:
+    view = {"$ref": "#/components/schemas/PageView"}
+    return {"post": {
+        "summary": "Count a page view",
+        "operationId": "count_view",
+        "description": "The site's beacon, one per page view (`navigator.sendBeacon` with the JSON as "
+                       "a string, so `text/plain`). Only daily counts per page, referring site and "
+                       "campaign are kept. Not counted, with the same answer: bots and crawlers, "
+                       "prefetches, the desk's pages; `Sec-GPC: 1` or `DNT: 1` counts the view but "
+                       "not the visitor. Fields other than these are ignored.",
+        "requestBody": {"required": True, "content": {
+            "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
+                                      "description": "The same JSON object, as text."}},
+            "application/json": {"schema": view}}},
+        "responses": {
+            "204": {"description": "Counted, or deliberately not counted."},
+            "400": {"description": "Not a JSON object, or a field that cannot be what the site "
+                                   "sends; `errors` names each such field.",
+                    "content": {"application/json": {"schema": {"anyOf": [
+                        {"$ref": "#/components/schemas/ValidationErrors"},
+                        {"$ref": "#/components/schemas/Error"}]}}}},
+            **{code: _json_response("Error", text) for code, text in (
+                ("403", "Origin not allowed."), ("413", "Body over 8 KiB."),
+                ("415", "Not text/plain or JSON."), ("429", "Rate limit reached (per IP)."),
+                ("503", "The database cannot take the view just now."))}}}}
+
+
+def _page_view_schema() -> dict:
+    text = {"type": ["string", "null"], "maxLength": 100}
+    return {"type": "object", "required": ["path"], "properties": {
+        "path": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "^/([^/]|$)",
+                 "description": "`location.pathname`: a path of this site (URL path characters, "
+                                "no scheme or host); a query or fragment is cut off.",
+                 "examples": ["/services/"]},
+        "referrer": {"type": ["string", "null"], "description": "`document.referrer`; only its host "
+                     "is kept, and none for our own pages.", "examples": ["https://www.google.com/"]},
+        **{f"utm_{name}": {**text, "description": f"The landing URL's `utm_{name}`, as written.",
+                           "examples": [example]}
+           for name, example in (("source", "newsletter"), ("medium", "email"),
+                                 ("campaign", "spring-offer"))}}}
+
+
 def _health_path() -> dict:
     return {"get": {"summary": "Service health",
                     "description": "The public gets the status alone; loopback requests and "
@@ -147,6 +190,7 @@ def _components(schema: Schema) -> dict:
         "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
                   "properties": {"error": {"type": "string"}}},
         "Health": _health_schema(),
+        "PageView": _page_view_schema(),
         "Slots": _slots_schema(),
         "SlotTaken": {"type": "object", "required": ["errors", "slots"], "additionalProperties": False,
                       "properties": {"errors": {"type": "object", "required": ["slot"],

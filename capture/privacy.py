@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from .config import Retention
 from .forms import Schema
-from .models import bookings, events, leads, outbox, privacy_log
+from .models import (bookings, daily_salts, daily_visitors, events, leads, outbox, page_views,
+                     privacy_log)
 from .store import writing
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
@@ -24,6 +25,8 @@ PERSONAL = ("name", "email", "phone", "company", "body_hash")
 CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
 ERASED = "erased"  # what an address becomes (the column must hold something)
 WAITING = ("pending", "sending")
+# What the retention run reports about leads (privacy_log's count); the rest is about messages and visits.
+LEAD_COUNTS = ("spam_deleted", "enquiries_anonymised", "clients_anonymised")
 
 
 def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:
@@ -110,7 +113,8 @@ def access(engine: Engine, email: str) -> dict:
 # --- retention, once a day -------------------------------------------------------
 
 def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: datetime) -> dict:
-    """Delete old spam, anonymise old enquiries and old clients, clear old message addresses."""
+    """Delete old spam, anonymise old enquiries and old clients, clear old message addresses,
+    forget finished days' visitor salts and keys, delete visit counts past their time."""
     done = {}
     with writing(engine) as conn:
         spam = [r.id for r in conn.execute(select(leads.c.id).where(
@@ -134,5 +138,18 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
             func.coalesce(outbox.c.sent_at, outbox.c.created_at) < now - keep.messages)
             .values(recipient=ERASED, last_error=None))
         done["messages_cleared"] = cleared.rowcount
-        _log(conn, "retention", sum(v for k, v in done.items() if k != "messages_cleared"), "system", now)
+        done.update(_forget_visits(conn, keep, now))
+        _log(conn, "retention", sum(done[k] for k in LEAD_COUNTS), "system", now)
     return done
+
+
+def _forget_visits(conn: Connection, keep: Retention, now: datetime) -> dict:
+    """The backstop for traffic.py: a day's salt and visitor keys are normally deleted by the next
+    day's first page view; on a day without one, they go here. Then counts older than kept."""
+    salts = conn.execute(delete(daily_salts).where(daily_salts.c.expires_at <= now)).rowcount
+    # Keys whose salt is gone match nobody any more; none is kept a moment longer than its salt.
+    keys = conn.execute(delete(daily_visitors).where(
+        daily_visitors.c.day.not_in(select(daily_salts.c.day)))).rowcount
+    counts = conn.execute(delete(page_views).where(
+        page_views.c.day < (now - keep.page_views).date())).rowcount
+    return {"visitor_salts_deleted": salts, "visitor_keys_deleted": keys, "page_views_deleted": counts}

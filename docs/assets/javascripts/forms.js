@@ -253,6 +253,20 @@
   if (window.fetch && window.URLSearchParams && window.FormData) {
     [].forEach.call(document.querySelectorAll("form[data-capture-form]"), enhance);
   }
+  /* One count per page view, after load (Lighthouse) and only once shown (prerender):
+   * the path, the referrer and this URL's campaign; no cookie, nothing stored. */
+  function count() {
+    var api = document.querySelector("meta[name=fernleaf-api]"), q = new URLSearchParams(location.search),
+        view = { path: location.pathname, referrer: document.referrer };
+    ["source", "medium", "campaign"].forEach(function (k) { view["utm_" + k] = q.get("utm_" + k); });
+    navigator.sendBeacon((api ? api.content : "") + "/api/views", JSON.stringify(view));
+  }
+  function later() {
+    if (!navigator.sendBeacon || !window.URLSearchParams) return;
+    if (document.prerendering) document.addEventListener("prerenderingchange", count, { once: true });
+    else setTimeout(count);
+  }
+  if (document.readyState === "complete") later(); else addEventListener("load", later);
   /* Record the first touch when the visitor moves on (storage I/O off the loading path). */
   function record() { first = first || firstTouch(); }
   addEventListener("pagehide", record);

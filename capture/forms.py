@@ -301,7 +301,7 @@ def validate_submission(form: Form, data, today: date | None = None) -> tuple[di
     that slot: the fields it replaces are then neither required nor kept.
     """
     clean, errors = {}, {}
-    slot = _slot(form, data, clean, errors)
+    slot = _slot(form, data, clean, errors, today or date.today())
     for f in form.fields:
         if slot and f.name in form.booking.replaces:
             continue
@@ -321,8 +321,15 @@ def validate_submission(form: Form, data, today: date | None = None) -> tuple[di
 SLOT_MESSAGE = "Please pick one of the times offered."
 
 
-def _slot(form: Form, data, clean: dict, errors: dict) -> bool:
-    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`)."""
+SLOT_RANGE = timedelta(days=400)  # past any horizon sales.yml allows (365 days): nothing else was offered
+
+
+def _slot(form: Form, data, clean: dict, errors: dict, today: date) -> bool:
+    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`).
+
+    Only a time near today can have been offered, and only such a time is safe to do
+    date arithmetic with (year 9999 plus a day overflows).
+    """
     if form.booking is None:
         return False
     name = form.booking.slot_field
@@ -331,7 +338,8 @@ def _slot(form: Form, data, clean: dict, errors: dict) -> bool:
         return False
     try:
         start = datetime.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 40 else None
-        if start is not None and start.utcoffset() is not None:
+        if (start is not None and start.utcoffset() is not None
+                and abs(start.astimezone(timezone.utc).date() - today) <= SLOT_RANGE):
             clean[name] = start.astimezone(timezone.utc).isoformat()
             return True
     except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC

@@ -145,7 +145,8 @@ def test_a_time_never_offered_is_refused_like_a_taken_one(client):
     assert response.status_code == 409
 
 
-@pytest.mark.parametrize("slot", ["tomorrow", "2026-12-01T09:00:00", "1" * 50, "0001-01-01T00:00:00+05:00"])
+@pytest.mark.parametrize("slot", ["tomorrow", "2026-12-01T09:00:00", "1" * 50, "0001-01-01T00:00:00+05:00",
+                                  "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
 def test_a_slot_that_is_no_time_is_a_422(client, slot):
     response = client.post("/api/forms/consultation", json=visitor(1, slot))
     assert response.status_code == 422 and response.json["errors"] == {"slot": "Please pick one of the times offered."}

@@ -5,7 +5,8 @@
 A stand-in for nginx (deploy/) for the Lighthouse benchmark: the same compression
 (`gzip on` for HTML, CSS, JS, SVG, XML, JSON), long caching for the theme's
 fingerprinted assets, and `404.html` for unknown paths. `GET /api/slots` answers
-as the capture service would with an empty calendar, so the booking picker loads.
+as the capture service would with an empty calendar, so the booking picker loads,
+and `POST /api/views` (the page-view beacon) gets its 204.
 """
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ def make_handler(root: Path):
             if urlsplit(self.path).path == "/api/slots":
                 return self.slots()
             self.respond(send_body=True)
+
+        def do_POST(self):
+            # The page-view beacon: the capture service answers 204, and so does this stand-in.
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204 if urlsplit(self.path).path == "/api/views" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def slots(self):
             """What the capture API answers the booking picker (its rules, an empty calendar)."""

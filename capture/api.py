@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, json, jsonify, redirect, render_templa
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import appointments, pipeline, spam, store
+from . import appointments, pipeline, spam, store, webhooks
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -142,7 +142,8 @@ def save(form, values: dict, data: dict) -> dict:
 
     def jobs_for(row: dict) -> list[dict]:
         return (jobs_for_lead(form, row, ext.mail_domain, now)
-                + pipeline.followups(ext.sales, row, ext.mail_domain, now))
+                + pipeline.followups(ext.sales, row, ext.mail_domain, now)
+                + webhooks.lead_created(ext.sales, row, now))
     start = slot_start(form, values)
     try:
         if start is not None and not verdict.spam:  # a bot holds no host's time

@@ -20,6 +20,7 @@ from .forms import Schema, SchemaError, load_schema
 from .paths import TEMPLATES
 from .sales import Sales, SalesError, load_sales
 from .store import LeadWriter
+from .webhooks import check_secrets
 
 
 @dataclass
@@ -43,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
         settings = load_settings(config)
         schema = load_schema(settings.forms_path)
         sales = load_sales(settings.sales_path, settings.timezone, schema.forms)
+        check_secrets(sales, settings.webhook_secrets)  # every process, not just the sending one
     except (ConfigError, SchemaError, SalesError) as exc:
         print(f"capture: {exc}", file=sys.stderr)
         raise SystemExit(4) from None

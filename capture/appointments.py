@@ -13,6 +13,7 @@ transaction: the visitor and the host each get the updated invitation
 (`BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor a reminder
 the day before (`REMIND_VISITOR`), each bound to the booking's SEQUENCE so a
 message about a time since moved or cancelled is never sent (worker.py).
+A booking made or cancelled also queues the webhooks that want it (webhooks.py).
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ from .booking import Busy, Slot
 from .mail import BOOKING_UPDATE, REMIND_VISITOR
 from .models import bookings, events, leads, outbox
 from .outbox import job
-from .pipeline import NoSuchLead, PipelineError, RANK, event_row
+from .pipeline import NoSuchLead, PipelineError, RANK, STAGES, event_row, first_contact
 from .sales import Sales
 from .store import writing
+from .webhooks import BOOKING_CANCELLED, BOOKING_CREATED, booking_event, status_changed
 
 BOOKED, CANCELLED = "booked", "cancelled"
 REMIND_BEFORE = timedelta(hours=24)
@@ -114,13 +116,15 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
             _take_turn(conn)
             slot, host = _choose(conn, sales, start, now)
             lead = {**row, "owner": host, "status": "consultation", "status_changed_at": now,
-                    "first_contact_at": now}
+                    "stage_reached": STAGES["consultation"], **first_contact(sales, row["received_at"], now)}
             conn.execute(leads.insert(), lead)
             made = _insert(conn, lead["id"], slot, host, now)
             conn.execute(events.insert(), event_row(lead["id"], now, VISITOR, "status", from_status="new",
                                                     to_status="consultation", owner=host,
                                                     note="booked a consultation on the website"))
-            conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now))
+            # jobs_for has lead.created (with the status consultation); the booking is news of its own.
+            conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now)
+                         + booking_event(sales, BOOKING_CREATED, made, now))
     except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
         raise SlotTaken() from exc
     return Booked(lead, made)
@@ -139,16 +143,20 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
             changes = {"owner": host}
             if RANK[lead["status"]] < RANK["consultation"]:
                 changes.update(status="consultation", status_changed_at=now)
+            if lead["stage_reached"] < STAGES["consultation"]:
+                changes["stage_reached"] = STAGES["consultation"]
             if lead["first_contact_at"] is None:
-                changes["first_contact_at"] = now
+                changes.update(first_contact(sales, lead["received_at"], now))
             conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
             made = _insert(conn, lead_id, slot, host, now)
-            conn.execute(events.insert(), event_row(
+            row_id = conn.execute(events.insert(), event_row(
                 lead_id, now, actor, "status", from_status=lead["status"],
                 to_status=changes.get("status", lead["status"]), owner=host,
-                note=f"booked the consultation they asked for ({_when(sales, slot.start)})"))
+                note=f"booked the consultation they asked for ({_when(sales, slot.start)})")).inserted_primary_key[0]
+            moved_on = status_changed(sales, lead_id, row_id, now) if "status" in changes else []
             lead = {**lead, **changes}
-            conn.execute(outbox.insert(), _updates(made, lead, domain, now) + _reminder(made, lead, domain, now))
+            conn.execute(outbox.insert(), _updates(made, lead, domain, now) + _reminder(made, lead, domain, now)
+                         + moved_on + booking_event(sales, BOOKING_CREATED, made, now))
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return Booked(lead, made)
@@ -167,7 +175,8 @@ def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: st
         lead = _lead(conn, made["lead_id"])
         conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking",
                                                 note=f"cancelled the consultation on {_when(sales, made['starts_at'])}"))
-        conn.execute(outbox.insert(), _updates(changed, lead, domain, now))
+        conn.execute(outbox.insert(), _updates(changed, lead, domain, now)
+                     + booking_event(sales, BOOKING_CANCELLED, changed, now))
     return changed
 
 

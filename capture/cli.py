@@ -7,13 +7,16 @@ from contextlib import contextmanager
 import threading
 import unicodedata
 from datetime import timezone
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import inbox, outbox, pipeline, privacy, quarantine, reports, store
+from . import digest, inbox, mail, outbox, pipeline, privacy, quarantine, reports, store, webhooks
+from .paths import TEMPLATES
 from .clock import utcnow
+from .config import ConfigError
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -27,6 +30,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(check)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(worker)
+    app.cli.add_command(report)
+    app.cli.add_command(digest_command)
 
 
 def _ext():
@@ -74,6 +79,14 @@ def check():
     echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
     echo(f"Leads: stored in {where}")
     echo(f"Mail: {ext.settings.mail.describe()}")
+    for endpoint in ext.sales.webhooks:
+        # Scheme and host only: a receiver's path may carry a token of its own.
+        parts = urlsplit(endpoint.url)
+        echo(f"Webhook {endpoint.name}: {', '.join(sorted(endpoint.events))} to {parts.scheme}://{parts.netloc}/…")
+    try:
+        webhooks.check_secrets(ext.sales, ext.settings.webhook_secrets)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if ext.settings.site_dir:
         echo(f"Site: serving {ext.settings.site_dir}/")
 
@@ -290,6 +303,43 @@ def leads_sources(by: str, since, until, limit: int):
         echo(f"{value:<{width}}  {count:>5}")
 
 
+# --- the report --------------------------------------------------------------
+
+@click.command("report")
+@click.option("--by", type=click.Choice([d.replace("_", "-") for d in reports.DIMENSIONS]),
+              default="campaign", show_default=True, help="What to group by.")
+@click.option("--since", type=DAY, help="First day to include (business time zone), YYYY-MM-DD "
+              "(default: 29 days before today).")
+@click.option("--until", type=DAY, help="Day to stop before, YYYY-MM-DD (default: tomorrow).")
+@click.option("--touch", type=click.Choice(reports.TOUCHES), default="first", show_default=True,
+              help="Credit the visit a lead first came on, or the one it sent the form from.")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+@with_appcontext
+def report(by: str, since, until, touch: str, fmt: str, output):
+    """From page view to won revenue: views, visitors, leads, speed to lead, funnel, wins, revenue.
+
+    One row per page, campaign, source… with a totals row; spam left out. A lead counts in the
+    period it arrived in, with everything that happened to it since.
+
+    Example: flask --app capture report --by page --since 2026-11-01 --until 2026-12-01 --format csv
+    """
+    ext = _ext()
+    default = reports.default_period(ext.settings.timezone)
+    since, until = (since.date() if since else default[0]), (until.date() if until else default[1])
+    if until <= since:
+        raise click.ClickException("--until must be after --since (it is the day to stop before)")
+    found = reports.report(ext.engine, ext.settings.timezone, by.replace("-", "_"), touch, since, until)
+    if fmt == "csv":
+        reports.write_report_csv(output, found)
+    elif fmt == "json":
+        output.write(json.dumps(reports.json_records(found), indent=2, ensure_ascii=False) + "\n")
+    else:
+        output.write(terminal_safe(reports.text_table(found, ext.sales.currency)) + "\n")
+
+
 # --- mail --------------------------------------------------------------------
 
 @click.command("worker")
@@ -309,6 +359,10 @@ def worker(once: bool, name: str | None, threads: int | None):
     """
     from .worker import Worker, start_threads, stop_threads
     ext = _ext()
+    try:
+        webhooks.check_secrets(ext.sales, ext.settings.webhook_secrets)  # before a thread starts
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if once:
         echo(f"Delivered or retried {Worker(ext, name=name).run_once()} message(s).")
         return
@@ -329,7 +383,9 @@ def worker(once: bool, name: str | None, threads: int | None):
               show_default=True, help="Only jobs in this state (waiting = pending or sending).")
 @click.option("--limit", default=50, show_default=True, help="How many of the newest jobs.")
 def outbox_list(status: str, limit: int):
-    """List outgoing messages, newest first, with their state and last error.
+    """List outgoing messages (mail and webhooks), newest first, with their state and last error.
+
+    A webhook shows its endpoint (sales.yml's name) and event: `to crm: lead.created`.
 
     Example: flask --app capture outbox list --status dead
     """
@@ -337,11 +393,21 @@ def outbox_list(status: str, limit: int):
     for job in jobs:
         due = job["sent_at"] if job["status"] == "sent" else job["available_at"]
         echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
-                   f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {job['recipient']}")
+                   f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {_recipient(job)}")
         if job["last_error"] and job["status"] != "sent":
             echo(f"        last error: {job['last_error'][:200]}")
     if not jobs:
         echo("No messages.")
+
+
+def _recipient(job: dict) -> str:
+    """The address a mail goes to; for a webhook, its endpoint and event."""
+    if job["kind"] != webhooks.WEBHOOK:
+        return job["recipient"]
+    try:
+        return f"{job['recipient']}: {webhooks.parse_id(job['ref'])[0]}"
+    except ValueError:
+        return job["recipient"]
 
 
 @outbox_cli.command("retry")
@@ -365,3 +431,32 @@ def outbox_retry_dead():
     """
     count = outbox.retry(_ext().engine)
     echo(f"{count} dead message(s) will be sent again now.")
+
+
+# --- the weekly digest -------------------------------------------------------------
+
+@click.command("digest")
+@click.option("--preview", is_flag=True, help="Print last week's digest as its readers would get it.")
+@click.option("--send", "send_now", is_flag=True, help="Queue last week's digest for every reader now.")
+@with_appcontext
+def digest_command(preview: bool, send_now: bool):
+    """The weekly digest (Mondays 08:00, by the worker): last week against the week before.
+
+    Example: flask --app capture digest --preview
+    """
+    ext = _ext()
+    if preview == send_now:
+        raise click.UsageError("say --preview (print it) or --send (queue it now)")
+    now, tz = utcnow(), ext.settings.timezone
+    week = digest.last_week(now, tz)
+    if preview:
+        ctx = digest.context(ext.engine, ext.sales, tz, week, f"{ext.settings.public_url}/desk/report", now)
+        env = mail.environment(TEMPLATES / "email")
+        reader = (digest.readers(ext.sales) or [None])[0]
+        echo(env.get_template(f"{mail.DIGEST}.subject.txt").render(ctx).strip())
+        echo(env.get_template(f"{mail.DIGEST}.txt").render({**ctx, "name": reader.name if reader else "team"}))
+        return
+    tag = f"{week.label}.now-{now:%Y%m%dT%H%M%S}"
+    if not digest.queue(ext.engine, ext.sales, ext.mail_domain, now, week, tag=tag):
+        raise click.ClickException("nobody on the team (sales.yml) has the role marketing, sales or manager")
+    echo(f"Digest for {week.label} queued for {len(digest.readers(ext.sales))} reader(s); the worker sends it.")

@@ -6,6 +6,8 @@ traceback (or a surprise at the first request).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import os
 import re
@@ -47,6 +49,7 @@ DEFAULTS = {
     "TIMEZONE": "Europe/London",
     "AUTO_MIGRATE": "1",
     "EMBEDDED_WORKER": "0",
+    "DIGEST": "1",
     "MAIL_TIMEOUT": "30s",
     "MAIL_LEASE": "5m",
     "MAIL_RETRY_FIRST": "5s",
@@ -67,6 +70,10 @@ DEFAULTS = {
 # tests, and the switch for `.env` itself.
 READ_ELSEWHERE = frozenset({"API_URL", "DOTENV", "REQUIRE_SERVICES", "TEST_DATABASE_URL",
                             "TEST_REDIS_URL"})
+# One per webhook endpoint of sales.yml: CAPTURE_WEBHOOK_SECRET_CRM for the endpoint `crm`.
+WEBHOOK_SECRET = "WEBHOOK_SECRET_"
+WEBHOOK_SECRET_RE = re.compile(r"whsec_([A-Za-z0-9+/]+={0,2})")
+WEBHOOK_SECRET_BYTES = (24, 64)  # what the Standard Webhooks specification asks of a secret
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
@@ -134,10 +141,12 @@ class Settings:
     timezone: ZoneInfo
     auto_migrate: bool
     embedded_worker: bool
+    digest: bool  # the worker queues the weekly digest (digest.py) on Mondays
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
     views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
     retention: Retention | None = None
+    webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
     warnings: tuple[str, ...] = ()
 
 
@@ -172,12 +181,15 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         timezone=_timezone(raw["TIMEZONE"]),
         auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
         embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
+        digest=_flag("DIGEST", raw["DIGEST"]),
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
         views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
-        warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)),
+        webhook_secrets=_webhook_secrets(raw),
+        warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)
+                       if not name.startswith(WEBHOOK_SECRET)),
     )
 
 
@@ -301,6 +313,35 @@ def _site_dir(value: str) -> Path | None:
 def _health_token(value: str) -> str:
     if value and len(value) < 16:
         _fail("HEALTH_TOKEN", "too short; use at least 16 random characters")
+    return value
+
+
+def _webhook_secrets(raw: dict) -> dict[str, str]:
+    """CAPTURE_WEBHOOK_SECRET_<NAME> by endpoint name (lower case), each a Standard Webhooks secret."""
+    found = {}
+    for name in sorted(k for k in raw if k.startswith(WEBHOOK_SECRET)):
+        endpoint, value = name[len(WEBHOOK_SECRET):], raw[name].strip()
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,29}", endpoint):
+            _fail(name, "not a webhook secret's name: CAPTURE_WEBHOOK_SECRET_ and the endpoint's "
+                        "name from sales.yml in capitals, e.g. CAPTURE_WEBHOOK_SECRET_CRM")
+        if not value:
+            continue  # set empty, as env.example may: the endpoint then has no secret
+        found[endpoint.lower()] = _webhook_secret(name, value)
+    return found
+
+
+def _webhook_secret(name: str, value: str) -> str:
+    """whsec_ and the base64 of 24 to 64 random bytes (the receiver must hold the same)."""
+    match = WEBHOOK_SECRET_RE.fullmatch(value)
+    try:
+        size = len(base64.b64decode(match[1] + "=" * (-len(match[1]) % 4), validate=True)) if match else 0
+    except (binascii.Error, ValueError):
+        size = 0
+    low, high = WEBHOOK_SECRET_BYTES
+    if not low <= size <= high:
+        _fail(name, f"not a webhook secret: whsec_ and the base64 of {low} to {high} random bytes; make one "
+                    "with: python3 -c 'import base64, secrets; print(\"whsec_\" + "
+                    "base64.b64encode(secrets.token_bytes(32)).decode())'")
     return value
 
 

@@ -32,6 +32,7 @@ CONFIRM_VISITOR = "confirm_visitor"
 REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
 ESCALATE = "escalate"  # the promise is broken: the managers are told
 SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
+DIGEST = "weekly_digest"  # Monday's numbers for marketing and sales: about no lead
 BOOKING_UPDATE = "booking_update"  # a booking moved, cancelled or made by sales: to visitor and host
 REMIND_VISITOR = "remind_visitor"  # the day before a booked consultation
 TO_SALES = (NOTIFY_SALES, REMIND_OWNER, ESCALATE)
@@ -144,6 +145,14 @@ def compose_sign_in(env: Environment, job: dict, *, url: str, name: str,
     msg = _headers(job, mail_from, one_line(env.get_template(f"{SIGN_IN}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
     _body(env, msg, SIGN_IN, ctx)
+    return msg
+
+
+def compose_digest(env: Environment, job: dict, ctx: dict, *, mail_from: Address | str) -> EmailMessage:
+    """The weekly digest (digest.py) for one team member."""
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{DIGEST}.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-generated"
+    _body(env, msg, DIGEST, ctx)
     return msg
 
 

@@ -62,6 +62,18 @@ leads = Table(
     Column("status_changed_at", UTCDateTime()),
     Column("respond_by", UTCDateTime()),  # the first-contact promise in working time, set on arrival
     Column("anonymised_at", UTCDateTime()),  # erasure or retention removed what identifies the person
+    # Report keys (reports.py), derived once on arrival (store.attribution_keys) so that grouping
+    # needs no URL parsing in SQL: the path of landing_page / page_url, the referring host of
+    # first_referrer / referrer (as traffic.py keeps it: lower case, no port, none for our own site).
+    Column("first_page", String(300)),
+    Column("last_page", String(300)),
+    Column("first_referrer_host", String(253)),
+    Column("last_referrer_host", String(253)),
+    # Working minutes from arrival to first contact, set with first_contact_at (pipeline.py).
+    Column("first_response_minutes", Integer),
+    # The furthest open stage ever reached (pipeline.STAGES: 0 new … 4 won), kept when a lead is
+    # lost or moved back, so the report's funnel counts a lead lost after a proposal as a proposal.
+    Column("stage_reached", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_leads_received_at", "received_at"),
     Index("ix_leads_email", "email"),
     Index("ix_leads_status_owner", "status", "owner"),

@@ -146,7 +146,9 @@ def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
                     lease_until=now + timedelta(seconds=lease))
             .returning(*outbox.c))
     with writing(engine) as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
+        claimed = [dict(row) for row in conn.execute(stmt).mappings()]
+    # RETURNING follows no ORDER BY: sent in the order queued (a lead's webhooks as they happened).
+    return sorted(claimed, key=lambda job: (job["available_at"], job["id"]))
 
 
 def _finish(engine: Engine, job: dict, **values) -> bool:

@@ -19,9 +19,10 @@ from .clock import utcnow
 from .forms import CONTROL_CHARS, Form
 from .mail import ESCALATE, REMIND_OWNER
 from .models import events, leads, outbox
-from .outbox import job, message_id
+from .outbox import job, message_id, wake_workers
 from .sales import Sales
 from .store import Turn, writing
+from .webhooks import status_changed
 
 STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
 OPEN_STATUSES = STATUSES[:4]
@@ -32,6 +33,8 @@ SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MAX_VALUE = 10 ** 11  # a billion in major units, in minor units: past any deal of this studio's
 # Forward order for one-click links: an old email's button never moves a lead back.
 RANK = {"new": 0, "contacted": 1, "consultation": 2, "proposal": 3, "won": 4, "lost": 4}
+# How far along the funnel a lead has come (leads.stage_reached): lost is an end, not a stage.
+STAGES = {status: RANK[status] for status in OPEN_STATUSES + ("won",)}
 
 
 class PipelineError(ValueError):
@@ -135,12 +138,22 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
         values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason,
                   "deal_value": change.value}
         if change.status != "new" and lead["first_contact_at"] is None:
-            values["first_contact_at"] = now
+            values.update(first_contact(sales, lead["received_at"], now))
+        if change.status in STAGES:
+            values["stage_reached"] = max(lead["stage_reached"], STAGES[change.status])
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
         event = event_row(lead_id, now, actor, "status", from_status=lead["status"],
                        to_status=change.status, deal_value=change.value, reason=change.reason,
                        note=change.note)
-        conn.execute(events.insert(), event)
+        row_id = conn.execute(events.insert(), event).inserted_primary_key[0]
+        # A note alone is no news to a CRM; a new status, value or reason is (webhooks.py).
+        news = (lead["status"], lead["deal_value"], lead["lost_reason"]) != (change.status, change.value,
+                                                                             change.reason)
+        webhook_jobs = status_changed(sales, lead_id, row_id, now) if news else []
+        if webhook_jobs:
+            conn.execute(outbox.insert(), webhook_jobs)
+    if webhook_jobs:
+        wake_workers()
     return event
 
 
@@ -183,8 +196,8 @@ def event_row(lead_id: str, at: datetime, actor: str, kind: str, **values) -> di
 def _locked(conn, lead_id: str) -> dict:
     """The lead (not in the spam tray), locked for this transaction."""
     return locked(conn, select(leads.c.status, leads.c.owner, leads.c.deal_value, leads.c.lost_reason,
-                               leads.c.first_contact_at).where(leads.c.id == lead_id, leads.c.spam.is_(False)),
-                  lead_id)
+                               leads.c.first_contact_at, leads.c.received_at, leads.c.stage_reached)
+                  .where(leads.c.id == lead_id, leads.c.spam.is_(False)), lead_id)
 
 
 def locked(conn, query, lead_id: str) -> dict:
@@ -238,6 +251,16 @@ def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dic
             "wall_minutes": round(wall.total_seconds() / 60, 1),
             "working_minutes": round(working.total_seconds() / 60, 1),
             "overdue": working > sales.response.first_contact}
+
+
+def first_contact(sales: Sales, received_at: datetime, now: datetime) -> dict:
+    """The lead's columns for its first contact now: the moment, and the working minutes it took.
+
+    Counted from arrival, as response_times counts (a lead held in the spam tray too: the desk
+    says it was held), so the report's median and a lead's own page agree.
+    """
+    minutes = sales.calendar.between(received_at, now).total_seconds() / 60
+    return {"first_contact_at": now, "first_response_minutes": round(minutes)}
 
 
 def clock_start(lead: dict) -> datetime:

@@ -5,7 +5,9 @@ the messages it missed are sent (each once: a message's fixed Message-ID says
 whether it exists already), and its reminders count from the release. Its
 speed to lead still counts from when it was received (pipeline.response_times),
 and the desk says it was held. Holding a lead drops what it has not sent yet,
-so a release can send it after all.
+so a release can send it after all. Webhooks follow the same rule: a lead
+that arrived as spam sends `lead.created` when it is released (once, like its
+mail), and a held lead's waiting webhooks are dropped.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from .models import bookings, events, leads, outbox
 from .outbox import jobs_for_lead, wake_workers
 from .pipeline import PipelineError, due_at, event_row, followups, locked, owner_for
 from .store import Turn, last_owner, writing
+from .webhooks import lead_created
 
 HELD_REASON = "the lead was marked as spam"
 HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (worker.py too)
@@ -40,7 +43,8 @@ def release(capture, lead_id: str, actor: str, now: datetime | None = None) -> d
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
         row = {**lead, **changes}
         wanted = (jobs_for_lead(form, row, capture.mail_domain, now)
-                  + followups(capture.sales, row, capture.mail_domain, now))
+                  + followups(capture.sales, row, capture.mail_domain, now)
+                  + lead_created(capture.sales, row, now))  # the team's new lead is the CRM's too
         _queue_missing(conn, lead_id, wanted, now)
         event = event_row(lead_id, now, actor, RELEASED, owner=owner,
                           note="not spam: released from the spam tray")

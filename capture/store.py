@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -30,6 +31,7 @@ from .spam import Verdict
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK = "write_lock"  # the pool record's info key for a SQLite connection's lock file
+READING = "capture_reading"  # the execution option of a read-only transaction (reading())
 LEAD_COLUMNS = tuple(c.name for c in leads.columns)
 
 
@@ -115,10 +117,27 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in a read transaction: one snapshot, and writers never wait for it.
+
+    For reads that take a while (reports.py): on SQLite a deferred BEGIN instead of the write
+    lock every other transaction takes up front (in WAL mode a reader and the writer do not
+    wait for each other), so a report never holds up a lead; on PostgreSQL REPEATABLE READ,
+    so that every statement sees the same moment.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{READING: True}, **(
+            {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}))
+        with conn.begin():
+            yield conn
+
+
 def _sqlite_begin(conn):
     # IMMEDIATE takes the write lock up front: two writers then queue on the
     # busy timeout instead of one failing with "database is locked" on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A connection from reading() only reads: a deferred BEGIN leaves writers alone.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE")
 
 
 # --- migrations --------------------------------------------------------------
@@ -176,10 +195,71 @@ def lead_row(form_id: str, values: dict, attribution: dict, *, verdict: Verdict,
                name=values.get("name"), email=values.get("email"), phone=values.get("phone"),
                company=values.get("company"), service=values.get("service"),
                consent_version=consent_version,
-               consent_at=received_at if consent_version else None)
+               consent_at=received_at if consent_version else None, stage_reached=0)
     for key in ATTRIBUTION_FIELDS:
         row[key] = attribution.get(key)
+    row.update(attribution_keys(attribution))
     return row
+
+
+# --- report keys ---------------------------------------------------------------
+# The report (reports.py) groups leads by page and referring site and matches them to the page
+# views traffic.py counts. The keys are worked out here, once per lead, so that no query parses
+# a URL; the 0007 migration fills them for older leads with these same functions.
+
+PATH_MAX = 300  # as page_views.path (traffic.PATH_MAX)
+REFERRER_SCAN = 2048  # the host is near the start; a long query string is never parsed whole
+HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")  # as a browser serialises it (IDNA applied)
+
+
+def url_path(url: str | None) -> str | None:
+    """The path of a page's URL, as `location.pathname` gives it (what page_views.path holds).
+
+    None for anything that is not an absolute URL or a path of a site: a query and fragment
+    never belong to the key (a query can carry anything, an address included).
+    """
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError:  # a malformed IPv6 literal
+        return None
+    if parts.path.startswith("/") and not parts.path.startswith("//"):
+        return parts.path[:PATH_MAX]
+    return "/" if not parts.path and parts.netloc else None
+
+
+def url_host(url: str | None) -> str | None:
+    """The host of a URL as traffic.clean_referrer keeps it (lower case, no port, no final dot).
+
+    `www.` stays, as it does in page_views.referrer_host, so the two match; None for no URL.
+    (tests/test_reports.py holds the two functions to the same answers.)
+    """
+    try:
+        host = (urlsplit((url or "")[:REFERRER_SCAN].strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return None
+    return host if len(host) <= 253 and HOST.fullmatch(host) else None
+
+
+def attribution_keys(attribution: dict) -> dict:
+    """first_page, last_page, first_referrer_host and last_referrer_host of a lead's attribution.
+
+    A referrer on our own site is no referrer, as in page_views: internal navigation is not a
+    source. "Our own" is the host of the lead's landing page and form page (with or without
+    `www.`), which is what the visitor's browser was on, whatever the settings say.
+    """
+    page, landing = attribution.get("page_url"), attribution.get("landing_page")
+    own = {_bare(host) for host in (url_host(page), url_host(landing)) if host}
+
+    def referrer(url):
+        host = url_host(url)
+        return None if host is None or _bare(host) in own else host
+    return {"first_page": url_path(landing), "last_page": url_path(page),
+            "first_referrer_host": referrer(attribution.get("first_referrer")),
+            "last_referrer_host": referrer(attribution.get("referrer"))}
+
+
+def _bare(host: str) -> str:
+    return host.removeprefix("www.")
 
 
 class StoreError(Exception):

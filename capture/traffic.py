@@ -51,7 +51,7 @@ from .api import CORS_MAX_AGE, Problem, origin_allowed, read_body, request_origi
 from .clock import utcnow
 from .config import Settings
 from .models import daily_salts, daily_visitors, page_views
-from .store import writing
+from .store import url_host, writing
 
 log = logging.getLogger(__name__)
 bp = Blueprint("traffic", __name__, url_prefix="/api")
@@ -65,8 +65,6 @@ UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 # Bots cannot store arbitrary text: no spaces, controls, backslashes or non-ASCII.
 PATH_CHARS = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
 # A host as browsers serialise it in document.referrer (IDNA already applied).
-HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
-REFERRER_SCAN = 2048  # the host is near the start; a long query string is never parsed whole
 USER_AGENT_SCAN = 512  # real ones are shorter; the crawler patterns' cost grows with the length
 # The team's pages (the desk, one-click links) and the API are not the site's traffic.
 NOT_COUNTED = ("/desk/", "/actions/", "/api/")
@@ -191,11 +189,8 @@ def clean_referrer(raw) -> str:
         return ""
     if not isinstance(raw, str):
         raise ValueError("send document.referrer (text), or leave it out.")
-    try:
-        host = (urlsplit(raw[:REFERRER_SCAN].strip()).hostname or "").rstrip(".")
-    except ValueError:  # a malformed IPv6 literal
-        return ""
-    if len(host) > 253 or not HOST.fullmatch(host) or _bare(host) in own_hosts():
+    host = url_host(raw)  # the one host rule, shared with the leads' attribution keys
+    if host is None or _bare(host) in own_hosts():
         return ""
     return host
 

@@ -1,5 +1,8 @@
 """The delivery worker: claim a due job, build its message, send it, record the outcome.
 
+A message is an email (mail.py, transport.py) or a webhook (webhooks.py): same queue,
+same leases, retries and dead letters.
+
 One class, two ways to run it:
 - embedded: `start_embedded(capture)` runs it in daemon threads of the web process,
   woken the moment a lead is stored in that process (`outbox.wake_workers`);
@@ -14,15 +17,18 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
-
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import appointments, bookingmail, mail, outbox, pipeline, privacy, quarantine, signin, store, tokens
+from . import (appointments, bookingmail, digest, mail, outbox, pipeline, privacy, quarantine, signin, store,
+               tokens, webhooks)
 from .clock import utcnow
+from .config import ConfigError
 from .paths import TEMPLATES
 from .transport import SendError, make_transport
 
@@ -59,12 +65,15 @@ class Worker:
         self.conf = capture.settings.delivery
         self.env = mail.environment(TEMPLATES / "email")
         self.transport = make_transport(capture.settings.mail, self.conf.smtp_timeout)
+        # ConfigError if an endpoint's secret is missing: this is where webhooks are signed.
+        self.webhooks = webhooks.Sender(capture, min(webhooks.TIMEOUT, self.conf.smtp_timeout))
         self.sender = capture.settings.mail_from.addr_spec
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
         self.bell = outbox.doorbell()
         self.unreachable = False  # the last send could not even connect
         self.chores_day = None  # the day this worker last made sure the daily chores are queued
+        self.digest_week = None  # the week whose digest this worker last made sure is queued
         self.batch = batch_size(self.conf)
 
     # --- loops -----------------------------------------------------------------
@@ -107,6 +116,7 @@ class Worker:
                     break  # the server is down: probe again next pass, not once per job
         finally:
             self.transport.close()  # hang up once the queue is empty
+            self.webhooks.close()
         return handled
 
     def stop(self) -> None:
@@ -165,6 +175,12 @@ class Worker:
         if self.chores_day != day:
             outbox.ensure_daily(self.capture.engine, outbox.RETENTION, day, self.capture.mail_domain, now)
             self.chores_day = day
+        week = digest.last_week(now, self.capture.settings.timezone)
+        if (self.capture.settings.digest and self.digest_week != week
+                and digest.due(now, self.capture.settings.timezone)):
+            digest.ensure_weekly(self.capture.engine, self.capture.sales, self.capture.mail_domain, now,
+                                 self.capture.settings.timezone)
+            self.digest_week = week
 
     def housekeeping(self, job: dict) -> str:
         """Today's retention run (privacy.py); logs counts only."""
@@ -198,14 +214,14 @@ class Worker:
             msg = self.retrying(self.render, job)
         except SQLAlchemyError:
             raise  # the database, not the job
-        except Unwanted as exc:
+        except (Unwanted, webhooks.Unwanted) as exc:
             log.info("%s not sent: %s", where, exc)
             return self.record(outbox.mark_dropped, job, f"not sent: {exc}")
         except Exception as exc:  # a poison job: set aside, the queue moves on
             log.error("%s cannot be rendered (%s); set aside as dead", where, type(exc).__name__)
             return self.record(outbox.mark_dead, job, f"poison: cannot render: {type(exc).__name__}: {exc}")
         try:
-            self.transport.send(msg, self.sender, mail.ascii_address(job["recipient"]))
+            self.send(job, msg)
         except SendError as exc:
             self.unreachable = exc.unreachable
             error = f"{exc} {exc.detail}".strip()
@@ -223,6 +239,13 @@ class Worker:
         else:
             log.info("%s sent (attempt %d)", where, job["attempts"])
         return "sent"
+
+    def send(self, job: dict, msg) -> None:
+        """Hand a built message to the mail server, or post a built webhook; SendError if refused."""
+        if job["kind"] == webhooks.WEBHOOK:
+            self.webhooks.send(msg)
+        else:
+            self.transport.send(msg, self.sender, mail.ascii_address(job["recipient"]))
 
     def record(self, mark, job: dict, *args):
         """Write a tried job's outcome at once, retrying; Unrecorded if the database will not."""
@@ -243,11 +266,15 @@ class Worker:
         cap = self.capture
         if job["kind"] == mail.SIGN_IN:
             return self.render_sign_in(job)
+        if job["kind"] == mail.DIGEST:
+            return self.render_digest(job)
         lead = store.get_lead(cap.engine, job["lead_id"])
         if lead is None:
             raise mail.RenderError("the lead no longer exists")
         if lead["spam"]:  # moved to the spam tray after this was queued
             raise Unwanted(quarantine.HELD_REASON)
+        if job["kind"] == webhooks.WEBHOOK:
+            return self.webhooks.render(job, lead)
         if job["kind"] in mail.FOLLOW_UPS and lead["status"] != "new":
             raise Unwanted(f"the lead was {lead['status']} before this was due")
         form = cap.schema.forms.get(lead["form_id"])
@@ -289,6 +316,17 @@ class Worker:
             return appointments.current(engine, lead["id"])
         return None
 
+    def render_digest(self, job: dict):
+        """The weekly digest, with the numbers as they are now, for a reader still on the team."""
+        cap = self.capture
+        member = cap.sales.member(job["recipient"])
+        if member is None or member not in digest.readers(cap.sales):
+            raise Unwanted("the address no longer reads the digest (sales.yml)")
+        week = digest.Week(date.fromisoformat(job["ref"]))
+        ctx = digest.context(cap.engine, cap.sales, cap.settings.timezone, week,
+                             f"{cap.settings.public_url}/desk/report", utcnow())
+        return mail.compose_digest(self.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)
+
     def render_sign_in(self, job: dict):
         """A desk sign-in email: the link row must exist and still be unused."""
         cap = self.capture
@@ -317,8 +355,15 @@ def start_threads(capture: Capture, count: int, name: str | None = None) -> list
 
 
 def start_embedded(capture: Capture) -> list[tuple[Worker, threading.Thread]]:
-    """The web process's workers (CAPTURE_WORKER_THREADS); they stop when the process exits."""
-    started = start_threads(capture, capture.settings.delivery.threads)
+    """The web process's workers (CAPTURE_WORKER_THREADS); they stop when the process exits.
+
+    A missing webhook secret stops the start like any bad setting: one line, exit code 4.
+    """
+    try:
+        started = start_threads(capture, capture.settings.delivery.threads)
+    except ConfigError as exc:  # raised by the first Worker, before any thread started
+        print(f"capture: {exc}", file=sys.stderr)
+        raise SystemExit(4) from None
     atexit.register(stop_threads, started)
     return started
 

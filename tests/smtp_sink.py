@@ -106,7 +106,7 @@ def worker_env(database_url: str, mail_url: str, **extra) -> dict:
     env.update({"CAPTURE_DATABASE_URL": database_url, "CAPTURE_SECRET_KEY": TEST_SECRET,
                 "CAPTURE_MAIL_URL": mail_url, "CAPTURE_WORKER_POLL": "0.05s",
                 "CAPTURE_MAIL_TIMEOUT": "1s", "CAPTURE_MAIL_LEASE": "2s",
-                "CAPTURE_MAIL_RETRY_FIRST": "0.1s", "CAPTURE_MAIL_RETRY_MAX": "0.5s"})
+                "CAPTURE_MAIL_RETRY_FIRST": "0.1s", "CAPTURE_MAIL_RETRY_MAX": "0.5s", "CAPTURE_DIGEST": "0"})
     env.update({f"CAPTURE_{k.upper()}": v for k, v in extra.items()})
     return env
 

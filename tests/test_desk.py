@@ -306,3 +306,10 @@ def test_a_manager_erases_a_person_from_the_desk_after_confirming(app, client, c
     lead = get_lead(app.extensions["capture"].engine, lead_id)
     assert lead["email"] is None and lead["name"] is None and lead["anonymised_at"] is not None
     assert "Erased: 1 lead(s)" in client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("page", ["/desk/report", "/desk/spam"])
+def test_signing_in_from_a_link_to_the_report_or_the_tray_lands_there(app, client, page):
+    assert client.get(page).status_code == 302  # signed out: to the sign-in page, remembering this one
+    response = sign_in(app, client, MAYA)
+    assert response.headers["Location"] == page

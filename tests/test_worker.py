@@ -156,7 +156,7 @@ def build_app(database_url: str, tmp_path, smtp_url: str):
     from capture import create_app
     from tests.conftest import TEST_SECRET
     return create_app({"database_url": database_url, "secret_key": TEST_SECRET, "ratelimit": "",
-                       "mail_url": smtp_url, "embedded_worker": "0"})
+                       "mail_url": smtp_url, "embedded_worker": "0", "digest": "0"})
 
 
 def after_first_send(worker, fault) -> list:

@@ -21,7 +21,7 @@ from ..sales import SELLING, Member
 from ..tokens import TokenError, read_sign_in
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
-RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40})?")  # used with fullmatch
+RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
 # Per IP and per address: enough for someone who mistypes, too few to mail-bomb a colleague.
 LIMITS = {"ip": "20 per hour", "address": "5 per hour"}
 

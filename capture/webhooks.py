@@ -1,0 +1,243 @@
+"""Outgoing webhooks: which events an endpoint hears of, and posting them, signed.
+
+Endpoints are listed in sales.yml (name, URL, events); each one's secret is
+the setting CAPTURE_WEBHOOK_SECRET_<NAME>, never in the repository. An event
+is one outbox row per endpoint that wants it (kind `webhook`, recipient the
+endpoint's name, ref the event id), written in the transaction of the change
+itself, so it is delivered with the mail's leases, retries and dead letters.
+
+The payload is built when it is sent, from the lead as stored then (and the
+event row or the booking the event names), so nothing personal waits in the
+outbox: an erased lead's waiting webhooks are dropped with its mail and say
+nothing. Each is signed in the Standard Webhooks format; the event id is its
+`webhook-id`, the same at every retry and to every endpoint, so a receiver
+drops repeats (delivery is at least once).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from standardwebhooks import Webhook
+
+from .config import ConfigError
+from .forms import ATTRIBUTION_FIELDS
+from .mail import RenderError
+from .models import bookings, events
+from .outbox import job
+from .privacy import kept_answers
+from .sales import WEBHOOK_EVENTS, Endpoint, Sales
+from .transport import SendError
+
+WEBHOOK = "webhook"  # the outbox kind
+LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED = WEBHOOK_EVENTS
+# The event id's last part for each type (the id names what the payload is built from).
+_SUFFIX = {LEAD_CREATED: "created", STATUS_CHANGED: "status", BOOKING_CREATED: "booked",
+           BOOKING_CANCELLED: "cancelled"}
+_TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
+TIMEOUT = 10.0  # seconds for connecting and for each read; never above CAPTURE_MAIL_TIMEOUT
+USER_AGENT = "fernleaf-capture-webhooks/1"
+
+
+class Unwanted(Exception):
+    """Decided at send time: this webhook is no longer wanted (worker.py drops it)."""
+
+
+# --- events: written in the change's own transaction -----------------------------
+
+def event_id(kind: str, subject: str, number: int | None = None) -> str:
+    """The stable id of one event: the lead or booking it is about, the type, and the event row.
+
+    e.g. evt_<lead id>.created, evt_<lead id>.status.<event row id>, evt_<booking id>.cancelled
+    """
+    return f"evt_{subject}.{_SUFFIX[kind]}" + (f".{number}" if number is not None else "")
+
+
+def parse_id(value: str | None) -> tuple[str, str, int | None]:
+    """(type, lead or booking id, event row id or None) from an event id; ValueError if it is none."""
+    parts = (value or "").removeprefix("evt_").split(".")
+    if not (value or "").startswith("evt_") or len(parts) not in (2, 3) or parts[1] not in _TYPE:
+        raise ValueError(f"{value!r} is not a webhook event id")
+    kind = _TYPE[parts[1]]
+    if (len(parts) == 3) != (kind == STATUS_CHANGED) or (len(parts) == 3 and not parts[2].isdigit()):
+        raise ValueError(f"{value!r} is not a webhook event id")
+    return kind, parts[0], int(parts[2]) if len(parts) == 3 else None
+
+
+def jobs(sales: Sales, kind: str, lead_id: str, subject: str, now: datetime,
+         number: int | None = None) -> list[dict]:
+    """One outbox row per endpoint that wants this event (none without endpoints)."""
+    found = event_id(kind, subject, number)
+    return [job(lead_id, WEBHOOK, e.name, f"webhook:{found}:{e.name}", now, ref=found)
+            for e in sales.webhooks if kind in e.events]
+
+
+def lead_created(sales: Sales, lead: dict, now: datetime) -> list[dict]:
+    """lead.created for a lead that reached the team: on arrival, or on release from the spam tray.
+
+    Its fixed id makes it once per lead: a release queues only what is missing (quarantine.py).
+    """
+    if lead["spam"]:
+        return []
+    return jobs(sales, LEAD_CREATED, lead["id"], lead["id"], now)
+
+
+def status_changed(sales: Sales, lead_id: str, event_row_id: int, now: datetime) -> list[dict]:
+    """lead.status_changed for the status event row just written."""
+    return jobs(sales, STATUS_CHANGED, lead_id, lead_id, now, number=event_row_id)
+
+
+def booking_event(sales: Sales, kind: str, booking: dict, now: datetime) -> list[dict]:
+    """booking.created or booking.cancelled for this booking (each happens once to a booking)."""
+    return jobs(sales, kind, booking["lead_id"], booking["id"], now)
+
+
+# --- sending: in the worker ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """One signed POST, ready to go."""
+    endpoint: Endpoint
+    event_id: str
+    body: str
+
+
+def check_secrets(sales: Sales, secrets: dict[str, str]) -> None:
+    """ConfigError naming the variable of the first endpoint whose secret is not set."""
+    for endpoint in sales.webhooks:
+        if endpoint.name not in secrets:
+            raise ConfigError(f"{endpoint.secret_variable}: not set, but {sales.source} lists the webhook "
+                              f"endpoint '{endpoint.name}'; set it to the secret its receiver verifies "
+                              "signatures with (whsec_…)")
+
+
+class Sender:
+    """Builds and posts webhooks for one worker thread (its own HTTP session)."""
+
+    def __init__(self, capture, timeout: float = TIMEOUT):
+        check_secrets(capture.sales, capture.settings.webhook_secrets)
+        self.capture = capture
+        self.endpoints = {e.name: e for e in capture.sales.webhooks}
+        self.signers = {name: Webhook(capture.settings.webhook_secrets[name]) for name in self.endpoints}
+        self.timeout = timeout
+        self.session = None
+
+    def render(self, job: dict, lead: dict) -> Request:
+        """The request for a job about `lead` (not in the spam tray); Unwanted if no longer needed."""
+        kind, subject, number = parse_id(job["ref"])
+        endpoint = self.endpoints.get(job["recipient"])
+        if endpoint is None:
+            raise Unwanted(f"the webhook endpoint {job['recipient']} is no longer in sales.yml")
+        if kind not in endpoint.events:
+            raise Unwanted(f"the webhook endpoint {endpoint.name} no longer takes {kind}")
+        if lead["anonymised_at"] is not None:
+            raise Unwanted("the lead was erased")
+        payload = build(self.capture, kind, lead, subject, number)
+        return Request(endpoint, job["ref"], json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+    def send(self, request: Request) -> None:
+        """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""
+        name = request.endpoint.name
+        stamp = int(time.time())
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "webhook-id": request.event_id, "webhook-timestamp": str(stamp),
+                   "webhook-signature": self.signers[name].sign(
+                       request.event_id, datetime.fromtimestamp(stamp, timezone.utc), request.body)}
+        if self.session is None:
+            self.session = requests.Session()
+            self.session.trust_env = False  # no proxy, no .netrc credentials: straight to the URL
+        try:
+            # Never a redirect: the signed body goes only where sales.yml says.
+            response = self.session.post(request.endpoint.url, data=request.body.encode("utf-8"),
+                                         headers=headers, timeout=self.timeout, allow_redirects=False,
+                                         stream=True)
+        except requests.Timeout:
+            raise SendError(f"webhook endpoint {name}: no answer within {self.timeout:g}s") from None
+        except requests.RequestException as exc:  # refused, reset, TLS, DNS: worth another try
+            # The type only: the URL (in the exception's text) may carry a token.
+            raise SendError(f"webhook endpoint {name}: cannot connect ({type(exc).__name__})") from None
+        # The answer's body is neither read nor kept: it may echo the person's details back.
+        with response:
+            if not 200 <= response.status_code < 300:
+                raise refusal(name, response.status_code)
+
+    def close(self) -> None:
+        """Hang up the kept-alive connections (when the queue is empty)."""
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+
+
+def refusal(name: str, code: int) -> SendError:
+    """What an HTTP answer other than 2xx means: 5xx, 408 and 429 pass; other 4xx and 3xx will not."""
+    if 300 <= code < 400:
+        return SendError(f"webhook endpoint {name} answered HTTP {code}, a redirect, which is never "
+                         "followed: put the new URL in sales.yml", permanent=True)
+    permanent = 400 <= code < 500 and code not in (408, 429)
+    return SendError(f"webhook endpoint {name} answered HTTP {code}", permanent=permanent)
+
+
+# --- payloads ----------------------------------------------------------------------
+
+def build(capture, kind: str, lead: dict, subject: str, number: int | None) -> dict:
+    """{"type", "timestamp" (when it happened), "data": {"lead", and "change" or "booking"}}."""
+    data = {"lead": lead_data(capture, lead)}
+    if kind == LEAD_CREATED:
+        at = lead["released_at"] or lead["received_at"]
+    elif kind == STATUS_CHANGED:
+        change = _event(capture.engine, lead["id"], number)
+        at = change["at"]
+        data["change"] = {"from": change["from_status"], "to": change["to_status"], "by": change["actor"],
+                          "deal_value": change["deal_value"], "lost_reason": change["reason"]}
+    else:
+        made = _booking(capture.engine, lead["id"], subject)
+        at = made["changed_at"] if kind == BOOKING_CANCELLED else made["created_at"]
+        data["booking"] = {"id": made["id"], "status": made["status"], "host": made["host"],
+                           "starts_at": iso(made["starts_at"]), "ends_at": iso(made["ends_at"])}
+    return {"type": kind, "timestamp": iso(at), "data": data}
+
+
+def lead_data(capture, lead: dict) -> dict:
+    """The lead as a CRM needs it: who (contact details), what they chose, where from, where it stands.
+
+    What they wrote in free text stays in the desk (`url`); `deal_value` is in minor units (pence).
+    """
+    return {
+        "id": lead["id"], "url": f"{capture.settings.public_url}/desk/leads/{lead['id']}",
+        "form": lead["form_id"], "received_at": iso(lead["received_at"]), "verdict": lead["verdict"],
+        "status": lead["status"], "owner": lead["owner"],
+        "name": lead["name"], "email": lead["email"], "phone": lead["phone"], "company": lead["company"],
+        "service": lead["service"], "answers": kept_answers(capture.schema, lead["form_id"], lead["data"] or {}),
+        "deal_value": lead["deal_value"], "currency": capture.sales.currency, "lost_reason": lead["lost_reason"],
+        "attribution": {key: lead[key] for key in ATTRIBUTION_FIELDS if lead.get(key)},
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC, to the microsecond, with a Z (as the Standard Webhooks examples write it)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _event(engine: Engine, lead_id: str, number: int) -> dict:
+    query = select(events).where(events.c.id == number, events.c.lead_id == lead_id)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    if found is None:
+        raise RenderError(f"the lead's event {number} no longer exists")
+    return dict(found)
+
+
+def _booking(engine: Engine, lead_id: str, booking_id: str) -> dict:
+    query = select(bookings).where(bookings.c.id == booking_id, bookings.c.lead_id == lead_id)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    if found is None:
+        raise RenderError("the booking no longer exists")
+    return dict(found)

@@ -1,0 +1,287 @@
+"""The desk's report page: who sees it, the numbers of a known history, sorting, CSV, charts.
+
+Every test runs on SQLite and on PostgreSQL. The history is made as production makes it:
+leads through the form API, views through the beacon's counting function, statuses through
+the pipeline, with the clock injected.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from capture import charts, pipeline, traffic, trends
+from capture.pipeline import Change
+from test_desk import MAYA, PRIYA, TOM, sign_in
+
+# Tuesday 3 November 2026, 10:00 in London (GMT): within working hours.
+ARRIVED = datetime(2026, 11, 3, 10, 0, tzinfo=timezone.utc)
+PERIOD = "since=2026-11-02&until=2026-11-15"  # two weeks, Monday to Sunday
+SVG = re.compile(r"<svg\b.*?</svg>", re.S)
+
+
+def ext(app):
+    return app.extensions["capture"]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    def set_to(moment: datetime) -> None:
+        monkeypatch.setattr("capture.api.utcnow", lambda: moment)
+    set_to(ARRIVED)
+    return set_to
+
+
+def lead(client, consultation, n: int, **fields) -> str:
+    body = {**consultation, "email": f"visitor{n}@example.com", "message": f"We need a new site ({n}).",
+            "time_on_form": "60000", **fields}
+    response = client.post("/api/forms/consultation", json=body)
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def move(app, lead_id: str, after_minutes: int, *changes: Change) -> None:
+    for i, change in enumerate(changes):
+        pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA,
+                               now=ARRIVED + timedelta(minutes=after_minutes + i))
+
+
+def views(app, n: int, ip_prefix: str, path: str, at: datetime = ARRIVED, **utm) -> None:
+    for i in range(n):
+        traffic.count_view(ext(app).engine, traffic.View(path=path, **utm),
+                           (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
+
+
+@pytest.fixture
+def history(app, client, consultation, clock) -> dict:
+    """Week 1: 10 google/autumn visitors, 2 leads (one won £8,500, one lost on price); 5 newsletter
+    visitors, 1 lead (contacted). Week 2: 1 google lead, new. Plus a lead before the period."""
+    google = {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "autumn"}
+    views(app, 10, "10.0.0", "/services/", **google)
+    views(app, 5, "10.0.1", "/blog/fast-websites/", utm_source="newsletter", utm_campaign="winter")
+    first = {"first_utm_source": "google", "first_utm_medium": "cpc", "first_utm_campaign": "autumn"}
+    ids = {"won": lead(client, consultation, 1, **first),
+           "lost": lead(client, consultation, 2, **first),
+           "news": lead(client, consultation, 3, first_utm_source="newsletter", first_utm_campaign="winter")}
+    move(app, ids["won"], 30, Change("contacted"), Change("consultation"), Change("won", value=850_000))
+    move(app, ids["lost"], 60, Change("contacted"), Change("lost", reason="price"))
+    move(app, ids["news"], 90, Change("contacted"))
+    clock(ARRIVED + timedelta(days=7))
+    ids["later"] = lead(client, consultation, 4, **first)
+    clock(ARRIVED - timedelta(days=20))
+    ids["before"] = lead(client, consultation, 5, **first)
+    clock(ARRIVED)
+    return ids
+
+
+def page(client, query: str = ""):
+    return client.get(f"/desk/report?{query}")
+
+
+def table_rows(html: str) -> list[str]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)).strip() for r in body.split("</tr>")[:-1]]
+
+
+# --- who sees it ------------------------------------------------------------------------
+
+def test_signed_out_visitors_are_sent_to_sign_in(client):
+    for path in ("/desk/report", "/desk/report.csv"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"] == "/desk/sign-in"
+
+
+@pytest.mark.parametrize("email", [PRIYA, TOM, MAYA])
+def test_marketing_sales_and_managers_see_it_and_its_nav_link(app, client, email):
+    sign_in(app, client, email)
+    response = page(client)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert '<a href="/desk/report">Report</a>' in html and "<h1>Report: leads by source</h1>" in html
+    assert '<a href="/desk/report">Report</a>' in client.get("/desk/").get_data(as_text=True)
+
+
+def test_someone_without_a_report_role_is_refused(app, client, monkeypatch):
+    sign_in(app, client, PRIYA)
+    monkeypatch.setattr("capture.desk.views.REPORT_ROLES", frozenset({"nobody"}))
+    for path in ("/desk/report", "/desk/report.csv"):
+        response = client.get(path)
+        assert response.status_code == 403 and "Not for your role" in response.get_data(as_text=True)
+
+
+# --- the numbers --------------------------------------------------------------------------
+
+def test_priya_sees_the_numbers_of_the_period_by_campaign(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=campaign&touch=first&{PERIOD}").get_data(as_text=True)
+    assert "Leads that arrived from 2 November 2026 to 15 November 2026" in html
+    rows = table_rows(html)
+    # campaign, views, visitors, leads, per 100, contacted, median, consult., proposals, won, lost,
+    # win rate, revenue, per 100 visitors, lost reasons. Most leads first. A won lead got past
+    # the proposal stage; £8,500 from 10 visitors is £85,000 per 100.
+    assert rows == [
+        "autumn 10 10 3 30.0 2 45 min 1 1 1 1 50.0% £8,500 £85,000 price (1)",
+        "winter 5 5 1 20.0 1 1 h 30 min 0 0 0 0 – £0 £0 –",
+    ]
+    foot = html.split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", foot)).strip()
+    assert text == "Total 15 15 4 26.7 3 1 h 00 min 1 1 1 1 50.0% £8,500 £56,667 price (1)"
+    assert 'aria-sort="descending"' in html  # by leads, the default
+
+
+def test_lead_dimensions_show_a_dash_for_views(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=owner&{PERIOD}").get_data(as_text=True)
+    rows = table_rows(html)
+    assert rows and all(re.match(r"(Maya Patel|Tom \w+|\(none\)) – – \d+ – ", r) for r in rows), rows
+    foot = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<tfoot>", 1)[1].split("</tfoot>")[0])).strip()
+    assert foot.startswith("Total 15 15 4 26.7 ")  # the period's views are still there in all
+
+
+def test_sorting_by_a_column_header_link(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=campaign&{PERIOD}&sort=campaign&dir=desc").get_data(as_text=True)
+    assert [r.split()[0] for r in table_rows(html)] == ["winter", "autumn"]
+    assert re.search(r'<th scope="col" aria-sort="descending">\s*<a href="[^"]*sort=campaign', html)
+    # The sorted column's link turns the order round; another column's starts highest first.
+    assert re.search(r'href="[^"]*sort=campaign&amp;dir=asc"[^>]*>Campaign<span class="visually-hidden">, sort A to Z', html)
+    assert re.search(r'href="[^"]*sort=views&amp;dir=desc"[^>]*>Views<span class="visually-hidden">, sort highest first', html)
+    html = page(client, f"by=campaign&{PERIOD}&sort=revenue_pence&dir=asc").get_data(as_text=True)
+    assert [r.split()[0] for r in table_rows(html)] == ["winter", "autumn"]
+    html = page(client, f"by=campaign&{PERIOD}&sort=win_rate&dir=asc").get_data(as_text=True)
+    assert [r.split()[0] for r in table_rows(html)] == ["autumn", "winter"]  # no win rate: last
+
+
+@pytest.mark.parametrize("query, message", [
+    ("since=2026-13-01", "is not a date the report can use"),
+    ("until=yesterday", "is not a date the report can use"),
+    ("since=0001-01-01", "is not a date the report can use"),
+    ("since=2026-11-10&until=2026-11-01", "The period starts (10 Nov 2026) after it ends (1 Nov 2026)"),
+    ("by=nothing", "There is no report by"),
+    ("by=<b>x</b>", "There is no report by &#39;&lt;b&gt;x&lt;/b&gt;&#39;"),
+    ("touch=middle", "Credit the first or the last touch"),
+    ("sort=password", "cannot be sorted by that"),
+    ("dir=sideways", "Sort ascending"),
+])
+def test_bad_parameters_are_a_400_with_a_message(app, client, query, message):
+    sign_in(app, client, PRIYA)
+    response = page(client, query)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html and 'role="alert"' in html and "<form" in html
+    assert client.get(f"/desk/report.csv?{query}").status_code == 400
+
+
+def test_a_campaign_named_like_a_script_is_shown_as_text(app, client, consultation, clock):
+    lead(client, consultation, 1, first_utm_campaign="<script>alert(1)</script>", first_utm_source="<b>src</b>")
+    sign_in(app, client, PRIYA)
+    html = page(client, "by=campaign&since=2026-11-01&until=2026-11-30").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html and "<b>src</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;src&lt;/b&gt;" in html
+    for svg in SVG.findall(html):
+        ET.fromstring(svg)
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+def test_the_csv_has_the_header_rows_and_totals_and_cannot_trick_a_spreadsheet(app, client, consultation, clock):
+    lead(client, consultation, 1, first_utm_campaign="=HYPERLINK(\"http://x\")")
+    lead(client, consultation, 2, first_utm_campaign="autumn")
+    sign_in(app, client, PRIYA)
+    response = client.get("/desk/report.csv?by=campaign&since=2026-11-01&until=2026-11-30&sort=campaign&dir=asc")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == \
+        'attachment; filename="report-campaign-first-2026-11-01-to-2026-11-30.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert list(rows[0]) == ["campaign", "views", "visitors", "leads", "conversion_rate", "contacted",
+                             "median_first_contact_minutes", "consultations", "proposals", "won", "lost",
+                             "win_rate", "revenue_pence", "revenue_per_100_visitors_pence", "top_lost_reasons"]
+    assert [r["campaign"] for r in rows] == ["'=HYPERLINK(\"http://x\")", "autumn", "(total)"]
+    assert rows[-1]["leads"] == "2"
+
+
+def test_the_page_links_to_the_csv_with_the_same_choices(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=source&touch=last&{PERIOD}").get_data(as_text=True)
+    link = re.search(r'<a href="(/desk/report\.csv\?[^"]+)" download>Download CSV', html)[1].replace("&amp;", "&")
+    assert all(part in link for part in ("by=source", "touch=last", "since=2026-11-02", "until=2026-11-15"))
+    assert client.get(link).status_code == 200
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+def test_the_page_has_three_charts_with_text_equivalents(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=campaign&{PERIOD}").get_data(as_text=True)
+    svgs = SVG.findall(html)
+    assert len(svgs) == 3
+    ns = "{http://www.w3.org/2000/svg}"
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.get("role") == "img" and root.find(f"{ns}title").text and root.find(f"{ns}desc").text
+        assert all(el.tag in {f"{ns}{t}" for t in ("title", "desc", "rect", "line", "text")} for el in root)
+    assert "<script" not in html and "cdn" not in html.lower()
+    assert html.count('class="chart-data"') == 3
+    leads_svg, revenue_svg, funnel_svg = svgs
+    assert "Leads per week, 2 weeks from 2 Nov: 4 in all; by source: google 3, newsletter 1." in leads_svg
+    assert "£8,500" in revenue_svg
+    assert "Views 15; Leads 4 (26.7% of views); Contacted 3 (75.0% of leads); " \
+           "Consultation 1 (33.3% of contacted); Won 1 (100.0% of consultation)." in funnel_svg
+
+
+def test_weekly_by_source_is_one_aggregate_by_arrival_week(app, history):
+    found = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
+                                    date(2026, 11, 16))
+    assert found.weeks == [date(2026, 11, 2), date(2026, 11, 9)]
+    assert found.sources == ["google", "newsletter"]
+    assert found.leads == {"google": [2, 1], "newsletter": [1, 0]}
+    assert found.revenue == {"google": [850_000, 0], "newsletter": [0, 0]}
+    assert found.week_totals("leads") == [3, 1]
+    # A period starting mid-week counts from its first day.
+    late = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 4),
+                                   date(2026, 11, 16))
+    assert late.weeks == [date(2026, 11, 2), date(2026, 11, 9)] and late.leads == {"google": [0, 1]}
+    # Sources beyond the top few are one "other" series.
+    few = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
+                                  date(2026, 11, 16), top=1)
+    assert few.sources == [trends.OTHER] and few.leads == {trends.OTHER: [3, 1]}
+    last = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
+                                   date(2026, 11, 16), touch="last")
+    assert last.sources == ["(direct or unknown)"]
+
+
+def test_a_long_period_is_charted_for_its_last_weeks(app):
+    found = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2024, 1, 1),
+                                    date(2026, 11, 16))
+    assert found.cut and len(found.weeks) == trends.MAX_WEEKS and found.weeks[-1] == date(2026, 11, 9)
+
+
+def test_the_charts_are_well_formed_svg_with_the_numbers():
+    trend = trends.Trend([date(2026, 11, 2), date(2026, 11, 9)], ["google", "<x & y>"],
+                         {"google": [3, 1], "<x & y>": [0, 2]}, {"google": [850_000, 0], "<x & y>": [0, 125_050]})
+    for chart in (charts.weekly_chart(trend, "leads"), charts.weekly_chart(trend, "revenue"),
+                  charts.funnel_chart({"views": 1200, "leads": 6, "contacted": 5, "consultations": 2, "won": 1})):
+        svg = SVG.search(str(chart))[0]
+        ET.fromstring(svg)
+        assert "<x & y>" not in str(chart)
+    leads = str(charts.weekly_chart(trend, "leads"))
+    assert "6 in all; by source: google 4, &lt;x &amp; y&gt; 2" in leads
+    assert "<td class=\"num\">3</td>" in leads  # the table: google's first week
+    revenue = str(charts.weekly_chart(trend, "revenue"))
+    assert "£9,750.50 in all" in revenue and "£1,250.50" in revenue
+    funnel = str(charts.funnel_chart({"views": 1200, "leads": 6, "contacted": 5, "consultations": 2, "won": 1}))
+    assert "1,200" in funnel and "Leads 6 (0.5% of views)" in funnel
+    empty = str(charts.funnel_chart({}))
+    assert "No views or leads in this period." in empty
+
+
+def test_an_empty_period_shows_zeros_and_empty_charts(app, client):
+    sign_in(app, client, PRIYA)
+    response = page(client)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "No views and no leads in this period." in html and "No leads in the" in html

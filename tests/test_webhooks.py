@@ -1,0 +1,443 @@
+"""Outgoing webhooks (capture/webhooks.py) against a real receiver on loopback.
+
+The receiver is an http.server in a thread that verifies every signature with
+the `standardwebhooks` package, fails the first delivery of some events with
+a 500, refuses one endpoint with a 400, and records what it accepted by
+webhook-id, so each test can say every event arrived exactly once. Retries
+are made due by moving `available_at`, never by sleeping.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from sqlalchemy import select, update
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from capture import appointments, pipeline, privacy, quarantine, webhooks
+from capture.clock import utcnow
+from capture.config import ConfigError, load_settings
+from capture.models import outbox
+from capture.pipeline import Change
+from capture.sales import SalesError, parse_sales
+from capture.store import get_lead
+from capture.worker import Worker
+from tests.conftest import ROOT
+from tests.test_appointments import first_slots, visitor
+from tests.test_quarantine import PITCH
+
+MAYA = "maya@fernleaf.example"
+ALL = ["lead.created", "lead.status_changed", "booking.created", "booking.cancelled"]
+
+
+def make_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class Receiver:
+    """What a CRM does: verify, answer, keep each event once (by webhook-id)."""
+
+    def __init__(self, secrets_by_name: dict[str, str]):
+        self.verifiers = {name: Webhook(secret) for name, secret in secrets_by_name.items()}
+        self.fail_first: set[str] = set()  # event types whose first delivery gets a 500
+        self.answer: dict[str, int] = {}  # endpoint name -> the status it always answers
+        self.delay = 0.0
+        self.tries: Counter = Counter()  # (endpoint, webhook-id) -> requests received
+        self.accepted: list[tuple[str, str, dict]] = []  # (endpoint, webhook-id, payload) answered 2xx
+        self.requests: list[dict] = []  # every request's path and headers
+        self.bad_signatures = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.handle(self, body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hooks/{name}"
+
+    def handle(self, request, body: bytes) -> None:
+        name = request.path.rsplit("/", 1)[-1]
+        headers = dict(request.headers.items())
+        with self.lock:
+            self.requests.append({"path": request.path, **{k.lower(): v for k, v in headers.items()}})
+        time.sleep(self.delay)
+        try:
+            payload = self.verifiers[name].verify(body, headers)
+        except (KeyError, WebhookVerificationError):
+            with self.lock:
+                self.bad_signatures += 1
+            return self.reply(request, 401)
+        key = (name, headers["webhook-id"])
+        with self.lock:
+            self.tries[key] += 1
+            first = self.tries[key] == 1
+        if name in self.answer:
+            return self.reply(request, self.answer[name], location=self.url("crm"))
+        if first and payload["type"] in self.fail_first:
+            return self.reply(request, 500)
+        with self.lock:
+            self.accepted.append((name, headers["webhook-id"], payload))
+        self.reply(request, 204)
+
+    @staticmethod
+    def reply(request, status: int, location: str | None = None) -> None:
+        request.send_response(status)
+        if location and 300 <= status < 400:
+            request.send_header("Location", location)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    def events(self, name: str = "crm") -> list[tuple[str, dict]]:
+        """(type, data) of what `name` accepted, in order."""
+        return [(p["type"], p["data"]) for n, _, p in self.accepted if n == name]
+
+    def assert_once(self) -> None:
+        """Every event accepted exactly once per endpoint, and every signature good."""
+        ids = Counter((name, wid) for name, wid, _ in self.accepted)
+        assert [key for key, n in ids.items() if n > 1] == []
+        assert self.bad_signatures == 0
+
+
+@pytest.fixture
+def keys() -> dict[str, str]:
+    return {"crm": make_secret(), "sheet": make_secret()}
+
+
+@pytest.fixture
+def receiver(keys):
+    found = Receiver(keys)
+    found.thread.start()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+def sales_file(tmp_path, endpoints: list[dict]):
+    raw = yaml.safe_load((ROOT / "sales.yml").read_text())
+    raw["webhooks"] = endpoints
+    path = tmp_path / "sales-webhooks.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def hooked(make_app, receiver, keys, tmp_path):
+    """An app whose sales.yml sends every event to `crm` and lead.created to `sheet`."""
+    def build(**overrides):
+        path = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"), "events": ALL},
+                                     {"name": "sheet", "url": receiver.url("sheet"), "events": ["lead.created"]}])
+        return make_app(sales=str(path), webhook_secret_crm=keys["crm"], webhook_secret_sheet=keys["sheet"],
+                        **overrides)
+    return build
+
+
+def ext(app):
+    return app.extensions["capture"]
+
+
+def hooks(app, lead_id: str | None = None) -> list[dict]:
+    query = select(outbox).where(outbox.c.kind == webhooks.WEBHOOK).order_by(outbox.c.id)
+    if lead_id:
+        query = query.where(outbox.c.lead_id == lead_id)
+    with ext(app).engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def make_due(app) -> None:
+    """What waiting out the retry schedule would do."""
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.status == "pending", outbox.c.scheduled_for.is_(None))
+                     .values(available_at=utcnow() - timedelta(seconds=1)))
+
+
+def post(client, data: dict) -> str:
+    response = client.post("/api/forms/consultation", json=data)
+    assert response.status_code == 201
+    return response.json["id"]
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+def test_each_event_arrives_once_signed_retried_after_a_500_and_a_400_is_dead(hooked, receiver, consultation,
+                                                                             caplog):
+    app = hooked()
+    receiver.fail_first = {"lead.created", "lead.status_changed"}
+    receiver.answer["sheet"] = 400
+    caplog.set_level(logging.INFO, logger="capture")
+    lead_id = post(app.test_client(), consultation)
+    rows = hooks(app, lead_id)
+    assert [(r["recipient"], r["ref"]) for r in rows] == [("crm", f"evt_{lead_id}.created"),
+                                                         ("sheet", f"evt_{lead_id}.created")]
+    assert len({r["message_id"] for r in rows}) == 2
+
+    Worker(ext(app)).run_once()
+    crm, sheet = hooks(app, lead_id)
+    assert (crm["status"], crm["attempts"], crm["last_error"]) == (
+        "pending", 1, "webhook endpoint crm answered HTTP 500")
+    assert (sheet["status"], sheet["last_error"]) == ("dead", "permanent: webhook endpoint sheet answered HTTP 400")
+    assert receiver.accepted == []
+    Worker(ext(app)).run_once()  # not due yet: nothing tried
+    assert receiver.tries[("crm", crm["ref"])] == 1
+    make_due(app)
+    Worker(ext(app)).run_once()
+    assert hooks(app, lead_id)[0]["status"] == "sent"
+    assert receiver.tries[("crm", crm["ref"])] == 2  # the same webhook-id both times
+
+    [(kind, data)] = receiver.events()
+    lead = data["lead"]
+    assert kind == "lead.created"
+    assert (lead["id"], lead["form"], lead["status"], lead["email"], lead["name"]) == (
+        lead_id, "consultation", "new", consultation["email"], consultation["name"])
+    assert lead["owner"] in (MAYA, "tom@fernleaf.example") and lead["service"] == "ecommerce"
+    assert lead["answers"]["budget"] == "5k-10k" and "message" not in lead["answers"]  # free text stays
+    assert lead["url"].endswith(f"/desk/leads/{lead_id}") and lead["currency"] == "GBP"
+
+    # A status change (and a note alone, which is no news) in the pipeline's own transaction.
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted", note="Called"), MAYA)
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("won", value=850000), MAYA)
+    changed = [r for r in hooks(app, lead_id) if r["ref"].split(".")[1] == "status"]
+    assert [r["recipient"] for r in changed] == ["crm", "crm"]  # sheet does not take it
+    for _ in range(3):
+        Worker(ext(app)).run_once()
+        make_due(app)
+    # Retries may reorder events: the timestamp says when each happened, and every one
+    # carries the lead as it is now.
+    arrived = sorted((p["timestamp"], int(wid.rsplit(".", 1)[1]), p) for _, wid, p in receiver.accepted
+                     if p["type"] == "lead.status_changed")
+    assert {p["data"]["lead"]["status"] for _, _, p in arrived} == {"won"}
+    changes = [p["data"]["change"] for _, _, p in arrived]
+    assert changes == [{"from": "new", "to": "contacted", "by": MAYA, "deal_value": None, "lost_reason": None},
+                       {"from": "contacted", "to": "won", "by": MAYA, "deal_value": 850000, "lost_reason": None}]
+    receiver.assert_once()
+    assert {r["content-type"] for r in receiver.requests} == {"application/json"}
+
+    # The dead letter: listed like mail, and sent again once the receiver is fixed.
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["outbox", "list", "--status", "dead"]).output
+    assert "dead    webhook" in listed and "to sheet: lead.created" in listed
+    assert "last error: permanent: webhook endpoint sheet answered HTTP 400" in listed
+    assert "to crm: lead.status_changed" in runner.invoke(args=["outbox", "list"]).output
+    del receiver.answer["sheet"]
+    assert runner.invoke(args=["outbox", "retry", str(sheet["id"])]).exit_code == 0
+    Worker(ext(app)).run_once()
+    assert [k for k, _ in receiver.events("sheet")] == ["lead.created"]
+    receiver.assert_once()
+    # Logs name jobs, leads and endpoints, never the person.
+    for value in (consultation["email"], consultation["name"], consultation["phone"], "Analytical"):
+        assert value not in caplog.text
+
+
+def test_booking_created_and_cancelled_arrive_with_the_booking(hooked, receiver):
+    app = hooked()
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = post(client, visitor(1, slot))
+    made = appointments.current(ext(app).engine, lead_id)
+    Worker(ext(app)).run_once()
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], MAYA, ext(app).mail_domain, utcnow())
+    assert appointments.cancel(ext(app).engine, ext(app).sales, made["id"], MAYA, ext(app).mail_domain,
+                               utcnow()) is None  # once
+    Worker(ext(app)).run_once()
+    found = receiver.events()
+    assert [kind for kind, _ in found] == ["lead.created", "booking.created", "booking.cancelled"]
+    assert found[0][1]["lead"]["status"] == "consultation"  # booked on arrival: no separate status change
+    booked, cancelled = found[1][1]["booking"], found[2][1]["booking"]
+    assert (booked["id"], cancelled["id"], cancelled["status"]) == (made["id"], made["id"], "cancelled")
+    assert booked["starts_at"] == webhooks.iso(made["starts_at"]) and booked["host"] == made["host"]
+    assert [k for k, _ in receiver.events("sheet")] == ["lead.created"]
+    receiver.assert_once()
+
+
+def test_sales_booking_a_requested_time_is_a_status_change_and_a_booking(hooked, receiver, consultation):
+    app = hooked()
+    client = app.test_client()
+    lead_id = post(client, consultation)
+    start = first_slots(client)[0]["start"]
+    appointments.book_requested(ext(app).engine, ext(app).sales, lead_id, datetime.fromisoformat(start), MAYA,
+                                ext(app).mail_domain, utcnow())
+    Worker(ext(app)).run_once()
+    kinds = [kind for kind, _ in receiver.events()]
+    assert kinds == ["lead.created", "lead.status_changed", "booking.created"]
+    assert receiver.events()[1][1]["change"]["to"] == "consultation"
+
+
+# --- what never sends -----------------------------------------------------------------------
+
+def test_spam_never_triggers_one_and_a_release_sends_lead_created_once(hooked, receiver, consultation):
+    app = hooked()
+    held = post(app.test_client(), {**consultation, "message": PITCH, "time_on_form": "900"})
+    assert get_lead(ext(app).engine, held)["spam"] is True and hooks(app, held) == []
+    Worker(ext(app)).run_once()
+    assert receiver.requests == []
+    quarantine.release(ext(app), held, MAYA)
+    quarantine.release(ext(app), held, MAYA)
+    Worker(ext(app)).run_once()
+    assert [(name, p["type"]) for name, _, p in receiver.accepted] == [("crm", "lead.created"),
+                                                                      ("sheet", "lead.created")]
+    receiver.assert_once()
+
+
+def test_a_lead_marked_spam_before_delivery_drops_its_webhooks_and_sends_them_if_released(hooked, receiver,
+                                                                                         consultation):
+    app = hooked()
+    lead_id = post(app.test_client(), consultation)
+    quarantine.hold(ext(app), lead_id, MAYA)
+    assert {(r["status"], r["last_error"]) for r in hooks(app, lead_id)} == {("dropped", quarantine.HELD)}
+    Worker(ext(app)).run_once()
+    assert receiver.requests == []
+    quarantine.release(ext(app), lead_id, MAYA)
+    Worker(ext(app)).run_once()
+    assert sorted(n for n, _, _ in receiver.accepted) == ["crm", "sheet"]
+    receiver.assert_once()
+
+
+def test_erasure_drops_the_webhooks_not_yet_delivered(hooked, receiver, consultation):
+    app = hooked()
+    lead_id = post(app.test_client(), consultation)
+    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow())
+    assert {r["status"] for r in hooks(app, lead_id)} == {"dropped"}
+    Worker(ext(app)).run_once()
+    assert receiver.requests == []
+
+
+def test_an_endpoint_removed_from_sales_yml_drops_what_it_had_waiting(hooked, receiver, consultation, make_app,
+                                                                      keys, tmp_path):
+    app = hooked()
+    lead_id = post(app.test_client(), consultation)
+    only_crm = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"), "events": ["lead.created"]}])
+    later = make_app(sales=str(only_crm), webhook_secret_crm=keys["crm"])
+    Worker(ext(later)).run_once()
+    states = {r["recipient"]: (r["status"], r["last_error"]) for r in hooks(later, lead_id)}
+    assert states == {"crm": ("sent", None),
+                      "sheet": ("dropped", "not sent: the webhook endpoint sheet is no longer in sales.yml")}
+
+
+# --- how an answer is read -----------------------------------------------------------------
+
+@pytest.mark.parametrize("code, permanent", [(500, False), (502, False), (503, False), (408, False),
+                                             (429, False), (400, True), (401, True), (404, True),
+                                             (410, True), (301, True), (307, True)])
+def test_5xx_408_and_429_are_retried_other_4xx_and_redirects_are_not(code, permanent):
+    error = webhooks.refusal("crm", code)
+    assert (error.permanent, error.unreachable) == (permanent, False)
+    assert f"HTTP {code}" in str(error)
+
+
+def test_a_redirect_is_never_followed(hooked, receiver, consultation):
+    app = hooked()
+    receiver.answer["sheet"] = 307  # to the crm endpoint's URL
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    sheet = [r for r in hooks(app, lead_id) if r["recipient"] == "sheet"][0]
+    assert sheet["status"] == "dead" and "a redirect, which is never followed" in sheet["last_error"]
+    assert [r["path"] for r in receiver.requests].count("/hooks/crm") == 1  # its own delivery only
+
+
+def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hooked, receiver, consultation,
+                                                                             tmp_path):
+    app = hooked(mail_timeout="0.3s")
+    receiver.delay = 0.6
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    states = {r["recipient"]: (r["status"], r["last_error"]) for r in hooks(app, lead_id)}
+    assert states["crm"] == ("pending", "webhook endpoint crm: no answer within 0.3s")
+    with ext(app).engine.connect() as conn:  # the mail went on
+        mail = conn.execute(select(outbox.c.status).where(
+            outbox.c.lead_id == lead_id, outbox.c.kind != webhooks.WEBHOOK, outbox.c.scheduled_for.is_(None)))
+        assert set(mail.scalars()) == {"sent"}
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    make_due(app)
+    receiver.delay = 0
+    Worker(ext(app)).run_once()
+    crm = [r for r in hooks(app, lead_id) if r["recipient"] == "crm"][0]
+    assert (crm["status"], crm["attempts"]) == ("pending", 2)
+    assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionError)"
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+def test_a_listed_endpoint_without_its_secret_stops_every_process_naming_the_variable(make_app, receiver, tmp_path,
+                                                                                      capsys, keys):
+    path = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"), "events": ALL}])
+    for embedded in ("0", "1"):  # web process, worker, CLI: one clear line at start, like any bad setting
+        with pytest.raises(SystemExit) as stopped:
+            make_app(sales=str(path), embedded_worker=embedded)
+        assert stopped.value.code == 4
+        [line] = capsys.readouterr().err.strip().splitlines()[-1:]
+        assert line.startswith("capture: CAPTURE_WEBHOOK_SECRET_CRM: not set, but") and "'crm'" in line
+    ok = make_app(sales=str(path), webhook_secret_crm=keys["crm"]).test_cli_runner().invoke(args=["check"])
+    assert ok.exit_code == 0 and "Webhook crm: booking.cancelled, booking.created" in ok.output
+
+
+def test_secrets_are_known_settings_and_checked(keys):
+    settings = load_settings({"secret_key": "x" * 32, "webhook_secret_crm": keys["crm"]}, environ={})
+    assert settings.webhook_secrets == {"crm": keys["crm"]} and settings.warnings == ()
+    for bad in ("hunter2", "whsec_c2hvcnQ=", "whsec_!!!!" + "A" * 40):
+        with pytest.raises(ConfigError, match=r"^CAPTURE_WEBHOOK_SECRET_CRM: not a webhook secret"):
+            load_settings({"secret_key": "x" * 32, "webhook_secret_crm": bad}, environ={})
+        with pytest.raises(ConfigError) as found:
+            load_settings({"secret_key": "x" * 32, "webhook_secret_crm": bad}, environ={})
+        assert bad.removeprefix("whsec_") not in str(found.value)  # a secret is never echoed
+
+
+LONDON = ZoneInfo("Europe/London")
+ENDPOINT = {"name": "crm", "url": "https://crm.example.com/hooks", "events": ["lead.created"]}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"url": "http://crm.example.com/hooks"}, "webhooks[0].url: 'http://crm.example.com/hooks' must use https://"),
+    ({"url": "https://user:pw@crm.example.com/"}, "webhooks[0].url: put no credentials in the URL"),
+    ({"url": "ftp://crm.example.com/"}, "webhooks[0].url: 'ftp://crm.example.com/' is not an https:// URL"),
+    ({"url": "https://crm.example.com:99999/"}, "webhooks[0].url: 'https://crm.example.com:99999/' is not a URL"),
+    ({"events": ["lead.deleted"]}, "webhooks[0].events: unknown event 'lead.deleted'"),
+    ({"events": []}, "webhooks[0].events: is missing or empty"),
+    ({"name": "CRM"}, "webhooks[0].name: 'CRM' must be lower-case letters"),
+    ({"secret": "whsec_x"}, "webhooks[0].secret: unknown key"),
+])
+def test_a_bad_endpoint_is_one_line_naming_it(change, message):
+    raw = yaml.safe_load((ROOT / "sales.yml").read_text())
+    raw["webhooks"] = [{**ENDPOINT, **change}]
+    with pytest.raises(SalesError) as found:
+        parse_sales(raw, LONDON)
+    assert str(found.value).startswith(f"sales.yml: {message}")
+
+
+def test_plain_http_is_for_this_machine_only_and_names_are_unique():
+    raw = yaml.safe_load((ROOT / "sales.yml").read_text())
+    raw["webhooks"] = [{**ENDPOINT, "url": "http://127.0.0.1:8080/in"},
+                       {**ENDPOINT, "name": "b", "url": "http://[::1]/"},
+                       {**ENDPOINT, "name": "c", "url": "http://localhost/"}]
+    assert [e.secret_variable for e in parse_sales(raw, LONDON).webhooks] == [
+        "CAPTURE_WEBHOOK_SECRET_CRM", "CAPTURE_WEBHOOK_SECRET_B", "CAPTURE_WEBHOOK_SECRET_C"]
+    raw["webhooks"].append(ENDPOINT)
+    with pytest.raises(SalesError, match=r"webhooks\[3\].name: 'crm' is listed twice"):
+        parse_sales(raw, LONDON)
+
+
+def test_event_ids_name_what_the_payload_is_built_from():
+    assert webhooks.parse_id(webhooks.event_id("lead.status_changed", "L1", 42)) == ("lead.status_changed", "L1", 42)
+    assert webhooks.parse_id("evt_B-x_1.cancelled") == ("booking.cancelled", "B-x_1", None)
+    for bad in (None, "", "evt_L1", "evt_L1.created.3", "evt_L1.status", "evt_L1.status.x", "lead.L1.created"):
+        with pytest.raises(ValueError):
+            webhooks.parse_id(bad)
+
+

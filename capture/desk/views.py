@@ -10,7 +10,7 @@ import dataclasses
 import io
 from datetime import date, timedelta
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_login import current_user
 
@@ -209,18 +209,24 @@ class BadReport(ValueError):
     """A report parameter the page cannot use; the message says which and what would do."""
 
 
-@bp.get("/report")
-def report_page():
-    """The numbers from page view to won revenue, per source, campaign, page…, with charts."""
+def _asked_report() -> tuple[dict, "reports.Report"]:
+    """The parameters asked for and their report; a bad one answers the page with the problem (400)."""
     _require(bool(current_user.roles & REPORT_ROLES))
     ext = _ext()
     try:
         asked = _report_args(request.args, ext.settings.timezone)
     except BadReport as exc:
-        return render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
-                               **_report_choices()), 400
-    found = reports.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
-                           asked["since"], asked["until"] + timedelta(days=1))
+        abort(make_response(render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
+                                            **_report_choices()), 400))
+    return asked, reports.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
+                                 asked["since"], asked["until"] + timedelta(days=1))
+
+
+@bp.get("/report")
+def report_page():
+    """The numbers from page view to won revenue, per source, campaign, page…, with charts."""
+    ext = _ext()
+    asked, found = _asked_report()
     trend = trends.weekly_by_source(ext.engine, ext.settings.timezone, asked["since"],
                                     asked["until"] + timedelta(days=1), asked["touch"])
     currency = ext.sales.currency
@@ -237,15 +243,7 @@ def report_page():
 @bp.get("/report.csv")
 def report_csv():
     """The same report as CSV (rows in the page's order, then the totals), for a spreadsheet."""
-    _require(bool(current_user.roles & REPORT_ROLES))
-    ext = _ext()
-    try:
-        asked = _report_args(request.args, ext.settings.timezone)
-    except BadReport as exc:
-        return render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
-                               **_report_choices()), 400
-    found = reports.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
-                           asked["since"], asked["until"] + timedelta(days=1))
+    asked, found = _asked_report()
     out = io.StringIO()
     reports.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
     name = f"report-{asked['by']}-{asked['touch']}-{asked['since']}-to-{asked['until']}.csv"

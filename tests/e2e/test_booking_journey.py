@@ -8,13 +8,12 @@ changes nothing until its button is pressed), and the time is offered again.
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 
 from playwright.sync_api import expect
 
-from test_accessibility import axe_violations, describe
 from test_booking_picker import REPLACED, consultation_form, offered, slot_radios, submit
+from test_sales_journey import link_in, no_axe_violations
 from visitor import Prospect, fill, wait_for_lead
 
 CONSULTATION = "/consultation/"
@@ -29,18 +28,6 @@ def post_booking(stack, start: str, email: str) -> int:
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status
-
-
-def link_in(message, label: str) -> str:
-    text = message.get_body(("plain",)).get_content()
-    found = re.search(rf"^{re.escape(label)}: (\S+?)\r?$", text, re.M)
-    assert found, f"no '{label}' link in: {text}"
-    return found[1]
-
-
-def no_axe_violations(page, axe_source: str) -> None:
-    violations = axe_violations(page, axe_source)
-    assert violations == [], f"{page.url}\n{describe(violations)}"
 
 
 def test_a_race_for_one_time_then_a_cancel_from_the_email_frees_it(site_stack, inbox, open_page, axe_source):

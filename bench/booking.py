@@ -62,12 +62,14 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
 
 from capture.config import DEFAULTS  # noqa: E402
 from capture.models import bookings, leads, outbox  # noqa: E402
 from capture.sales import load_sales  # noqa: E402
+from databases import private_database  # noqa: E402
 from tests.gunicorn_server import Gunicorn  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
@@ -453,20 +455,7 @@ def clear_calendar(engine) -> None:
 
 def database(url: str | None, folder: str):
     """(URL for the app, cleanup): a temporary SQLite file, or a private PostgreSQL schema."""
-    if not url:
-        return f"sqlite:///{folder}/capture.db", lambda: None
-    schema = f"booking_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    return (f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-            f"&application_name={APP_NAME}"), drop
-
+    return private_database(url, folder, "booking", application_name=APP_NAME)
 
 def worker_cpu(master: int) -> float:
     """CPU seconds used so far by gunicorn's workers."""

@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -51,10 +50,12 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
+from databases import private_database  # noqa: E402
 from capture.clock import utcnow  # noqa: E402
 from capture.config import DEFAULTS  # noqa: E402
 from capture.models import leads, outbox  # noqa: E402
@@ -391,19 +392,7 @@ def cpu_snapshot(master: int, worker: int) -> Counter:
 
 def database(url: str | None, folder: str):
     """(URL for the app, cleanup): a temporary SQLite file, or a private PostgreSQL schema."""
-    if not url:
-        return f"sqlite:///{folder}/capture.db", lambda: None
-    schema = f"flood_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}", drop
-
+    return private_database(url, folder, "flood")
 
 def start_worker(env: dict, log) -> subprocess.Popen:
     """The mail worker, as fernleaf-worker.service runs it."""

@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -32,10 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
+from databases import private_database  # noqa: E402
 from tests.gunicorn_server import Gunicorn, free_port  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
@@ -116,20 +116,9 @@ def submit(url: str):
     return post
 
 
-def database(postgres: str | None, folder: str):
-    if not postgres:
-        return f"sqlite:///{folder}/capture.db", lambda: None
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-    return f"{postgres}?options=-csearch_path%3D{schema}", drop
-
+def database(url: str | None, folder: str):
+    """(URL for the app, cleanup): a temporary SQLite file, or a private PostgreSQL schema."""
+    return private_database(url, folder, "bench")
 
 def confirmed(sink) -> int:
     """How many leads' confirmations the sink has accepted so far."""

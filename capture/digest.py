@@ -2,7 +2,7 @@
 
 Every Monday at 08:00 business time the worker queues one message per team
 member with the role marketing, sales or manager. Its Message-IDs are fixed by
-the ISO week reported (`<digest.2026-W48.maya@…>`), so any number of workers
+the ISO week reported (`<digest.2026-W48.maya.at.fernleaf.example@…>`), so any number of workers
 queue it once, and a worker that was down at 08:00 queues it when it is back.
 The numbers come from reports.report, the same implementation as the desk's
 report page and `flask report`: both teams read the same figures.
@@ -73,7 +73,8 @@ def ensure_weekly(engine, sales, domain: str, now: datetime, tz) -> bool:
 
 def queue(engine, sales, domain: str, now: datetime, week: Week, tag: str) -> bool:
     """One message per reader for `week`, all or none; False when `tag` was queued before."""
-    rows = [job(None, DIGEST, member.email, f"<digest.{tag}.{member.email}@{domain}>"[:250], now,
+    # One @ in a Message-ID: the reader's address goes in with its @ spelled out.
+    rows = [job(None, DIGEST, member.email, f"<digest.{tag}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
                 ref=week.start.isoformat()) for member in readers(sales)]
     if not rows:
         return False

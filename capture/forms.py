@@ -325,27 +325,39 @@ SLOT_RANGE = timedelta(days=400)  # past any horizon sales.yml allows (365 days)
 
 
 def _slot(form: Form, data, clean: dict, errors: dict, today: date) -> bool:
-    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`).
-
-    Only a time near today can have been offered, and only such a time is safe to do
-    date arithmetic with (year 9999 plus a day overflows).
-    """
+    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`)."""
     if form.booking is None:
         return False
     name = form.booking.slot_field
     raw = data.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return False
-    try:
-        start = datetime.fromisoformat(raw.strip()) if isinstance(raw, str) and len(raw) <= 40 else None
-        if (start is not None and start.utcoffset() is not None
-                and abs(start.astimezone(timezone.utc).date() - today) <= SLOT_RANGE):
-            clean[name] = start.astimezone(timezone.utc).isoformat()
-            return True
-    except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC
-        pass
-    errors[name] = SLOT_MESSAGE
+    start = parse_slot(raw, today)
+    if start is None:
+        errors[name] = SLOT_MESSAGE
+    else:
+        clean[name] = start.isoformat()
     return True
+
+
+# A calendar date and a time with its offset: fromisoformat alone also takes week and ordinal dates.
+SLOT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def parse_slot(raw, today: date) -> datetime | None:
+    """A picked time as an aware UTC datetime, or None if it cannot be one that was offered.
+
+    Only a time near today can have been offered, and only such a time is safe to do
+    date arithmetic with (year 9999 plus a day overflows). Every page that takes a
+    picked time (the API, the visitor's move page, sales' booking page) reads it here.
+    """
+    if not isinstance(raw, str) or len(raw) > 40 or not SLOT_RE.match(raw.strip()):
+        return None
+    try:
+        start = datetime.fromisoformat(raw.strip()).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC
+        return None
+    return start if abs(start.date() - today) <= SLOT_RANGE else None
 
 
 def _required_message(f: Field) -> str:

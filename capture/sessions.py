@@ -22,10 +22,10 @@ class PeopleOnlySessions(SecureCookieSessionInterface):
     def open_session(self, app, request_):
         if not request_.path.startswith(SESSION_PATHS):
             return None  # Flask then hands views a read-only null session
-        session = super().open_session(app, request_)
-        if session is not None:
-            session.permanent = True  # the idle clock restarts on every request
-        return session
+        # Opening a session writes nothing: a page that stores nothing in it sets no cookie (a mail
+        # scanner opening a link leaves none behind). Signing in makes it permanent, and from then
+        # on every request restarts its idle clock (SESSION_REFRESH_EACH_REQUEST).
+        return super().open_session(app, request_)
 
     def save_session(self, app, session, response):
         if request.path.startswith(SESSION_PATHS):

@@ -1,14 +1,18 @@
 """Signed tokens in links: one-click actions from sales emails, and desk sign-in links.
 
-An action token binds a lead, an action and the recipient the link was mailed
-to, and expires after 30 days; a sign-in token names a single-use link row and
+An action token binds a lead, an action and the team address the link was
+mailed to, and expires after 30 days; a visitor's booking token binds a booking
+and an action to a keyed hash of their address (no address in its payload,
+which is signed but readable) and expires after 60 days; a sign-in token names a single-use link row and
 expires after 15 minutes. Tokens only open a page: the change happens on a POST
 of that page (mail scanners follow every link in a message).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, field
 from datetime import timedelta
+from hashlib import sha256
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -71,14 +75,28 @@ BOOK_REQUESTED = "book"  # sales confirm the time a visitor asked for (bound lik
 class BookingLink:
     booking_id: str
     action: str
-    email: str
+    holder: str  # a keyed hash of the visitor's address (an address itself in links sent before 2026-12)
+    secret: str = field(repr=False)
+
+    def is_for(self, email: str | None) -> bool:
+        """Whether the link was mailed to `email` (the lead's address now: none after erasure)."""
+        if not email:
+            return False
+        if "@" in self.holder:  # an older link, which still carries the address itself
+            return hmac.compare_digest(self.holder, email.lower())
+        return hmac.compare_digest(self.holder, _holder(self.secret, email))
+
+
+def _holder(secret: str, email: str) -> str:
+    # Binds the link to the address without showing it: the token's payload is only signed, not hidden.
+    return hmac.new(secret.encode(), b"booking-holder:" + email.strip().lower().encode(), sha256).hexdigest()[:24]
 
 
 def booking_token(secret: str, booking_id: str, action: str, email: str) -> str:
-    """A visitor's token to cancel or move their booking, bound to it and to their address."""
+    """A visitor's token to cancel or move their booking, bound to it and (opaquely) to their address."""
     if action not in BOOKING_ACTIONS:
         raise ValueError(f"unknown booking action {action!r}")
-    return _serializer(secret, BOOKING_SALT).dumps([booking_id, action, email.lower()])
+    return _serializer(secret, BOOKING_SALT).dumps([booking_id, action, _holder(secret, email)])
 
 
 def read_booking(secret: str, token: str) -> BookingLink:
@@ -88,7 +106,7 @@ def read_booking(secret: str, token: str) -> BookingLink:
     if (not isinstance(payload, list) or len(payload) != 3 or not all(isinstance(p, str) for p in payload)
             or payload[1] not in BOOKING_ACTIONS):
         raise TokenError("This link is not one of ours.", 404)
-    return BookingLink(*payload)
+    return BookingLink(*payload, secret=secret)
 
 
 def booking_links(secret: str, base_url: str, booking_id: str, email: str) -> list[dict]:

@@ -44,10 +44,12 @@ def post(client, consultation, **changes) -> str:
 
 # --- nothing without a session ----------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/desk/", "/desk/leads/anything"])
-def test_no_desk_page_without_a_session(client, path):
+@pytest.mark.parametrize("path, sign_in", [("/desk/", "/desk/sign-in"),
+                                           ("/desk/leads/anything", "/desk/sign-in?next=/desk/leads/anything")])
+def test_no_desk_page_without_a_session(client, path, sign_in):
     response = client.get(path)
-    assert response.status_code == 302 and response.headers["Location"] == "/desk/sign-in"
+    assert response.status_code == 302 and response.headers["Location"] == sign_in
+    assert "Set-Cookie" not in response.headers  # the page asked for rides in the URL, not a cookie
 
 
 def test_no_change_without_a_session_even_with_a_csrf_token(app, client, consultation):
@@ -147,10 +149,27 @@ def test_signing_out_ends_the_session(app, client):
     assert client.get("/desk/").status_code == 302
 
 
+def ask_for_a_link_from(client, page: str, email: str) -> None:
+    """Open a desk page signed out, follow it to the sign-in form and ask for a link there."""
+    sign_in_page = client.get(page).headers["Location"]  # not signed in: sent to sign in, page in the URL
+    form = client.get(sign_in_page).get_data(as_text=True)
+    back = re.search(r'name="next" value="([^"]*)"', form)
+    fields = {"email": email, "csrf_token": CSRF.search(form).group(1), **({"next": back[1]} if back else {})}
+    assert client.post("/desk/sign-in", data=fields).status_code == 200
+
+
 def test_after_signing_in_you_land_on_the_page_you_asked_for(app, client, consultation):
     lead_id = post(client, consultation)
-    client.get(f"/desk/leads/{lead_id}")  # not signed in: remembered, then sent to sign in
+    ask_for_a_link_from(client, f"/desk/leads/{lead_id}", TOM)
     assert sign_in(app, client, TOM).headers["Location"] == f"/desk/leads/{lead_id}"
+
+
+def test_a_return_path_from_elsewhere_is_ignored(app, client):
+    form = client.get("/desk/sign-in?next=https://evil.example/").get_data(as_text=True)
+    assert 'name="next"' not in form
+    client.post("/desk/sign-in", data={"email": TOM, "next": "//evil.example/desk/",
+                                       "csrf_token": CSRF.search(form).group(1)})
+    assert sign_in(app, client, TOM).headers["Location"] == "/desk/"
 
 
 # --- the inbox ---------------------------------------------------------------------------------
@@ -310,6 +329,6 @@ def test_a_manager_erases_a_person_from_the_desk_after_confirming(app, client, c
 
 @pytest.mark.parametrize("page", ["/desk/report", "/desk/spam"])
 def test_signing_in_from_a_link_to_the_report_or_the_tray_lands_there(app, client, page):
-    assert client.get(page).status_code == 302  # signed out: to the sign-in page, remembering this one
+    ask_for_a_link_from(client, page, MAYA)  # signed out: to the sign-in page, remembering this one
     response = sign_in(app, client, MAYA)
     assert response.headers["Location"] == page

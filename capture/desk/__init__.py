@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from .. import sessions
 from ..mail import local_time
-from . import actions, auth, booking_pages, views
+from . import actions, auth, booking_pages, link_forms, views
 
 PAGES = ("/desk/", "/actions/")
 
@@ -25,6 +25,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     for blueprint in exempt:
         csrf.exempt(blueprint)
     auth.init_app(app, limiter)
+    link_forms.exempt_all(csrf)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(booking_pages.bp)

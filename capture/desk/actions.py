@@ -1,4 +1,4 @@
-"""One-click pages from sales emails: a GET shows, a POST acts.
+"""One-click pages from sales emails: GET (and HEAD) show, only the POST route acts.
 
 Mail scanners open every link in a message within seconds of delivery, so
 following a link never changes anything: it shows the lead's name, service and
@@ -8,19 +8,54 @@ done by the address the email went to, and shown with a link to the desk.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, make_response, render_template, request
 
 from .. import pipeline, store
 from ..sales import SELLING
 from ..tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
-from . import booking_pages
+from . import booking_pages, link_forms
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
 
-@bp.route("/<token>", methods=["GET", "POST"])
-def action(token: str):
-    """The page for one action on one lead; the POST makes the change."""
+@bp.get("/<token>")
+def show(token: str):
+    """The page for one action on one lead (GET and HEAD): it changes nothing."""
+    found = _opened(token)
+    if not isinstance(found, tuple):
+        return found
+    lead, link = found
+    if link.action == BOOK_REQUESTED:
+        return booking_pages.requested_page(lead, link.recipient, token)
+    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
+        return _done(lead, link, changed=False)  # an old email never moves a lead back
+    return _page(lead, link, token)
+
+
+@bp.post("/<token>")
+@link_forms.acts
+def act(token: str):
+    """The button: make the change, once, as the address the email went to."""
+    found = _opened(token)
+    if not isinstance(found, tuple):
+        return found
+    lead, link = found
+    if link.action == BOOK_REQUESTED:
+        return booking_pages.book_requested(lead, link.recipient, token)
+    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
+        return _done(lead, link, changed=False)
+    ext = current_app.extensions["capture"]
+    try:
+        event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
+                                       pipeline.change_from(link.action, request.form, ext.sales.currency),
+                                       link.recipient)
+    except pipeline.PipelineError as exc:
+        return _page(lead, link, token, error=str(exc), status=422)
+    return _done(store.get_lead(ext.engine, lead["id"]), link, changed=event is not None)
+
+
+def _opened(token: str):
+    """(lead, link) for a usable token, or the page saying why it cannot be used."""
     ext = current_app.extensions["capture"]
     try:
         link = read_action(ext.settings.secret_key, token)
@@ -33,19 +68,7 @@ def action(token: str):
         return _problem("This link no longer works",
                         f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
                         "Ask a salesperson or a manager.", 403)
-    if link.action == BOOK_REQUESTED:
-        return booking_pages.confirm_requested(lead, link.recipient)
-    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
-        return _done(lead, link, changed=False)  # an old email never moves a lead back
-    if request.method == "GET":
-        return _page(lead, link)
-    try:
-        event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
-                                       pipeline.change_from(link.action, request.form, ext.sales.currency),
-                                       link.recipient)
-    except pipeline.PipelineError as exc:
-        return _page(lead, link, error=str(exc), status=422)
-    return _done(store.get_lead(ext.engine, lead["id"]), link, changed=event is not None)
+    return lead, link
 
 
 def may_act(lead: dict, recipient: str) -> bool:
@@ -64,15 +87,16 @@ def _done(lead: dict, link, changed: bool):
                            desk_url=f"/desk/leads/{lead['id']}")
 
 
-def _page(lead: dict, link, error: str = "", status: int = 200):
+def _page(lead: dict, link, token: str, error: str = "", status: int = 200):
     ext = current_app.extensions["capture"]
     form = ext.schema.forms.get(lead["form_id"])
     service = form.field("service") if form else None
     want = service.choice_label(lead["service"]) if service and lead["service"] else lead["company"]
     return render_template("desk/action.html", lead=lead, action=link.action, label=ACTIONS[link.action],
                            want=want or "", error=error, reasons=ext.sales.lost_reasons,
-                           currency=ext.sales.currency, who=link.recipient), status
+                           currency=ext.sales.currency, who=link.recipient,
+                           form_token=link_forms.form_token(token)), status
 
 
 def _problem(title: str, message: str, status: int):
-    return render_template("desk/message.html", title=title, message=message), status
+    return make_response(render_template("desk/message.html", title=title, message=message), status)

@@ -2,7 +2,8 @@
 
 Asking for a link always answers the same "check your inbox" page, so nobody
 can learn who is on the team; only team members get mail. The link's GET
-shows a button and its POST signs in (mail scanners open links), once.
+(and HEAD) shows a button; only its POST route signs in (mail scanners open
+links), once, and opening it leaves no cookie behind.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .. import signin
 from ..clock import utcnow
 from ..sales import SELLING, Member
 from ..tokens import TokenError, read_sign_in
+from . import link_forms
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
@@ -61,7 +63,8 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     ask = limiter.limit(LIMITS["ip"], methods=["POST"])(
         limiter.limit(LIMITS["address"], key_func=_address_key, methods=["POST"])(sign_in))
     bp.add_url_rule("/sign-in", "sign_in", ask, methods=["GET", "POST"])
-    bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["GET", "POST"])
+    bp.add_url_rule("/sign-in/<token>", "show_link", show_link, methods=["GET"])
+    bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["POST"])
     bp.add_url_rule("/sign-out", "sign_out", sign_out, methods=["POST"])
     app.register_blueprint(bp)
 
@@ -93,35 +96,48 @@ def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("desk.inbox"))
     if request.method == "GET":
-        return render_template("desk/sign_in.html")
+        back = request.args.get("next", "")
+        return render_template("desk/sign_in.html", next=back if RETURN_PATH.fullmatch(back) else "")
+    back = request.form.get("next", "")
+    if RETURN_PATH.fullmatch(back):
+        session["return_to"] = back  # this browser, once signed in, goes back there
     email = (request.form.get("email") or "").strip()
     try:
         email = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
-        return render_template("desk/sign_in.html", email=email,
+        return render_template("desk/sign_in.html", email=email, next=session.get("return_to", ""),
                                error="Please enter your email address, like name@example.com."), 422
     ext = current_app.extensions["capture"]
     signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
     return render_template("desk/sign_in_sent.html", email=email)
 
 
-def use_link(token: str):
-    """GET: a page with one button. POST: spend the link and sign in."""
-    secret = current_app.extensions["capture"].settings.secret_key
+def show_link(token: str):
+    """The sign-in link's page (GET and HEAD): one button; the link is not spent by opening it."""
     try:
-        link_id = read_sign_in(secret, token)
+        read_sign_in(current_app.extensions["capture"].settings.secret_key, token)
     except TokenError as exc:
         return _link_problem(str(exc), exc.status)
-    if request.method == "GET":
-        return render_template("desk/sign_in_confirm.html")
+    return render_template("desk/sign_in_confirm.html", form_token=link_forms.form_token(token))
+
+
+@link_forms.acts
+def use_link(token: str):
+    """The button: spend the link and sign in on this device."""
     ext = current_app.extensions["capture"]
+    try:
+        link_id = read_sign_in(ext.settings.secret_key, token)
+    except TokenError as exc:
+        return _link_problem(str(exc), exc.status)
     email = signin.use_link(ext.engine, link_id, utcnow())
     member = ext.sales.member(email) if email else None
     if member is None:
         return _link_problem("This sign-in link has been used already. Ask for a new one.", 410)
+    back = session.get("return_to", "")
+    session.clear()  # nothing from before signing in carries over (a planted CSRF secret included)
     login_user(DeskUser.of(member))
+    session.permanent = True  # the idle clock restarts on every request from now on
     session["signed_in_at"] = utcnow().timestamp()
-    back = session.pop("return_to", "")
     return redirect(back if RETURN_PATH.fullmatch(back) else url_for("desk.inbox"), code=303)
 
 

@@ -11,7 +11,7 @@ import io
 from datetime import date, timedelta
 
 from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template, request,
-                   session, url_for)
+                   url_for)
 from flask_login import current_user
 
 from .. import appointments, charts, inbox, outbox, pipeline, privacy, quarantine, reports, store, trends
@@ -32,12 +32,15 @@ def _ext():
 
 @bp.before_request
 def signed_in_only():
-    """Nothing under /desk/ without a session; after signing in, back to the page asked for."""
+    """Nothing under /desk/ without a session; after signing in, back to the page asked for.
+
+    The page asked for rides along in the sign-in URL, not in a cookie: a mail scanner
+    opening a desk link from an email is sent on and leaves nothing behind.
+    """
     if current_user.is_authenticated:
         return None
-    if request.method == "GET" and RETURN_PATH.fullmatch(request.path):
-        session["return_to"] = request.path
-    return redirect(url_for("auth.sign_in"))
+    back = request.path if request.method in ("GET", "HEAD") and RETURN_PATH.fullmatch(request.path) else ""
+    return redirect(url_for("auth.sign_in", next=back) if back not in ("", "/desk/") else url_for("auth.sign_in"))
 
 
 # --- the inbox -----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Query strings go (a desk search names a person), and so do the tokens in the
 one-click and sign-in links (they act for whoever holds them, for days):
-`GET /actions/[token] HTTP/1.1`. deploy/gunicorn.conf.py and `make serve`
+`GET /actions/[token]/[token] HTTP/1.1`. deploy/gunicorn.conf.py and `make serve`
 use this logger; nginx keeps no access log for those paths at all.
 """
 from __future__ import annotations
@@ -11,12 +11,17 @@ import re
 
 from gunicorn.glogging import Logger
 
-TOKEN_PATH = re.compile(r"^(/actions/|/desk/sign-in/)[^/]+")
+# Everything after these prefixes is a token or names what one acts on (/actions/booking/<token>):
+# every segment goes, so no future link shape can put a token in the log.
+TOKEN_PATH = re.compile(r"^(/actions|/desk/sign-in)(/.*)$", re.S)
 
 
 def redact(path: str) -> str:
-    """A request path with any link token replaced by [token]."""
-    return TOKEN_PATH.sub(r"\1[token]", path or "")
+    """A request path with every segment after a link prefix replaced by [token]."""
+    found = TOKEN_PATH.match(path or "")
+    if found is None:
+        return path or ""
+    return found[1] + re.sub(r"[^/]+", "[token]", found[2])
 
 
 class RedactingLogger(Logger):

@@ -143,7 +143,8 @@ def test_the_access_log_keeps_no_query_and_no_link_token(tmp_path):
     with log.open("wb") as out:
         server = Gunicorn(env, workers=1, log=out, args=("-c", str(DEPLOY / "gunicorn.conf.py")))
         try:
-            for path in ("/desk/?q=Zebedee+Quixote", f"/actions/{token}", f"/desk/sign-in/{token}"):
+            for path in ("/desk/?q=Zebedee+Quixote", f"/actions/{token}", f"/desk/sign-in/{token}",
+                         f"/actions/booking/{token}"):
                 try:
                     urllib.request.urlopen(server.url + path, timeout=5)
                 except urllib.error.HTTPError:
@@ -152,4 +153,19 @@ def test_the_access_log_keeps_no_query_and_no_link_token(tmp_path):
             server.stop()
     text = log.read_text()
     assert "/actions/[token]" in text and "/desk/sign-in/[token]" in text and '"GET /desk/ ' in text
+    assert "/actions/[token]/[token]" in text  # a booking link: every segment after /actions/
     assert "Zebedee" not in text and "Quixote" not in text and token not in text and "secret" not in text
+
+
+@pytest.mark.parametrize("path, logged", [
+    ("/actions/abc.def", "/actions/[token]"),
+    ("/actions/booking/abc.def", "/actions/[token]/[token]"),
+    ("/actions/booking/abc.def/extra", "/actions/[token]/[token]/[token]"),
+    ("/desk/sign-in/abc.def", "/desk/sign-in/[token]"),
+    ("/desk/leads/0190", "/desk/leads/0190"),
+    ("/api/forms/contact", "/api/forms/contact"),
+    ("/actionsX/abc", "/actionsX/abc"),
+])
+def test_every_segment_after_a_link_prefix_is_redacted(path, logged):
+    from capture.accesslog import redact
+    assert redact(path) == logged

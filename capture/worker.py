@@ -311,6 +311,9 @@ class Worker:
             booking = appointments.still_current(engine, job["ref"])
             if booking is None or (job["kind"] == mail.REMIND_VISITOR and booking["status"] != "booked"):
                 raise Unwanted("the booking changed before this was due")
+            if job["kind"] == mail.REMIND_VISITOR and booking["starts_at"] <= utcnow():
+                # An outage or mail retries can carry a reminder past the meeting: decided at send time.
+                raise Unwanted("the meeting had started before the reminder could go")
             return booking
         if job["kind"] in (mail.CONFIRM_VISITOR, mail.NOTIFY_SALES) and self.capture.sales.consultation:
             return appointments.current(engine, lead["id"])

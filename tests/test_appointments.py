@@ -321,6 +321,26 @@ def test_the_reminder_comes_a_day_before_and_not_for_a_time_moved_away(make_app,
     assert sent["To"] == "v1@example.com"
 
 
+def test_no_reminder_once_the_meeting_has_started(make_app, tmp_path, one_host, monkeypatch):
+    """An outage or mail retries carry the day-before reminder past the meeting: it is not sent."""
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    far = [s for s in first_slots(client, days=14)
+           if datetime.fromisoformat(s["start"]) > utcnow() + timedelta(days=2)]
+    client.post("/api/forms/consultation", json=visitor(1, far[0]["start"]))
+    start = datetime.fromisoformat(far[0]["start"])
+    with ext(app).engine.begin() as conn:  # the worker was down: the reminder is still waiting
+        conn.execute(update(outbox).where(outbox.c.kind != "remind_visitor").values(status="sent"))
+    monkeypatch.setattr("capture.worker.utcnow", lambda: start + timedelta(minutes=1))
+    monkeypatch.setattr("capture.outbox.utcnow", lambda: start + timedelta(minutes=1))
+    Worker(ext(app)).run_once()
+    with ext(app).engine.connect() as conn:
+        state = conn.execute(select(outbox.c.status, outbox.c.last_error)
+                             .where(outbox.c.kind == "remind_visitor")).one()
+    assert state.status == "dropped" and "meeting had started" in state.last_error
+    assert not [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith("Tomorrow")]
+
+
 # --- sales book the time a visitor asked for ---------------------------------------------
 
 def test_sales_book_the_requested_time_from_the_email_and_a_clash_is_reported(make_app, tmp_path, one_host):

@@ -33,11 +33,13 @@ from .outbox import job
 from .pipeline import NoSuchLead, PipelineError, RANK, STAGES, event_row, first_contact
 from .sales import Sales
 from .store import writing
-from .webhooks import BOOKING_CANCELLED, BOOKING_CREATED, booking_event, status_changed
+from .webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event, status_changed
 
 BOOKED, CANCELLED = "booked", "cancelled"
 REMIND_BEFORE = timedelta(hours=24)
 VISITOR = "visitor"  # the actor of what the visitor does
+# A moved meeting that changed hands: the ref of the CANCEL to its first host and of the new host's REQUEST.
+FORMER_HOST, NEW_HOST = "former-host", "new-host"
 LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
 NEXT_FREE = 5  # how many other times a 409 offers
 
@@ -90,6 +92,15 @@ def next_free(engine: Engine, sales: Sales, after: datetime, now: datetime, coun
 def current(engine: Engine, lead_id: str) -> dict | None:
     """The lead's booked meeting, if it has one."""
     query = select(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    return dict(found) if found else None
+
+
+def latest(engine: Engine, lead_id: str) -> dict | None:
+    """The lead's booked meeting, or else its last cancelled one (what the lead page shows)."""
+    query = (select(bookings).where(bookings.c.lead_id == lead_id)
+             .order_by((bookings.c.status == BOOKED).desc(), bookings.c.created_at.desc()).limit(1))
     with engine.connect() as conn:
         found = conn.execute(query).mappings().first()
     return dict(found) if found else None
@@ -169,14 +180,51 @@ def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: st
         made = _booking(conn, booking_id)
         if made["status"] != BOOKED:
             return None
-        changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now}
-        conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
-            status=CANCELLED, sequence=changed["sequence"], changed_at=now))
         lead = _lead(conn, made["lead_id"])
-        conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking",
-                                                note=f"cancelled the consultation on {_when(sales, made['starts_at'])}"))
-        conn.execute(outbox.insert(), _updates(changed, lead, domain, now)
-                     + booking_event(sales, BOOKING_CANCELLED, changed, now))
+        return end(conn, sales, made, lead, actor, domain, now,
+                   note=f"cancelled the consultation on {_when(sales, made['starts_at'])}")
+
+
+def cancel_upcoming(conn: Connection, sales: Sales, lead_id: str, actor: str, domain: str, now: datetime,
+                    note: str) -> list[dict]:
+    """Cancel a lead's meetings still to come, in the caller's transaction, telling the host only.
+
+    For the spam tray and erasure: a bot's address gets no mail from us, and someone who
+    asked to be forgotten is not written to again. Past meetings stay as history.
+    """
+    _take_turn(conn)
+    found = conn.execute(select(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED,
+                                                bookings.c.starts_at > now)).mappings().all()
+    if not found:
+        return []
+    lead = dict(conn.execute(select(leads).where(leads.c.id == lead_id)).mappings().one())
+    return [end(conn, sales, dict(made), lead, actor, domain, now, note=note, tell_visitor=False,
+                lead_goes_on=False) for made in found]
+
+
+def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, domain: str, now: datetime,
+        note: str, tell_visitor: bool = True, lead_goes_on: bool = True) -> dict:
+    """The one place a booking ends: the time is freed and everyone who had it is told.
+
+    SEQUENCE goes up and the host (and the visitor, unless `tell_visitor` is off) get a
+    CANCEL, so no calendar keeps a meeting that no longer exists; `booking.cancelled` goes
+    to the webhooks. A lead in the pipeline whose only consultation this was is back to
+    `contacted` (the inbox then shows the consultation as cancelled, not as coming).
+    """
+    changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now}
+    conn.execute(update(bookings).where(bookings.c.id == made["id"]).values(
+        status=CANCELLED, sequence=changed["sequence"], changed_at=now))
+    conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking", note=note))
+    jobs = (_updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
+            + booking_event(sales, BOOKING_CANCELLED, changed, now))
+    if lead_goes_on and lead["status"] == "consultation" and _booked(conn, lead["id"]) is None:
+        conn.execute(update(leads).where(leads.c.id == lead["id"]).values(status="contacted",
+                                                                           status_changed_at=now))
+        row_id = conn.execute(events.insert(), event_row(
+            lead["id"], now, actor, "status", from_status="consultation", to_status="contacted",
+            note="the consultation was cancelled")).inserted_primary_key[0]
+        jobs += status_changed(sales, lead["id"], row_id, now)
+    conn.execute(outbox.insert(), jobs)
     return changed
 
 
@@ -184,8 +232,9 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
          now: datetime) -> dict | None:
     """Move a booking to another offered time in one transaction; None if it is already there.
 
-    The host may change (whoever is free then); the booking keeps its id, so
-    its UID, and its SEQUENCE goes up.
+    The host may change (whoever is free then): the host who loses the meeting gets a
+    CANCEL and the one who gains it a REQUEST. The booking keeps its id, so its UID, and
+    its SEQUENCE goes up.
     """
     try:
         with writing(engine) as conn:
@@ -210,8 +259,14 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
             conn.execute(events.insert(), event_row(
                 made["lead_id"], now, actor, "booking", owner=host,
                 note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}"))
-            conn.execute(outbox.insert(), _updates(changed, lead, domain, now)
-                         + _reminder(changed, lead, domain, now))
+            jobs = (_updates(changed, lead, domain, now) + _reminder(changed, lead, domain, now)
+                    + booking_event(sales, BOOKING_MOVED, changed, now))
+            if host != made["host"]:  # the first host's calendar must lose it (no ghost meeting),
+                jobs[0]["ref"] += f":{NEW_HOST}"  # and the new host gains it: "booked", not "moved"
+                jobs.append(job(lead["id"], BOOKING_UPDATE, made["host"],
+                                _message_id(changed, FORMER_HOST, domain), now,
+                                ref=f"{made['id']}:{changed['sequence']}:{FORMER_HOST}"))
+            conn.execute(outbox.insert(), jobs)
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
@@ -301,9 +356,17 @@ def _when(sales: Sales, moment: datetime) -> str:
 
 
 def still_current(engine: Engine, ref: str | None) -> dict | None:
-    """The booking a message's ref names, if that message is still about its latest state."""
-    booking_id, _, sequence = (ref or "").partition(":")
+    """The booking a message's ref names, if that message is still about its latest state.
+
+    A message to the host who lost a moved meeting (`<id>:<sequence>:former-host`) is about
+    the meeting as that host had it: a cancelled one, whoever has it now; the new host's
+    (`…:new-host`) is about a meeting new to them.
+    """
+    booking_id, _, rest = (ref or "").partition(":")
+    sequence, _, role = rest.partition(":")
     made = get(engine, booking_id) if booking_id else None
     if made is None or str(made["sequence"]) != sequence:
         return None
-    return made
+    if role == FORMER_HOST:
+        return {**made, "status": CANCELLED, "former_host": True}
+    return {**made, "new_host": role == NEW_HOST}

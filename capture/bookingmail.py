@@ -33,6 +33,8 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
     The visitor and the host get the invitation; another sales inbox only the facts.
     """
     tz = settings.timezone
+    if booking.get("former_host"):  # the host a move took it from: their copy is cancelled
+        booking = {**booking, "host": recipient}
     who = audience(booking, lead, recipient)
     host = sales.member(booking["host"])
     host_name = host.name if host else booking["host"]
@@ -53,7 +55,8 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
     return {"host": booking["host"], "audience": who, "to_visitor": who == VISITOR,
             "when": invites.wall_time(booking["starts_at"], booking["ends_at"], tz),
             "host_name": host_name, "details": meeting.details, "video_url": meeting.video_url,
-            "cancelled": cancelled, "moved": booking["sequence"] > 0 and not cancelled,
+            "cancelled": cancelled, "handed_over": bool(booking.get("former_host")),
+            "moved": booking["sequence"] > 0 and not cancelled and not booking.get("new_host"),
             "links": links, "method": method, "ics": ics}
 
 

@@ -276,7 +276,8 @@ def leads_erase(email: str, dry_run: bool, actor: str):
     Example: flask --app capture leads erase --email ada@example.com --dry-run
     """
     ext = _ext()
-    found = privacy.erase(ext.engine, ext.schema, email, _actor(actor), utcnow(), dry_run=dry_run)
+    found = privacy.erase(ext.engine, ext.schema, email, _actor(actor), utcnow(), dry_run=dry_run,
+                          sales=ext.sales, domain=ext.mail_domain)
     verb = "Would erase" if dry_run else "Erased"
     echo(f"{verb} {found['leads']} lead(s) and the addresses on {found['messages']} message(s).")
     if found["notes_to_review"]:

@@ -498,3 +498,14 @@ def _attribution_text(raw: str) -> str:
     for unwanted in (CONTROL_CHARS, BIDI_CONTROLS, INVISIBLE):
         text = unwanted.sub("", text)
     return text.strip()
+
+
+CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
+
+
+def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:
+    """The answers that are choices: what erasure keeps for the numbers and webhooks send, naming no one."""
+    form = schema.forms.get(form_id)
+    if form is None:
+        return {}
+    return {f.name: data[f.name] for f in form.fields if f.type in CHOICE_TYPES and f.name in data}

@@ -9,17 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, desc, func, or_, select
+from sqlalchemy import and_, case, desc, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
-from .models import leads
+from .models import bookings, leads
 from .pipeline import OPEN_STATUSES, STATUSES
 
+# A lead whose consultation was called off and not booked again: the inbox says so.
+CALLED_OFF = and_(
+    exists().where(bookings.c.lead_id == leads.c.id, bookings.c.status == "cancelled"),
+    ~exists().where(bookings.c.lead_id == leads.c.id, bookings.c.status == "booked"))
 LIST_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
                 leads.c.company, leads.c.service, leads.c.status, leads.c.owner, leads.c.respond_by,
                 leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam,
-                leads.c.verdict)
+                leads.c.verdict, CALLED_OFF.label("consultation_cancelled"))
 SEARCH_MAX = 100
 
 

@@ -84,8 +84,9 @@ def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
     event.add("organizer", _address(*organizer))
     # The visitor booked the slot themselves: already accepted, no reply wanted.
     # A cancellation keeps the attendee so their client finds whose event it was.
-    event.add("attendee", _address(*attendee, role="REQ-PARTICIPANT", rsvp=False,
-                                   partstat="ACCEPTED" if method == "REQUEST" else None))
+    if attendee[1]:  # an erased visitor has no address: the host's CANCEL names nobody
+        event.add("attendee", _address(*attendee, role="REQ-PARTICIPANT", rsvp=False,
+                                       partstat="ACCEPTED" if method == "REQUEST" else None))
     if meeting.kind == "video" and meeting.video_url:
         event.add("location", meeting.video_url)
         event.add("url", meeting.video_url)

@@ -10,46 +10,67 @@ so are the addresses on the messages about them. Each run leaves a row in
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from .appointments import cancel_upcoming
 from .config import Retention
-from .forms import Schema
+from .forms import Schema, kept_answers
 from .models import (bookings, daily_salts, daily_visitors, events, leads, outbox, page_views,
                      privacy_log)
 from .store import writing
+from .webhooks import lead_erased
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
 PERSONAL = ("name", "email", "phone", "company", "body_hash")
-CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
+# Attribution URLs keep scheme, host and path: a query can carry anything (?email=…).
+URL_COLUMNS = ("page_url", "referrer", "landing_page", "first_referrer")
 ERASED = "erased"  # what an address becomes (the column must hold something)
 WAITING = ("pending", "sending")
 # What the retention run reports about leads (privacy_log's count); the rest is about messages and visits.
 LEAD_COUNTS = ("spam_deleted", "enquiries_anonymised", "clients_anonymised")
+# What anonymising a lead reads of it.
+ROW = (leads.c.id, leads.c.form_id, leads.c.data, leads.c.name, leads.c.email, *(leads.c[c] for c in URL_COLUMNS))
 
 
-def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:
-    """The answers that are choices: kept for the numbers, naming no one."""
-    form = schema.forms.get(form_id)
-    if form is None:
-        return {}
-    return {f.name: data[f.name] for f in form.fields if f.type in CHOICE_TYPES and f.name in data}
+def without_query(url: str | None) -> str | None:
+    """A URL without its query and fragment (None stays None)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 literal: nothing worth keeping
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime) -> None:
-    """Remove what identifies the people behind these leads, and from the messages about them."""
+def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime, sales=None) -> None:
+    """Remove what identifies the people behind these leads, and from the messages about them.
+
+    Every column that can hold them goes: the lead's own, the address on every message to
+    them (and the mail server's words about it), the query of the pages they came from. The
+    webhooks are told (`lead.erased`, the lead's id only) when `sales` is given.
+    """
+    ids = [row.id for row in rows]
+    if not ids:
+        return
+    # A message not sent yet would now say nothing: it is not sent at all.
+    conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.status.in_(WAITING))
+                 .values(status="dropped", last_error="not sent: the lead was erased"))
     for row in rows:
         conn.execute(update(leads).where(leads.c.id == row.id).values(
             **dict.fromkeys(PERSONAL), data=kept_answers(schema, row.form_id, row.data or {}),
-            anonymised_at=now))
-    ids = [row.id for row in rows]
-    if ids:
-        # A message not sent yet would now say nothing: it is not sent at all.
-        conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.status.in_(WAITING))
-                     .values(status="dropped", last_error="not sent: the lead was erased"))
-        conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.kind == "confirm_visitor")
+            anonymised_at=now, **{c: without_query(getattr(row, c)) for c in URL_COLUMNS}))
+        theirs = outbox.c.kind == "confirm_visitor"
+        if row.email:  # booking updates and reminders too: whatever went to their address
+            theirs = or_(theirs, func.lower(outbox.c.recipient) == row.email.lower())
+        conn.execute(update(outbox).where(outbox.c.lead_id == row.id, theirs)
                      .values(recipient=ERASED, last_error=None))
+        erased_news = lead_erased(sales, row.id, now) if sales is not None else []
+        if erased_news:
+            conn.execute(outbox.insert(), erased_news)
 
 
 def _log(conn: Connection, action: str, count: int, actor: str, now: datetime) -> None:
@@ -63,20 +84,24 @@ def _theirs(email: str):
 
 
 def erase(engine: Engine, schema: Schema, email: str, actor: str, now: datetime,
-          dry_run: bool = False) -> dict:
-    """Erase one person's leads; returns what was (or would be) changed."""
+          dry_run: bool = False, *, sales, domain: str) -> dict:
+    """Erase one person's leads; returns what was (or would be) changed.
+
+    Their meetings still to come are cancelled through the booking module (the host's
+    calendar loses them, webhooks hear of it); they themselves are not written to again.
+    """
     with writing(engine) as conn:
-        rows = conn.execute(select(leads.c.id, leads.c.form_id, leads.c.data, leads.c.name)
-                            .where(_theirs(email))).all()
-        found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_([r.id for r in rows])),
-                 "notes_to_review": _notes_naming(conn, rows, email)}
+        rows = conn.execute(select(*ROW).where(_theirs(email))).all()
         ids = [r.id for r in rows]
+        found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_(ids)),
+                 "notes_to_review": _notes_naming(conn, rows, email)}
         upcoming = and_(bookings.c.lead_id.in_(ids), bookings.c.status == "booked", bookings.c.starts_at > now)
         found["bookings_cancelled"] = conn.execute(select(func.count()).select_from(bookings).where(upcoming)).scalar()
         if not dry_run and rows:
-            _anonymise(conn, schema, rows, now)
-            # Nobody can keep a meeting with someone who asked to be forgotten: the time is freed.
-            conn.execute(update(bookings).where(upcoming).values(status="cancelled", changed_at=now))
+            _anonymise(conn, schema, rows, now, sales)
+            for lead_id in ids:  # nobody can keep a meeting with someone who asked to be forgotten
+                cancel_upcoming(conn, sales, lead_id, actor, domain, now,
+                                note="cancelled the consultation: the person asked to be erased")
             _log(conn, "erase", len(rows), actor, now)
     return found
 
@@ -112,7 +137,7 @@ def access(engine: Engine, email: str) -> dict:
 
 # --- retention, once a day -------------------------------------------------------
 
-def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: datetime) -> dict:
+def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: datetime, sales=None) -> dict:
     """Delete old spam, anonymise old enquiries and old clients, clear old message addresses,
     forget finished days' visitor salts and keys, delete visit counts past their time."""
     done = {}
@@ -129,9 +154,9 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
         for name, condition in (
                 ("enquiries_anonymised", and_(leads.c.status != "won", last_change < now - keep.enquiries)),
                 ("clients_anonymised", and_(leads.c.status == "won", last_change < now - keep.clients))):
-            rows = conn.execute(select(leads.c.id, leads.c.form_id, leads.c.data).where(
+            rows = conn.execute(select(*ROW).where(
                 leads.c.spam.is_(False), leads.c.anonymised_at.is_(None), condition)).all()
-            _anonymise(conn, schema, rows, now)
+            _anonymise(conn, schema, rows, now, sales)
             done[name] = len(rows)
         cleared = conn.execute(update(outbox).where(
             outbox.c.status.in_(("sent", "dead", "dropped")), outbox.c.recipient != ERASED,

@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from .clock import utcnow
-from .models import bookings, events, leads, outbox
+from .appointments import cancel_upcoming
+from .models import events, leads, outbox
 from .outbox import jobs_for_lead, wake_workers
 from .pipeline import PipelineError, due_at, event_row, followups, locked, owner_for
 from .store import Turn, last_owner, writing
@@ -60,12 +61,13 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
         lead = _locked(conn, lead_id)
         if lead["spam"]:
             return None
-        conn.execute(update(leads).where(leads.c.id == lead_id).values(spam=True))
-        # A bot's booking holds no host's time (a release does not restore it: the visitor rebooks).
-        conn.execute(update(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == "booked")
-                     .values(status="cancelled", changed_at=now))
         conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.status == "pending")
                      .values(status="dropped", last_error=HELD))
+        # A bot's booking holds no host's time: cancelled through the booking module, so the host's
+        # calendar and the webhooks hear of it (a release does not restore it: the visitor rebooks).
+        cancel_upcoming(conn, capture.sales, lead_id, actor, capture.mail_domain, now,
+                        note="cancelled the consultation: the lead was marked as spam")
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(spam=True))
         event = event_row(lead_id, now, actor, MARKED, note="marked as spam: moved to the spam tray")
         conn.execute(events.insert(), event)
     return event

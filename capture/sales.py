@@ -49,7 +49,8 @@ MAX_DETAILS = 300  # a sentence or two in an invitation, not a letter
 MAX_HORIZON_DAYS = 365
 WEBHOOK_KEYS = ("name", "url", "events")
 # What an endpoint may subscribe to (webhooks.py sends them).
-WEBHOOK_EVENTS = ("lead.created", "lead.status_changed", "booking.created", "booking.cancelled")
+WEBHOOK_EVENTS = ("lead.created", "lead.status_changed", "booking.created", "booking.cancelled",
+                  "booking.moved", "lead.erased")
 ENDPOINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 
 

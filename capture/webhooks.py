@@ -26,19 +26,22 @@ from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
 from .config import ConfigError
-from .forms import ATTRIBUTION_FIELDS
+from .forms import ATTRIBUTION_FIELDS, kept_answers
 from .mail import RenderError
 from .models import bookings, events
 from .outbox import job
-from .privacy import kept_answers
 from .sales import WEBHOOK_EVENTS, Endpoint, Sales
 from .transport import SendError
 
 WEBHOOK = "webhook"  # the outbox kind
-LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED = WEBHOOK_EVENTS
+LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS
 # The event id's last part for each type (the id names what the payload is built from).
 _SUFFIX = {LEAD_CREATED: "created", STATUS_CHANGED: "status", BOOKING_CREATED: "booked",
-           BOOKING_CANCELLED: "cancelled"}
+           BOOKING_CANCELLED: "cancelled", BOOKING_MOVED: "moved", LEAD_ERASED: "erased"}
+# Events that happen more than once to their subject: the id ends with the event row or SEQUENCE.
+NUMBERED = (STATUS_CHANGED, BOOKING_MOVED)
+# What is still told about an erased lead: that it was erased, and that its meeting is off.
+AFTER_ERASURE = (LEAD_ERASED, BOOKING_CANCELLED)
 _TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
 TIMEOUT = 10.0  # seconds for connecting and for each read; never above CAPTURE_MAIL_TIMEOUT
 USER_AGENT = "fernleaf-capture-webhooks/1"
@@ -64,7 +67,7 @@ def parse_id(value: str | None) -> tuple[str, str, int | None]:
     if not (value or "").startswith("evt_") or len(parts) not in (2, 3) or parts[1] not in _TYPE:
         raise ValueError(f"{value!r} is not a webhook event id")
     kind = _TYPE[parts[1]]
-    if (len(parts) == 3) != (kind == STATUS_CHANGED) or (len(parts) == 3 and not parts[2].isdigit()):
+    if (len(parts) == 3) != (kind in NUMBERED) or (len(parts) == 3 and not parts[2].isdigit()):
         raise ValueError(f"{value!r} is not a webhook event id")
     return kind, parts[0], int(parts[2]) if len(parts) == 3 else None
 
@@ -93,8 +96,14 @@ def status_changed(sales: Sales, lead_id: str, event_row_id: int, now: datetime)
 
 
 def booking_event(sales: Sales, kind: str, booking: dict, now: datetime) -> list[dict]:
-    """booking.created or booking.cancelled for this booking (each happens once to a booking)."""
-    return jobs(sales, kind, booking["lead_id"], booking["id"], now)
+    """booking.created, .cancelled (once to a booking) or .moved (numbered by its SEQUENCE)."""
+    number = booking["sequence"] if kind in NUMBERED else None
+    return jobs(sales, kind, booking["lead_id"], booking["id"], now, number=number)
+
+
+def lead_erased(sales: Sales, lead_id: str, now: datetime) -> list[dict]:
+    """lead.erased: the person behind this lead was erased (or anonymised by retention); only its id goes."""
+    return jobs(sales, LEAD_ERASED, lead_id, lead_id, now)
 
 
 # --- sending: in the worker ------------------------------------------------------
@@ -135,7 +144,7 @@ class Sender:
             raise Unwanted(f"the webhook endpoint {job['recipient']} is no longer in sales.yml")
         if kind not in endpoint.events:
             raise Unwanted(f"the webhook endpoint {endpoint.name} no longer takes {kind}")
-        if lead["anonymised_at"] is not None:
+        if lead["anonymised_at"] is not None and kind not in AFTER_ERASURE:
             raise Unwanted("the lead was erased")
         payload = build(self.capture, kind, lead, subject, number)
         return Request(endpoint, job["ref"], json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
@@ -186,6 +195,8 @@ def refusal(name: str, code: int) -> SendError:
 
 def build(capture, kind: str, lead: dict, subject: str, number: int | None) -> dict:
     """{"type", "timestamp" (when it happened), "data": {"lead", and "change" or "booking"}}."""
+    if kind == LEAD_ERASED:  # nothing about the person: the receiver deletes what it holds
+        return {"type": kind, "timestamp": iso(lead["anonymised_at"]), "data": {"lead": {"id": lead["id"]}}}
     data = {"lead": lead_data(capture, lead)}
     if kind == LEAD_CREATED:
         at = lead["released_at"] or lead["received_at"]
@@ -196,7 +207,7 @@ def build(capture, kind: str, lead: dict, subject: str, number: int | None) -> d
                           "deal_value": change["deal_value"], "lost_reason": change["reason"]}
     else:
         made = _booking(capture.engine, lead["id"], subject)
-        at = made["changed_at"] if kind == BOOKING_CANCELLED else made["created_at"]
+        at = made["created_at"] if kind == BOOKING_CREATED else made["changed_at"]
         data["booking"] = {"id": made["id"], "status": made["status"], "host": made["host"],
                            "starts_at": iso(made["starts_at"]), "ends_at": iso(made["ends_at"])}
     return {"type": kind, "timestamp": iso(at), "data": data}

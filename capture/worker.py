@@ -186,7 +186,7 @@ class Worker:
         """Today's retention run (privacy.py); logs counts only."""
         cap = self.capture
         try:
-            done = privacy.apply_retention(cap.engine, cap.schema, cap.settings.retention, utcnow())
+            done = privacy.apply_retention(cap.engine, cap.schema, cap.settings.retention, utcnow(), cap.sales)
         except SQLAlchemyError:
             raise  # the database, not the job: handed back, tried again
         except Exception as exc:  # a bug must not stop the mail behind it
@@ -271,7 +271,7 @@ class Worker:
         lead = store.get_lead(cap.engine, job["lead_id"])
         if lead is None:
             raise mail.RenderError("the lead no longer exists")
-        if lead["spam"]:  # moved to the spam tray after this was queued
+        if lead["spam"] and not self.ends_a_booking(job, lead):  # moved to the spam tray after this was queued
             raise Unwanted(quarantine.HELD_REASON)
         if job["kind"] == webhooks.WEBHOOK:
             return self.webhooks.render(job, lead)
@@ -297,6 +297,15 @@ class Worker:
         return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
                             mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
                             domain=cap.mail_domain, links=links, extra=extra)
+
+    def ends_a_booking(self, job: dict, lead: dict) -> bool:
+        """A cancelled meeting's news to its host or a webhook: sent even for a lead in the spam tray."""
+        if job["kind"] == webhooks.WEBHOOK:
+            return webhooks.parse_id(job["ref"])[0] == webhooks.BOOKING_CANCELLED
+        if job["kind"] != mail.BOOKING_UPDATE or job["recipient"].lower() == str(lead["email"] or "").lower():
+            return False
+        made = appointments.still_current(self.capture.engine, job["ref"])
+        return made is not None and made["status"] == appointments.CANCELLED
 
     def bookable(self, lead: dict) -> bool:
         """A request for a consultation time that sales can book from the email (not a booking yet)."""

@@ -381,9 +381,9 @@ def test_erasing_a_person_cancels_their_future_meeting_and_export_lists_it(make_
     lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
     exported = privacy.access(ext(app).engine, "v1@example.com")
     assert [b["starts_at"].isoformat() for b in exported["leads"][0]["bookings"]] == [slot]
-    dry = privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True)
+    dry = privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
     assert dry["bookings_cancelled"] == 1 and appointments.current(ext(app).engine, lead_id) is not None
-    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow())
+    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
     assert appointments.current(ext(app).engine, lead_id) is None
     assert slot in [s["start"] for s in first_slots(client)]
 
@@ -409,3 +409,95 @@ def test_a_browser_without_json_sees_the_taken_time_explained_with_its_answers_k
     assert page.status_code == 409
     assert "That time was just taken. Please pick another. You can suggest a day and time below instead." in html
     assert 'value="v2@example.com"' in html
+
+
+# --- one owner for a booking's life: every end tells the calendars ----------------------
+
+def booking_updates(app, lead_id: str) -> list[dict]:
+    with ext(app).engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(outbox.c.recipient, outbox.c.ref, outbox.c.status)
+                                              .where(outbox.c.lead_id == lead_id,
+                                                     outbox.c.kind == "booking_update")
+                                              .order_by(outbox.c.id)).mappings()]
+
+
+@pytest.mark.parametrize("how", ["desk", "cli"])
+def test_marking_a_booked_lead_as_spam_sends_the_host_a_cancel(make_app, one_host, tmp_path, how):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    Worker(ext(app)).run_once()
+    if how == "cli":
+        assert app.test_cli_runner().invoke(args=["leads", "spam", lead_id, "--by", MAYA]).exit_code == 0
+    else:
+        from capture import quarantine
+        quarantine.hold(ext(app), lead_id, MAYA)
+    ended = appointments.get(ext(app).engine, made["id"])
+    assert (ended["status"], ended["sequence"]) == ("cancelled", 1)
+    assert [(u["recipient"], u["ref"]) for u in booking_updates(app, lead_id)] == [(MAYA, f"{made['id']}:1")]
+    Worker(ext(app)).run_once()  # sent, though the lead is in the spam tray: the host must lose it
+    assert [u["status"] for u in booking_updates(app, lead_id)] == ["sent"]
+    [cancel] = [m for m in sent_mail(tmp_path) if m["To"] == MAYA and "cancelled" in str(m["Subject"]).lower()]
+    [ics] = [p for p in cancel.walk() if p.get_content_type() == "text/calendar"]
+    calendar = Calendar.from_ical(ics.get_payload(decode=True))
+    assert calendar["METHOD"] == "CANCEL"
+    assert [int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")] == [1]
+    assert not [m for m in sent_mail(tmp_path) if m["To"] == "v1@example.com"
+                and "cancelled" in str(m["Subject"]).lower()]  # a bot's address gets nothing more
+    assert slot in [s["start"] for s in first_slots(client)]
+
+
+def test_a_cancelled_consultation_shows_as_cancelled(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
+    assert get_lead(ext(app).engine, lead_id)["status"] == "contacted"
+    from capture import inbox
+    [row] = [r for r in inbox.find(ext(app).engine, inbox.Filters(status="all")) if r["id"] == lead_id]
+    assert row["consultation_cancelled"]
+    page = signed_in(app, client).get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+    assert "Consultation cancelled:" in page and "Consultation booked:" not in page
+
+
+def signed_in(app, client):
+    from tests.test_desk import sign_in
+    sign_in(app, client, MAYA)
+    return client
+
+
+def test_a_move_to_the_other_host_cancels_the_first_hosts_meeting(make_app, tmp_path):
+    app = make_app()  # two hosts: Maya, then Tom
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[-1]["start"])).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    first_host = made["host"]
+    other = TOM if first_host == MAYA else MAYA
+    # Only the other host is free at the new time: the first one has a meeting then.
+    target = slots[-3]["start"]
+    with ext(app).engine.begin() as conn:
+        conn.execute(bookings.insert(), {"id": "blocker", "lead_id": lead_id, "host": first_host,
+                                         "starts_at": datetime.fromisoformat(target),
+                                         "ends_at": datetime.fromisoformat(slots[-3]["end"]),
+                                         "status": "booked", "sequence": 0, "created_at": utcnow(),
+                                         "changed_at": None})
+    Worker(ext(app)).run_once()
+    moved = appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(target),
+                              "visitor", ext(app).mail_domain, utcnow())
+    assert moved["host"] == other
+    refs = {u["recipient"]: u["ref"] for u in booking_updates(app, lead_id)}
+    assert refs == {other: f"{made['id']}:1:new-host", first_host: f"{made['id']}:1:former-host",
+                    "v1@example.com": f"{made['id']}:1"}
+    Worker(ext(app)).run_once()
+    mail = {m["To"]: m for m in sent_mail(tmp_path) if m["Message-ID"].startswith(f"<booking.{made['id']}.1.")
+            and m["To"] in (first_host, other)}  # the move's updates
+    methods = {to: Calendar.from_ical([p for p in m.walk() if p.get_content_type() == "text/calendar"][0]
+                                      .get_payload(decode=True))["METHOD"] for to, m in mail.items()}
+    assert methods == {first_host: "CANCEL", other: "REQUEST"}
+    assert str(mail[other]["Subject"]).startswith("Consultation booked")  # new to them, not "moved"
+    assert str(mail[first_host]["Subject"]).startswith("Consultation handed over")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -45,11 +45,11 @@ def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultat
     pipeline.change_status(engine, ext(app).sales, first, Change("won", value=850000), "maya@fernleaf.example")
     pipeline.add_note(engine, second, "Ada Lovelace prefers mornings", "tom@fernleaf.example")
 
-    preview = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True)
+    preview = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
     assert preview["leads"] == 2 and preview["messages"] > 0 and len(preview["notes_to_review"]) == 1
     assert get_lead(engine, first)["name"] == "Ada Lovelace"  # a dry run changes nothing
 
-    done = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow())
+    done = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
     assert done["leads"] == 2
     for lead_id in (first, second):
         lead = get_lead(engine, lead_id)
@@ -194,3 +194,57 @@ def test_no_personal_data_in_any_log_line_of_a_whole_journey(make_app, consultat
     assert lead_id in text and "sent" in text  # the logs did record the journey
     for value in [*secrets.values(), "Zebedee", "Quixote", "zq.private", "Rocinante", "7700 900123"]:
         assert value not in text, value
+
+
+# --- erasure reaches every column ---------------------------------------------------------
+
+def every_text_value(engine) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every text-like column of every table the models define.
+
+    Read from the models, so a column added later is scanned too.
+    """
+    from sqlalchemy import JSON, String, Text
+    from capture.models import metadata
+    found = []
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, (String, Text, JSON))]
+            for row in conn.execute(select(*columns)).all():
+                found += [(table.name, c.name, json.dumps(v, default=str) if not isinstance(v, str) else v)
+                          for c, v in zip(columns, row) if v is not None]
+    return found
+
+
+def test_erasure_leaves_the_address_nowhere(make_app, consultation, tmp_path):
+    """Every table and column, after a life with a booking, a move, reminders and mail sent."""
+    from tests.test_appointments import first_slots
+    from capture import appointments
+    app = make_app()
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    page = f"https://www.fernleaf.example/consultation/?email={ADA}&ref=x#top"
+    lead_id = post(client, consultation, slot=slots[-1]["start"], page_url=page,
+                   referrer=f"https://mail.example/?to={ADA}", landing_page=page,
+                   first_referrer=f"https://search.example/?q={ADA}")
+    request = post(client, consultation)  # a second lead, without a booking
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.move(ext(app).engine, ext(app).sales, made["id"],
+                      datetime.fromisoformat(slots[-2]["start"]), "visitor", ext(app).mail_domain, utcnow())
+    pipeline.add_note(ext(app).engine, request, "Rang back, all good", "maya@fernleaf.example")
+    Worker(ext(app)).run_once()  # confirmations, notifications, updates: sent to the address
+    assert any(ADA in value.lower() for _t, _c, value in every_text_value(ext(app).engine))
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["leads", "erase", "--email", ADA]).exit_code == 0
+    left = [(t, c) for t, c, value in every_text_value(ext(app).engine)
+            if ADA in value.lower() or "lovelace" in value.lower() or "analytical engines" in value.lower()]
+    assert left == []
+    lead = get_lead(ext(app).engine, lead_id)
+    assert lead["page_url"] == "https://www.fernleaf.example/consultation/"  # the page stays, its query goes
+    assert lead["first_referrer"] == "https://search.example/"
+    exported = json.loads(runner.invoke(args=["leads", "export", "--email", ADA, "--format", "json"]).stdout)
+    assert exported["leads"] == []
+    # The host's calendar loses the meeting; the erased person is not written to again.
+    host_cancel = table(app, outbox, outbox.c.lead_id == lead_id, outbox.c.kind == "booking_update",
+                        outbox.c.status == "pending")
+    assert [r["recipient"] for r in host_cancel] == [appointments.get(ext(app).engine, made["id"])["host"]]

@@ -9,6 +9,7 @@ are made due by moving `available_at`, never by sleeping.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import secrets
 import threading
@@ -257,8 +258,11 @@ def test_booking_created_and_cancelled_arrive_with_the_booking(hooked, receiver)
                                utcnow()) is None  # once
     Worker(ext(app)).run_once()
     found = receiver.events()
-    assert [kind for kind, _ in found] == ["lead.created", "booking.created", "booking.cancelled"]
+    assert [kind for kind, _ in found] == ["lead.created", "booking.created", "booking.cancelled",
+                                           "lead.status_changed"]
     assert found[0][1]["lead"]["status"] == "consultation"  # booked on arrival: no separate status change
+    assert found[3][1]["change"] == {"from": "consultation", "to": "contacted", "by": MAYA, "deal_value": None,
+                                     "lost_reason": None}  # no consultation any more: back to contacted
     booked, cancelled = found[1][1]["booking"], found[2][1]["booking"]
     assert (booked["id"], cancelled["id"], cancelled["status"]) == (made["id"], made["id"], "cancelled")
     assert booked["starts_at"] == webhooks.iso(made["starts_at"]) and booked["host"] == made["host"]
@@ -312,7 +316,7 @@ def test_a_lead_marked_spam_before_delivery_drops_its_webhooks_and_sends_them_if
 def test_erasure_drops_the_webhooks_not_yet_delivered(hooked, receiver, consultation):
     app = hooked()
     lead_id = post(app.test_client(), consultation)
-    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow())
+    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
     assert {r["status"] for r in hooks(app, lead_id)} == {"dropped"}
     Worker(ext(app)).run_once()
     assert receiver.requests == []
@@ -441,3 +445,28 @@ def test_event_ids_name_what_the_payload_is_built_from():
             webhooks.parse_id(bad)
 
 
+
+
+def test_erasure_tells_the_receiver_with_the_lead_id_only_and_cancels_the_meeting(make_app, receiver, keys,
+                                                                                 tmp_path):
+    path = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"),
+                                  "events": ["lead.erased", "booking.cancelled", "booking.moved"]}])
+    app = make_app(sales=str(path), webhook_secret_crm=keys["crm"])
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    lead_id = post(client, visitor(7, slots[-1]["start"]))
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(slots[-2]["start"]),
+                      "visitor", ext(app).mail_domain, utcnow())
+    Worker(ext(app)).run_once()
+    privacy.erase(ext(app).engine, ext(app).schema, "v7@example.com", MAYA, utcnow(),
+                  sales=ext(app).sales, domain=ext(app).mail_domain)
+    Worker(ext(app)).run_once()
+    found = receiver.events()
+    assert [kind for kind, _ in found] == ["booking.moved", "lead.erased", "booking.cancelled"]
+    assert found[0][1]["booking"]["starts_at"] == webhooks.iso(datetime.fromisoformat(slots[-2]["start"]))
+    assert found[1][1] == {"lead": {"id": lead_id}}  # nothing about the person
+    assert found[2][1]["lead"]["email"] is None and found[2][1]["lead"]["name"] is None
+    after = json.dumps(found[1:])  # what was sent once they were erased
+    assert "v7@example.com" not in after and "Visitor 7" not in after
+    receiver.assert_once()

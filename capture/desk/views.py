@@ -84,10 +84,10 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
         event["actor_name"] = _name(event["actor"]) or event["actor"]
         event["owner_name"] = _name(event["owner"])
         event["value_text"] = pipeline.money(event["deal_value"], ext.sales.currency)
-    booked = appointments.current(ext.engine, lead_id)
+    booked = appointments.latest(ext.engine, lead_id)
     if booked:
         booked = {"when": wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
-                  "host": _name(booked["host"])}
+                  "host": _name(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED}
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=_name(lead["owner"]),
@@ -174,7 +174,8 @@ def erase(lead_id: str):
         return lead_page(lead_id, error="Tick the box to confirm the erasure: it cannot be undone.", status=422)
     if not lead["email"]:
         return lead_page(lead_id, error="This lead holds no address to erase by.", status=422)
-    found = privacy.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow())
+    found = privacy.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow(),
+                          sales=ext.sales, domain=ext.mail_domain)
     flash(f"Erased: {found['leads']} lead(s) of this person, and their address on the messages about them.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 

@@ -147,7 +147,8 @@ def test_a_time_never_offered_is_refused_like_a_taken_one(client):
 
 
 @pytest.mark.parametrize("slot", ["tomorrow", "2026-12-01T09:00:00", "1" * 50, "0001-01-01T00:00:00+05:00",
-                                  "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"])
+                                  "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
+                                  "2026-W50-1T10:00:00+00:00", "2026-341T10:00:00+00:00"])  # week, ordinal dates
 def test_a_slot_that_is_no_time_is_a_422(client, slot):
     response = client.post("/api/forms/consultation", json=visitor(1, slot))
     assert response.status_code == 422 and response.json["errors"] == {"slot": "Please pick one of the times offered."}
@@ -501,3 +502,37 @@ def test_a_move_to_the_other_host_cancels_the_first_hosts_meeting(make_app, tmp_
     assert methods == {first_host: "CANCEL", other: "REQUEST"}
     assert str(mail[other]["Subject"]).startswith("Consultation booked")  # new to them, not "moved"
     assert str(mail[first_host]["Subject"]).startswith("Consultation handed over")
+
+
+@pytest.mark.parametrize("picked", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00",
+                                    "2026-W50-1T10:00:00+00:00", "2026-340T10:00:00+00:00", "tomorrow"])
+def test_a_time_that_cannot_have_been_offered_is_a_422_on_the_move_and_sales_pages(make_app, one_host, picked,
+                                                                                  consultation):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    move = "/actions/booking/" + tokens.booking_token(TEST_SECRET, made["id"], "move", "v1@example.com")
+    token = CSRF.search(client.get(move).get_data(as_text=True)).group(1)
+    assert client.post(move, data={"slot": picked, "csrf_token": token}).status_code == 422
+    request = client.post("/api/forms/consultation", json=consultation).json["id"]
+    book = "/actions/" + tokens.action_token(TEST_SECRET, request, tokens.BOOK_REQUESTED, MAYA)
+    token = CSRF.search(client.get(book).get_data(as_text=True)).group(1)
+    answer = client.post(book, data={"slot": picked, "csrf_token": token})
+    assert answer.status_code == 422 and "Please pick one of the times" in answer.get_data(as_text=True)
+    assert appointments.current(ext(app).engine, request) is None
+    assert appointments.current(ext(app).engine, lead_id)["starts_at"] == made["starts_at"]
+
+
+def test_picking_the_time_one_has_says_nothing_changed(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    move = "/actions/booking/" + tokens.booking_token(TEST_SECRET, made["id"], "move", "v1@example.com")
+    token = CSRF.search(client.get(move).get_data(as_text=True)).group(1)
+    answer = client.post(move, data={"slot": slot, "csrf_token": token}).get_data(as_text=True)
+    assert "keeps its time" in answer and "emailed you the updated" not in answer
+    assert appointments.current(ext(app).engine, lead_id)["sequence"] == 0

@@ -160,6 +160,7 @@ def test_sorting_by_a_column_header_link(app, client, history):
     ("since=2026-13-01", "is not a date the report can use"),
     ("until=yesterday", "is not a date the report can use"),
     ("since=0001-01-01", "is not a date the report can use"),
+    ("since=2026-W50-1", "is not a date the report can use"),  # an ISO week date is not one
     ("since=2026-11-10&until=2026-11-01", "The period starts (10 Nov 2026) after it ends (1 Nov 2026)"),
     ("by=nothing", "There is no report by"),
     ("by=<b>x</b>", "There is no report by &#39;&lt;b&gt;x&lt;/b&gt;&#39;"),

@@ -17,6 +17,7 @@ from flask_login import current_user
 from .. import appointments, charts, inbox, outbox, pipeline, privacy, quarantine, reports, store, trends
 from ..invites import wall_time
 from ..clock import utcnow
+from ..forms import DATE_RE
 from ..mail import History, lead_context
 from .auth import RETURN_PATH
 
@@ -279,11 +280,11 @@ def _day(args, name: str, default: date) -> date:
     text = args.get(name, "").strip()
     if not text:
         return default
-    try:
-        day = date.fromisoformat(text)
+    try:  # only YYYY-MM-DD: fromisoformat alone also takes week dates (2026-W50-1)
+        day = date.fromisoformat(text) if DATE_RE.match(text) else None
     except ValueError:
         day = None
-    if day is None or len(text) != 10 or not DAYS[0] <= day <= DAYS[1]:
+    if day is None or not DAYS[0] <= day <= DAYS[1]:
         raise BadReport(f"'{text[:20]}' is not a date the report can use for "
                         f"{'from' if name == 'since' else 'until'}: write it like 2026-11-03 "
                         f"(between {DAYS[0].year} and {DAYS[1].year}).")

@@ -81,9 +81,11 @@ def test_one_referrer_policy_per_answer_the_apps_on_its_own_pages(render, templa
     locations = {block.split("{", 1)[0].strip(): block for block in text.split("location ")[1:]}
     for path in ("/desk/", "/actions/"):
         assert "add_header Referrer-Policy" not in locations[path], path
+        assert "add_header X-Frame-Options" not in locations[path], path  # the app's too
         assert locations[path].count("add_header X-Content-Type-Options") == 1, path
     assert locations["/api/"].count("add_header Referrer-Policy") == 1
-    assert all(block.count("add_header Referrer-Policy") <= 1 for block in locations.values())
+    for header in ("Referrer-Policy", "X-Frame-Options"):
+        assert all(block.count(f"add_header {header}") <= 1 for block in locations.values())
 
 
 def test_render_command_line_writes_the_file(tmp_path):

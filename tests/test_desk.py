@@ -153,6 +153,18 @@ def test_desk_pages_send_one_referrer_policy_that_keeps_paths_to_ourselves(app, 
     assert client.get("/desk/").headers.getlist("Referrer-Policy") == ["strict-origin"]
 
 
+def test_desk_and_action_pages_cannot_be_framed_even_without_nginx(app, client, consultation):
+    lead_id = post(client, consultation)
+    action = f"/actions/{tokens.action_token(app.config['SECRET_KEY'], lead_id, 'contacted', MAYA)}"
+    pages = ["/desk/sign-in", link_for(app, TOM), action, "/actions/not-a-token"]
+    sign_in(app, client, MAYA)
+    for page in pages + ["/desk/", f"/desk/leads/{lead_id}", "/desk/report"]:
+        headers = client.get(page).headers
+        assert headers.getlist("X-Frame-Options") == ["DENY"], page
+        assert headers.getlist("Content-Security-Policy") == ["frame-ancestors 'none'"], page
+    assert "X-Frame-Options" not in client.get("/api/health").headers  # nginx's, for the rest
+
+
 # --- sign-in by magic link ---------------------------------------------------------------
 
 def sign_in_mail(app) -> list[dict]:

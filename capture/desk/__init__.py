@@ -68,4 +68,7 @@ def _private(response):
     if request.path.startswith(PAGES):
         response.headers["Cache-Control"] = "private, no-store"
         response.headers["Referrer-Policy"] = REFERRER_POLICY  # tokens live in action URLs
+        # Their buttons act: no other page may frame them to trick a click (old and new browsers).
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response

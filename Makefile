@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 # never echoed); production sets CAPTURE_SECRET_KEY.
 DEV_SECRET = $$(cat var/secret_key)
 WITH_SECRET = CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)}
+# Links in emails point where `make serve` listens (PORT), unless CAPTURE_PUBLIC_URL says otherwise.
+PUBLIC_URL = CAPTURE_PUBLIC_URL=$${CAPTURE_PUBLIC_URL:-http://127.0.0.1:$(PORT)}
 
 .PHONY: serve test site migrate leads install clean
 
@@ -38,10 +40,10 @@ leads: $(STAMP) var/secret_key
 	@$(WITH_SECRET) $(BIN)/flask --app capture leads list
 
 serve: $(STAMP) var/secret_key site migrate
-	@$(WITH_SECRET) CAPTURE_SITE_DIR=site \
+	@$(WITH_SECRET) $(PUBLIC_URL) CAPTURE_SITE_DIR=site \
 	  $(BIN)/flask --app capture check
 	@echo "Serving the site and the API at http://127.0.0.1:$(PORT)/ (Ctrl+C stops)"
-	$(WITH_SECRET) CAPTURE_SITE_DIR=site \
+	$(WITH_SECRET) $(PUBLIC_URL) CAPTURE_SITE_DIR=site \
 	CAPTURE_EMBEDDED_WORKER=$${CAPTURE_EMBEDDED_WORKER:-1} \
 	  $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - \
 	  --logger-class capture.accesslog.RedactingLogger 'capture:create_app()'

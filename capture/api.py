@@ -10,8 +10,9 @@ import logging
 from datetime import date, datetime
 
 from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
+from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from . import appointments, pipeline, spam, store, webhooks
 from .clock import utcnow
@@ -23,6 +24,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 MAX_BODY = 64 * 1024
 TOO_LARGE = "The submission is too large (64 KiB at most)."
+MALFORMED = "The request body is malformed (its chunked framing is broken)."
 MAX_DRAIN = 1024 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CORS_MAX_AGE = "86400"
@@ -337,6 +339,13 @@ def problem_response(problem: Problem):
         values={k: v for k, v in data.items() if isinstance(v, str)},
         honeypot=ext.schema.honeypot, attribution=SCRIPT_FIELDS)
     return html, problem.status
+
+
+@bp.app_errorhandler(ParseException)
+def broken_body(exc: ParseException):
+    """A body gunicorn could not parse while the app read it (a bad chunk size or extension, a
+    missing chunk terminator): the client's mistake, a 400 in the usual shape, on any route."""
+    return current_app.handle_http_exception(BadRequest(MALFORMED))
 
 
 @bp.app_errorhandler(HTTPException)

@@ -79,6 +79,7 @@ def check():
     echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
     echo(f"Leads: stored in {where}")
     echo(f"Mail: {ext.settings.mail.describe()}")
+    echo(f"Links in emails: {ext.settings.public_url}/")
     for endpoint in ext.sales.webhooks:
         # Scheme and host only: a receiver's path may carry a token of its own.
         parts = urlsplit(endpoint.url)

@@ -32,6 +32,10 @@ KEYS = ("team", "hours", "holidays", "response", "owners", "pipeline", "consulta
 MEMBER_KEYS = ("name", "email", "roles")
 HOLIDAY_KEYS = ("calendar", "closed")
 RESPONSE_KEYS = ("first_contact", "remind_after", "escalate_after")
+# What the site promises when sales.yml says nothing: a reply within one working hour, the owner
+# nudged after 30 minutes (or at escalation, if that comes sooner), escalation at the promise.
+DEFAULT_FIRST_CONTACT = timedelta(minutes=60)
+DEFAULT_REMIND_AFTER = timedelta(minutes=30)
 OWNER_KEYS = ("strategy", "members")
 PIPELINE_KEYS = ("lost_reasons", "currency")
 DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
@@ -170,7 +174,7 @@ def _yaml_where(exc: yaml.YAMLError) -> str:
 
 def _parse(raw, tz: ZoneInfo, form_ids: tuple[str, ...], source: str) -> Sales:
     """Every section in turn; ValueError('key: problem') for the first mistake."""
-    _mapping(raw, "", KEYS, required=("team", "hours", "response", "pipeline"))
+    _mapping(raw, "", KEYS, required=("team", "hours", "pipeline"))
     team = _parse_team(raw["team"])
     hours = worktime.parse_hours(raw["hours"], "hours")
     closed = _closures(raw.get("holidays"))
@@ -183,7 +187,7 @@ def _parse(raw, tz: ZoneInfo, form_ids: tuple[str, ...], source: str) -> Sales:
     consultation = None
     if "consultation" in raw:
         consultation = _parse_consultation(raw["consultation"], team, hours)
-    return Sales(team=team, calendar=calendar, response=_parse_response(raw["response"]),
+    return Sales(team=team, calendar=calendar, response=_parse_response(raw.get("response")),
                  owners=_parse_owners(raw.get("owners"), team, form_ids),
                  fallback_owner=_fallback_owner(team), lost_reasons=lost_reasons,
                  currency=currency, hours_text=worktime.describe_hours(hours), source=source,
@@ -312,13 +316,22 @@ def parse_duration(value, where: str, allow_zero: bool = False) -> timedelta:
 
 
 def _parse_response(raw) -> Response:
-    """The promise to a lead: first contact, a reminder to the owner, escalation."""
-    _mapping(raw, "response", RESPONSE_KEYS, required=("first_contact", "remind_after"))
-    first = parse_duration(raw["first_contact"], "response.first_contact")
-    remind = parse_duration(raw["remind_after"], "response.remind_after")
+    """The promise to a lead: first contact, a reminder to the owner, escalation.
+
+    Each key may be left out (the whole section too): 60m, 30m and first_contact.
+    """
+    raw = {} if raw is None else raw
+    _mapping(raw, "response", RESPONSE_KEYS)
+    first = DEFAULT_FIRST_CONTACT
+    if raw.get("first_contact") is not None:
+        first = parse_duration(raw["first_contact"], "response.first_contact")
     escalate = first
     if raw.get("escalate_after") is not None:
         escalate = parse_duration(raw["escalate_after"], "response.escalate_after")
+    if raw.get("remind_after") is None:
+        return Response(first_contact=first, remind_after=min(DEFAULT_REMIND_AFTER, escalate),
+                        escalate_after=escalate)
+    remind = parse_duration(raw["remind_after"], "response.remind_after")
     if remind > escalate:
         raise ValueError("response.remind_after: must not be later than escalate_after "
                          "(which defaults to first_contact)")

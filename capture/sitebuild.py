@@ -20,7 +20,7 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -149,6 +149,7 @@ def renderer_for(project_dir: str | Path, site_url: str = "") -> FormRenderer:
 def define_env(env) -> None:
     """mkdocs-macros entry point: the macros pages may call."""
     renderer = renderer_for(env.project_dir, env.conf.get("site_url") or "")
+    absolute_feed_image(env.conf)
 
     @env.macro
     def form(form_id: str, **presets) -> str:
@@ -166,6 +167,21 @@ def define_env(env) -> None:
     def privacy_version() -> str:
         """The privacy-policy version the forms' consent box records (forms.yml)."""
         return renderer.schema.privacy_policy_version
+
+
+def absolute_feed_image(conf) -> None:
+    """The RSS channel image as an absolute URL, as RSS 2.0 requires.
+
+    mkdocs-rss-plugin prints its `image` option as given, and the site's address comes from
+    SITE_URL at build time, so the URL is joined here (this plugin runs after rss's on_config).
+    """
+    rss = conf["plugins"].get("rss")
+    site_url = conf.get("site_url")
+    if rss is None or not site_url:
+        return
+    for feed in (getattr(rss, "feed_created", None), getattr(rss, "feed_updated", None)):
+        if feed is not None and feed.logo_url:
+            feed.logo_url = urljoin(site_url, feed.logo_url)
 
 
 def page_of(env) -> str:

@@ -355,6 +355,60 @@ def post_chunked(server, content_type: str, body: bytes) -> tuple[int, dict]:
     return response.status, answer
 
 
+def post_raw(server, path: str, head: str, body: bytes, end_body: bool = False) -> tuple[int, bytes]:
+    """POST bytes exactly as given (framing and all) on a raw socket; the status and the body.
+
+    `end_body` closes our side after the body, as a client that gives up mid-chunk does.
+    """
+    import socket
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     f"Transfer-Encoding: chunked\r\n{head}\r\n".encode() + body)
+        if end_body:
+            sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+BROKEN_CHUNKS = {
+    "invalid chunk size": (b"zz\r\nabc\r\n0\r\n\r\n", False),
+    "missing chunk terminator": (b"3\r\nabcdef\r\n0\r\n\r\n", False),
+    "cut short": (b"10\r\nabc", True),
+}
+
+
+@pytest.mark.parametrize("broken", ["invalid chunk size", "missing chunk terminator"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_broken_chunked_body_is_a_400_in_the_usual_shape(served, broken, content_type):
+    body, _ = BROKEN_CHUNKS[broken]
+    code, answer = post_raw(served, "/api/forms/consultation",
+                            f"Content-Type: {content_type}\r\nAccept: application/json\r\n", body)
+    assert (code, json.loads(answer)) == (400, {"error": "The request body is malformed "
+                                                         "(its chunked framing is broken)."})
+
+
+def test_a_browser_gets_the_broken_body_as_a_page(served):
+    code, answer = post_raw(served, "/api/forms/consultation",
+                            "Content-Type: application/x-www-form-urlencoded\r\nAccept: text/html\r\n",
+                            BROKEN_CHUNKS["invalid chunk size"][0])
+    assert code == 400 and b"The request body is malformed" in answer and b"<html" in answer.lower()
+
+
+@pytest.mark.parametrize("path, content_type", [
+    ("/api/forms/consultation", "application/json"),
+    ("/api/views", "text/plain"),
+    ("/desk/sign-in", "application/x-www-form-urlencoded"),
+])
+@pytest.mark.parametrize("broken", BROKEN_CHUNKS)
+def test_a_broken_chunked_body_is_never_a_500(served, path, content_type, broken):
+    body, end_body = BROKEN_CHUNKS[broken]
+    code, _ = post_raw(served, path, f"Content-Type: {content_type}\r\n", body, end_body)
+    assert code == 400
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
 @pytest.mark.parametrize("size, status", [(60 * 1024, 201), (64 * 1024 + 1, 413), (200 * 1024, 413)])
 def test_a_chunked_body_is_read_whole_or_refused_never_cut(served, consultation, content_type, size, status):

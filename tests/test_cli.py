@@ -1,7 +1,13 @@
 """Operator commands: they work, and every one of them is in the README."""
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import click
+import pytest
 
 from tests.conftest import ROOT
 
@@ -39,6 +45,41 @@ def test_db_upgrade_and_check(app):
     out = runner.invoke(args=["check"]).output
     assert "Forms: consultation, contact" in out and "Leads: stored in" in out
     assert "Mail: written as .eml files to" in out
+    assert "Links in emails: http://" in out
+
+
+def make_serve_check(tmp_path: Path, **env) -> str:
+    """What `make serve` prints before serving: its `check` line of `make -n serve`, run by sh.
+
+    The line runs as make would run it, with this virtualenv's tools, in a scratch folder
+    holding a built site (the secret, the database and the mail folder are the test's).
+    """
+    dry = subprocess.run(["make", "-n", "serve", f"BIN={Path(sys.executable).parent}"], cwd=ROOT,
+                         env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    lines = dry.stdout.replace("\\\n", " ").splitlines()
+    check = next(line for line in lines if "--app capture check" in line)
+    (tmp_path / "site").mkdir(exist_ok=True)
+    (tmp_path / "site/index.html").write_text("<!doctype html>")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CAPTURE_")}
+    run_env = {**clean, **env, "PYTHONPATH": str(ROOT), "CAPTURE_SECRET_KEY": "k" * 32,
+               "CAPTURE_FORMS": str(ROOT / "forms.yml"), "CAPTURE_SALES": str(ROOT / "sales.yml"),
+               "CAPTURE_DATABASE_URL": f"sqlite:///{tmp_path / 'capture.db'}",
+               "CAPTURE_MAIL_URL": f"file:{tmp_path / 'mail'}"}
+    done = subprocess.run(["sh", "-c", check.lstrip("@")], cwd=tmp_path, env=run_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("env, links", [
+    ({}, "http://127.0.0.1:8000/"),
+    ({"PORT": "9000"}, "http://127.0.0.1:9000/"),
+    ({"PORT": "9000", "CAPTURE_PUBLIC_URL": "https://desk.example"}, "https://desk.example/"),
+])
+def test_make_serve_links_follow_its_port(tmp_path, env, links):
+    """`PORT=9000 make serve` mails links to port 9000, unless CAPTURE_PUBLIC_URL names another."""
+    assert f"Links in emails: {links}\n" in make_serve_check(tmp_path, **env)
 
 
 def test_leads_list_and_show(app, client, consultation):

@@ -73,6 +73,21 @@ def test_every_location_repeats_the_security_headers(render):
         assert "proxy_pass http://127.0.0.1:8000;" in block, path
 
 
+@pytest.mark.parametrize("template", ["fernleaf.conf.in", "fernleaf-api.conf.in"])
+def test_one_referrer_policy_per_answer_the_apps_on_its_own_pages(render, template):
+    """The desk and one-click pages get the app's Referrer-Policy alone (two would both apply,
+    and the looser one let the sign-in link out as a Referer); nginx's own answers get the site's."""
+    text = render.render(DEPLOY / "nginx" / template, {k: VALUES[k] for k in TEMPLATES[template]})
+    locations = {block.split("{", 1)[0].strip(): block for block in text.split("location ")[1:]}
+    for path in ("/desk/", "/actions/"):
+        assert "add_header Referrer-Policy" not in locations[path], path
+        assert "add_header X-Frame-Options" not in locations[path], path  # the app's too
+        assert locations[path].count("add_header X-Content-Type-Options") == 1, path
+    assert locations["/api/"].count("add_header Referrer-Policy") == 1
+    for header in ("Referrer-Policy", "X-Frame-Options"):
+        assert all(block.count(f"add_header {header}") <= 1 for block in locations.values())
+
+
 def test_render_command_line_writes_the_file(tmp_path):
     out = tmp_path / "fernleaf.conf"
     words = [f"{k}={VALUES[k]}" for k in TEMPLATES["fernleaf.conf.in"]]

@@ -86,6 +86,87 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app):
     assert "Secure" not in plain
 
 
+# --- behind a TLS proxy -------------------------------------------------------------------
+
+# What any TLS-terminating proxy sends (CAPTURE_TRUSTED_PROXIES=1); the browser sends no Referer.
+PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "desk.fernleaf.example"}
+OURS = "https://desk.fernleaf.example"
+
+
+def proxied_csrf(client, path: str) -> str:
+    return CSRF.search(client.get(path, headers=PROXIED).get_data(as_text=True)).group(1)
+
+
+@pytest.mark.parametrize("origin", [None, OURS])
+def test_behind_a_tls_proxy_the_desk_works_without_a_referer(make_app, consultation, origin):
+    """Sign-in request, sign-in and a desk button over HTTPS, no Referer (with or without Origin)."""
+    app = make_app(trusted_proxies="1")
+    client = app.test_client()
+    headers = {**PROXIED, **({"Origin": origin} if origin else {})}
+    asked = client.post("/desk/sign-in", headers=headers,
+                        data={"email": MAYA, "csrf_token": proxied_csrf(client, "/desk/sign-in")})
+    assert asked.status_code == 200 and "Check your inbox" in asked.get_data(as_text=True)
+    assert [j["recipient"] for j in sign_in_mail(app)] == [MAYA]
+    path = link_for(app, MAYA)
+    signed = client.post(path, data={"csrf_token": proxied_csrf(client, path)}, headers=headers)
+    assert signed.status_code == 303, signed.get_data(as_text=True)
+    lead_id = post(client, consultation)
+    token = proxied_csrf(client, f"/desk/leads/{lead_id}")
+    moved = client.post(f"/desk/leads/{lead_id}/status", headers=headers,
+                        data={"status": "contacted", "csrf_token": token})
+    assert moved.status_code == 303
+    assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "contacted"
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://desk.fernleaf.example",
+                                    "https://desk.fernleaf.example.evil.example", "null"])
+def test_a_post_from_another_origin_is_refused_even_with_a_token(make_app, consultation, origin):
+    app = make_app(trusted_proxies="1")
+    client = app.test_client()
+    refused = client.post("/desk/sign-in", headers={**PROXIED, "Origin": origin},
+                          data={"email": MAYA, "csrf_token": proxied_csrf(client, "/desk/sign-in")})
+    assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
+    assert sign_in_mail(app) == []
+    sign_in(app, client, MAYA)
+    lead_id = post(client, consultation)
+    token = csrf(client, f"/desk/leads/{lead_id}")
+    refused = client.post(f"/desk/leads/{lead_id}/status", headers={**PROXIED, "Origin": origin},
+                          data={"status": "contacted", "csrf_token": token})
+    assert refused.status_code == 400
+    assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "new"
+
+
+def test_the_public_url_is_our_origin_too(make_app):
+    """A proxy that passes its upstream's Host: the Origin may be CAPTURE_PUBLIC_URL's."""
+    app = make_app(trusted_proxies="1", public_url="https://www.fernleaf.example")
+    client = app.test_client()
+    asked = client.post("/desk/sign-in", headers={"X-Forwarded-Proto": "https",
+                                                  "Origin": "https://www.fernleaf.example"},
+                        data={"email": MAYA, "csrf_token": csrf(client)})
+    assert asked.status_code == 200
+
+
+def test_desk_pages_send_one_referrer_policy_that_keeps_paths_to_ourselves(app, client):
+    """Only the origin leaves a page (never a token in its path), and our own POSTs carry it."""
+    path = link_for(app, MAYA)
+    for page in ("/desk/sign-in", path):
+        assert client.get(page).headers.getlist("Referrer-Policy") == ["strict-origin"]
+    sign_in(app, client, MAYA)
+    assert client.get("/desk/").headers.getlist("Referrer-Policy") == ["strict-origin"]
+
+
+def test_desk_and_action_pages_cannot_be_framed_even_without_nginx(app, client, consultation):
+    lead_id = post(client, consultation)
+    action = f"/actions/{tokens.action_token(app.config['SECRET_KEY'], lead_id, 'contacted', MAYA)}"
+    pages = ["/desk/sign-in", link_for(app, TOM), action, "/actions/not-a-token"]
+    sign_in(app, client, MAYA)
+    for page in pages + ["/desk/", f"/desk/leads/{lead_id}", "/desk/report"]:
+        headers = client.get(page).headers
+        assert headers.getlist("X-Frame-Options") == ["DENY"], page
+        assert headers.getlist("Content-Security-Policy") == ["frame-ancestors 'none'"], page
+    assert "X-Frame-Options" not in client.get("/api/health").headers  # nginx's, for the rest
+
+
 # --- sign-in by magic link ---------------------------------------------------------------
 
 def sign_in_mail(app) -> list[dict]:

@@ -118,6 +118,27 @@ def test_escalation_defaults_to_the_first_contact_promise():
     assert parse_sales(raw, LONDON, FORMS).response.escalate_after == timedelta(hours=2)
 
 
+@pytest.mark.parametrize("section", [DELETE, None, {}])
+def test_without_a_response_section_the_documented_promise_applies(section):
+    """No `response:` (or an empty one): 60m first contact, a 30m reminder, escalation at 60m."""
+    response = parse_sales(changed(real_raw(), "response", section), LONDON, FORMS).response
+    assert (response.first_contact, response.remind_after, response.escalate_after) == (
+        timedelta(minutes=60), timedelta(minutes=30), timedelta(minutes=60))
+
+
+def test_without_remind_after_the_owner_is_nudged_after_30_minutes():
+    raw = changed(real_raw(), "response", {"first_contact": "2h"})
+    response = parse_sales(raw, LONDON, FORMS).response
+    assert response.remind_after == timedelta(minutes=30)
+    assert response.escalate_after == response.first_contact == timedelta(hours=2)
+
+
+def test_the_default_reminder_never_comes_after_the_escalation():
+    raw = changed(real_raw(), "response", {"first_contact": "20m"})
+    response = parse_sales(raw, LONDON, FORMS).response
+    assert response.remind_after == response.escalate_after == timedelta(minutes=20)
+
+
 def test_hours_text_follows_the_hours():
     raw = changed(real_raw(), "hours", {"mon-thu": ["09:00-12:30", "13:30-17:30"], "fri": "09:00-15:00"})
     assert parse_sales(raw, LONDON, FORMS).hours_text == \
@@ -148,6 +169,9 @@ def test_hours_text_follows_the_hours():
     ("response.remind_after", 30, "response.remind_after: '30' is not a duration"),
     ("response.remind_after", "-5m", "response.remind_after: '-5m' is not a duration"),
     ("response.remind_after", "2h", "response.remind_after: must not be later than escalate_after"),
+    ("response", {"first_contact": "20m", "remind_after": "30m"},
+     "response.remind_after: must not be later than escalate_after (which defaults to first_contact)"),
+    ("response", ["60m"], "response: expected a mapping"),
     ("response.remind_afer", "10m", "response.remind_afer: unknown key"),
     ("owners.consultation.strategy", "random", "owners.consultation.strategy: unknown strategy 'random'"),
     ("owners.consultation.members", ["priya@fernleaf.example"],

@@ -562,6 +562,33 @@ def test_rss_feed_has_every_post_with_its_front_matter_date(site):
             assert enclosure.get("url").startswith(SITE_URL)
 
 
+FEEDS = ("feed_rss_created.xml", "feed_rss_updated.xml")
+# RSS 2.0 (and the W3C feed validator): a person is an email address, optionally with a name.
+RSS_PERSON = re.compile(r"[^@\s()]+@[^@\s()]+\.[a-z]+ \([^()]+\)")
+ONCE_PER_ITEM = ("title", "link", "description", "author", "comments", "guid", "pubDate", "source")
+
+
+@pytest.mark.parametrize("name", FEEDS)
+def test_feed_is_valid_rss_2(site, name):
+    """The rules the W3C feed validator applies that our build could break (no offline validator)."""
+    root = ElementTree.fromstring((site / name).read_bytes())  # well-formed XML, as declared
+    assert root.tag == "rss" and root.get("version") == "2.0"
+    channel = root.find("channel")
+    for required in ("title", "link", "description"):
+        assert channel.findtext(required), required
+    people = channel.findall("managingEditor") + channel.findall("webMaster")
+    people += [author for item in channel.iter("item") for author in item.findall("author")]
+    assert people
+    for person in people:
+        assert RSS_PERSON.fullmatch(person.text or ""), (person.tag, person.text)
+    image = urlsplit(channel.findtext("image/url"))
+    assert image.scheme in ("http", "https") and image.netloc, image.geturl()
+    assert channel.findtext("image/link") == channel.findtext("link")
+    for item in channel.iter("item"):
+        for tag in ONCE_PER_ITEM:
+            assert len(item.findall(tag)) <= 1, (item.findtext("link"), tag)
+
+
 def test_feed_is_advertised(site):
     p = page(site, "blog/index.html")
     feeds = p.find("link", type="application/rss+xml")

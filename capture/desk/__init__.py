@@ -6,7 +6,9 @@ token (Flask-WTF); no page is stored by a shared cache.
 """
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, render_template, request
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -15,12 +17,18 @@ from ..mail import local_time
 from . import actions, auth, booking_pages, link_forms, views
 
 PAGES = ("/desk/", "/actions/")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+# Only our origin leaves a page: never a token in its path (in another server's log), and our own
+# POSTs carry a real Origin (under no-referrer a browser sends `Origin: null`).
+REFERRER_POLICY = "strict-origin"
 
 
 def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     """Sessions, sign-in, CSRF and the desk's blueprints; `exempt`: blueprints without CSRF (the API)."""
     sessions.init_app(app)
-    app.config.update(WTF_CSRF_TIME_LIMIT=None)  # a token lives as long as the session
+    # A token lives as long as the session. Flask-WTF's HTTPS check wants a Referer naming our
+    # host, which privacy settings and proxies leave out: _same_origin checks the Origin instead.
+    app.config.update(WTF_CSRF_TIME_LIMIT=None, WTF_CSRF_SSL_STRICT=False)
     csrf = CSRFProtect(app)
     for blueprint in exempt:
         csrf.exempt(blueprint)
@@ -31,6 +39,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     app.register_blueprint(booking_pages.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
     app.add_template_filter(local_time, "desk_time")
+    app.before_request(_same_origin)
     app.after_request(_private)
 
 
@@ -40,9 +49,27 @@ def _csrf_failed(error: CSRFError):
                                    "was changed. Go back, reload the page and try again."), 400
 
 
+def _same_origin() -> None:
+    """A desk or one-click POST that a browser says came from another origin is refused.
+
+    With the CSRF token (which stays), this is what Flask-WTF's Referer check was for. Ours:
+    the request's own origin (through ProxyFix behind a trusted proxy), or CAPTURE_PUBLIC_URL's.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None or request.method in SAFE_METHODS or not request.path.startswith(PAGES):
+        return
+    public = urlsplit(current_app.extensions["capture"].settings.public_url)
+    ours = {f"{request.scheme}://{request.host}".lower(), f"{public.scheme}://{public.netloc}".lower()}
+    if origin.lower() not in ours:
+        raise CSRFError("The request came from another origin.")
+
+
 def _private(response):
     # The desk and action pages show leads: never kept by a shared cache.
     if request.path.startswith(PAGES):
         response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"  # tokens live in action URLs
+        response.headers["Referrer-Policy"] = REFERRER_POLICY  # tokens live in action URLs
+        # Their buttons act: no other page may frame them to trick a click (old and new browsers).
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response

@@ -21,7 +21,7 @@ from .mail import ESCALATE, REMIND_OWNER
 from .models import events, leads, outbox
 from .outbox import job, message_id, wake_workers
 from .sales import Sales
-from .store import Turn, writing
+from .store import LEAD_ID, Turn, writing
 from .webhooks import status_changed
 
 STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
@@ -201,7 +201,13 @@ def _locked(conn, lead_id: str) -> dict:
 
 
 def locked(conn, query, lead_id: str) -> dict:
-    """The lead `query` finds, locked for this transaction (SQLite's BEGIN IMMEDIATE already is)."""
+    """The lead `query` finds, locked for this transaction (SQLite's BEGIN IMMEDIATE already is).
+
+    An id that cannot be a lead's (store.LEAD_ID) is no such lead before any query: PostgreSQL
+    refuses a NUL in a string outright (DataError), and every caller should hear "no such lead".
+    """
+    if not LEAD_ID.fullmatch(lead_id or ""):
+        raise NoSuchLead("There is no lead with that id.")
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     found = conn.execute(query).mappings().first()

@@ -52,9 +52,12 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and write-locking BEGINs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # No pre-ping: it costs a round trip per request; LeadWriter retries a
-        # connection found dead instead.
-        return create_engine(url, pool_size=8, max_overflow=8, pool_recycle=3600)
+        # No pool_pre_ping: it would ping LeadWriter's raw connections too, a third round trip
+        # for a lead that takes two (LeadWriter retries a connection found dead instead).
+        # Core connections, which everything else uses, are pinged as they are taken.
+        engine = create_engine(url, pool_size=8, max_overflow=8, pool_recycle=3600)
+        event.listen(engine, "engine_connect", _ping)
+        return engine
     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
     lock_path = parsed.database + "-writelock"
@@ -62,6 +65,25 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "close", _sqlite_close)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _ping(conn: Connection) -> None:
+    """Make sure a Core connection's server connection is alive before it is used (PostgreSQL).
+
+    After a database restart or a terminated backend, the pool still holds connections to a
+    server that is gone: the first statement on one would fail (a desk page, a beacon, a
+    booking). A failed ping discards the connection and, on a disconnect, the whole pool; the
+    connection's first statement then opens a fresh one, or fails as any statement does
+    (SQLAlchemyError) if the database is still down.
+    """
+    dbapi_conn = conn.connection.dbapi_connection
+    try:
+        conn.dialect.do_ping(dbapi_conn)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        disconnected = conn.dialect.is_disconnect(exc, dbapi_conn, None)
+        conn.invalidate(exc)
+        if disconnected:
+            conn.engine.dispose()  # as LeadWriter: a restart kills every pooled connection
 
 
 def _sqlite_connect(dbapi_conn, record, lock_path: str):

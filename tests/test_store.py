@@ -11,8 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from capture.clock import utcnow
 from capture.models import leads, outbox
-from capture.store import get_lead, is_current, make_engine, migrate
+from capture.spam import CLEAN, Verdict
+from capture.store import LeadWriter, get_lead, is_current, lead_row, make_engine, migrate
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 
@@ -98,6 +100,24 @@ def test_a_connection_killed_by_a_database_restart_costs_no_lead(pg_url, tmp_pat
     assert response.status_code == 201
     assert get_lead(app.extensions["capture"].engine, response.json["id"]) is not None
     app.extensions["capture"].engine.dispose()
+
+
+def test_core_connections_are_checked_before_use_and_the_leads_own_write_is_not(pg_url, monkeypatch):
+    """A ping per Core connection (store._ping) keeps a restart from failing a desk page; the lead's
+    write (LeadWriter, two round trips) is left without one: it retries a dead connection itself."""
+    engine = make_engine(pg_url)
+    migrate(engine)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi_conn: pings.append(1) or real_ping(dbapi_conn))
+    with engine.connect() as conn:
+        conn.execute(select(func.count()).select_from(leads))
+    assert len(pings) == 1
+    row = lead_row("contact", {"name": "Ada", "email": "ada@example.com"}, {}, verdict=Verdict(CLEAN, 0),
+                   consent_version=None, received_at=utcnow())
+    LeadWriter(engine).save(row, lambda _row: [])
+    assert len(pings) == 1 and get_lead(engine, row["id"]) is not None
+    engine.dispose()
 
 
 def _open_and_write(url: str, barrier) -> None:

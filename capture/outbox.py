@@ -33,6 +33,7 @@ from .store import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 RETENTION = "retention"  # the daily privacy housekeeping (privacy.py): a job, not a message
+WEBHOOK = "webhook"  # a signed POST to a team's tool (webhooks.py): a message to a machine
 SYSTEM = "system"
 MESSAGES = outbox.c.kind != RETENTION  # what people mean by "the outbox": mail, not chores
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")

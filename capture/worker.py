@@ -66,7 +66,7 @@ class Worker:
         self.env = mail.environment(TEMPLATES / "email")
         self.transport = make_transport(capture.settings.mail, self.conf.smtp_timeout)
         # ConfigError if an endpoint's secret is missing: this is where webhooks are signed.
-        self.webhooks = webhooks.Sender(capture, min(webhooks.TIMEOUT, self.conf.smtp_timeout))
+        self.webhooks = webhooks.Sender(capture)
         self.sender = capture.settings.mail_from.addr_spec
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
@@ -116,7 +116,6 @@ class Worker:
                     break  # the server is down: probe again next pass, not once per job
         finally:
             self.transport.close()  # hang up once the queue is empty
-            self.webhooks.close()
         return handled
 
     def stop(self) -> None:

@@ -3,8 +3,9 @@
 The receiver is an http.server in a thread that verifies every signature with
 the `standardwebhooks` package, fails the first delivery of some events with
 a 500, refuses one endpoint with a 400, and records what it accepted by
-webhook-id, so each test can say every event arrived exactly once. Retries
-are made due by moving `available_at`, never by sleeping.
+webhook-id, so each test can say every event arrived exactly once. It can
+also trickle its status line a byte a second, as a slow or hostile receiver
+does. Retries are made due by moving `available_at`, never by sleeping.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from capture import appointments, pipeline, privacy, quarantine, webhooks
+from capture import outbox as queue
 from capture.clock import utcnow
 from capture.config import ConfigError, load_settings
 from capture.models import outbox
@@ -37,6 +39,7 @@ from tests.test_quarantine import PITCH
 
 MAYA = "maya@fernleaf.example"
 ALL = ["lead.created", "lead.status_changed", "booking.created", "booking.cancelled"]
+STATUS_LINE = b"HTTP/1.1 204 No Content\r\n"
 
 
 def make_secret() -> str:
@@ -55,6 +58,11 @@ class Receiver:
         self.accepted: list[tuple[str, str, dict]] = []  # (endpoint, webhook-id, payload) answered 2xx
         self.requests: list[dict] = []  # every request's path and headers
         self.bad_signatures = 0
+        self.trickle = False  # the status line a byte a second (all at once after `released`)
+        self.released = threading.Event()
+        self.trickling = threading.Event()  # a trickled answer has begun
+        self.hung_up = threading.Event()  # the client hung up on a trickled answer
+        self.written = 0  # bytes of the status line it had when it hung up
         self.lock = threading.Lock()
         receiver = self
 
@@ -92,9 +100,26 @@ class Receiver:
             return self.reply(request, self.answer[name], location=self.url("crm"))
         if first and payload["type"] in self.fail_first:
             return self.reply(request, 500)
+        if self.trickle and not self.trickled(request):
+            return
         with self.lock:
             self.accepted.append((name, headers["webhook-id"], payload))
-        self.reply(request, 204)
+        if not self.trickle:
+            self.reply(request, 204)
+
+    def trickled(self, request) -> bool:
+        """A 204 whose status line comes a byte a second; False if the client hung up first."""
+        self.trickling.set()
+        request.close_connection = True
+        try:
+            for self.written, byte in enumerate(STATUS_LINE):
+                request.wfile.write(bytes([byte]))
+                self.released.wait(1.0)
+            request.wfile.write(b"Content-Length: 0\r\n\r\n")
+        except OSError:  # reset or broken pipe: the client is gone
+            self.hung_up.set()
+            return False
+        return True
 
     @staticmethod
     def reply(request, status: int, location: str | None = None) -> None:
@@ -125,6 +150,7 @@ def receiver(keys):
     found = Receiver(keys)
     found.thread.start()
     yield found
+    found.released.set()
     found.server.shutdown()
     found.server.server_close()
 
@@ -353,7 +379,7 @@ def test_a_redirect_is_never_followed(hooked, receiver, consultation):
 
 def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hooked, receiver, consultation,
                                                                              tmp_path):
-    app = hooked(mail_timeout="0.3s")
+    app = hooked(mail_timeout="0.3s")  # the webhook's deadline is never above it
     receiver.delay = 0.6
     lead_id = post(app.test_client(), consultation)
     Worker(ext(app)).run_once()
@@ -370,7 +396,46 @@ def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hoo
     Worker(ext(app)).run_once()
     crm = [r for r in hooks(app, lead_id) if r["recipient"] == "crm"][0]
     assert (crm["status"], crm["attempts"]) == ("pending", 2)
-    assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionError)"
+    assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionRefusedError)"
+
+
+def test_a_receiver_trickling_its_status_line_is_hung_up_on_at_the_deadline_and_never_sent_twice(
+        hooked, receiver, consultation):
+    # A deadline of 2.5 s (CAPTURE_MAIL_TIMEOUT) against a byte a second: no single read waits
+    # long enough to time out, only the total deadline can end it. The lease is only twice that.
+    app = hooked(mail_timeout="2.5s", mail_lease="5s")
+    engine = ext(app).engine
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    receiver.trickle = True
+    pipeline.change_status(engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    [job] = [r for r in hooks(app, lead_id) if r["status"] == "pending"]
+
+    # Another worker keeps trying to claim while the first one waits on the receiver.
+    first = threading.Thread(target=Worker(ext(app)).run_once)
+    first.start()
+    assert receiver.trickling.wait(5)
+    others = []
+    while first.is_alive():
+        others += queue.claim(engine, "second worker", 5.0, limit=5)
+        first.join(0.2)
+    others += queue.claim(engine, "second worker", 5.0, limit=5)
+    assert others == []  # never handed to a second worker: no duplicate delivery
+
+    assert receiver.hung_up.wait(5) and receiver.written < len(STATUS_LINE)  # abandoned mid status line
+    [row] = [r for r in hooks(app, lead_id) if r["id"] == job["id"]]
+    assert (row["status"], row["attempts"], row["lease_until"]) == ("pending", 1, None)
+    assert row["last_error"] == "webhook endpoint crm: no answer within 2.5s"
+    assert row["available_at"] > utcnow()  # due later, on the retry schedule
+    assert receiver.tries[("crm", job["ref"])] == 1 and "lead.status_changed" not in dict(receiver.events())
+
+    receiver.trickle = False
+    make_due(app)
+    Worker(ext(app)).run_once()
+    [row] = [r for r in hooks(app, lead_id) if r["id"] == job["id"]]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert [kind for kind, _ in receiver.events()].count("lead.status_changed") == 1
+    receiver.assert_once()
 
 
 # --- settings ---------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ with the standard library's http.client, overriding its documented
 byte, and at the deadline the watchdog shuts the socket down, which ends
 whatever wait is in progress at once. The one wait it cannot end is name
 resolution (the system resolver's own timeouts bound it); a connect attempt
-gets the time left.
+gets the time left. A worker claims no more jobs at once than it can send in
+half the lease (worker.batch_size), so an outcome is recorded while the worker
+still holds the job. Webhooks are claimed in a lane of their own (outbox.LANES,
+worker.start_threads): a slow receiver never holds a thread that mail needs.
 """
 from __future__ import annotations
 

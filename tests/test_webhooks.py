@@ -32,10 +32,11 @@ from capture.models import outbox
 from capture.pipeline import Change
 from capture.sales import SalesError, parse_sales
 from capture.store import get_lead
-from capture.worker import Worker
+from capture.worker import Worker, start_threads, stop_threads
 from tests.conftest import ROOT
 from tests.test_appointments import first_slots, visitor
 from tests.test_quarantine import PITCH
+from tests.test_worker import wait_until
 
 MAYA = "maya@fernleaf.example"
 ALL = ["lead.created", "lead.status_changed", "booking.created", "booking.cancelled"]
@@ -436,6 +437,38 @@ def test_a_receiver_trickling_its_status_line_is_hung_up_on_at_the_deadline_and_
     assert (row["status"], row["attempts"]) == ("sent", 2)
     assert [kind for kind, _ in receiver.events()].count("lead.status_changed") == 1
     receiver.assert_once()
+
+
+def test_a_hanging_receiver_never_holds_the_mail_even_with_one_mail_thread(hooked, receiver, consultation):
+    app = hooked(worker_threads="1")  # the threads the embedded and standalone workers start
+    engine, client = ext(app).engine, app.test_client()
+    first = post(client, consultation)
+    Worker(ext(app)).run_once()
+    receiver.trickle = True  # 26 s of status line, past the 10 s deadline, unless released
+    pipeline.change_status(engine, ext(app).sales, first, Change("contacted"), MAYA)
+    started = start_threads(ext(app), ext(app).settings.delivery.threads)
+    try:
+        assert receiver.trickling.wait(5)  # the status change's webhook is in flight
+        second = post(client, {**consultation, "name": "Grace Hopper", "email": "grace@cobol.example.com",
+                               "message": "A shop for compilers, please."})
+        wait_until(lambda: notifications(app, second) == {"sent"}, 8, "the new lead's sales notification")
+        # ... delivered while the webhook still waits for its status line.
+        [hook] = [r for r in hooks(app, first) if r["ref"].split(".")[1] == "status"]
+        assert hook["status"] == "sending" and not receiver.hung_up.is_set()
+        assert "lead.status_changed" not in dict(receiver.events())
+        receiver.released.set()
+        wait_until(lambda: "lead.status_changed" in dict(receiver.events()), 5, "the webhook")
+    finally:
+        receiver.released.set()
+        stop_threads(started)
+    assert {w.lane for w, _ in started} == {"mail", "webhooks"} and len(started) == 2
+    receiver.assert_once()
+
+
+def notifications(app, lead_id: str) -> set[str]:
+    query = select(outbox.c.status).where(outbox.c.lead_id == lead_id, outbox.c.kind == "notify_sales")
+    with ext(app).engine.connect() as conn:
+        return set(conn.execute(query).scalars())
 
 
 # --- settings ---------------------------------------------------------------------------------

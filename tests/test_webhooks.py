@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -33,7 +36,7 @@ from capture.pipeline import Change
 from capture.sales import SalesError, parse_sales
 from capture.store import get_lead
 from capture.worker import Worker, start_threads, stop_threads
-from tests.conftest import ROOT
+from tests.conftest import ROOT, need_service
 from tests.test_appointments import first_slots, visitor
 from tests.test_quarantine import PITCH
 from tests.test_worker import wait_until
@@ -50,7 +53,8 @@ def make_secret() -> str:
 class Receiver:
     """What a CRM does: verify, answer, keep each event once (by webhook-id)."""
 
-    def __init__(self, secrets_by_name: dict[str, str]):
+    def __init__(self, secrets_by_name: dict[str, str], tls: ssl.SSLContext | None = None):
+        self.scheme = "https" if tls else "http"
         self.verifiers = {name: Webhook(secret) for name, secret in secrets_by_name.items()}
         self.fail_first: set[str] = set()  # event types whose first delivery gets a 500
         self.answer: dict[str, int] = {}  # endpoint name -> the status it always answers
@@ -76,10 +80,12 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_port}/hooks/{name}"
 
     def handle(self, request, body: bytes) -> None:
         name = request.path.rsplit("/", 1)[-1]
@@ -146,14 +152,37 @@ def keys() -> dict[str, str]:
     return {"crm": make_secret(), "sheet": make_secret()}
 
 
-@pytest.fixture
-def receiver(keys):
-    found = Receiver(keys)
+def serving(found: Receiver):
     found.thread.start()
     yield found
     found.released.set()
     found.server.shutdown()
     found.server.server_close()
+
+
+@pytest.fixture
+def receiver(keys):
+    yield from serving(Receiver(keys))
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A throwaway self-signed certificate (and key) for 127.0.0.1, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        need_service("the openssl command, to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def tls_receiver(keys, certificate):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    yield from serving(Receiver(keys, tls=context))
 
 
 def sales_file(tmp_path, endpoints: list[dict]):
@@ -469,6 +498,33 @@ def notifications(app, lead_id: str) -> set[str]:
     query = select(outbox.c.status).where(outbox.c.lead_id == lead_id, outbox.c.kind == "notify_sales")
     with ext(app).engine.connect() as conn:
         return set(conn.execute(query).scalars())
+
+
+def test_over_https_the_certificate_is_checked_and_the_deadline_holds(make_app, tls_receiver, keys, certificate,
+                                                                    consultation, tmp_path):
+    path = sales_file(tmp_path, [{"name": "crm", "url": tls_receiver.url("crm"), "events": ALL}])
+    app = make_app(sales=str(path), webhook_secret_crm=keys["crm"], mail_timeout="2.5s", mail_lease="5s")
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()  # the usual authorities (certifi): they never signed this certificate
+    [crm] = hooks(app, lead_id)
+    assert (crm["status"], crm["last_error"]) == (
+        "pending", "webhook endpoint crm: cannot connect (SSLCertVerificationError)")
+    assert tls_receiver.requests == []
+
+    trusting = Worker(ext(app))
+    trusting.webhooks.tls = ssl.create_default_context(cafile=certificate[0])
+    make_due(app)
+    trusting.run_once()
+    assert hooks(app, lead_id)[0]["status"] == "sent" and [k for k, _ in tls_receiver.events()] == ["lead.created"]
+    assert tls_receiver.requests[0]["host"] == f"127.0.0.1:{tls_receiver.server.server_port}"
+
+    tls_receiver.trickle = True  # inside TLS, a byte a second: hung up on at the deadline all the same
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    trusting.run_once()
+    changed = hooks(app, lead_id)[1]
+    assert (changed["status"], changed["last_error"]) == ("pending", "webhook endpoint crm: no answer within 2.5s")
+    assert tls_receiver.hung_up.wait(5) and tls_receiver.written < len(STATUS_LINE)
+    tls_receiver.assert_once()
 
 
 # --- settings ---------------------------------------------------------------------------------

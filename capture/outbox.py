@@ -13,6 +13,8 @@ them and records the outcome here. A job's life:
 Claims are safe with any number of workers: PostgreSQL skips rows another
 worker has locked (FOR UPDATE SKIP LOCKED); SQLite runs the claim as one
 UPDATE inside a BEGIN IMMEDIATE transaction, which only one writer holds.
+A worker claims from one lane: mail (and the chores), webhooks, or both.
+Webhooks have their own, so a slow receiver never holds a thread mail needs.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import random
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, desc, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, case, desc, exists, func, literal_column, or_, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -33,10 +35,13 @@ from .store import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 RETENTION = "retention"  # the daily privacy housekeeping (privacy.py): a job, not a message
+WEBHOOK = "webhook"  # a signed POST to a team's tool (webhooks.py): a message to a machine
 SYSTEM = "system"
 MESSAGES = outbox.c.kind != RETENTION  # what people mean by "the outbox": mail, not chores
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")
 CAP_WINDOW = timedelta(days=1)
+MAIL, WEBHOOKS, EVERYTHING = "mail", "webhooks", "everything"  # the lanes a worker claims from
+LANES = {MAIL: outbox.c.kind != WEBHOOK, WEBHOOKS: outbox.c.kind == WEBHOOK, EVERYTHING: true()}
 _first = outbox.alias("earlier")
 _doorbells: set[threading.Event] = set()  # one per worker thread of this process
 
@@ -135,10 +140,10 @@ def _claimable(now: datetime, due_by: datetime):
 
 
 def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
-          due_by: datetime | None = None) -> list[dict]:
-    """Lease up to `limit` jobs due (by `due_by`, default now) to `worker` until its lease ends."""
+          due_by: datetime | None = None, lane: str = EVERYTHING) -> list[dict]:
+    """Lease up to `limit` jobs of `lane` due (by `due_by`, default now) to `worker` until its lease ends."""
     now = utcnow()
-    chosen = (select(outbox.c.id).where(_claimable(now, due_by or now))
+    chosen = (select(outbox.c.id).where(_claimable(now, due_by or now), LANES[lane])
               .order_by(outbox.c.available_at, outbox.c.id).limit(limit)
               .with_for_update(skip_locked=True, of=outbox))
     stmt = (update(outbox).where(outbox.c.id.in_(chosen.scalar_subquery()))

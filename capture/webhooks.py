@@ -12,15 +12,37 @@ outbox: an erased lead's waiting webhooks are dropped with its mail and say
 nothing. Each is signed in the Standard Webhooks format; the event id is its
 `webhook-id`, the same at every retry and to every endpoint, so a receiver
 drops repeats (delivery is at least once).
+
+Each POST has a total deadline (DEADLINE, 10 s; never above
+CAPTURE_MAIL_TIMEOUT, itself at most half CAPTURE_MAIL_LEASE): connecting, the
+TLS handshake, sending, and the answer's status line and headers must all be
+done by then. A per-read timeout alone (all that requests and urllib3 offer)
+starts again with every byte, so a receiver that trickles its status line a
+byte a second could hold the worker as long as it liked, past the job's lease,
+and another worker would then send the event again. So the connection is made
+with the standard library's http.client, overriding its documented
+`connect()`: the socket goes to a watchdog (a threading.Timer) before the first
+byte, and at the deadline the watchdog shuts the socket down, which ends
+whatever wait is in progress at once. The one wait it cannot end is name
+resolution (the system resolver's own timeouts bound it); a connect attempt
+gets the time left. A worker claims no more jobs at once than it can send in
+half the lease (worker.batch_size), so an outcome is recorded while the worker
+still holds the job. Webhooks are claimed in a lane of their own (outbox.LANES,
+worker.start_threads): a slow receiver never holds a thread that mail needs.
 """
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
-import requests
+import certifi
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
@@ -29,11 +51,10 @@ from .config import ConfigError
 from .forms import ATTRIBUTION_FIELDS, kept_answers
 from .mail import RenderError
 from .models import bookings, events
-from .outbox import job
+from .outbox import WEBHOOK, job
 from .sales import WEBHOOK_EVENTS, Endpoint, Sales
 from .transport import SendError
 
-WEBHOOK = "webhook"  # the outbox kind
 LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS
 # The event id's last part for each type (the id names what the payload is built from).
 _SUFFIX = {LEAD_CREATED: "created", STATUS_CHANGED: "status", BOOKING_CREATED: "booked",
@@ -43,7 +64,7 @@ NUMBERED = (STATUS_CHANGED, BOOKING_MOVED)
 # What is still told about an erased lead: that it was erased, and that its meeting is off.
 AFTER_ERASURE = (LEAD_ERASED, BOOKING_CANCELLED)
 _TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
-TIMEOUT = 10.0  # seconds for connecting and for each read; never above CAPTURE_MAIL_TIMEOUT
+DEADLINE = 10.0  # seconds for a whole POST, to the answer's headers; never above CAPTURE_MAIL_TIMEOUT
 USER_AGENT = "fernleaf-capture-webhooks/1"
 
 
@@ -126,15 +147,15 @@ def check_secrets(sales: Sales, secrets: dict[str, str]) -> None:
 
 
 class Sender:
-    """Builds and posts webhooks for one worker thread (its own HTTP session)."""
+    """Builds and posts webhooks for one worker thread."""
 
-    def __init__(self, capture, timeout: float = TIMEOUT):
+    def __init__(self, capture):
         check_secrets(capture.sales, capture.settings.webhook_secrets)
         self.capture = capture
         self.endpoints = {e.name: e for e in capture.sales.webhooks}
         self.signers = {name: Webhook(capture.settings.webhook_secrets[name]) for name in self.endpoints}
-        self.timeout = timeout
-        self.session = None
+        self.deadline = min(DEADLINE, capture.settings.delivery.smtp_timeout)
+        self.tls = ssl.create_default_context(cafile=certifi.where())  # the host name is checked too
 
     def render(self, job: dict, lead: dict) -> Request:
         """The request for a job about `lead` (not in the spam tray); Unwanted if no longer needed."""
@@ -153,33 +174,117 @@ class Sender:
         """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""
         name = request.endpoint.name
         stamp = int(time.time())
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Connection": "close",
                    "webhook-id": request.event_id, "webhook-timestamp": str(stamp),
                    "webhook-signature": self.signers[name].sign(
                        request.event_id, datetime.fromtimestamp(stamp, timezone.utc), request.body)}
-        if self.session is None:
-            self.session = requests.Session()
-            self.session.trust_env = False  # no proxy, no .netrc credentials: straight to the URL
+        # Error texts name the exception's type only: the URL (in its text) may carry a token.
         try:
-            # Never a redirect: the signed body goes only where sales.yml says.
-            response = self.session.post(request.endpoint.url, data=request.body.encode("utf-8"),
-                                         headers=headers, timeout=self.timeout, allow_redirects=False,
-                                         stream=True)
-        except requests.Timeout:
-            raise SendError(f"webhook endpoint {name}: no answer within {self.timeout:g}s") from None
-        except requests.RequestException as exc:  # refused, reset, TLS, DNS: worth another try
-            # The type only: the URL (in the exception's text) may carry a token.
-            raise SendError(f"webhook endpoint {name}: cannot connect ({type(exc).__name__})") from None
-        # The answer's body is neither read nor kept: it may echo the person's details back.
-        with response:
-            if not 200 <= response.status_code < 300:
-                raise refusal(name, response.status_code)
+            status = post(request.endpoint.url, request.body.encode("utf-8"), headers, self.deadline, self.tls)
+        except TimeoutError:
+            raise SendError(f"webhook endpoint {name}: no answer within {self.deadline:g}s") from None
+        except CannotConnect as exc:  # refused, DNS, TLS: worth another try
+            raise SendError(f"webhook endpoint {name}: cannot connect ({exc})") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset, or not an HTTP answer
+            raise SendError(f"webhook endpoint {name}: no valid answer ({type(exc).__name__})") from None
+        if not 200 <= status < 300:
+            raise refusal(name, status)
 
-    def close(self) -> None:
-        """Hang up the kept-alive connections (when the queue is empty)."""
-        session, self.session = self.session, None
-        if session is not None:
-            session.close()
+
+# --- one POST, with a deadline -------------------------------------------------------
+
+class CannotConnect(OSError):
+    """No connection could be made; str() is the cause's type (refused, DNS, TLS…)."""
+
+
+class Watchdog:
+    """Shuts a connection's socket down once `seconds` have passed, which ends any wait on it at once."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._over = False
+        self._lock = threading.Lock()  # never a shutdown once the connection may be closed
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._over = True
+        self._timer.cancel()
+
+    def left(self) -> float:
+        """Seconds until the deadline (a little above zero once past: a socket timeout must be)."""
+        return max(0.01, self.ends - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        """Hold this socket from now on; TimeoutError if the deadline has already passed."""
+        with self._lock:
+            if self.expired:
+                raise TimeoutError("the deadline passed")
+            self._sock = sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            if self._sock is not None:
+                try:  # the plain socket's shutdown, also under TLS: both directions, at the TCP level
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass  # not connected (any more): the wait is over anyway
+
+
+class Connection(http.client.HTTPConnection):
+    """One HTTP/1.1 connection (no proxy, no redirect) whose socket the watchdog holds before any byte."""
+
+    def __init__(self, url: str, watchdog: Watchdog, tls: ssl.SSLContext | None):
+        parts = urlsplit(url)
+        self.default_port = 443 if tls else 80  # the Host header leaves out the usual port
+        super().__init__(parts.hostname, parts.port or self.default_port, timeout=watchdog.seconds)
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.watchdog, self.tls = watchdog, tls
+
+    def connect(self) -> None:
+        """TCP within the time left, then the TLS handshake, both under the watchdog; CannotConnect."""
+        try:
+            self.sock = socket.create_connection((self.host, self.port), self.watchdog.left())
+            self.watchdog.watch(self.sock)
+            if self.tls is not None:
+                self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host,
+                                                 do_handshake_on_connect=False)
+                self.watchdog.watch(self.sock)
+                self.sock.do_handshake()
+        except OSError as exc:
+            raise CannotConnect(type(exc).__name__) from exc
+
+
+def post(url: str, body: bytes, headers: dict, deadline: float, tls: ssl.SSLContext) -> int:
+    """POST `body` and return the answer's status, all within `deadline` seconds (TimeoutError past it).
+
+    Only the status line and headers are read: the answer's body is neither read nor kept (it
+    may echo the person's details back). CannotConnect if no connection was made; OSError or
+    http.client.HTTPException for an answer cut short or not HTTP.
+    """
+    watchdog = Watchdog(deadline)
+    conn = Connection(url, watchdog, tls if urlsplit(url).scheme == "https" else None)
+    try:
+        with watchdog:  # over before the socket is closed, so it never shuts down a reused descriptor
+            conn.request("POST", conn.target, body=body, headers=headers)
+            return conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        if watchdog.expired:
+            raise TimeoutError(f"no answer within {deadline:g}s") from None
+        raise
+    finally:
+        conn.close()
 
 
 def refusal(name: str, code: int) -> SendError:

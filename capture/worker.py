@@ -1,7 +1,9 @@
 """The delivery worker: claim a due job, build its message, send it, record the outcome.
 
 A message is an email (mail.py, transport.py) or a webhook (webhooks.py): same queue,
-same leases, retries and dead letters.
+same leases, retries and dead letters, but claimed in separate lanes: the threads
+that send mail never take a webhook, and webhooks have a thread of their own, so a
+slow receiver can delay only other webhooks, never a notification or a sign-in link.
 
 One class, two ways to run it:
 - embedded: `start_embedded(capture)` runs it in daemon threads of the web process,
@@ -60,13 +62,14 @@ def batch_size(conf) -> int:
 class Worker:
     """Delivers outbox jobs for one app's settings, database and schema."""
 
-    def __init__(self, capture: Capture, name: str | None = None):
+    def __init__(self, capture: Capture, name: str | None = None, lane: str = outbox.EVERYTHING):
         self.capture = capture
+        self.lane = lane  # which jobs it claims (outbox.LANES)
         self.conf = capture.settings.delivery
         self.env = mail.environment(TEMPLATES / "email")
         self.transport = make_transport(capture.settings.mail, self.conf.smtp_timeout)
         # ConfigError if an endpoint's secret is missing: this is where webhooks are signed.
-        self.webhooks = webhooks.Sender(capture, min(webhooks.TIMEOUT, self.conf.smtp_timeout))
+        self.webhooks = webhooks.Sender(capture)
         self.sender = capture.settings.mail_from.addr_spec
         self.name = name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
         self.stopping = threading.Event()
@@ -108,7 +111,7 @@ class Worker:
             while not self.stopping.is_set():
                 # Only jobs due when the pass began: a quick retry waits for the next pass.
                 jobs = outbox.claim(self.capture.engine, self.name, self.conf.lease,
-                                    limit=self.batch, due_by=started)
+                                    limit=self.batch, due_by=started, lane=self.lane)
                 if not jobs:
                     break
                 handled += self.deliver_batch(jobs)
@@ -116,7 +119,6 @@ class Worker:
                     break  # the server is down: probe again next pass, not once per job
         finally:
             self.transport.close()  # hang up once the queue is empty
-            self.webhooks.close()
         return handled
 
     def stop(self) -> None:
@@ -356,18 +358,24 @@ class Worker:
 # --- embedded in the web process --------------------------------------------------
 
 def start_threads(capture: Capture, count: int, name: str | None = None) -> list[tuple[Worker, threading.Thread]]:
-    """Run `count` workers in daemon threads: one sends while another waits on the server."""
+    """Run `count` mail workers in daemon threads (one sends while another waits on the server),
+    and one webhook worker when sales.yml lists endpoints: a slow receiver never holds mail."""
+    if capture.sales.webhooks:
+        lanes = [outbox.MAIL] * count + [outbox.WEBHOOKS]
+    else:  # nothing to post: webhooks left by an endpoint since removed are only dropped
+        lanes = [outbox.EVERYTHING] * count
     started = []
-    for i in range(count):
-        worker = Worker(capture, name=f"{name}-{i + 1}" if name and count > 1 else name)
-        thread = threading.Thread(target=worker.run, name=f"capture-mail-worker-{i + 1}", daemon=True)
+    for i, lane in enumerate(lanes, start=1):
+        label = "webhooks" if lane == outbox.WEBHOOKS else str(i)
+        worker = Worker(capture, name=f"{name}-{label}" if name and len(lanes) > 1 else name, lane=lane)
+        thread = threading.Thread(target=worker.run, name=f"capture-worker-{label}", daemon=True)
         thread.start()
         started.append((worker, thread))
     return started
 
 
 def start_embedded(capture: Capture) -> list[tuple[Worker, threading.Thread]]:
-    """The web process's workers (CAPTURE_WORKER_THREADS); they stop when the process exits.
+    """The web process's workers (CAPTURE_WORKER_THREADS, and one for webhooks); they stop when it exits.
 
     A missing webhook secret stops the start like any bad setting: one line, exit code 4.
     """

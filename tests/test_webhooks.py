@@ -3,8 +3,9 @@
 The receiver is an http.server in a thread that verifies every signature with
 the `standardwebhooks` package, fails the first delivery of some events with
 a 500, refuses one endpoint with a 400, and records what it accepted by
-webhook-id, so each test can say every event arrived exactly once. Retries
-are made due by moving `available_at`, never by sleeping.
+webhook-id, so each test can say every event arrived exactly once. It can
+also trickle its status line a byte a second, as a slow or hostile receiver
+does. Retries are made due by moving `available_at`, never by sleeping.
 """
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import base64
 import json
 import logging
 import secrets
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -25,19 +29,22 @@ from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from capture import appointments, pipeline, privacy, quarantine, webhooks
+from capture import outbox as queue
 from capture.clock import utcnow
 from capture.config import ConfigError, load_settings
 from capture.models import outbox
 from capture.pipeline import Change
 from capture.sales import SalesError, parse_sales
 from capture.store import get_lead
-from capture.worker import Worker
-from tests.conftest import ROOT
+from capture.worker import Worker, start_threads, stop_threads
+from tests.conftest import ROOT, need_service
 from tests.test_appointments import first_slots, visitor
 from tests.test_quarantine import PITCH
+from tests.test_worker import wait_until
 
 MAYA = "maya@fernleaf.example"
 ALL = ["lead.created", "lead.status_changed", "booking.created", "booking.cancelled"]
+STATUS_LINE = b"HTTP/1.1 204 No Content\r\n"
 
 
 def make_secret() -> str:
@@ -47,7 +54,8 @@ def make_secret() -> str:
 class Receiver:
     """What a CRM does: verify, answer, keep each event once (by webhook-id)."""
 
-    def __init__(self, secrets_by_name: dict[str, str]):
+    def __init__(self, secrets_by_name: dict[str, str], tls: ssl.SSLContext | None = None):
+        self.scheme = "https" if tls else "http"
         self.verifiers = {name: Webhook(secret) for name, secret in secrets_by_name.items()}
         self.fail_first: set[str] = set()  # event types whose first delivery gets a 500
         self.answer: dict[str, int] = {}  # endpoint name -> the status it always answers
@@ -56,6 +64,11 @@ class Receiver:
         self.accepted: list[tuple[str, str, dict]] = []  # (endpoint, webhook-id, payload) answered 2xx
         self.requests: list[dict] = []  # every request's path and headers
         self.bad_signatures = 0
+        self.trickle = False  # the status line a byte a second (all at once after `released`)
+        self.released = threading.Event()
+        self.trickling = threading.Event()  # a trickled answer has begun
+        self.hung_up = threading.Event()  # the client hung up on a trickled answer
+        self.written = 0  # bytes of the status line it had when it hung up
         self.lock = threading.Lock()
         receiver = self
 
@@ -68,10 +81,12 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/{name}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_port}/hooks/{name}"
 
     def handle(self, request, body: bytes) -> None:
         name = request.path.rsplit("/", 1)[-1]
@@ -93,9 +108,26 @@ class Receiver:
             return self.reply(request, self.answer[name], location=self.url("crm"))
         if first and payload["type"] in self.fail_first:
             return self.reply(request, 500)
+        if self.trickle and not self.trickled(request):
+            return
         with self.lock:
             self.accepted.append((name, headers["webhook-id"], payload))
-        self.reply(request, 204)
+        if not self.trickle:
+            self.reply(request, 204)
+
+    def trickled(self, request) -> bool:
+        """A 204 whose status line comes a byte a second; False if the client hung up first."""
+        self.trickling.set()
+        request.close_connection = True
+        try:
+            for self.written, byte in enumerate(STATUS_LINE):
+                request.wfile.write(bytes([byte]))
+                self.released.wait(1.0)
+            request.wfile.write(b"Content-Length: 0\r\n\r\n")
+        except OSError:  # reset or broken pipe: the client is gone
+            self.hung_up.set()
+            return False
+        return True
 
     @staticmethod
     def reply(request, status: int, location: str | None = None) -> None:
@@ -121,13 +153,37 @@ def keys() -> dict[str, str]:
     return {"crm": make_secret(), "sheet": make_secret()}
 
 
-@pytest.fixture
-def receiver(keys):
-    found = Receiver(keys)
+def serving(found: Receiver):
     found.thread.start()
     yield found
+    found.released.set()
     found.server.shutdown()
     found.server.server_close()
+
+
+@pytest.fixture
+def receiver(keys):
+    yield from serving(Receiver(keys))
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A throwaway self-signed certificate (and key) for 127.0.0.1, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        need_service("the openssl command, to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def tls_receiver(keys, certificate):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    yield from serving(Receiver(keys, tls=context))
 
 
 def sales_file(tmp_path, endpoints: list[dict]):
@@ -357,7 +413,7 @@ def test_a_redirect_is_never_followed(hooked, receiver, consultation):
 
 def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hooked, receiver, consultation,
                                                                              tmp_path):
-    app = hooked(mail_timeout="0.3s")
+    app = hooked(mail_timeout="0.3s")  # the webhook's deadline is never above it
     receiver.delay = 0.6
     lead_id = post(app.test_client(), consultation)
     Worker(ext(app)).run_once()
@@ -374,7 +430,105 @@ def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hoo
     Worker(ext(app)).run_once()
     crm = [r for r in hooks(app, lead_id) if r["recipient"] == "crm"][0]
     assert (crm["status"], crm["attempts"]) == ("pending", 2)
-    assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionError)"
+    assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionRefusedError)"
+
+
+def test_a_receiver_trickling_its_status_line_is_hung_up_on_at_the_deadline_and_never_sent_twice(
+        hooked, receiver, consultation):
+    # A deadline of 2.5 s (CAPTURE_MAIL_TIMEOUT) against a byte a second: no single read waits
+    # long enough to time out, only the total deadline can end it. The lease is only twice that.
+    app = hooked(mail_timeout="2.5s", mail_lease="5s")
+    engine = ext(app).engine
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    receiver.trickle = True
+    pipeline.change_status(engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    [job] = [r for r in hooks(app, lead_id) if r["status"] == "pending"]
+
+    # Another worker keeps trying to claim while the first one waits on the receiver.
+    first = threading.Thread(target=Worker(ext(app)).run_once)
+    first.start()
+    assert receiver.trickling.wait(5)
+    others = []
+    while first.is_alive():
+        others += queue.claim(engine, "second worker", 5.0, limit=5)
+        first.join(0.2)
+    others += queue.claim(engine, "second worker", 5.0, limit=5)
+    assert others == []  # never handed to a second worker: no duplicate delivery
+
+    assert receiver.hung_up.wait(5) and receiver.written < len(STATUS_LINE)  # abandoned mid status line
+    [row] = [r for r in hooks(app, lead_id) if r["id"] == job["id"]]
+    assert (row["status"], row["attempts"], row["lease_until"]) == ("pending", 1, None)
+    assert row["last_error"] == "webhook endpoint crm: no answer within 2.5s"
+    assert row["available_at"] > utcnow()  # due later, on the retry schedule
+    assert receiver.tries[("crm", job["ref"])] == 1 and "lead.status_changed" not in dict(receiver.events())
+
+    receiver.trickle = False
+    make_due(app)
+    Worker(ext(app)).run_once()
+    [row] = [r for r in hooks(app, lead_id) if r["id"] == job["id"]]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert [kind for kind, _ in receiver.events()].count("lead.status_changed") == 1
+    receiver.assert_once()
+
+
+def test_a_hanging_receiver_never_holds_the_mail_even_with_one_mail_thread(hooked, receiver, consultation):
+    app = hooked(worker_threads="1")  # the threads the embedded and standalone workers start
+    engine, client = ext(app).engine, app.test_client()
+    first = post(client, consultation)
+    Worker(ext(app)).run_once()
+    receiver.trickle = True  # 26 s of status line, past the 10 s deadline, unless released
+    pipeline.change_status(engine, ext(app).sales, first, Change("contacted"), MAYA)
+    started = start_threads(ext(app), ext(app).settings.delivery.threads)
+    try:
+        assert receiver.trickling.wait(5)  # the status change's webhook is in flight
+        second = post(client, {**consultation, "name": "Grace Hopper", "email": "grace@cobol.example.com",
+                               "message": "A shop for compilers, please."})
+        wait_until(lambda: notifications(app, second) == {"sent"}, 8, "the new lead's sales notification")
+        # ... delivered while the webhook still waits for its status line.
+        [hook] = [r for r in hooks(app, first) if r["ref"].split(".")[1] == "status"]
+        assert hook["status"] == "sending" and not receiver.hung_up.is_set()
+        assert "lead.status_changed" not in dict(receiver.events())
+        receiver.released.set()
+        wait_until(lambda: "lead.status_changed" in dict(receiver.events()), 5, "the webhook")
+    finally:
+        receiver.released.set()
+        stop_threads(started)
+    assert {w.lane for w, _ in started} == {"mail", "webhooks"} and len(started) == 2
+    receiver.assert_once()
+
+
+def notifications(app, lead_id: str) -> set[str]:
+    query = select(outbox.c.status).where(outbox.c.lead_id == lead_id, outbox.c.kind == "notify_sales")
+    with ext(app).engine.connect() as conn:
+        return set(conn.execute(query).scalars())
+
+
+def test_over_https_the_certificate_is_checked_and_the_deadline_holds(make_app, tls_receiver, keys, certificate,
+                                                                    consultation, tmp_path):
+    path = sales_file(tmp_path, [{"name": "crm", "url": tls_receiver.url("crm"), "events": ALL}])
+    app = make_app(sales=str(path), webhook_secret_crm=keys["crm"], mail_timeout="2.5s", mail_lease="5s")
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()  # the usual authorities (certifi): they never signed this certificate
+    [crm] = hooks(app, lead_id)
+    assert (crm["status"], crm["last_error"]) == (
+        "pending", "webhook endpoint crm: cannot connect (SSLCertVerificationError)")
+    assert tls_receiver.requests == []
+
+    trusting = Worker(ext(app))
+    trusting.webhooks.tls = ssl.create_default_context(cafile=certificate[0])
+    make_due(app)
+    trusting.run_once()
+    assert hooks(app, lead_id)[0]["status"] == "sent" and [k for k, _ in tls_receiver.events()] == ["lead.created"]
+    assert tls_receiver.requests[0]["host"] == f"127.0.0.1:{tls_receiver.server.server_port}"
+
+    tls_receiver.trickle = True  # inside TLS, a byte a second: hung up on at the deadline all the same
+    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    trusting.run_once()
+    changed = hooks(app, lead_id)[1]
+    assert (changed["status"], changed["last_error"]) == ("pending", "webhook endpoint crm: no answer within 2.5s")
+    assert tls_receiver.hung_up.wait(5) and tls_receiver.written < len(STATUS_LINE)
+    tls_receiver.assert_once()
 
 
 # --- settings ---------------------------------------------------------------------------------

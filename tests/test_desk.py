@@ -133,14 +133,6 @@ def test_a_bad_address_gets_a_field_message(client):
     assert response.status_code == 422 and "Please enter your email address" in response.get_data(as_text=True)
 
 
-def test_sign_in_requests_are_rate_limited_per_address(app, client):
-    token = csrf(client)
-    codes = [client.post("/desk/sign-in", data={"email": "tom@fernleaf.example", "csrf_token": token},
-                         environ_base={"REMOTE_ADDR": f"203.0.113.{i}"}).status_code for i in range(7)]
-    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
-    assert len(sign_in_mail(app)) == 5
-
-
 def test_signing_out_ends_the_session(app, client):
     sign_in(app, client, MAYA)
     assert client.post("/desk/sign-out", data={"csrf_token": csrf(client, "/desk/")}).status_code == 303
@@ -265,16 +257,6 @@ def test_signing_out_ends_a_copied_session_too(app, client):
     assert copy.get("/desk/").status_code == 302
     sign_in(app, client, MAYA)  # a new sign-in works again
     assert client.get("/desk/").status_code == 200
-
-
-def test_look_alike_spellings_of_an_address_share_its_limit(app, client):
-    token = csrf(client)
-    spellings = ["tom@fernleaf.example", "TOM@fernleaf.example", "tom@ｆernleaf.example",
-                 "tom@fｅrnleaf.example", "tom@fernleaf。example", "tom@fernleaf.exampl\uff45", "tom@fernleaf.example"]
-    codes = [client.post("/desk/sign-in", data={"email": email, "csrf_token": token},
-                         environ_base={"REMOTE_ADDR": f"198.51.100.{i}"}).status_code
-             for i, email in enumerate(spellings)]
-    assert codes.count(429) == 2 and len(sign_in_mail(app)) == 5
 
 
 @pytest.mark.parametrize("path", ["/desk/leads/%00", "/desk/?q=a%00b", "/desk/?owner=a%00", "/desk/?form=%00",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import (Blueprint, Flask, current_app, redirect, render_template, request, session,
                    url_for)
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from email_validator import EmailNotValidError, validate_email
 
@@ -22,8 +23,10 @@ from ..tokens import TokenError, read_sign_in
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
-# Per IP and per address: enough for someone who mistypes, too few to mail-bomb a colleague.
-LIMITS = {"ip": "20 per hour", "address": "5 per hour"}
+# Per requester (IP), and per requester and address: enough for someone who mistypes, too few to
+# mail-bomb a colleague. Never per address alone, or a stranger could lock anyone out; what one
+# address can receive from everyone together is capped in signin.py, silently.
+LIMITS = {"ip": "20 per hour", "ip_address": "5 per hour"}
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     manager.user_loader(_load_user)
     bp = Blueprint("auth", __name__, url_prefix="/desk")
     ask = limiter.limit(LIMITS["ip"], methods=["POST"])(
-        limiter.limit(LIMITS["address"], key_func=_address_key, methods=["POST"])(sign_in))
+        limiter.limit(LIMITS["ip_address"], key_func=_address_key, methods=["POST"])(sign_in))
     bp.add_url_rule("/sign-in", "sign_in", ask, methods=["GET", "POST"])
+    bp.register_error_handler(429, _too_many)
     bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["GET", "POST"])
     bp.add_url_rule("/sign-out", "sign_out", sign_out, methods=["POST"])
     app.register_blueprint(bp)
@@ -79,13 +83,14 @@ def _load_user(email: str) -> DeskUser | None:
 
 
 def _address_key() -> str:
-    # The address as it will be used: look-alike spellings of one mailbox share one limit.
+    # This requester and the address as it will be used: look-alike spellings of one mailbox
+    # share one limit, and nobody else's requests count against it.
     typed = (request.form.get("email") or "").strip()[:320]
     try:
         typed = validate_email(typed, check_deliverability=False).normalized
     except EmailNotValidError:
         pass
-    return "desk-sign-in:" + typed.lower()
+    return f"desk-sign-in:{get_remote_address()}:{typed.lower()}"
 
 
 def sign_in():
@@ -103,6 +108,13 @@ def sign_in():
     ext = current_app.extensions["capture"]
     signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
     return render_template("desk/sign_in_sent.html", email=email)
+
+
+def _too_many(error):
+    """The limit's answer as a desk page (Flask-Limiter adds Retry-After to it)."""
+    return render_template("desk/message.html", title="Too many sign-in requests",
+                           message="Your network has asked for too many sign-in links. Please use a link "
+                                   "you have already been sent, or try again in an hour."), 429
 
 
 def use_link(token: str):

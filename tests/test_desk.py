@@ -99,7 +99,7 @@ def test_asking_for_a_link_looks_the_same_for_anyone_and_mails_only_the_team(app
     texts = [p.get_data(as_text=True).replace("Maya@fernleaf.example", "X").replace("stranger@example.com", "X")
              for p in pages]
     assert texts[0] == texts[1] and "Check your inbox" in texts[0]
-    assert [j["recipient"] for j in sign_in_mail(app)] == [MAYA]
+    assert [j["recipient"] for j in sign_in_mail(app) if j["status"] == "pending"] == [MAYA]
 
 
 def test_a_link_signs_in_once_and_its_get_changes_nothing(app, client):

@@ -21,18 +21,18 @@ def csrf(client, path: str = "/desk/sign-in") -> str:
     return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
 
 
-def link_for(app, email: str) -> str:
+def link_for(app, email: str, now=None) -> str:
     """The sign-in URL path the email to `email` carries (made as the sign-in form makes it)."""
     ext = app.extensions["capture"]
-    assert signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
+    assert signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, now or utcnow())
     with ext.engine.connect() as conn:
         link_id = conn.execute(select(outbox.c.ref).where(outbox.c.kind == "desk_sign_in")
                                .order_by(outbox.c.id.desc())).scalar()
     return f"/desk/sign-in/{tokens.sign_in_token(ext.settings.secret_key, link_id)}"
 
 
-def sign_in(app, client, email: str):
-    path = link_for(app, email)
+def sign_in(app, client, email: str, now=None):
+    path = link_for(app, email, now)
     response = client.post(path, data={"csrf_token": csrf(client, path)})
     assert response.status_code == 303, response.get_data(as_text=True)
     return response

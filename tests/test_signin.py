@@ -11,7 +11,7 @@ from capture.clock import utcnow
 from capture.desk import auth
 from capture.models import outbox, sign_in_links
 from capture.tokens import SIGN_IN_LIFETIME
-from tests.test_desk import MAYA, TOM, csrf, sign_in_mail
+from tests.test_desk import MAYA, TOM, csrf, link_for, sign_in, sign_in_mail
 
 STRANGER_IP, TOMS_IP = "203.0.113.9", "198.51.100.7"
 
@@ -132,3 +132,38 @@ def test_a_request_nobody_receives_keeps_no_address_and_cannot_be_used(app):
     assert not any("stranger" in v for v in everything)
     assert link["expires_at"] <= now and message["status"] == "dropped"
     assert signin.use_link(ext.engine, link["id"], now) is None
+
+
+# --- the session after sign-in -------------------------------------------------------------------
+
+def test_a_csrf_token_from_before_sign_in_is_worthless_after(app, client):
+    path = link_for(app, TOM)
+    before = csrf(client, path)
+    assert client.post(path, data={"csrf_token": before}).status_code == 303
+    stale = client.post("/desk/sign-out", data={"csrf_token": before})
+    assert stale.status_code == 400 and "This form has expired" in stale.get_data(as_text=True)
+    assert client.get("/desk/").status_code == 200  # still signed in: nothing was done
+    assert client.post("/desk/sign-out", data={"csrf_token": csrf(client, "/desk/")}).status_code == 303
+    assert client.get("/desk/").status_code == 302
+
+
+def test_a_session_ends_thirty_days_after_sign_in_however_active(app, client, monkeypatch):
+    start = utcnow()
+    monkeypatch.setattr(auth, "utcnow", lambda: start)
+    sign_in(app, client, TOM)
+    for days in range(1, 30):  # used every day: the idle lifetime never ends it
+        monkeypatch.setattr(auth, "utcnow", lambda days=days: start + timedelta(days=days) - timedelta(seconds=1))
+        assert client.get("/desk/").status_code == 200
+    later = start + auth.SESSION_LIFETIME
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    response = client.get("/desk/")
+    assert response.status_code == 302 and response.headers["Location"] == "/desk/sign-in"
+    sign_in(app, client, TOM, now=later)  # a new sign-in starts a new thirty days
+    assert client.get("/desk/").status_code == 200
+
+
+def test_a_session_without_a_sign_in_time_is_over(app, client):
+    sign_in(app, client, TOM)
+    with client.session_transaction("/desk/") as session:
+        del session["signed_in_at"]
+    assert client.get("/desk/").status_code == 302

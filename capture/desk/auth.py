@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from flask import (Blueprint, Flask, current_app, redirect, render_template, request, session,
+from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request, session,
                    url_for)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,6 +28,8 @@ RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  #
 # mail-bomb a colleague. Never per address alone, or a stranger could lock anyone out; what one
 # address can receive from everyone together is capped in signin.py, silently.
 LIMITS = {"ip": "20 per hour", "ip_address": "5 per hour"}
+# However active, a session ends this long after its sign-in (sessions.py ends it after 14 days idle).
+SESSION_LIFETIME = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,11 @@ def _load_user(email: str) -> DeskUser | None:
     member = ext.sales.member(email)  # removing someone from sales.yml ends their sessions
     if member is None:
         return None
+    signed_in_at = session.get("signed_in_at", 0)  # a session from before it was recorded: over
+    if utcnow().timestamp() - signed_in_at >= SESSION_LIFETIME.total_seconds():
+        return None
     out = signin.signed_out_at(ext.engine, member.email)
-    if out is not None and session.get("signed_in_at", 0) <= out.timestamp():
+    if out is not None and signed_in_at <= out.timestamp():
         return None
     return DeskUser.of(member)
 
@@ -110,6 +116,17 @@ def sign_in():
     return render_template("desk/sign_in_sent.html", email=email)
 
 
+def rotate_csrf_secret() -> None:
+    """At sign-in: drop Flask-WTF's CSRF secret, so a token from before is worthless after.
+
+    Flask-WTF keeps the secret in the session and this request's signed token in `g`; the next
+    form rendered makes a new one.
+    """
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(name, None)
+    g.pop(name, None)
+
+
 def _too_many(error):
     """The limit's answer as a desk page (Flask-Limiter adds Retry-After to it)."""
     return render_template("desk/message.html", title="Too many sign-in requests",
@@ -132,6 +149,7 @@ def use_link(token: str):
     if member is None:
         return _link_problem("This sign-in link has been used already. Ask for a new one.", 410)
     login_user(DeskUser.of(member))
+    rotate_csrf_secret()
     session["signed_in_at"] = utcnow().timestamp()
     back = session.pop("return_to", "")
     return redirect(back if RETURN_PATH.fullmatch(back) else url_for("desk.inbox"), code=303)

@@ -3,36 +3,58 @@
 A link row lives 15 minutes; the token in the email names it (tokens.py) and
 the sign-in POST marks it used in one conditional UPDATE, so a link works once
 even if two devices press the button at the same moment.
+
+Asking costs the same for anyone: a team member's request and a stranger's run
+the same statements on the same tables, so the time an answer takes tells
+nobody who is on the team. A request nobody is to receive leaves a row without
+an address, already expired, its message recorded as dropped.
 """
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
 from .mail import SIGN_IN
 from .models import outbox, sign_in_links, sign_outs
 from .outbox import job, wake_workers
+from .privacy import ERASED
 from .sales import Sales
 from .store import writing
 from .tokens import SIGN_IN_LIFETIME
 
+# At most this many unused, unexpired links per address: past it no more mail (the page says the same),
+# and the links already in that inbox still work. One requester may ask 5 times an hour (desk/auth.py),
+# so a stranger alone never reaches it; many together cannot mail-bomb anyone (40 an hour at most).
+LIVE_LINKS = 10
+
 
 def request_link(engine: Engine, sales: Sales, email: str, domain: str, now: datetime) -> bool:
-    """Queue a sign-in email if `email` is on the team; False (and nothing sent) otherwise."""
+    """Queue a sign-in email if `email` is on the team and has fewer than LIVE_LINKS live links.
+
+    True if mail was queued; either way the same statements ran (see the module's docstring).
+    """
     member = sales.member(email)
-    if member is None:
-        return False
+    address = member.email if member else email
     link_id = secrets.token_urlsafe(18)
     with writing(engine) as conn:
-        conn.execute(sign_in_links.insert(), {"id": link_id, "email": member.email, "created_at": now,
-                                              "expires_at": now + SIGN_IN_LIFETIME, "used_at": None})
-        conn.execute(outbox.insert(), job(None, SIGN_IN, member.email, f"<sign-in.{link_id}@{domain}>",
-                                          now, ref=link_id))
+        live = conn.execute(select(func.count()).select_from(sign_in_links).where(
+            sign_in_links.c.email == address, sign_in_links.c.used_at.is_(None),
+            sign_in_links.c.expires_at > now)).scalar()
+        mailed = member is not None and live < LIVE_LINKS
+        conn.execute(sign_in_links.insert(), {
+            "id": link_id, "email": address if mailed else ERASED, "created_at": now,
+            "expires_at": now + SIGN_IN_LIFETIME if mailed else now, "used_at": None})
+        message = job(None, SIGN_IN, address if mailed else ERASED, f"<sign-in.{link_id}@{domain}>", now,
+                      ref=link_id)
+        if not mailed:
+            message.update(status="dropped", last_error="not sent: not on the team, or "
+                                                        f"{LIVE_LINKS} links to the address are live")
+        conn.execute(outbox.insert(), message)
     wake_workers()
-    return True
+    return mailed
 
 
 def get_link(engine: Engine, link_id: str) -> dict | None:

@@ -21,18 +21,18 @@ def csrf(client, path: str = "/desk/sign-in") -> str:
     return CSRF.search(client.get(path).get_data(as_text=True)).group(1)
 
 
-def link_for(app, email: str) -> str:
+def link_for(app, email: str, now=None) -> str:
     """The sign-in URL path the email to `email` carries (made as the sign-in form makes it)."""
     ext = app.extensions["capture"]
-    assert signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
+    assert signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, now or utcnow())
     with ext.engine.connect() as conn:
         link_id = conn.execute(select(outbox.c.ref).where(outbox.c.kind == "desk_sign_in")
                                .order_by(outbox.c.id.desc())).scalar()
     return f"/desk/sign-in/{tokens.sign_in_token(ext.settings.secret_key, link_id)}"
 
 
-def sign_in(app, client, email: str):
-    path = link_for(app, email)
+def sign_in(app, client, email: str, now=None):
+    path = link_for(app, email, now)
     response = client.post(path, data={"csrf_token": csrf(client, path)})
     assert response.status_code == 303, response.get_data(as_text=True)
     return response
@@ -182,7 +182,7 @@ def test_asking_for_a_link_looks_the_same_for_anyone_and_mails_only_the_team(app
     texts = [p.get_data(as_text=True).replace("Maya@fernleaf.example", "X").replace("stranger@example.com", "X")
              for p in pages]
     assert texts[0] == texts[1] and "Check your inbox" in texts[0]
-    assert [j["recipient"] for j in sign_in_mail(app)] == [MAYA]
+    assert [j["recipient"] for j in sign_in_mail(app) if j["status"] == "pending"] == [MAYA]
 
 
 def test_a_link_signs_in_once_and_its_get_changes_nothing(app, client):
@@ -214,14 +214,6 @@ def test_an_expired_or_tampered_link_is_refused(app, client, monkeypatch):
 def test_a_bad_address_gets_a_field_message(client):
     response = client.post("/desk/sign-in", data={"email": "not an address", "csrf_token": csrf(client)})
     assert response.status_code == 422 and "Please enter your email address" in response.get_data(as_text=True)
-
-
-def test_sign_in_requests_are_rate_limited_per_address(app, client):
-    token = csrf(client)
-    codes = [client.post("/desk/sign-in", data={"email": "tom@fernleaf.example", "csrf_token": token},
-                         environ_base={"REMOTE_ADDR": f"203.0.113.{i}"}).status_code for i in range(7)]
-    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
-    assert len(sign_in_mail(app)) == 5
 
 
 def test_signing_out_ends_the_session(app, client):
@@ -365,16 +357,6 @@ def test_signing_out_ends_a_copied_session_too(app, client):
     assert copy.get("/desk/").status_code == 302
     sign_in(app, client, MAYA)  # a new sign-in works again
     assert client.get("/desk/").status_code == 200
-
-
-def test_look_alike_spellings_of_an_address_share_its_limit(app, client):
-    token = csrf(client)
-    spellings = ["tom@fernleaf.example", "TOM@fernleaf.example", "tom@ｆernleaf.example",
-                 "tom@fｅrnleaf.example", "tom@fernleaf。example", "tom@fernleaf.exampl\uff45", "tom@fernleaf.example"]
-    codes = [client.post("/desk/sign-in", data={"email": email, "csrf_token": token},
-                         environ_base={"REMOTE_ADDR": f"198.51.100.{i}"}).status_code
-             for i, email in enumerate(spellings)]
-    assert codes.count(429) == 2 and len(sign_in_mail(app)) == 5
 
 
 @pytest.mark.parametrize("path", ["/desk/leads/%00", "/desk/?q=a%00b", "/desk/?owner=a%00", "/desk/?form=%00",

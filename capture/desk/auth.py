@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from flask import (Blueprint, Flask, current_app, redirect, render_template, request, session,
+from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request, session,
                    url_for)
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from email_validator import EmailNotValidError, validate_email
 
@@ -24,8 +26,12 @@ from . import link_forms
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
-# Per IP and per address: enough for someone who mistypes, too few to mail-bomb a colleague.
-LIMITS = {"ip": "20 per hour", "address": "5 per hour"}
+# Per requester (IP), and per requester and address: enough for someone who mistypes, too few to
+# mail-bomb a colleague. Never per address alone, or a stranger could lock anyone out; what one
+# address can receive from everyone together is capped in signin.py, silently.
+LIMITS = {"ip": "20 per hour", "ip_address": "5 per hour"}
+# However active, a session ends this long after its sign-in (sessions.py ends it after 14 days idle).
+SESSION_LIFETIME = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,9 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     manager.user_loader(_load_user)
     bp = Blueprint("auth", __name__, url_prefix="/desk")
     ask = limiter.limit(LIMITS["ip"], methods=["POST"])(
-        limiter.limit(LIMITS["address"], key_func=_address_key, methods=["POST"])(sign_in))
+        limiter.limit(LIMITS["ip_address"], key_func=_address_key, methods=["POST"])(sign_in))
     bp.add_url_rule("/sign-in", "sign_in", ask, methods=["GET", "POST"])
+    bp.register_error_handler(429, _too_many)
     bp.add_url_rule("/sign-in/<token>", "show_link", show_link, methods=["GET"])
     bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["POST"])
     bp.add_url_rule("/sign-out", "sign_out", sign_out, methods=["POST"])
@@ -75,20 +82,24 @@ def _load_user(email: str) -> DeskUser | None:
     member = ext.sales.member(email)  # removing someone from sales.yml ends their sessions
     if member is None:
         return None
+    signed_in_at = session.get("signed_in_at", 0)  # a session from before it was recorded: over
+    if utcnow().timestamp() - signed_in_at >= SESSION_LIFETIME.total_seconds():
+        return None
     out = signin.signed_out_at(ext.engine, member.email)
-    if out is not None and session.get("signed_in_at", 0) <= out.timestamp():
+    if out is not None and signed_in_at <= out.timestamp():
         return None
     return DeskUser.of(member)
 
 
 def _address_key() -> str:
-    # The address as it will be used: look-alike spellings of one mailbox share one limit.
+    # This requester and the address as it will be used: look-alike spellings of one mailbox
+    # share one limit, and nobody else's requests count against it.
     typed = (request.form.get("email") or "").strip()[:320]
     try:
         typed = validate_email(typed, check_deliverability=False).normalized
     except EmailNotValidError:
         pass
-    return "desk-sign-in:" + typed.lower()
+    return f"desk-sign-in:{get_remote_address()}:{typed.lower()}"
 
 
 def sign_in():
@@ -110,6 +121,24 @@ def sign_in():
     ext = current_app.extensions["capture"]
     signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
     return render_template("desk/sign_in_sent.html", email=email)
+
+
+def rotate_csrf_secret() -> None:
+    """At sign-in: drop Flask-WTF's CSRF secret, so a token from before is worthless after.
+
+    Flask-WTF keeps the secret in the session and this request's signed token in `g`; the next
+    form rendered makes a new one.
+    """
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(name, None)
+    g.pop(name, None)
+
+
+def _too_many(error):
+    """The limit's answer as a desk page (Flask-Limiter adds Retry-After to it)."""
+    return render_template("desk/message.html", title="Too many sign-in requests",
+                           message="Your network has asked for too many sign-in links. Please use a link "
+                                   "you have already been sent, or try again in an hour."), 429
 
 
 def show_link(token: str):
@@ -134,8 +163,9 @@ def use_link(token: str):
     if member is None:
         return _link_problem("This sign-in link has been used already. Ask for a new one.", 410)
     back = session.get("return_to", "")
-    session.clear()  # nothing from before signing in carries over (a planted CSRF secret included)
+    session.clear()  # nothing from before signing in carries over
     login_user(DeskUser.of(member))
+    rotate_csrf_secret()
     session.permanent = True  # the idle clock restarts on every request from now on
     session["signed_in_at"] = utcnow().timestamp()
     return redirect(back if RETURN_PATH.fullmatch(back) else url_for("desk.inbox"), code=303)

@@ -1,4 +1,4 @@
-"""The booked consultation's invitations, read back with icalendar as a client would."""
+"""Every iCalendar file the service sends (requested, booked, moved, cancelled), read back as clients would."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from capture.invites import CONTENT_TYPE, content_params, invitation
+from capture.invites import (CONTENT_TYPE, booking_uid, consultation_uid, content_params, invitation,
+                             tentative)
 from capture.sales import Meeting
 
 LONDON = ZoneInfo("Europe/London")
@@ -117,9 +118,13 @@ def test_a_cancellation_is_the_same_event_with_a_higher_sequence():
 
 
 @pytest.mark.parametrize("method", ["PUBLISH", "request", "", "REPLY", "COUNTER"])
-def test_only_request_and_cancel_are_methods(method):
+def test_only_request_and_cancel_are_methods_of_an_invitation(method):
     with pytest.raises(ValueError):
         build(method=method)
+
+
+@pytest.mark.parametrize("method", ["request", "", "REPLY", "COUNTER", "REQUEST; x=y"])
+def test_a_calendar_part_has_request_cancel_or_publish_only(method):
     with pytest.raises(ValueError):
         content_params(method)
 
@@ -176,3 +181,54 @@ def test_the_mime_part_carries_the_method():
     assert CONTENT_TYPE == "text/calendar"
     assert content_params("REQUEST") == {"method": "REQUEST"}
     assert content_params("CANCEL") == {"method": "CANCEL"}
+    assert content_params("PUBLISH") == {"method": "PUBLISH"}
+
+
+# --- the time a visitor asked for: a tentative event ------------------------------------
+
+def asked(**changes) -> bytes:
+    """A tentative event with sensible defaults, any of them replaced."""
+    args = dict(uid="consultation-L1@fernleaf.example", start=WINTER, end=WINTER.replace(hour=12),
+                organizer="shops@fernleaf.example", tz=LONDON,
+                summary="Consultation with Fernleaf Studio (requested)",
+                stamp=datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
+                description="Consultation: the time you asked for. We will confirm it by email.")
+    args.update(changes)
+    return tentative(**args)
+
+
+def test_a_requested_time_is_a_tentative_published_event_from_the_same_builder():
+    cal, event = parse(asked())
+    _, booked = parse(build())
+    assert str(cal["METHOD"]) == "PUBLISH"
+    assert str(event["STATUS"]) == "TENTATIVE" and event["SEQUENCE"] == 0
+    assert str(event["UID"]) == "consultation-L1@fernleaf.example"
+    # One builder: the same product id, zone and conventions as an invitation.
+    assert str(cal["PRODID"]) == str(parse(build())[0]["PRODID"]) == "-//Fernleaf Studio//Capture//EN"
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Europe/London"]
+    assert str(cal["X-WR-TIMEZONE"]) == "Europe/London"
+    assert event.decoded("DTSTART") == WINTER and "TZID" not in event["DTSTART"].params
+    assert event.decoded("DTEND") == WINTER.replace(hour=12)
+    # RFC 5546 wants an organizer for PUBLISH; nobody is invited yet.
+    assert str(event["ORGANIZER"]) == "mailto:shops@fernleaf.example"
+    assert event["ORGANIZER"].params["CN"] == "Fernleaf Studio"
+    assert "ATTENDEE" not in event
+    text = str(event["DESCRIPTION"])
+    assert text.startswith("Tuesday 1 December 2026, 09:00–12:00 London time (GMT)")
+    assert text.endswith("We will confirm it by email.")
+    assert set(booked) - set(event) == {"ATTENDEE", "LOCATION"}  # the same event, less who and where
+
+
+@pytest.mark.parametrize("changes", [
+    {"start": datetime(2026, 12, 1, 9, 0)},
+    {"end": WINTER},
+    {"organizer": "shops@fernleaf.example\r\nATTENDEE:mailto:evil@example.com"},
+])
+def test_an_impossible_tentative_event_is_refused(changes):
+    with pytest.raises(ValueError):
+        asked(**changes)
+
+
+def test_a_request_and_a_booking_have_distinct_uid_spaces():
+    assert consultation_uid("L1", "fernleaf.example") == "consultation-L1@fernleaf.example"
+    assert booking_uid("L1", "fernleaf.example") == "booking-L1@fernleaf.example"

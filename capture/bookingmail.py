@@ -12,6 +12,7 @@ from datetime import datetime
 
 from . import invites, tokens
 from .appointments import CANCELLED
+from .mail import PICKED, SLOT_DATE
 
 SUMMARY = "Free consultation with Fernleaf Studio"
 
@@ -45,7 +46,7 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
     ics = None
     if who != TEAM:
         ics = invites.invitation(
-            uid=f"booking-{booking['id']}@{domain}", sequence=booking["sequence"], method=method,
+            uid=uid(booking, lead, domain), sequence=booking["sequence"], method=method,
             start=booking["starts_at"], end=booking["ends_at"], organizer=(host_name, booking["host"]),
             attendee=visitor, meeting=meeting, tz=tz,
             summary=SUMMARY if who == VISITOR else f"Consultation: {visitor[0] or visitor[1]}",
@@ -55,6 +56,21 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
             "host_name": host_name, "details": meeting.details, "video_url": meeting.video_url,
             "cancelled": cancelled, "moved": booking["sequence"] > 0 and not cancelled,
             "links": links, "method": method, "ics": ics}
+
+
+def uid(booking: dict, lead: dict, domain: str) -> str:
+    """The event's UID: the request's own when sales booked a time the visitor asked for.
+
+    That visitor's confirmation carried the asked-for time as a tentative
+    event under `consultation_uid`; the booking (and every move or cancel
+    after it) reuses that UID, so their calendar replaces the tentative event
+    instead of showing two. A request is told from the lead's answers: a
+    preferred date and no time picked on the website.
+    """
+    data = lead.get("data") or {}
+    if data.get(SLOT_DATE) and not data.get(PICKED):
+        return invites.consultation_uid(booking["lead_id"], domain)
+    return invites.booking_uid(booking["id"], domain)
 
 
 def _how_to_change(links: list[dict]) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from . import invites, tokens
 from .appointments import CANCELLED
-from .mail import PICKED, SLOT_DATE
+from .mail import PICKED
 
 SUMMARY = "Free consultation with Fernleaf Studio"
 
@@ -59,18 +59,18 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
 
 
 def uid(booking: dict, lead: dict, domain: str) -> str:
-    """The event's UID: the request's own when sales booked a time the visitor asked for.
+    """The event's UID: the booking's own when the visitor booked it with the form, else the request's.
 
-    That visitor's confirmation carried the asked-for time as a tentative
-    event under `consultation_uid`; the booking (and every move or cancel
-    after it) reuses that UID, so their calendar replaces the tentative event
-    instead of showing two. A request is told from the lead's answers: a
-    preferred date and no time picked on the website.
+    A lead that was not booked with its form (a preferred date and time
+    instead of a picked one, or a picked time held in the spam tray and
+    released) had the asked-for time in its confirmation as a tentative event
+    under `consultation_uid`; the booking sales make (and every move or cancel
+    after it) reuses that UID, so the visitor's calendar replaces the
+    tentative event instead of showing two.
     """
-    data = lead.get("data") or {}
-    if data.get(SLOT_DATE) and not data.get(PICKED):
-        return invites.consultation_uid(booking["lead_id"], domain)
-    return invites.booking_uid(booking["id"], domain)
+    if (lead.get("data") or {}).get(PICKED) and not lead.get("released_at"):
+        return invites.booking_uid(booking["id"], domain)
+    return invites.consultation_uid(booking["lead_id"], domain)
 
 
 def _how_to_change(links: list[dict]) -> str:

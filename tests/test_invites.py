@@ -14,7 +14,7 @@ from icalendar import Calendar
 
 from capture.invites import (CONTENT_TYPE, booking_uid, consultation_uid, content_params, invitation,
                              tentative)
-from capture import appointments
+from capture import appointments, quarantine
 from capture.clock import utcnow
 from capture.sales import Meeting
 from capture.worker import Worker
@@ -260,6 +260,15 @@ def requested(app, client) -> tuple[str, datetime]:
     return client.post("/api/forms/consultation", json=answers).json["id"], slot
 
 
+def released(app, client) -> tuple[str, datetime]:
+    """A time picked on the website by a lead held as spam (so not booked), then released from the tray."""
+    slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
+    lead_id = client.post("/api/forms/consultation", json={**visitor(1, slot.isoformat()), "fax": "x"}).json["id"]
+    assert appointments.current(ext(app).engine, lead_id) is None
+    quarantine.release(ext(app), lead_id, MAYA)
+    return lead_id, slot
+
+
 def calendars(tmp_path, to: str, before: dict | None = None) -> dict[str, str]:
     """The inline text/calendar alternatives (what Gmail and Outlook act on) mailed to `to`, by Message-ID,
     less those already in `before`."""
@@ -267,11 +276,11 @@ def calendars(tmp_path, to: str, before: dict | None = None) -> dict[str, str]:
             for p in m.walk() if p.get_content_type() == "text/calendar" and m["Message-ID"] not in (before or {})}
 
 
-def book_the_request(tmp_path, make_app, one_host) -> dict:
+def book_the_request(tmp_path, make_app, one_host, asking=requested) -> dict:
     """A request, its confirmation, sales booking it and the invitations: the calendars each received."""
     app = make_app(sales=str(one_host))
     client = app.test_client()
-    lead_id, slot = requested(app, client)
+    lead_id, slot = asking(app, client)
     Worker(ext(app)).run_once()
     confirmed = calendars(tmp_path, "v1@example.com")
     [tentative_ics] = confirmed.values()
@@ -307,6 +316,12 @@ def test_a_booked_request_keeps_the_uid_of_its_tentative_event_through_move_and_
         parsed = [vobject.readOne(text) for text in calendars(tmp_path, to, before).values()]
         seen = sorted((c.vevent.uid.value, int(c.vevent.sequence.value), c.method.value) for c in parsed)
         assert seen == [(uid, 1, "REQUEST"), (uid, 2, "CANCEL")], to
+
+
+def test_a_released_lead_booked_by_sales_replaces_its_tentative_event(make_app, tmp_path, one_host):
+    found = book_the_request(tmp_path, make_app, one_host, released)
+    uid = f"consultation-{found['lead_id']}@{DOMAIN}"
+    assert [vobject.readOne(found[n]).vevent.uid.value for n in ("tentative", "visitor", "host")] == [uid] * 3
 
 
 def test_a_time_booked_on_the_website_keeps_its_own_uid(make_app, tmp_path, one_host):

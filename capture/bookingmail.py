@@ -12,6 +12,7 @@ from datetime import datetime
 
 from . import invites, tokens
 from .appointments import CANCELLED
+from .mail import PICKED
 
 SUMMARY = "Free consultation with Fernleaf Studio"
 
@@ -47,7 +48,7 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
     ics = None
     if who != TEAM:
         ics = invites.invitation(
-            uid=f"booking-{booking['id']}@{domain}", sequence=booking["sequence"], method=method,
+            uid=uid(booking, lead, domain), sequence=booking["sequence"], method=method,
             start=booking["starts_at"], end=booking["ends_at"], organizer=(host_name, booking["host"]),
             attendee=visitor, meeting=meeting, tz=tz,
             summary=SUMMARY if who == VISITOR else f"Consultation: {visitor[0] or visitor[1]}",
@@ -58,6 +59,21 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
             "cancelled": cancelled, "handed_over": bool(booking.get("former_host")),
             "moved": booking["sequence"] > 0 and not cancelled and not booking.get("new_host"),
             "links": links, "method": method, "ics": ics}
+
+
+def uid(booking: dict, lead: dict, domain: str) -> str:
+    """The event's UID: the booking's own when the visitor booked it with the form, else the request's.
+
+    A lead that was not booked with its form (a preferred date and time
+    instead of a picked one, or a picked time held in the spam tray and
+    released) had the asked-for time in its confirmation as a tentative event
+    under `consultation_uid`; the booking sales make (and every move or cancel
+    after it) reuses that UID, so the visitor's calendar replaces the
+    tentative event instead of showing two.
+    """
+    if (lead.get("data") or {}).get(PICKED) and not lead.get("released_at"):
+        return invites.booking_uid(booking["id"], domain)
+    return invites.consultation_uid(booking["lead_id"], domain)
 
 
 def _how_to_change(links: list[dict]) -> str:

@@ -1,24 +1,31 @@
-"""The iCalendar invitations for a booked consultation: sent, moved or cancelled.
+"""Every iCalendar file the service sends: a consultation asked for, booked, moved or cancelled.
 
-A booking is one event with a stable UID; every change sends the whole event
-again with a higher SEQUENCE (RFC 5546 iTIP), METHOD REQUEST while it stands
-and CANCEL when it is called off. Everything is built with the icalendar
-package, never as hand-written text, so visitor text is escaped, parameters
-are quoted and lines are folded by the library. Attaching it to a message is
-mail.py's job: `CONTENT_TYPE` and `content_params` say how.
+A consultation is one event with a stable UID; every change sends the whole
+event again with a higher SEQUENCE (RFC 5546 iTIP), METHOD REQUEST while it
+stands and CANCEL when it is called off. A request without a booked time
+first reaches the visitor as a tentative PUBLISH event (`tentative`) under the
+UID the booking made from that request keeps (`consultation_uid`), so a
+calendar that imported it replaces it instead of showing two events.
+Everything is built with the icalendar package, never as hand-written text,
+so visitor text is escaped, parameters are quoted and lines are folded by the
+library. Putting it into a message is mail.py's job: `CONTENT_TYPE` and
+`content_params` say how.
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 PRODID = "-//Fernleaf Studio//Capture//EN"
 CONTENT_TYPE = "text/calendar"
-METHODS = ("REQUEST", "CANCEL")
-STATUS = {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED"}
+METHODS = ("REQUEST", "CANCEL")  # of an invitation
+PUBLISH = "PUBLISH"  # a tentative event: nobody is invited yet
+STATUS = {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED", PUBLISH: "TENTATIVE"}
+ORGANIZER_NAME = "Fernleaf Studio"
 PHONE_LOCATION = "Phone call"
 MAX_NAME = 200
 # Line breaks and other controls have no place in a CN parameter.
@@ -33,29 +40,43 @@ def invitation(*, uid: str, sequence: int, method: str, start: datetime, end: da
     `organizer` and `attendee` are (name, email); `meeting` is sales.Meeting.
     """
     _check_method(method)
-    if start.tzinfo is None or end.tzinfo is None or stamp.tzinfo is None:
-        # A naive time would be written as "floating": a different instant in every zone.
-        raise ValueError("start, end and stamp must be aware datetimes")
-    if end <= start:
-        raise ValueError("end must be after start")
+    _check_times(start, end, stamp)
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         raise ValueError("sequence must be a whole number from 0")
-    cal = Calendar()
-    cal.add("prodid", PRODID)
-    cal.add("version", "2.0")
-    cal.add("method", method)
-    cal.add("calscale", "GREGORIAN")
-    # Google and Apple read X-WR-TIMEZONE as the calendar's zone; others use the VTIMEZONE.
-    cal.add("x-wr-timezone", tz.key)
-    cal.add_component(_vtimezone(tz, start.astimezone(tz).year))
-    cal.add_component(_event(uid, sequence, method, start, end, organizer, attendee,
-                             meeting, tz, summary, stamp, description))
-    return cal.to_ical()
+    event = _event(uid, sequence, method, start, end, organizer, attendee,
+                   meeting, tz, summary, stamp, description)
+    return _calendar(method, tz, start, event).to_ical()
+
+
+def tentative(*, uid: str, start: datetime, end: datetime, organizer: str, tz: ZoneInfo,
+              summary: str, stamp: datetime, description: str = "") -> bytes:
+    """The time a visitor asked for, as a tentative event to keep free (METHOD PUBLISH).
+
+    `organizer` is the address that answers the request (the form's sales inbox).
+    The booking made from the request sends a REQUEST with the same `uid`, which
+    replaces this event in the visitor's calendar.
+    """
+    _check_times(start, end, stamp)
+    event = _timed(uid, 0, PUBLISH, start, end, stamp, summary)
+    event.add("organizer", _address(ORGANIZER_NAME, organizer))
+    event.add("description", "\n\n".join(p for p in (wall_time(start, end, tz), description) if p))
+    return _calendar(PUBLISH, tz, start, event).to_ical()
+
+
+def consultation_uid(lead_id: str, domain: str) -> str:
+    """The UID of the consultation a lead asked for, and of the booking sales make from it."""
+    return f"consultation-{lead_id}@{domain}"
+
+
+def booking_uid(booking_id: str, domain: str) -> str:
+    """The UID of a consultation the visitor booked themselves on the website."""
+    return f"booking-{booking_id}@{domain}"
 
 
 def content_params(method: str) -> dict:
-    """The Content-Type parameters of the attachment: clients act on `method`."""
-    _check_method(method)
+    """The Content-Type parameters of the calendar part: clients act on `method`."""
+    if method != PUBLISH:
+        _check_method(method)
     return {"method": method}
 
 
@@ -67,8 +88,21 @@ def wall_time(start: datetime, end: datetime, tz: ZoneInfo) -> str:
     return f"{_day(s)}, {s:%H:%M}–{until} {place} time ({s:%Z})"
 
 
-def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
-           summary, stamp, description) -> Event:
+def _calendar(method: str, tz: ZoneInfo, start: datetime, event: Event) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    cal.add("calscale", "GREGORIAN")
+    # Google and Apple read X-WR-TIMEZONE as the calendar's zone; others use the VTIMEZONE.
+    cal.add("x-wr-timezone", tz.key)
+    cal.add_component(_vtimezone(tz.key, start.astimezone(tz).year))
+    cal.add_component(event)
+    return cal
+
+
+def _timed(uid, sequence, method, start, end, stamp, summary) -> Event:
+    """What every event here has: who it is, when, and whether the time is taken."""
     event = Event()
     event.add("uid", uid)
     event.add("sequence", sequence)
@@ -81,6 +115,12 @@ def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
     event.add("summary", summary)
     event.add("status", STATUS[method])
     event.add("transp", "OPAQUE")
+    return event
+
+
+def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
+           summary, stamp, description) -> Event:
+    event = _timed(uid, sequence, method, start, end, stamp, summary)
     event.add("organizer", _address(*organizer))
     # The visitor booked the slot themselves: already accepted, no reply wanted.
     # A cancellation keeps the attendee so their client finds whose event it was.
@@ -109,13 +149,25 @@ def _one_line(value, limit: int = MAX_NAME) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _vtimezone(tz: ZoneInfo, year: int) -> Timezone:
-    """The business zone around `year`: enough to show it, small enough to mail."""
-    return Timezone.from_tzinfo(tz, tz.key, date(year - 1, 1, 1), date(year + 2, 1, 1))
+@lru_cache(maxsize=32)
+def _vtimezone(zone: str, year: int) -> Timezone:
+    """The business zone around `year`: enough to show it, small enough to mail.
+
+    Slow to build, so built once per zone and year; never modified after.
+    """
+    return Timezone.from_tzinfo(ZoneInfo(zone), zone, date(year - 1, 1, 1), date(year + 2, 1, 1))
 
 
 def _day(moment: datetime) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def _check_times(start: datetime, end: datetime, stamp: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None or stamp.tzinfo is None:
+        # A naive time would be written as "floating": a different instant in every zone.
+        raise ValueError("start, end and stamp must be aware datetimes")
+    if end <= start:
+        raise ValueError("end must be after start")
 
 
 def _check_method(method: str) -> None:

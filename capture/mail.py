@@ -2,6 +2,12 @@
 
 Every message is built from Jinja2 templates in templates/email/ (a plain-text
 and an HTML part; HTML is autoescaped) into an `email.message.EmailMessage`.
+A message about a consultation also carries its iCalendar file (invites.py)
+the way Gmail and Outlook recognise an invitation: an inline
+`text/calendar; method=…; charset=UTF-8` alternative next to the text and
+HTML, plus the same file as a `consultation.ics` attachment for clients that
+only import files. Every part is 7-bit (non-ASCII text quoted-printable), so
+no relay without 8BITMIME can mangle it.
 Every value from a visitor that reaches a header is made one line and set as
 a literal header object (headers.py), never parsed or decoded as header
 syntax, so a lead can never add or change a header, a recipient or the
@@ -15,11 +21,9 @@ from datetime import date, datetime, time, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
-from icalendar import Calendar, Event, Timezone
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from . import invites
@@ -42,6 +46,7 @@ KINDS = (*TO_SALES, CONFIRM_VISITOR, *BOOKING_KINDS)
 SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
 PICKED, PICKED_LENGTH = "slot", timedelta(minutes=30)  # a booking form's picked time (forms.yml booking)
 DEFAULT_SLOT_LENGTH = timedelta(hours=1)
+CALENDAR_CHARSET = "UTF-8"  # as the iTIP examples and Gmail's own invitations write it
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 TIME_WINDOW = re.compile(r"^(\d{2}):(\d{2})(?:-(\d{2}):(\d{2}))?$")
 ATTRIBUTION_LABELS = (
@@ -92,7 +97,7 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
         return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
     if job["kind"] in BOOKING_KINDS:
         return _about_booking(env, job, lead, form, ctx, mail_from)
-    return _attach_invitation(_to_sales(env, job, ctx, mail_from), ctx)
+    return _to_sales(env, job, ctx, mail_from)
 
 
 def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from) -> EmailMessage:
@@ -108,17 +113,14 @@ def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from)
     msg = _headers(job, mail_from, one_line(env.get_template(f"{kind}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
     msg["Reply-To"] = form.recipients(lead["data"])[0] if booking["to_visitor"] else ctx["email"] or booking["host"]
-    _body(env, msg, kind, ctx)
-    return _attach_invitation(msg, ctx)
-
-
-def _attach_invitation(msg: EmailMessage, ctx: dict) -> EmailMessage:
-    """The booking's iCalendar invitation (REQUEST or CANCEL), when the message is about one."""
-    booking = ctx.get("booking")
-    if booking and booking["ics"]:
-        msg.add_attachment(booking["ics"], maintype="text", subtype="calendar", filename="consultation.ics",
-                           params=invites.content_params(booking["method"]))
+    _body(env, msg, kind, ctx, _invitation(ctx))
     return msg
+
+
+def _invitation(ctx: dict) -> tuple[bytes, str] | None:
+    """The booking's iCalendar invitation and its METHOD (REQUEST or CANCEL), if the recipient gets one."""
+    booking = ctx.get("booking")
+    return (booking["ics"], booking["method"]) if booking and booking["ics"] else None
 
 
 def _only_to_the_lead(job: dict, ctx: dict) -> None:
@@ -134,7 +136,7 @@ def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessa
     msg["Auto-Submitted"] = "auto-generated"
     if ctx["email"]:
         msg["Reply-To"] = _address("Reply-To", ctx["email"], ctx["name"])
-    _body(env, msg, kind, ctx)
+    _body(env, msg, kind, ctx, _invitation(ctx))
     return msg
 
 
@@ -160,15 +162,23 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
     _only_to_the_lead(job, ctx)
     msg = _headers(job, mail_from, one_line(env.get_template("confirm_visitor.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-replied"
-    msg["Reply-To"] = form.recipients(lead["data"])[0]
-    _body(env, msg, CONFIRM_VISITOR, ctx)
-    if ctx["booking"]:
-        return _attach_invitation(msg, ctx)
-    if ctx["slot"]:
-        msg.add_attachment(slot_ics(ctx["slot"], lead["id"], domain, ctx["form_title"]),
-                           subtype="calendar", filename="consultation.ics",
-                           params={"method": "PUBLISH"})
+    answers = form.recipients(lead["data"])[0]
+    msg["Reply-To"] = answers
+    _body(env, msg, CONFIRM_VISITOR, ctx, _invitation(ctx) or _requested(ctx, answers, domain))
     return msg
+
+
+def _requested(ctx: dict, answers: str, domain: str) -> tuple[bytes, str] | None:
+    """The time asked for as a tentative event, under the UID a booking made from it keeps."""
+    slot = ctx["slot"]
+    if not slot:
+        return None
+    ics = invites.tentative(
+        uid=invites.consultation_uid(ctx["lead_id"], domain), start=slot["start"], end=slot["end"],
+        organizer=answers, tz=ZoneInfo(slot["zone"]), stamp=utcnow(),
+        summary="Consultation with Fernleaf Studio (requested)",
+        description=f"{ctx['form_title']}: the time you asked for. We will confirm it by email.")
+    return ics, invites.PUBLISH
 
 
 def _headers(job: dict, mail_from: Address | str, subject: str) -> EmailMessage:
@@ -183,9 +193,32 @@ def _headers(job: dict, mail_from: Address | str, subject: str) -> EmailMessage:
     return msg
 
 
-def _body(env: Environment, msg: EmailMessage, kind: str, ctx: dict) -> None:
-    msg.set_content(env.get_template(f"{kind}.txt").render(ctx))
-    msg.add_alternative(env.get_template(f"{kind}.html").render(ctx), subtype="html")
+def _body(env: Environment, msg: EmailMessage, kind: str, ctx: dict,
+          calendar: tuple[bytes, str] | None = None) -> None:
+    """Text and HTML as alternatives, and the calendar (iCalendar bytes, METHOD) as a third one.
+
+    Gmail and Outlook show an invitation's buttons for an inline text/calendar
+    alternative with a `method`; the attachment is for clients that import files.
+    """
+    _text(msg.set_content, env.get_template(f"{kind}.txt").render(ctx))
+    _text(msg.add_alternative, env.get_template(f"{kind}.html").render(ctx), subtype="html")
+    if calendar is None:
+        return
+    ics, method = calendar
+    _text(msg.add_alternative, ics.decode("utf-8"), subtype="calendar", charset=CALENDAR_CHARSET,
+          params=invites.content_params(method))
+    msg.add_attachment(ics, maintype="application", subtype="ics", filename="consultation.ics")
+
+
+def _text(add, text: str, **kwargs) -> None:
+    """A text part that is 7-bit on the wire.
+
+    Left to itself the email package writes non-ASCII text as raw 8-bit, which
+    SMTP may only carry to a server that offers 8BITMIME and a client that
+    declares it; quoted-printable keeps such text readable and safe everywhere.
+    ASCII text is left to the package (7bit, or an encoding for long lines).
+    """
+    add(text, cte=None if text.isascii() else "quoted-printable", **kwargs)
 
 
 def _address(header: str, email: str, name: str = "") -> LiteralAddress:
@@ -333,31 +366,3 @@ def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
         return ""
     local = moment.astimezone(tz)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
-
-
-# --- the calendar attachment -----------------------------------------------------
-
-def slot_ics(slot: dict, lead_id: str, domain: str, title: str) -> str:
-    """An iCalendar file with the requested slot as a tentative event in its time zone."""
-    cal = Calendar()
-    cal.add("prodid", "-//Fernleaf Studio//capture//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    cal.add_component(_vtimezone(slot["zone"], slot["start"].year))
-    event = Event()
-    event.add("uid", f"consultation-{lead_id}@{domain}")
-    event.add("dtstamp", utcnow())
-    event.add("dtstart", slot["start"])
-    event.add("dtend", slot["end"])
-    event.add("summary", "Consultation with Fernleaf Studio (requested)")
-    event.add("description", f"{title}: the time you asked for. We will confirm it by email.")
-    event.add("status", "TENTATIVE")
-    event.add("transp", "OPAQUE")
-    cal.add_component(event)
-    return cal.to_ical().decode("utf-8")
-
-
-@lru_cache(maxsize=32)
-def _vtimezone(zone: str, year: int) -> Timezone:
-    """The VTIMEZONE for `zone` around `year` (slow to build, so built once; never modified)."""
-    return Timezone.from_tzinfo(ZoneInfo(zone), zone, date(year - 1, 1, 1), date(year + 2, 1, 1))

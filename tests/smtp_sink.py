@@ -26,6 +26,7 @@ class Received:
     message: EmailMessage
     at: float  # time.monotonic() when the server accepted it
     raw: bytes = b""  # the message as it arrived
+    options: list[str] = field(default_factory=list)  # MAIL FROM parameters, e.g. BODY=8BITMIME
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Handler:
     stall: threading.Event = field(default_factory=threading.Event)  # set: hold RCPT
     stalled: threading.Event = field(default_factory=threading.Event)  # a session is held
     lock: threading.Lock = field(default_factory=threading.Lock)
+    eight_bit_mime: bool = True  # False: a 7-bit server (RFC 5321 without RFC 6152)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses if self.eight_bit_mime else [r for r in responses if "8BITMIME" not in r]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -47,19 +53,22 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if not self.eight_bit_mime and not envelope.content.isascii():
+            # What a 7-bit relay may do is strip the eighth bit; refusing makes it visible.
+            return "554 5.6.1 8-bit data, but this server does not offer 8BITMIME"
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message,
-                                          time.monotonic(), envelope.content))
+                                          time.monotonic(), envelope.content, list(envelope.mail_options)))
         return "250 Message accepted for delivery"
 
 
 class SmtpSink:
     """aiosmtpd on 127.0.0.1:port; stop() and start() again to simulate an outage."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, eight_bit_mime: bool = True):
         self.port = port or free_port()
-        self.handler = Handler()
+        self.handler = Handler(eight_bit_mime=eight_bit_mime)
         self.controller = None
 
     @property
@@ -96,6 +105,14 @@ class SmtpSink:
 def smtp_sink():
     """A running SMTP server that records what it accepts."""
     sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def seven_bit_sink():
+    """An SMTP server without 8BITMIME that refuses 8-bit data (as a strict old relay would)."""
+    sink = SmtpSink(eight_bit_mime=False).start()
     yield sink
     sink.stop()
 

@@ -23,7 +23,9 @@ from capture.store import get_lead, make_engine
 from capture.worker import Worker
 from conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
+from tests.smtp_sink import seven_bit_sink  # noqa: F401  (fixture)
 from tests.test_desk import CSRF
+from tests.test_mail import assert_seven_bit, invitation_part
 from tests.test_store import post_json, server_env
 
 MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"
@@ -279,6 +281,42 @@ def test_the_visitor_moves_the_time_in_one_step_and_gets_the_same_uid_with_a_hig
     clash = client.post(path, data={"csrf_token": token, "slot": slots[1]["start"]})
     assert clash.status_code == 409 and "just taken" in clash.get_data(as_text=True)
     assert appointments.current(ext(app).engine, lead_id)["starts_at"].isoformat() == target
+
+
+def test_every_booking_message_is_an_inline_invitation_that_a_7_bit_server_takes(
+        make_app, seven_bit_sink, one_host):
+    """Gmail and Outlook act on an inline text/calendar alternative with its method; no 8-bit part."""
+    app = make_app(sales=str(one_host), mail_url=seven_bit_sink.url)
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    # A name with accents: the host's copy names the visitor, so its text is not ASCII.
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"],
+                                                                  name="Zoë Ångström")).json["id"]
+    Worker(ext(app)).run_once()
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(slots[-1]["start"]),
+                      "visitor", "fernleaf.example", utcnow())
+    Worker(ext(app)).run_once()
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", "fernleaf.example", utcnow())
+    Worker(ext(app)).run_once()
+    with ext(app).engine.connect() as conn:
+        sent = conn.execute(select(outbox.c.kind, outbox.c.recipient, outbox.c.status)
+                            .where(outbox.c.kind != "remind_visitor")).all()
+    assert {row.status for row in sent} == {"sent"}
+
+    def about(to: str, what: str):
+        return [r for r in seven_bit_sink.messages if r.recipients == [to] and what in r.message["Message-ID"]]
+
+    cases = [(MAYA, f"lead.{lead_id}.", "REQUEST"), ("v1@example.com", ".confirm@", "REQUEST")]
+    for to, who in ((MAYA, "host"), ("v1@example.com", "visitor")):
+        cases += [(to, f"{made['id']}.1.{who}@", "REQUEST"), (to, f"{made['id']}.2.{who}@", "CANCEL")]
+    for to, what, method in cases:
+        [received] = about(to, what)
+        invitation_part(received.message, method)
+        assert_seven_bit(received)
+    [inbox] = about("sales@fernleaf.example", f"lead.{lead_id}.")
+    assert inbox.message.get_content_type() == "multipart/alternative"  # the facts, no invitation
+    assert_seven_bit(inbox)
 
 
 def test_booking_links_refuse_tampering_and_other_bookings(make_app, one_host):

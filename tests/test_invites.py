@@ -1,14 +1,25 @@
-"""The booked consultation's invitations, read back with icalendar as a client would."""
+"""Every iCalendar file the service sends (requested, booked, moved, cancelled), read back as clients would."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import os
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import vobject
 from icalendar import Calendar
 
-from capture.invites import CONTENT_TYPE, content_params, invitation
+from capture.invites import (CONTENT_TYPE, booking_uid, consultation_uid, content_params, invitation,
+                             tentative)
+from capture import appointments, quarantine
+from capture.clock import utcnow
 from capture.sales import Meeting
+from capture.worker import Worker
+from tests.conftest import need_service
+from tests.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
@@ -117,9 +128,13 @@ def test_a_cancellation_is_the_same_event_with_a_higher_sequence():
 
 
 @pytest.mark.parametrize("method", ["PUBLISH", "request", "", "REPLY", "COUNTER"])
-def test_only_request_and_cancel_are_methods(method):
+def test_only_request_and_cancel_are_methods_of_an_invitation(method):
     with pytest.raises(ValueError):
         build(method=method)
+
+
+@pytest.mark.parametrize("method", ["request", "", "REPLY", "COUNTER", "REQUEST; x=y"])
+def test_a_calendar_part_has_request_cancel_or_publish_only(method):
     with pytest.raises(ValueError):
         content_params(method)
 
@@ -176,3 +191,191 @@ def test_the_mime_part_carries_the_method():
     assert CONTENT_TYPE == "text/calendar"
     assert content_params("REQUEST") == {"method": "REQUEST"}
     assert content_params("CANCEL") == {"method": "CANCEL"}
+    assert content_params("PUBLISH") == {"method": "PUBLISH"}
+
+
+# --- the time a visitor asked for: a tentative event ------------------------------------
+
+def asked(**changes) -> bytes:
+    """A tentative event with sensible defaults, any of them replaced."""
+    args = dict(uid="consultation-L1@fernleaf.example", start=WINTER, end=WINTER.replace(hour=12),
+                organizer="shops@fernleaf.example", tz=LONDON,
+                summary="Consultation with Fernleaf Studio (requested)",
+                stamp=datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
+                description="Consultation: the time you asked for. We will confirm it by email.")
+    args.update(changes)
+    return tentative(**args)
+
+
+def test_a_requested_time_is_a_tentative_published_event_from_the_same_builder():
+    cal, event = parse(asked())
+    _, booked = parse(build())
+    assert str(cal["METHOD"]) == "PUBLISH"
+    assert str(event["STATUS"]) == "TENTATIVE" and event["SEQUENCE"] == 0
+    assert str(event["UID"]) == "consultation-L1@fernleaf.example"
+    # One builder: the same product id, zone and conventions as an invitation.
+    assert str(cal["PRODID"]) == str(parse(build())[0]["PRODID"]) == "-//Fernleaf Studio//Capture//EN"
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Europe/London"]
+    assert str(cal["X-WR-TIMEZONE"]) == "Europe/London"
+    assert event.decoded("DTSTART") == WINTER and "TZID" not in event["DTSTART"].params
+    assert event.decoded("DTEND") == WINTER.replace(hour=12)
+    # RFC 5546 wants an organizer for PUBLISH; nobody is invited yet.
+    assert str(event["ORGANIZER"]) == "mailto:shops@fernleaf.example"
+    assert event["ORGANIZER"].params["CN"] == "Fernleaf Studio"
+    assert "ATTENDEE" not in event
+    text = str(event["DESCRIPTION"])
+    assert text.startswith("Tuesday 1 December 2026, 09:00–12:00 London time (GMT)")
+    assert text.endswith("We will confirm it by email.")
+    assert set(booked) - set(event) == {"ATTENDEE", "LOCATION"}  # the same event, less who and where
+
+
+@pytest.mark.parametrize("changes", [
+    {"start": datetime(2026, 12, 1, 9, 0)},
+    {"end": WINTER},
+    {"organizer": "shops@fernleaf.example\r\nATTENDEE:mailto:evil@example.com"},
+])
+def test_an_impossible_tentative_event_is_refused(changes):
+    with pytest.raises(ValueError):
+        asked(**changes)
+
+
+def test_a_request_and_a_booking_have_distinct_uid_spaces():
+    assert consultation_uid("L1", "fernleaf.example") == "consultation-L1@fernleaf.example"
+    assert booking_uid("L1", "fernleaf.example") == "booking-L1@fernleaf.example"
+
+
+# --- one event per consultation, as calendar clients see it -----------------------------
+# A request without a picked time reaches the visitor as a tentative event; when sales
+# book it, the invitation must replace that event, not sit beside it (issue 18, item 6).
+
+DOMAIN = "fernleaf.example"
+
+
+def requested(app, client) -> tuple[str, datetime]:
+    """A request for the day and window of a free slot (no time picked): its lead id and that slot."""
+    slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
+    local = slot.astimezone(ext(app).settings.timezone)
+    window = next(w for w in ("09:00-12:00", "12:00-14:00", "14:00-17:30") if w[:5] <= f"{local:%H:%M}" < w[6:])
+    answers = {**visitor(1, ""), "preferred_date": local.date().isoformat(), "preferred_time": window}
+    return client.post("/api/forms/consultation", json=answers).json["id"], slot
+
+
+def released(app, client) -> tuple[str, datetime]:
+    """A time picked on the website by a lead held as spam (so not booked), then released from the tray."""
+    slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
+    lead_id = client.post("/api/forms/consultation", json={**visitor(1, slot.isoformat()), "fax": "x"}).json["id"]
+    assert appointments.current(ext(app).engine, lead_id) is None
+    quarantine.release(ext(app), lead_id, MAYA)
+    return lead_id, slot
+
+
+def calendars(tmp_path, to: str, before: dict | None = None) -> dict[str, str]:
+    """The inline text/calendar alternatives (what Gmail and Outlook act on) mailed to `to`, by Message-ID,
+    less those already in `before`."""
+    return {m["Message-ID"]: p.get_content() for m in sent_mail(tmp_path) if m["To"] == to
+            for p in m.walk() if p.get_content_type() == "text/calendar" and m["Message-ID"] not in (before or {})}
+
+
+def book_the_request(tmp_path, make_app, one_host, asking=requested) -> dict:
+    """A request, its confirmation, sales booking it and the invitations: the calendars each received."""
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    lead_id, slot = asking(app, client)
+    Worker(ext(app)).run_once()
+    confirmed = calendars(tmp_path, "v1@example.com")
+    [tentative_ics] = confirmed.values()
+    assert calendars(tmp_path, MAYA) == {}  # nothing is booked yet: sales get no event
+    made = appointments.book_requested(ext(app).engine, ext(app).sales, lead_id, slot, MAYA, DOMAIN, utcnow())
+    Worker(ext(app)).run_once()
+    [visitor_ics] = calendars(tmp_path, "v1@example.com", confirmed).values()
+    [host_ics] = calendars(tmp_path, MAYA).values()
+    return {"app": app, "client": client, "lead_id": lead_id, "booking": made.booking,
+            "tentative": tentative_ics, "visitor": visitor_ics, "host": host_ics}
+
+
+def test_a_booked_request_keeps_the_uid_of_its_tentative_event_through_move_and_cancel(
+        make_app, tmp_path, one_host):
+    found = book_the_request(tmp_path, make_app, one_host)
+    uid = f"consultation-{found['lead_id']}@{DOMAIN}"
+    # icalendar and vobject (what khal and many CalDAV tools are built on) read one event.
+    for name in ("tentative", "visitor", "host"):
+        [event] = Calendar.from_ical(found[name]).walk("VEVENT")
+        assert str(event["UID"]) == uid, name
+        assert vobject.readOne(found[name]).vevent.uid.value == uid, name
+    assert [vobject.readOne(found[n]).method.value for n in ("tentative", "visitor")] == ["PUBLISH", "REQUEST"]
+    # Moving and cancelling keep that UID, each with a higher SEQUENCE.
+    app, client = found["app"], found["client"]
+    other = datetime.fromisoformat(first_slots(client, days=14)[0]["start"])
+    before = {**calendars(tmp_path, "v1@example.com"), **calendars(tmp_path, MAYA)}
+    moved = appointments.move(ext(app).engine, ext(app).sales, found["booking"]["id"], other, "visitor",
+                              DOMAIN, utcnow())
+    Worker(ext(app)).run_once()  # each update is sent before the next change makes it stale
+    appointments.cancel(ext(app).engine, ext(app).sales, moved["id"], "visitor", DOMAIN, utcnow())
+    Worker(ext(app)).run_once()
+    for to in ("v1@example.com", MAYA):
+        parsed = [vobject.readOne(text) for text in calendars(tmp_path, to, before).values()]
+        seen = sorted((c.vevent.uid.value, int(c.vevent.sequence.value), c.method.value) for c in parsed)
+        assert seen == [(uid, 1, "REQUEST"), (uid, 2, "CANCEL")], to
+
+
+def test_a_released_lead_booked_by_sales_replaces_its_tentative_event(make_app, tmp_path, one_host):
+    found = book_the_request(tmp_path, make_app, one_host, released)
+    uid = f"consultation-{found['lead_id']}@{DOMAIN}"
+    assert [vobject.readOne(found[n]).vevent.uid.value for n in ("tentative", "visitor", "host")] == [uid] * 3
+
+
+def test_a_time_booked_on_the_website_keeps_its_own_uid(make_app, tmp_path, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, first_slots(client)[0]["start"])).json["id"]
+    Worker(ext(app)).run_once()
+    made = appointments.current(ext(app).engine, lead_id)
+    [ics] = calendars(tmp_path, "v1@example.com").values()
+    assert vobject.readOne(ics).vevent.uid.value == f"booking-{made['id']}@{DOMAIN}"
+
+
+def khal(config: Path, *args: str) -> str:
+    done = subprocess.run(["khal", "-c", str(config), *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TZ": "Europe/London"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_khal_shows_one_event_for_the_request_and_its_booking(make_app, tmp_path, one_host):
+    if shutil.which("khal") is None:
+        need_service("khal is not installed (apt-get install khal)")
+    found = book_the_request(tmp_path, make_app, one_host)
+    folder = tmp_path / "khal"
+    (folder / "calendar").mkdir(parents=True)
+    config = folder / "config"
+    config.write_text(KHAL_CONFIG.format(folder=folder))
+    start = found["booking"]["starts_at"].astimezone(ext(found["app"]).settings.timezone).date()
+    uid = f"consultation-{found['lead_id']}@{DOMAIN}"
+    titles = {"tentative": "Consultation with Fernleaf Studio (requested)",
+              "visitor": "Free consultation with Fernleaf Studio"}
+    for name, title in titles.items():  # as the visitor would: the confirmation, then the invitation
+        path = folder / f"{name}.ics"
+        path.write_text(found[name])
+        khal(config, "import", "--batch", "-a", "consult", str(path))
+        listed = khal(config, "list", "--format", "{uid}|{title}", "--day-format", "",
+                      (start - timedelta(days=1)).isoformat(), (start + timedelta(days=2)).isoformat())
+        assert [line for line in listed.splitlines() if line] == [f"{uid}|{title}"], name
+
+KHAL_CONFIG = """\
+[calendars]
+[[consult]]
+path = {folder}/calendar
+type = calendar
+[sqlite]
+path = {folder}/khal.db
+[locale]
+timeformat = %H:%M
+dateformat = %Y-%m-%d
+longdateformat = %Y-%m-%d
+datetimeformat = %Y-%m-%d %H:%M
+longdatetimeformat = %Y-%m-%d %H:%M
+local_timezone = Europe/London
+default_timezone = Europe/London
+[default]
+default_calendar = consult
+"""

@@ -20,7 +20,7 @@ from capture.models import outbox
 from capture.transport import make_transport
 from capture.worker import Worker
 from tests.conftest import ROOT
-from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from tests.smtp_sink import seven_bit_sink, smtp_sink  # noqa: F401  (fixtures)
 
 ATTRIBUTION = {"page_url": "https://www.fernleaf.example/consultation/",
                "referrer": "https://www.google.com/", "landing_page": "https://www.fernleaf.example/blog/speed/",
@@ -52,6 +52,33 @@ def by_kind(sink, lead_id: str) -> dict[str, list]:
             kind = "confirm_visitor" if ".confirm@" in received.message["Message-ID"] else "notify_sales"
             found[kind].append(received)
     return found
+
+
+def invitation_part(msg, method: str):
+    """A consultation's calendar as Gmail and Outlook expect it, checked; the inline part.
+
+    multipart/mixed [multipart/alternative [text/plain, text/html,
+    text/calendar; method=…; charset=UTF-8], application/ics attachment].
+    """
+    assert msg.get_content_type() == "multipart/mixed"
+    body, attachment = msg.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html", "text/calendar"]
+    calendar = list(body.iter_parts())[-1]
+    assert calendar.get_param("method") == method and calendar.get_param("charset") == "UTF-8"
+    assert calendar.get_content_disposition() is None  # inline, not an attachment
+    assert str(Calendar.from_ical(calendar.get_content())["METHOD"]) == method
+    assert (attachment.get_content_type(), attachment.get_filename()) == ("application/ics", "consultation.ics")
+    assert attachment.get_content_disposition() == "attachment"
+    assert attachment.get_content().decode().splitlines() == calendar.get_content().splitlines()
+    return calendar
+
+
+def assert_seven_bit(received) -> None:
+    """Nothing in the message needs 8BITMIME, and nothing declared it."""
+    assert received.raw.isascii() and "BODY=8BITMIME" not in received.options
+    for part in received.message.walk():
+        assert part.get("Content-Transfer-Encoding", "7bit").lower() in {"7bit", "quoted-printable", "base64"}
 
 
 # --- the sales notification ----------------------------------------------------------
@@ -128,17 +155,36 @@ def test_confirmation_goes_to_the_visitor_after_sales_with_a_parseable_ics(make_
     assert msg["Reply-To"] == "shops@fernleaf.example" and msg["Auto-Submitted"] == "auto-replied"
     assert "consultation request" in msg["Subject"]
     assert "We sell brass gears" not in msg.get_body(("plain",)).get_content()  # no free text echoed
-    [ics] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
-    assert ics.get_filename() == "consultation.ics"
+    ics = invitation_part(msg, "PUBLISH")
     event = Calendar.from_ical(ics.get_content()).walk("VEVENT")[0]
     start, end = event.decoded("dtstart"), event.decoded("dtend")
     london = ZoneInfo("Europe/London")
     day = date.fromisoformat(consultation["preferred_date"])
     assert start == datetime(day.year, day.month, day.day, 9, 0, tzinfo=london)
     assert end == datetime(day.year, day.month, day.day, 12, 0, tzinfo=london)
-    assert str(event["dtstart"].params["TZID"]) == "Europe/London"
-    assert Calendar.from_ical(ics.get_content()).walk("VTIMEZONE")
+    assert start.utcoffset().total_seconds() == 0  # in UTC, as every invitation; the zone is attached
+    assert [str(z["TZID"]) for z in Calendar.from_ical(ics.get_content()).walk("VTIMEZONE")] == ["Europe/London"]
     assert event["status"] == "TENTATIVE"
+    assert str(event["uid"]) == f"consultation-{lead_id}@fernleaf.example"
+
+
+def test_every_message_of_a_request_is_7_bit_and_a_server_without_8bitmime_takes_it(
+        make_app, seven_bit_sink, consultation):
+    app = make_app(mail_url=seven_bit_sink.url)
+    lead_id = app.test_client().post("/api/forms/consultation", json=consultation).json["id"]
+    deliver_all(app)
+    assert {j["status"] for j in jobs(app) if j["kind"] in ("notify_sales", "confirm_visitor")} == {"sent"}
+    found = by_kind(seven_bit_sink, lead_id)
+    assert len(found["notify_sales"]) == 3 and len(found["confirm_visitor"]) == 1
+    for received in found["notify_sales"] + found["confirm_visitor"]:
+        assert_seven_bit(received)
+        text = received.message.get_body(("plain",)).get_content()
+        assert "–" in text  # the non-ASCII text arrives intact ("09:00–12:00")
+    [confirmation] = found["confirm_visitor"]
+    invitation_part(confirmation.message, "PUBLISH")
+    note = found["notify_sales"][0].message
+    assert note.get_content_type() == "multipart/alternative"  # nothing booked: no calendar for sales
+    assert "E-commerce site (from £8,500)" in note.get_body(("plain",)).get_content()
 
 
 def test_spam_gets_no_mail_at_all(make_app, smtp_sink, consultation):
@@ -264,6 +310,7 @@ def test_file_transport_writes_messages_a_mail_client_opens(make_app, tmp_path, 
     with confirmation.open("rb") as handle:
         msg = message_from_binary_file(handle, policy=policy.default)
     [ics] = list(msg.iter_attachments())
+    assert ics.get_filename() == "consultation.ics"
     assert Calendar.from_ical(ics.get_content()).walk("VEVENT")
 
 
@@ -431,7 +478,7 @@ def test_an_encoded_word_from_a_visitor_is_literal_text_in_every_header(make_app
         parts = [p.get_content_type() for p in msg.walk()]
         expected = ["multipart/alternative", "text/plain", "text/html"]
         if kind == "confirm_visitor":
-            expected = ["multipart/mixed", *expected, "text/calendar"]
+            expected = ["multipart/mixed", *expected, "text/calendar", "application/ics"]
         assert parts == expected
 
 

@@ -186,18 +186,24 @@ def check_mail(inbox, lead: dict, prospect: Prospect) -> None:
 
 
 def check_ics(message, prospect: Prospect) -> None:
-    """The confirmation carries one calendar event at the requested date and time."""
-    calendars = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
-    assert len(calendars) == 1, "the confirmation has no .ics attachment"
-    assert calendars[0].get_filename().endswith(".ics")
+    """The confirmation carries one calendar event at the requested date and time.
+
+    Inline, as Gmail and Outlook expect (a text/calendar alternative with its method),
+    and as a consultation.ics attachment for clients that import files.
+    """
+    calendars = [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    assert len(calendars) == 1, "the confirmation has no calendar part"
+    assert calendars[0].get_param("method") == "PUBLISH" and calendars[0].get_param("charset") == "UTF-8"
+    files = [part.get_filename() for part in message.iter_attachments()]
+    assert files == ["consultation.ics"], "the confirmation has no .ics attachment"
     calendar = icalendar.Calendar.from_ical(calendars[0].get_content())
     events = calendar.walk("VEVENT")
     assert len(events) == 1
-    start, end = events[0]["DTSTART"].dt, events[0]["DTEND"].dt
+    # Sent in UTC with the business zone attached: compared as the business sees it.
+    start, end = (events[0][name].dt.astimezone(BUSINESS_TZ) for name in ("DTSTART", "DTEND"))
     first, last = prospect.preferred_time.split("-")
     assert start.date() == date.fromisoformat(prospect.preferred_date)
     assert start.strftime("%H:%M") == first and end.strftime("%H:%M") == last
-    assert start.utcoffset() == datetime.combine(start.date(), start.time(), BUSINESS_TZ).utcoffset()
     assert events[0]["UID"] and events[0]["DTSTAMP"]
 
 

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -301,8 +301,12 @@ def _window(sales: Sales, first_day: date, days: int) -> tuple[datetime, datetim
 
 
 def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime) -> dict:
+    # A lead's bookings made by sales share one UID (bookingmail.uid): a new one after a cancelled
+    # one must carry a higher SEQUENCE than that CANCEL, or calendars ignore it.
+    before = conn.execute(select(func.max(bookings.c.sequence)).where(bookings.c.lead_id == lead_id)).scalar()
     made = {"id": secrets.token_urlsafe(16), "lead_id": lead_id, "host": host, "starts_at": slot.start,
-            "ends_at": slot.end, "status": BOOKED, "sequence": 0, "created_at": now, "changed_at": None}
+            "ends_at": slot.end, "status": BOOKED, "sequence": 0 if before is None else before + 1,
+            "created_at": now, "changed_at": None}
     conn.execute(bookings.insert(), made)
     return made
 

@@ -379,3 +379,20 @@ default_timezone = Europe/London
 [default]
 default_calendar = consult
 """
+
+
+def test_a_request_booked_again_after_a_cancel_outranks_the_cancel(make_app, consultation):
+    """Sales book a request, it is cancelled, sales book it again: same UID, a higher SEQUENCE."""
+    from capture import appointments
+    from capture.clock import utcnow
+    app = make_app()
+    ext = app.extensions["capture"]
+    client = app.test_client()
+    slots = client.get("/api/slots?form=consultation&days=14").json["slots"]
+    lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
+    first = appointments.book_requested(ext.engine, ext.sales, lead_id, datetime.fromisoformat(slots[-1]["start"]),
+                                        "sales@fernleaf.example", ext.mail_domain, utcnow()).booking
+    ended = appointments.cancel(ext.engine, ext.sales, first["id"], "visitor", ext.mail_domain, utcnow())
+    again = appointments.book_requested(ext.engine, ext.sales, lead_id, datetime.fromisoformat(slots[-2]["start"]),
+                                        "sales@fernleaf.example", ext.mail_domain, utcnow()).booking
+    assert again["sequence"] > ended["sequence"]

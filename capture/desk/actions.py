@@ -8,7 +8,7 @@ done by the address the email went to, and shown with a link to the desk.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 
 from .. import pipeline, store
 from ..sales import SELLING
@@ -21,14 +21,9 @@ bp = Blueprint("actions", __name__, url_prefix="/actions")
 @bp.get("/<token>")
 def show(token: str):
     """The page for one action on one lead (GET and HEAD): it changes nothing."""
-    found = _opened(token)
-    if not isinstance(found, tuple):
-        return found
-    lead, link = found
+    lead, link = _opened(token)
     if link.action == BOOK_REQUESTED:
         return booking_pages.requested_page(lead, link.recipient, token)
-    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
-        return _done(lead, link, changed=False)  # an old email never moves a lead back
     return _page(lead, link, token)
 
 
@@ -36,14 +31,9 @@ def show(token: str):
 @link_forms.acts
 def act(token: str):
     """The button: make the change, once, as the address the email went to."""
-    found = _opened(token)
-    if not isinstance(found, tuple):
-        return found
-    lead, link = found
+    lead, link = _opened(token)
     if link.action == BOOK_REQUESTED:
         return booking_pages.book_requested(lead, link.recipient, token)
-    if pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
-        return _done(lead, link, changed=False)
     ext = current_app.extensions["capture"]
     try:
         event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
@@ -55,19 +45,21 @@ def act(token: str):
 
 
 def _opened(token: str):
-    """(lead, link) for a usable token, or the page saying why it cannot be used."""
+    """(lead, link) for a token that can still act; otherwise the page saying why not (aborts)."""
     ext = current_app.extensions["capture"]
     try:
         link = read_action(ext.settings.secret_key, token)
     except TokenError as exc:
-        return _problem("This link cannot be used", str(exc), exc.status)
+        abort(_problem("This link cannot be used", str(exc), exc.status))
     lead = store.get_lead(ext.engine, link.lead_id)
     if lead is None or lead["spam"]:
-        return _problem("There is no such lead", "It may have been erased since the email was sent.", 404)
+        abort(_problem("There is no such lead", "It may have been erased since the email was sent.", 404))
     if not may_act(lead, link.recipient):
-        return _problem("This link no longer works",
-                        f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
-                        "Ask a salesperson or a manager.", 403)
+        abort(_problem("This link no longer works",
+                       f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
+                       "Ask a salesperson or a manager.", 403))
+    if link.action != BOOK_REQUESTED and pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
+        abort(_done(lead, link, changed=False))  # an old email never moves a lead back
     return lead, link
 
 
@@ -83,8 +75,8 @@ def may_act(lead: dict, recipient: str) -> bool:
 
 
 def _done(lead: dict, link, changed: bool):
-    return render_template("desk/action_done.html", lead=lead, changed=changed, label=ACTIONS[link.action],
-                           desk_url=f"/desk/leads/{lead['id']}")
+    return make_response(render_template("desk/action_done.html", lead=lead, changed=changed,
+                                         label=ACTIONS[link.action], desk_url=f"/desk/leads/{lead['id']}"))
 
 
 def _page(lead: dict, link, token: str, error: str = "", status: int = 200):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import groupby
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 
 from .. import appointments, store
 from ..clock import utcnow
@@ -29,10 +29,7 @@ VISITOR = appointments.VISITOR
 @bp.get("/<token>")
 def show(token: str):
     """The cancel or change-the-time page (GET and HEAD): it changes nothing."""
-    found = _opened(token)
-    if not isinstance(found, tuple):
-        return found
-    link, made, lead = found
+    link, made, lead = _opened(token)
     return _page(link.action, made, lead, token)
 
 
@@ -40,33 +37,30 @@ def show(token: str):
 @link_forms.acts
 def act(token: str):
     """The button: cancel, or move to the picked time."""
-    found = _opened(token)
-    if not isinstance(found, tuple):
-        return found
-    link, made, lead = found
+    link, made, lead = _opened(token)
     if link.action == "cancel":
         return _cancel(made)
     return _move(made, lead, token)
 
 
 def _opened(token: str):
-    """(link, booking, lead) for a usable token, or the page saying why it cannot be used."""
+    """(link, booking, lead) for a usable token; otherwise the page saying why not (aborts)."""
     ext = current_app.extensions["capture"]
     try:
         link = read_booking(ext.settings.secret_key, token)
     except TokenError as exc:
-        return _message("This link cannot be used", str(exc), exc.status)
+        abort(_message("This link cannot be used", str(exc), exc.status))
     made = appointments.get(ext.engine, link.booking_id)
     lead = store.get_lead(ext.engine, made["lead_id"]) if made else None
     if made is None or lead is None or not link.is_for(lead["email"]):
-        return _message("There is no such booking", "It may have been erased. Reply to our email and "
-                        "we will sort it out.", 404)
+        abort(_message("There is no such booking", "It may have been erased. Reply to our email and "
+                       "we will sort it out.", 404))
     if made["status"] != appointments.BOOKED:
-        return _message("This consultation was cancelled", "To talk to us after all, book a new time "
-                        "on our website or reply to our email.", 410)
+        abort(_message("This consultation was cancelled", "To talk to us after all, book a new time "
+                       "on our website or reply to our email.", 410))
     if made["starts_at"] <= utcnow():
-        return _message("This consultation has taken place", "It can no longer be changed here. "
-                        "Reply to our email if anything is needed.", 410)
+        abort(_message("This consultation has taken place", "It can no longer be changed here. "
+                       "Reply to our email if anything is needed.", 410))
     return link, made, lead
 
 

@@ -83,7 +83,7 @@ def test_signing_in_and_the_email_pages_are_the_desks_503_while_the_database_is_
     token = csrf(client)
     assert_desk_503(client.post("/desk/sign-in", data={"email": MAYA, "csrf_token": token}))
     link = f"/desk/sign-in/{tokens.sign_in_token(TEST_SECRET, 'a-link-id')}"
-    assert_desk_503(client.post(link, data={"csrf_token": token}))
+    assert_desk_503(client.post(link, data={"csrf_token": csrf(client, link)}))  # the link page's own token
     action = f"/actions/{tokens.action_token(TEST_SECRET, new_lead_id(), 'contacted', MAYA)}"
     assert_desk_503(client.get(action))
     assert "Traceback" not in caplog.text and MAYA not in caplog.text

@@ -90,9 +90,10 @@ def table_rows(html: str) -> list[str]:
 # --- who sees it ------------------------------------------------------------------------
 
 def test_signed_out_visitors_are_sent_to_sign_in(client):
-    for path in ("/desk/report", "/desk/report.csv"):
+    for path, sign_in_url in (("/desk/report", "/desk/sign-in?next=/desk/report"),
+                              ("/desk/report.csv", "/desk/sign-in")):
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"] == "/desk/sign-in"
+        assert response.status_code == 302 and response.headers["Location"] == sign_in_url
 
 
 @pytest.mark.parametrize("email", [PRIYA, TOM, MAYA])

@@ -99,7 +99,9 @@ def test_a_worker_killed_holding_a_job_loses_its_lease_and_another_delivers_once
 
 
 def test_two_workers_on_one_queue_of_500_deliver_each_message_once(database_url, engine, smtp_sink, tmp_path):
-    env = worker_env(database_url, smtp_sink.url)
+    # A lease long enough that a loaded machine never lets one run out: this is about two claims
+    # never taking the same job (an expired lease re-sending is the test above).
+    env = worker_env(database_url, smtp_sink.url, mail_lease="20s")
     log = tmp_path / "workers.log"
     procs = {name: start_worker(env, name, log) for name in ("alpha", "beta")}
     try:

@@ -137,7 +137,8 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
         if by in VIEW_KEYS:
             view_key = _key(by, page_views.c[VIEW_KEYS[by]])
             views = {found: (seen, visitors)
-                     for found, seen, visitors in conn.execute(_views_kept(view_key, viewed, set(funnel)))}
+                     for found, seen, visitors in conn.execute(_views_kept(view_key, viewed, set(funnel)))
+                     if seen is not None}
         total_views = conn.execute(_views(None, viewed)).one() if views is None else None
     blank = NONE if by in ("service", "owner") else UNKNOWN
     rows = [_row(by, found or blank, funnel.get(found, {}), views.get(found) if views is not None else None,
@@ -243,21 +244,21 @@ def _views_kept(key, viewed, lead_keys: set):
     """Views and visitors per key: no key, the keys with leads, and the VIEW_ROWS most visited others; the rest as REST.
 
     One statement and one pass over the period's rows: the keys are grouped, the others ranked
-    by visitors, then views (a window function, the same SQL on SQLite and PostgreSQL), and
-    those past VIEW_ROWS grouped again under REST, so only a bounded number of rows reaches Python.
+    by visitors, then views (a window function, the same SQL on SQLite and PostgreSQL); the
+    kept keys come out as they are, and those past VIEW_ROWS as one sum, so only a bounded
+    number of rows reaches Python.
     """
     grouped = _views(key.label("key"), viewed).subquery("grouped")
     listed = or_(grouped.c.key.is_(None), grouped.c.key.in_(sorted(k for k in lead_keys if k is not None)))
     flagged = select(grouped, case((listed, 1), else_=0).label("listed")).subquery("flagged")
     rank = func.row_number().over(partition_by=flagged.c.listed,
                                   order_by=(flagged.c.visitors.desc(), flagged.c.views.desc(), flagged.c.key))
-    ranked = select(flagged, rank.label("rank")).subquery("ranked")
+    ranked = select(flagged, rank.label("rank")).cte("ranked")  # read twice: made once
     kept = or_(ranked.c.listed == 1, ranked.c.rank <= VIEW_ROWS)
-    # A subquery again, so that GROUP BY names a column: PostgreSQL would not take a CASE
-    # with bound parameters for the same expression as the one selected.
-    shown = select(case((kept, ranked.c.key), else_=literal(REST)).label("key"), ranked.c.views,
-                   ranked.c.visitors).subquery("shown")
-    return select(shown.c.key, func.sum(shown.c.views), func.sum(shown.c.visitors)).group_by(shown.c.key)
+    # One row always (NULL sums when nothing is left over; the caller skips it): HAVING without
+    # GROUP BY is new in SQLite 3.39.
+    rest = select(literal(REST), func.sum(ranked.c.views), func.sum(ranked.c.visitors)).where(~kept)
+    return union_all(select(ranked.c.key, ranked.c.views, ranked.c.visitors).where(kept), rest)
 
 
 def _row(by: str, key: str, counts: dict, views, has_views: bool, median, reasons: Counter) -> dict:

@@ -39,6 +39,7 @@ def test_db_upgrade_and_check(app):
     out = runner.invoke(args=["check"]).output
     assert "Forms: consultation, contact" in out and "Leads: stored in" in out
     assert "Mail: written as .eml files to" in out
+    assert "Page views: stored for any path (no list of the site's pages" in out
 
 
 def test_leads_list_and_show(app, client, consultation):

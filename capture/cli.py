@@ -90,6 +90,9 @@ def check():
         raise click.ClickException(str(exc)) from None
     if ext.settings.site_dir:
         echo(f"Site: serving {ext.settings.site_dir}/")
+    pages = ext.settings.site_pages
+    echo(f"Page views: stored for the site's {len(pages)} listed pages" if pages is not None
+         else "Page views: stored for any path (no list of the site's pages: CAPTURE_SITE_PATHS)")
 
 
 @leads_cli.command("list")

@@ -26,6 +26,8 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from . import sitepaths
+
 PREFIX = "CAPTURE_"
 MAIL_SCHEMES = ("smtp", "smtp+starttls", "smtps", "file", "console")
 DEFAULTS = {
@@ -43,6 +45,13 @@ DEFAULTS = {
     # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
     # reader who opens tabs does tens; a script filling the table is cut off.
     "VIEWS_RATELIMIT": "120 per minute",
+    # What one IP may add to the counts in a day: new visitors and new counts rows (a new page,
+    # referrer or campaign of the day). An office or a household is a few tens; a script rotating
+    # user agents or made-up campaigns is cut off there, its views of known rows still counted.
+    "VIEWS_NEW_LIMIT": "300 per day",
+    # The list of the site's pages the site build writes (site/site-paths.json): beacons for
+    # other paths are not stored. Empty: the one in CAPTURE_SITE_DIR if set, else every path counts.
+    "SITE_PATHS": "",
     "SITE_URL": "",
     "SITE_DIR": "",
     "TRUSTED_PROXIES": "0",
@@ -145,6 +154,8 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
     views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
+    views_new_limit: str = DEFAULTS["VIEWS_NEW_LIMIT"]
+    site_pages: frozenset[str] | None = None  # None: no list, every path of the site's shape counts
     retention: Retention | None = None
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
     warnings: tuple[str, ...] = ()
@@ -163,6 +174,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         raw.update(_prefixed(dotenv_values(".env")))
     raw.update(_prefixed(environ))
     raw.update({k.upper(): str(v) for k, v in (overrides or {}).items()})
+    site_dir = _site_dir(raw["SITE_DIR"])
+    site_pages, pages_warning = _site_pages(raw["SITE_PATHS"], site_dir)
     return Settings(
         database_url=_database_url(raw["DATABASE_URL"]),
         mail=parse_mail_url(raw["MAIL_URL"]),
@@ -176,7 +189,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         ratelimit_storage=_ratelimit_storage(raw["RATELIMIT_STORAGE"]),
         ratelimit_prefix=raw["RATELIMIT_PREFIX"],
         site_url=_site_url(raw["SITE_URL"]),
-        site_dir=_site_dir(raw["SITE_DIR"]),
+        site_dir=site_dir,
         trusted_proxies=_whole_number("TRUSTED_PROXIES", raw["TRUSTED_PROXIES"]),
         timezone=_timezone(raw["TIMEZONE"]),
         auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
@@ -185,11 +198,13 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
         views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
+        views_new_limit=_allowance(raw["VIEWS_NEW_LIMIT"], "VIEWS_NEW_LIMIT"),
+        site_pages=site_pages,
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         webhook_secrets=_webhook_secrets(raw),
         warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)
-                       if not name.startswith(WEBHOOK_SECRET)),
+                       if not name.startswith(WEBHOOK_SECRET)) + pages_warning,
     )
 
 
@@ -282,6 +297,13 @@ def _ratelimit(value: str, name: str = "RATELIMIT") -> str:
     return value.strip()
 
 
+def _allowance(value: str, name: str) -> str:
+    """One limit, such as '300 per day' (an allowance counts one thing; empty: none)."""
+    if value.strip() and len(parse_many(_ratelimit(value, name))) != 1:
+        _fail(name, f"'{value}' is more than one limit; give one, like '300 per day'")
+    return value.strip()
+
+
 def _ratelimit_storage(value: str) -> str:
     if urlsplit(value).scheme not in ("memory", "redis", "rediss", "redis+unix"):
         _fail("RATELIMIT_STORAGE", f"'{value}' is not memory:// or a redis:// URL")
@@ -308,6 +330,25 @@ def _site_dir(value: str) -> Path | None:
     if not (path / "index.html").is_file():
         _fail("SITE_DIR", f"'{value}' has no index.html; build the site first (make site)")
     return path
+
+
+def _site_pages(value: str, site_dir: Path | None) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    """(the site's page paths or None, warnings): from CAPTURE_SITE_PATHS, else CAPTURE_SITE_DIR's list."""
+    if value:
+        try:
+            return sitepaths.load(Path(value)), ()
+        except ValueError as exc:
+            _fail("SITE_PATHS", str(exc))
+    if site_dir is None:
+        return None, ()
+    listed = site_dir / sitepaths.FILE_NAME
+    if not listed.is_file():  # a build from before the list existed: it still works, unfiltered
+        return None, (f"{PREFIX}SITE_DIR: no {sitepaths.FILE_NAME} in '{site_dir}' (an older build?); "
+                      "views of any path are counted until the site is rebuilt (make site)",)
+    try:
+        return sitepaths.load(listed), ()
+    except ValueError as exc:
+        _fail("SITE_DIR", str(exc))
 
 
 def _health_token(value: str) -> str:

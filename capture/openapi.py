@@ -115,8 +115,10 @@ def _views_path() -> dict:
         "description": "The site's beacon, one per page view (`navigator.sendBeacon` with the JSON as "
                        "a string, so `text/plain`). Only daily counts per page, referring site and "
                        "campaign are kept. Not counted, with the same answer: bots and crawlers, "
-                       "prefetches, the desk's pages; `Sec-GPC: 1` or `DNT: 1` counts the view but "
-                       "not the visitor. Fields other than these are ignored.",
+                       "prefetches, the desk's pages, paths that are not pages of the site (when the "
+                       "site build's list is configured), and what is new past an address's daily "
+                       "allowance; `Sec-GPC: 1` or `DNT: 1` counts the view but not the visitor. "
+                       "Fields other than these are ignored.",
         "requestBody": {"required": True, "content": {
             "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
                                       "description": "The same JSON object, as text."}},

@@ -2,15 +2,23 @@
 
 One Limiter per app (tests build many apps). CAPTURE_RATELIMIT applies to form
 posts only, so health checks and preflights never use up a visitor's quota;
-the desk's sign-in limits (desk/auth.py) are always on.
+the desk's sign-in limits (desk/auth.py) are always on. An `Allowance` counts,
+in the same storage, what one address may add in a business day (the page-view
+counter's new visitors and rows, traffic.py).
 """
+import logging
+from dataclasses import dataclass
+from datetime import date
+
 from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem
 
 from .config import Settings
 
 LIMITED_ENDPOINT = "api.submit"
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask, settings: Settings) -> Limiter:
@@ -28,3 +36,26 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
 
 def _not_a_submission() -> bool:
     return request.endpoint != LIMITED_ENDPOINT or request.method != "POST"
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What one address may add in a day (e.g. CAPTURE_VIEWS_NEW_LIMIT), counted in the limiter's storage.
+
+    Keyed by the business day (from the injected clock) and the address, so a day's allowance
+    starts afresh at midnight whatever the storage's own window; the storage drops the key after
+    the limit's period. The address is in the limiter's storage for that long, as it is for every
+    rate limit, and never in the database.
+    """
+    limiter: Limiter
+    item: RateLimitItem
+    prefix: str
+    name: str  # what is counted, in the storage's keys
+
+    def take(self, day: date, address: str) -> bool:
+        """Use one of the address's new things of the day; False when none is left."""
+        try:
+            return self.limiter.limiter.hit(self.item, self.prefix, self.name, day.isoformat(), address)
+        except Exception as exc:  # noqa: BLE001 -- any storage failure: allow, as the rate limits do
+            log.warning("%s allowance unavailable (%s); allowed", self.name, type(exc).__name__)
+            return True

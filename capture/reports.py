@@ -7,6 +7,12 @@ The report (`report`) is the one implementation behind the desk page, `flask --a
 report` and the weekly digest. Every figure is an SQL aggregate over the period's rows, found
 by an index on (spam, received_at) for leads and the unique index starting with `day` for
 page views; Python only adds up the few grouped rows and formats them.
+
+The rows are bounded whatever the page views hold: every key with leads has its row, and of
+the keys with views only, the VIEW_ROWS with most visitors; the rest are one row, REST. Any
+stranger can send a beacon with a made-up campaign or referrer, so the views table can hold
+tens of thousands of keys that no one would read; listed one per row they made the desk's page
+15 s and 19 MB of HTML (bench/junk_beacons.py).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import IO, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, case, cast, desc, func, literal, null, select, union_all
+from sqlalchemy import BigInteger, and_, case, cast, desc, func, literal, null, or_, select, union_all
 from sqlalchemy.engine import Engine
 
 from .clock import utcnow
@@ -64,6 +70,11 @@ UNKNOWN = "(direct or unknown)"  # no value for an attribution key: no UTM, no r
 NONE = "(none)"  # no service chosen, no owner
 OTHER_PAGES = "(other pages)"  # by blog post: every page that is not a post
 TOTAL = "(total)"
+# Keys with views and no leads beyond the VIEW_ROWS with most visitors share one row. A site
+# has tens of pages, campaigns and referring hosts a month that matter; a long tail of others
+# (and whatever junk beacons made up) is one figure.
+VIEW_ROWS = 100
+REST = "(other keys, views only)"
 ALL = object()  # the median of all the period's leads, among those per key
 # Blog posts are /blog/<slug>/ (mkdocs.yml: post_url_format "{slug}"); the blog's index, archive,
 # category and page-2 lists are /blog/ or two levels deep.
@@ -124,8 +135,10 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
         funnel, reasons, medians = _merge(conn.execute(_leads(key, arrived)))
         views = None
         if by in VIEW_KEYS:
-            view_key = _key(by, page_views.c[VIEW_KEYS[by]]).label("key")
-            views = {found: (seen, visitors) for found, seen, visitors in conn.execute(_views(view_key, viewed))}
+            view_key = _key(by, page_views.c[VIEW_KEYS[by]])
+            views = {found: (seen, visitors)
+                     for found, seen, visitors in conn.execute(_views_kept(view_key, viewed, set(funnel)))
+                     if seen is not None}
         total_views = conn.execute(_views(None, viewed)).one() if views is None else None
     blank = NONE if by in ("service", "owner") else UNKNOWN
     rows = [_row(by, found or blank, funnel.get(found, {}), views.get(found) if views is not None else None,
@@ -225,6 +238,27 @@ def _views(key, viewed):
     if key is None:
         return select(*sums).where(viewed)
     return select(key, *sums).where(viewed).group_by(key)
+
+
+def _views_kept(key, viewed, lead_keys: set):
+    """Views and visitors per key: no key, the keys with leads, and the VIEW_ROWS most visited others; the rest as REST.
+
+    One statement and one pass over the period's rows: the keys are grouped, the others ranked
+    by visitors, then views (a window function, the same SQL on SQLite and PostgreSQL); the
+    kept keys come out as they are, and those past VIEW_ROWS as one sum, so only a bounded
+    number of rows reaches Python.
+    """
+    grouped = _views(key.label("key"), viewed).subquery("grouped")
+    listed = or_(grouped.c.key.is_(None), grouped.c.key.in_(sorted(k for k in lead_keys if k is not None)))
+    flagged = select(grouped, case((listed, 1), else_=0).label("listed")).subquery("flagged")
+    rank = func.row_number().over(partition_by=flagged.c.listed,
+                                  order_by=(flagged.c.visitors.desc(), flagged.c.views.desc(), flagged.c.key))
+    ranked = select(flagged, rank.label("rank")).cte("ranked")  # read twice: made once
+    kept = or_(ranked.c.listed == 1, ranked.c.rank <= VIEW_ROWS)
+    # One row always (NULL sums when nothing is left over; the caller skips it): HAVING without
+    # GROUP BY is new in SQLite 3.39.
+    rest = select(literal(REST), func.sum(ranked.c.views), func.sum(ranked.c.visitors)).where(~kept)
+    return union_all(select(ranked.c.key, ranked.c.views, ranked.c.visitors).where(kept), rest)
 
 
 def _row(by: str, key: str, counts: dict, views, has_views: bool, median, reasons: Counter) -> dict:

@@ -60,7 +60,7 @@ TEMPLATES = sibling("paths").TEMPLATES
 # Everything a site build reads, relative to the repository (tests and the
 # build-time benchmark copy exactly this to build elsewhere).
 SITE_INPUTS = ("mkdocs.yml", "forms.yml", "docs", "templates",
-               "capture/forms.py", "capture/paths.py", "capture/sitebuild.py")
+               "capture/forms.py", "capture/paths.py", "capture/sitebuild.py", "capture/sitepaths.py")
 
 
 def copy_site_inputs(dest: Path) -> Path:
@@ -182,6 +182,17 @@ def absolute_feed_image(conf) -> None:
     for feed in (getattr(rss, "feed_created", None), getattr(rss, "feed_updated", None)):
         if feed is not None and feed.logo_url:
             feed.logo_url = urljoin(site_url, feed.logo_url)
+
+
+def on_post_build(env) -> None:
+    """mkdocs-macros, once the site is written: list its pages for the service (capture/sitepaths.py).
+
+    The page-view counter stores a beacon only for a path on this list; written into the
+    output folder, so a build and its list always go together.
+    """
+    base = urlsplit(env.conf.get("site_url") or "").path
+    written = sibling("sitepaths").write(Path(env.conf["site_dir"]), base)
+    log.info("listed the site's pages in %s", written)
 
 
 def page_of(env) -> str:

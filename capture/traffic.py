@@ -23,6 +23,15 @@ visitors cannot be recognised:
   same exposure as Plausible's in-memory salt, for at most a day (plus backup retention).
 - `Sec-GPC: 1` or `DNT: 1`: the view counts, no key is computed, the visitor is not counted.
 
+What strangers can add is bounded, because every beacon is a stranger's claim:
+- Only the site's own pages are counted: the site build lists them (sitepaths.py), and a beacon
+  for any other path answers 204 like any other but stores nothing. (Without a list, set by
+  neither CAPTURE_SITE_PATHS nor CAPTURE_SITE_DIR, any path of the right shape counts.)
+- One address adds at most CAPTURE_VIEWS_NEW_LIMIT new things a day, new visitors and new counts
+  rows alike, kept in the rate limiter's storage (memory or Redis, as CAPTURE_VIEWS_RATELIMIT):
+  rotating user agents, referrers or campaigns cannot add unbounded visitors or rows. Past it,
+  a view of a row that exists still counts (not as a visitor); one that would make a row does not.
+
 The day is the business's (CAPTURE_TIMEZONE), as everywhere the report shows days: a
 "visitor today" there is one salt's lifetime here. Times come from `utcnow()` (tests inject it).
 """
@@ -32,15 +41,18 @@ import hmac
 import logging
 import re
 import secrets
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from hashlib import sha256
+from typing import Callable
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import crawleruseragents
 from flask import Blueprint, Flask, current_app, json, jsonify, request
 from flask_limiter import Limiter
+from limits import parse
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -51,6 +63,8 @@ from .api import CORS_MAX_AGE, Problem, origin_allowed, read_body, request_origi
 from .clock import utcnow
 from .config import Settings
 from .models import daily_salts, daily_visitors, page_views
+from .ratelimit import Allowance
+from .sitepaths import page_of
 from .store import url_host, writing
 
 log = logging.getLogger(__name__)
@@ -74,6 +88,7 @@ PURPOSE_HEADERS = ("Sec-Purpose", "Purpose", "X-Purpose", "X-Moz")
 PREFETCH_WORDS = ("prefetch", "prerender", "preview")
 KEY_LENGTH = 32  # hex digits of the HMAC: 128 bits, no collision at any site's volume
 ROW = ("day", "path", "referrer_host", *UTM_FIELDS)  # the counts row's unique key
+VIEWS_ADDED = "views-new"  # the limiter storage's keys for what one address added today
 
 
 @dataclass(frozen=True)
@@ -87,10 +102,13 @@ class View:
 
 
 def init_app(app: Flask, limiter: Limiter, settings: Settings) -> None:
-    """Register the beacon endpoint with its own per-IP limit (CAPTURE_VIEWS_RATELIMIT)."""
+    """Register the beacon endpoint with its own per-IP limit (CAPTURE_VIEWS_RATELIMIT) and allowance."""
     if settings.views_ratelimit:
         # Per limiter (one per app), so many apps in one process can share this blueprint.
         limiter.limit(settings.views_ratelimit, methods=["POST"])(bp)
+    app.extensions["capture.views_allowance"] = (
+        Allowance(limiter, parse(settings.views_new_limit), settings.ratelimit_prefix, VIEWS_ADDED)
+        if settings.views_new_limit else None)
     app.register_blueprint(bp)
     is_bot("warm-up")  # compiles the crawler patterns once per process, not in a visitor's request
 
@@ -103,11 +121,13 @@ def record():
     check_origin()
     # Checked before the bot test: a body gets the same answer whoever sends it (what the
     # OpenAPI description promises); the crawler list is the dearer test anyway.
-    view = clean_view(parse_beacon())
-    if counted(view):
+    view = on_site(clean_view(parse_beacon()))
+    if view is not None and counted(view):
         ext = current_app.extensions["capture"]
+        allowance = current_app.extensions["capture.views_allowance"]
         try:
-            count_view(ext.engine, view, visitor(), utcnow(), ext.settings.timezone)
+            count_view(ext.engine, view, visitor(), utcnow(), ext.settings.timezone,
+                       partial(allowance.take, address=request.remote_addr or "") if allowance else None)
         except SQLAlchemyError as exc:
             log.warning("could not count a page view (%s)", type(exc).__name__)
             raise Problem(503, "The view could not be counted just now.") from None
@@ -221,6 +241,18 @@ def _bare(host: str) -> str:
     return host.removeprefix("www.")
 
 
+def on_site(view: View) -> View | None:
+    """The view with its path as the site lists it (`/services` is `/services/`); None if not a page of the site.
+
+    Without a list (CAPTURE_SITE_PATHS, CAPTURE_SITE_DIR) every path is taken as it came.
+    """
+    pages = current_app.extensions["capture"].settings.site_pages
+    if pages is None:
+        return view
+    page = page_of(view.path, pages)
+    return replace(view, path=page) if page is not None else None
+
+
 def counted(view: View) -> bool:
     """Not a team page, not a bot or crawler, not a prefetch."""
     if view.path == "/desk" or view.path.startswith(NOT_COUNTED):
@@ -260,25 +292,38 @@ def no_content():
 # --- counting -----------------------------------------------------------------------
 
 def count_view(engine: Engine, view: View, who: tuple[str, str, str] | None, now: datetime,
-               tz: ZoneInfo) -> bool:
+               tz: ZoneInfo, allowance: Callable[[date], bool] | None = None) -> bool:
     """Add one view to today's row, and one visitor if `who` is new today for that row.
 
     One transaction: the salt (made if it is the day's first view), the visitor's key, the
-    counts upsert. Returns whether a visitor was added.
+    counts upsert. `allowance(day)` is asked before anything new is added (a visitor, a row):
+    when it says no, a view of an existing row counts without the visitor, and a view that
+    would make a row is not stored at all. Returns whether a visitor was added.
     """
     day = now.astimezone(tz).date()
+    row = {"day": day, **dict(zip(ROW[1:], astuple(view)))}
     with writing(engine) as conn:
-        new = False
-        if who is not None:
-            key = visitor_key(todays_salt(conn, day, tz), who, view)
+        key = visitor_key(todays_salt(conn, day, tz), who, view) if who is not None else None
+        new = key is not None and not _exists(conn, daily_visitors, day=day, key=key)
+        new_row = allowance is not None and not _exists(conn, page_views, **row)
+        if allowance is not None and (new or new_row) and not allowance(day):
+            if new_row:
+                return False  # nothing stored: no row, no key
+            new = False  # the view counts in its row; this visitor, new to it today, does not
+        if new:
             first = (_insert(conn, daily_visitors).values(day=day, key=key).on_conflict_do_nothing()
                      .returning(daily_visitors.c.day))
-            new = conn.execute(first).first() is not None  # None: already counted in this row today
-        row = {"day": day, **dict(zip(ROW[1:], astuple(view)))}
+            new = conn.execute(first).first() is not None  # None: counted a moment ago by another process
         upsert = _insert(conn, page_views).values(**row, views=1, visitors=int(new))
         conn.execute(upsert.on_conflict_do_update(index_elements=list(ROW), set_={
             "views": page_views.c.views + 1, "visitors": page_views.c.visitors + int(new)}))
     return new
+
+
+def _exists(conn: Connection, table, **equal) -> bool:
+    """Whether a row with these values exists (a unique index finds it)."""
+    found = select(table.c[next(iter(equal))]).where(*(table.c[k] == v for k, v in equal.items())).limit(1)
+    return conn.execute(found).first() is not None
 
 
 def visitor_key(salt: str, who: tuple[str, str, str], view: View) -> str:

@@ -46,6 +46,7 @@ def test_db_upgrade_and_check(app):
     assert "Forms: consultation, contact" in out and "Leads: stored in" in out
     assert "Mail: written as .eml files to" in out
     assert "Links in emails: http://" in out
+    assert "Page views: stored for any path (no list of the site's pages" in out
 
 
 def make_serve_check(tmp_path: Path, **env) -> str:

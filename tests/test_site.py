@@ -135,6 +135,15 @@ def test_page_exists(site, rel):
     assert (site / rel).is_file()
 
 
+def test_the_build_lists_its_pages_for_the_view_counter(site):
+    """site-paths.json: every page as location.pathname gives it, so only those views are stored."""
+    listed = json.loads((site / "site-paths.json").read_text(encoding="utf-8"))["pages"]
+    expected = {"/" + rel.removesuffix("index.html") for rel in PAGES if rel != "404.html"}
+    assert expected <= set(listed) and "/404.html" not in listed
+    assert "/blog/website-cost-guide/" in listed  # a post, at post_url_format's address
+    assert len(listed) == len(html_pages(site)) - 1  # every HTML page but the not-found page
+
+
 def test_every_post_and_category_has_a_page_and_posts_name_their_authors(site):
     authors = yaml.safe_load((ROOT / "docs/blog/.authors.yml").read_text())["authors"]
     assert len(POSTS) >= 6

@@ -11,12 +11,14 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import redis
 from sqlalchemy import select, text
 
-from capture import privacy, traffic
-from capture.config import load_settings
+from capture import privacy, sitepaths, traffic
+from capture.config import ConfigError, load_settings
 from capture.models import daily_salts, daily_visitors, page_views
-from tests.conftest import ROOT, TEST_SECRET
+from tests.conftest import REDIS_URL, ROOT, TEST_SECRET
+from tests.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture
 from tests.test_openapi import check
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -360,3 +362,127 @@ def test_the_privacy_page_states_what_the_code_keeps():
         "until the end of that day")
     for promise in ("utm_source", "Do Not Track", "Global Privacy Control", "No cookie is set"):
         assert promise in page, promise
+
+
+# --- only the site's own pages --------------------------------------------------------------
+
+PAGES = ["/", "/services/", "/services/starter-site/", "/blog/archive/2026/", "/thank-you/contact/"]
+
+
+@pytest.fixture
+def listed(tmp_path) -> str:
+    """A list of pages as the site build writes it (sitepaths.write)."""
+    path = tmp_path / "site-paths.json"
+    path.write_text(json.dumps({"pages": PAGES}))
+    return str(path)
+
+
+@pytest.mark.parametrize("sent, stored", [
+    ("/", "/"), ("/services/", "/services/"), ("/services", "/services/"),
+    ("/services/index.html", "/services/"), ("/index.html", "/"), ("/thank-you/contact/", "/thank-you/contact/"),
+    ("/services/?utm_source=x", "/services/"), ("/%73ervices/", "/services/"),
+    ("/nope/", None), ("/404.html", None), ("/services/starter", None),
+    ("/wp-login.php", None), ("/services//", None), ("/blog/archive/2025/", None),
+], ids=lambda v: str(v))
+def test_only_pages_the_site_has_are_stored(make_app, clock, listed, sent, stored):
+    app = make_app(site_paths=listed)
+    response = beacon(app.test_client(), path=sent)
+    assert response.status_code == 204 and response.data == b""  # the same answer either way
+    assert [r["path"] for r in rows(app)] == ([stored] if stored else [])
+    if not stored:  # and nothing else left behind: no salt made, no key
+        assert rows(app, daily_salts) == [] and rows(app, daily_visitors) == []
+
+
+def test_the_list_in_the_served_site_folder_is_used_too(make_app, clock, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<!doctype html><title>Home</title>")
+    app = make_app(site_dir=str(site))
+    assert any("no site-paths.json" in w for w in app.extensions["capture"].settings.warnings)
+    beacon(app.test_client(), path="/made-up/")
+    assert [r["path"] for r in rows(app)] == ["/made-up/"]  # no list: counted, said at start
+
+    sitepaths.write(site)
+    app = make_app(site_dir=str(site))
+    beacon(app.test_client(), path="/made-up/")
+    beacon(app.test_client(), path="/")
+    assert sorted(r["path"] for r in rows(app)) == ["/", "/made-up/"]  # the second app stored only "/"
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read"), ("{", "is not JSON"), ('{"pages": []}', "has no list of pages"),
+    ('["/"]', "has no list of pages"), ('{"pages": ["about/"]}', "has no list of pages")])
+def test_a_missing_or_broken_list_stops_the_start_naming_the_setting(tmp_path, content, message):
+    path = tmp_path / "site-paths.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=rf"^CAPTURE_SITE_PATHS: .*{message}"):
+        load_settings({"secret_key": TEST_SECRET, "site_paths": str(path)}, environ={})
+
+
+def test_the_build_lists_every_page_as_location_pathname_gives_it(tmp_path):
+    for name in ("index.html", "404.html", "about/index.html", "blog/archive/2026/index.html",
+                 "caf\u00e9/index.html", "old-page.html", "assets/logo.svg", "sitemap.xml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert sitepaths.page_paths(tmp_path) == ["/", "/about/", "/blog/archive/2026/", "/caf%C3%A9/", "/old-page.html"]
+    assert sitepaths.page_paths(tmp_path, "/docs/")[:2] == ["/docs/", "/docs/about/"]
+    assert sitepaths.load(sitepaths.write(tmp_path)) == frozenset(sitepaths.page_paths(tmp_path))
+
+
+# --- what one address can add in a day ------------------------------------------------------
+
+def test_rotating_user_agents_add_no_more_visitors_than_the_allowance(make_app, clock):
+    app = make_app(views_new_limit="3 per day")
+    client = app.test_client()
+    for n in range(6):
+        assert beacon(client, ua=f"{FIREFOX} rotating/{n}").status_code == 204
+    assert counts(app) == {home(): (6, 3)}  # every view counts; 3 new visitors, not 6
+    assert len(rows(app, daily_visitors)) == 3
+    beacon(client, ua=FIREFOX, ip="203.0.113.50")  # someone else has their own allowance
+    assert counts(app) == {home(): (7, 4)}
+
+
+@pytest.mark.parametrize("header", [{}, {"DNT": "1"}])
+def test_made_up_campaigns_and_referrers_add_no_more_rows_than_the_allowance(make_app, clock, header):
+    app = make_app(views_new_limit="3 per day")
+    client = app.test_client()
+    for n in range(4):
+        beacon(client, headers=header, utm_campaign=f"junk-{n}")
+        beacon(client, headers=header, referrer=f"https://junk-{n}.example/")
+    assert len(rows(app)) == 3  # with or without a visitor key, 3 new things, then nothing new
+    for n in range(3):  # the rows that exist still count this address's views
+        beacon(client, headers=header, utm_campaign="junk-0")
+    assert counts(app)[home(MONDAY.date(), "/", "", "", "", "junk-0")][0] == 4
+
+
+def test_the_allowance_starts_again_the_next_business_day(make_app, clock):
+    app = make_app(views_new_limit="2 per day")
+    client = app.test_client()
+    for n in range(3):
+        beacon(client, utm_campaign=f"c{n}")
+    assert len(rows(app)) == 2
+    clock(TUESDAY)  # no waiting: the day comes from the injected clock
+    for n in range(3):
+        beacon(client, utm_campaign=f"c{n}")
+    assert sorted((r["day"], r["utm_campaign"]) for r in rows(app)) == [
+        (MONDAY.date(), "c0"), (MONDAY.date(), "c1"), (TUESDAY.date(), "c0"), (TUESDAY.date(), "c1")]
+
+
+def test_the_default_allowance_is_on_and_empty_lifts_it(make_app, clock):
+    assert make_app().extensions["capture"].settings.views_new_limit == "300 per day"
+    app = make_app(views_new_limit="")
+    client = app.test_client()
+    for n in range(5):
+        beacon(client, ua=f"{FIREFOX} rotating/{n}")
+    assert counts(app) == {home(): (5, 5)}
+
+
+@pytest.mark.redis
+def test_the_allowance_is_shared_through_redis_and_holds_no_address_in_the_database(make_app, clock, redis_prefix):
+    settings = {"views_new_limit": "2 per day", "ratelimit_storage": REDIS_URL, "ratelimit_prefix": redis_prefix}
+    first, second = make_app(**settings), make_app(**settings)
+    for n, app in enumerate((first, second, first)):
+        beacon(app.test_client(), ua=f"{FIREFOX} rotating/{n}")
+    assert counts(first) == {home(): (3, 2)}  # one database, one allowance across both "processes"
+    assert redis.Redis.from_url(REDIS_URL).keys(f"*{redis_prefix}*views-new*")

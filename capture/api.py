@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from . import appointments, pipeline, spam, store, webhooks
+from . import appointments, invites, pipeline, spam, store, webhooks
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -168,7 +168,8 @@ def slot_start(form, values: dict) -> datetime | None:
 
 
 def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> dict:
-    """Store the lead with its booking; 409 with the next free times when the time is gone."""
+    """Store the lead with its booking; 409 with the next free times when the time is gone,
+    409 naming the meeting they hold when the address already has one."""
     ext = current_app.extensions["capture"]
     if ext.sales.consultation is None:
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
@@ -179,6 +180,16 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
         others = appointments.next_free(ext.engine, ext.sales, start, now)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,
                       slots=[slot_json(slot) for slot in others]) from None
+    except appointments.AlreadyBooked as exc:
+        message = already_booked(exc.booking)
+        raise Problem(409, message, {form.booking.slot_field: message}, form=form, data=data) from None
+
+
+def already_booked(held: dict) -> str:
+    """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
+    when = invites.wall_time(held["starts_at"], held["ends_at"], current_app.extensions["capture"].settings.timezone)
+    return (f"You already have a consultation booked on {when}. The email we sent you then has "
+            f"the links to change or cancel it.")
 
 
 def attribution(data: dict) -> dict:

@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from . import appointments, invites, pipeline, spam, store, webhooks
+from . import appointments, invites, pipeline, ratelimit, spam, store, webhooks
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -25,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_BODY = 64 * 1024
 TOO_LARGE = "The submission is too large (64 KiB at most)."
 MALFORMED = "The request body is malformed (its chunked framing is broken)."
+TOO_MANY_BOOKINGS = "Too many consultations have been booked from your network. Please try again later."
 MAX_DRAIN = 1024 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CORS_MAX_AGE = "86400"
@@ -49,8 +50,18 @@ def submit(form_id: str):
     values, errors = validate_submission(form, data, today=business_today())
     if errors:
         raise Problem(422, "Some answers need another look.", errors, form=form, data=data)
+    limit_bookings(form, values, data)
     lead = save(form, values, data)
     return received(form, lead["id"])
+
+
+def limit_bookings(form, values: dict, data: dict) -> None:
+    """A post that books a time also counts against the per-IP booking limit: 429 on the slot past it.
+
+    A browser gets the form again with its answers, where it can ask for a time instead.
+    """
+    if slot_start(form, values) is not None and not ratelimit.count_booking():
+        raise Problem(429, TOO_MANY_BOOKINGS, {form.booking.slot_field: TOO_MANY_BOOKINGS}, form=form, data=data)
 
 
 def find_form(form_id: str):

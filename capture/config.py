@@ -40,6 +40,9 @@ DEFAULTS = {
     "RATELIMIT": "10 per minute;100 per day",
     "RATELIMIT_STORAGE": "memory://",
     "RATELIMIT_PREFIX": "capture",
+    # Per IP, on submissions that book a time (a slot) only, besides RATELIMIT: a person books one
+    # consultation; a household or office a few; a script emptying the calendar is cut off.
+    "BOOKING_RATELIMIT": "3 per hour;10 per day",
     # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
     # reader who opens tabs does tens; a script filling the table is cut off.
     "VIEWS_RATELIMIT": "120 per minute",
@@ -145,6 +148,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     health_token: str = ""
     views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
+    booking_ratelimit: str = DEFAULTS["BOOKING_RATELIMIT"]
     retention: Retention | None = None
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
     warnings: tuple[str, ...] = ()
@@ -185,6 +189,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         delivery=_delivery(raw),
         health_token=_health_token(raw["HEALTH_TOKEN"]),
         views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
+        booking_ratelimit=_ratelimit(raw["BOOKING_RATELIMIT"], "BOOKING_RATELIMIT"),
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         webhook_secrets=_webhook_secrets(raw),

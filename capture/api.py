@@ -186,7 +186,7 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
     try:
         return appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
-                                           now).lead
+                                           now, alert_after=ext.settings.booking_alert).lead
     except appointments.SlotTaken as exc:
         others = appointments.next_free(ext.engine, ext.sales, start, now)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,

@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import booking
+from . import booking, surge
 from .booking import Busy, Slot
 from .mail import BOOKING_UPDATE, REMIND_VISITOR
 from .models import bookings, events, leads, outbox
@@ -125,13 +125,14 @@ def get(engine: Engine, booking_id: str) -> dict | None:
 # --- booking ----------------------------------------------------------------------
 
 def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, jobs_for, domain: str,
-                   now: datetime) -> Booked:
+                   now: datetime, alert_after: int = 0) -> Booked:
     """Store a new lead and book it `start`, in one transaction; SlotTaken if it is not offered.
 
     The lead's owner becomes the host, its status `consultation` and its first
     contact now: the visitor was answered at once. AlreadyBooked if the address
     holds a consultation not over yet: decided in the turn, so two racing
-    requests for one address cannot both pass.
+    requests for one address cannot both pass. More than `alert_after` bookings
+    in the last hour queue the managers' alert (surge.py), once an hour.
     """
     try:
         with writing(engine) as conn:
@@ -149,7 +150,8 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
                                                     note="booked a consultation on the website"))
             # jobs_for has lead.created (with the status consultation); the booking is news of its own.
             conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now)
-                         + booking_event(sales, BOOKING_CREATED, made, now))
+                         + booking_event(sales, BOOKING_CREATED, made, now)
+                         + surge.alert_jobs(conn, sales, alert_after, domain, now))
     except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
         raise SlotTaken() from exc
     return Booked(lead, made)

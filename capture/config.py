@@ -43,6 +43,9 @@ DEFAULTS = {
     # Per IP, on submissions that book a time (a slot) only, besides RATELIMIT: a person books one
     # consultation; a household or office a few; a script emptying the calendar is cut off.
     "BOOKING_RATELIMIT": "3 per hour;10 per day",
+    # More bookings than this in one hour is unusual for a studio of our size: the managers get one
+    # email that hour (surge.py). 0 turns it off.
+    "BOOKING_ALERT": "5",
     # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
     # reader who opens tabs does tens; a script filling the table is cut off.
     "VIEWS_RATELIMIT": "120 per minute",
@@ -149,6 +152,7 @@ class Settings:
     health_token: str = ""
     views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
     booking_ratelimit: str = DEFAULTS["BOOKING_RATELIMIT"]
+    booking_alert: int = int(DEFAULTS["BOOKING_ALERT"])  # bookings in an hour beyond which managers are told
     retention: Retention | None = None
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
     warnings: tuple[str, ...] = ()
@@ -190,6 +194,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         health_token=_health_token(raw["HEALTH_TOKEN"]),
         views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
         booking_ratelimit=_ratelimit(raw["BOOKING_RATELIMIT"], "BOOKING_RATELIMIT"),
+        booking_alert=_whole_number("BOOKING_ALERT", raw["BOOKING_ALERT"]),
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         webhook_secrets=_webhook_secrets(raw),

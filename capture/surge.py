@@ -4,7 +4,7 @@ Each booking made on the website (appointments.book_with_lead) counts, in its
 own transaction and on its turn of the booking lock, the bookings made in the
 hour before; past CAPTURE_BOOKING_ALERT it queues one BOOKING_SURGE message per
 manager. The Message-IDs are fixed by the clock hour
-(`<booking-surge.2026-12-04T16.maya@…>`), so a burst alerts once an hour for as
+(`<surge.2026-12-04T16.maya.at.fernleaf.example@…>`), so a burst alerts once an hour for as
 long as it lasts. The worker renders the message from the bookings as stored
 when it is sent: counts, times and hosts, nothing about the visitors.
 """
@@ -43,7 +43,9 @@ def alert_jobs(conn: Connection, sales, alert_after: int, domain: str, now: date
     if made <= alert_after:
         return []
     hour = now.strftime("%Y-%m-%dT%H")
-    rows = [job(None, BOOKING_SURGE, member.email, f"<booking-surge.{hour}.{member.email}@{domain}>"[:250], now,
+    # One @ in a Message-ID (as the digest's): the manager's address goes in with its @ spelled out.
+    rows = [job(None, BOOKING_SURGE, member.email,
+                f"<surge.{hour}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
                 ref=now.isoformat()) for member in sales.with_role(READER)]
     queued = set(conn.execute(select(outbox.c.message_id).where(
         outbox.c.message_id.in_([row["message_id"] for row in rows]))).scalars()) if rows else set()

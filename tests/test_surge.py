@@ -66,7 +66,7 @@ def test_a_burst_alerts_the_managers_once_an_hour_and_the_worker_renders_it(make
     burst(app, clock, range(5, 9), times)  # the sixth raises it; the next three do not again
     [alert] = alerts(app)
     assert (alert["recipient"], alert["lead_id"], alert["status"]) == (MAYA, None, "pending")
-    assert alert["message_id"] == f"<booking-surge.{clock.now:%Y-%m-%dT%H}.{MAYA}@fernleaf.example>"
+    assert alert["message_id"] == f"<surge.{clock.now:%Y-%m-%dT%H}.maya.at.fernleaf.example@fernleaf.example>"
 
     worker.Worker(ext(app)).run_once()
     [message] = [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith("Unusual booking rate")]

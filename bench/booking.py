@@ -3,7 +3,7 @@
 Starts gunicorn (--workers sync workers, default 2) with the real app on a
 temporary SQLite file or, with --database-url, on PostgreSQL in a private
 schema dropped afterwards. No mail is sent (CAPTURE_EMBEDDED_WORKER=0, mail to
-a `file:` folder) and the rate limit is off (CAPTURE_RATELIMIT=).
+a `file:` folder) and the rate limits are off (CAPTURE_RATELIMIT=, CAPTURE_BOOKING_RATELIMIT=).
 
 1. GET /api/slots?form=consultation&days=7 and &days=21, interleaved with the
    baseline GET /api/health on the same server and client (and, as the floor,
@@ -595,7 +595,8 @@ def main() -> int:
         url, drop = database(args.database_url, folder)
         engine = create_engine(url)
         env = {"CAPTURE_DATABASE_URL": url, "CAPTURE_SECRET_KEY": SECRET, "CAPTURE_DOTENV": "0",
-               "CAPTURE_RATELIMIT": "", "CAPTURE_MAIL_URL": f"file:{folder}/mail",
+               "CAPTURE_RATELIMIT": "", "CAPTURE_BOOKING_RATELIMIT": "",
+               "CAPTURE_MAIL_URL": f"file:{folder}/mail",
                "CAPTURE_EMBEDDED_WORKER": "0"}
         try:
             result = run(args, env, engine, sales)

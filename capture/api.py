@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from . import appointments, pipeline, spam, store, webhooks
+from . import appointments, invites, pipeline, ratelimit, spam, store, webhooks
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -25,6 +25,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_BODY = 64 * 1024
 TOO_LARGE = "The submission is too large (64 KiB at most)."
 MALFORMED = "The request body is malformed (its chunked framing is broken)."
+TOO_MANY_BOOKINGS = "Too many consultations have been booked from your network. Please try again later."
 MAX_DRAIN = 1024 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 CORS_MAX_AGE = "86400"
@@ -49,8 +50,18 @@ def submit(form_id: str):
     values, errors = validate_submission(form, data, today=business_today())
     if errors:
         raise Problem(422, "Some answers need another look.", errors, form=form, data=data)
+    limit_bookings(form, values, data)
     lead = save(form, values, data)
     return received(form, lead["id"])
+
+
+def limit_bookings(form, values: dict, data: dict) -> None:
+    """A post that books a time also counts against the per-IP booking limit: 429 on the slot past it.
+
+    A browser gets the form again with its answers, where it can ask for a time instead.
+    """
+    if slot_start(form, values) is not None and not ratelimit.count_booking():
+        raise Problem(429, TOO_MANY_BOOKINGS, {form.booking.slot_field: TOO_MANY_BOOKINGS}, form=form, data=data)
 
 
 def find_form(form_id: str):
@@ -168,17 +179,28 @@ def slot_start(form, values: dict) -> datetime | None:
 
 
 def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> dict:
-    """Store the lead with its booking; 409 with the next free times when the time is gone."""
+    """Store the lead with its booking; 409 with the next free times when the time is gone,
+    409 naming the meeting they hold when the address already has one."""
     ext = current_app.extensions["capture"]
     if ext.sales.consultation is None:
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
     try:
         return appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
-                                           now).lead
+                                           now, alert_after=ext.settings.booking_alert).lead
     except appointments.SlotTaken as exc:
         others = appointments.next_free(ext.engine, ext.sales, start, now)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,
                       slots=[slot_json(slot) for slot in others]) from None
+    except appointments.AlreadyBooked as exc:
+        message = already_booked(exc.booking)
+        raise Problem(409, message, {form.booking.slot_field: message}, form=form, data=data) from None
+
+
+def already_booked(held: dict) -> str:
+    """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
+    when = invites.wall_time(held["starts_at"], held["ends_at"], current_app.extensions["capture"].settings.timezone)
+    return (f"You already have a consultation booked on {when}. The email we sent you then has "
+            f"the links to change or cancel it.")
 
 
 def attribution(data: dict) -> dict:

@@ -25,7 +25,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from . import booking
+from . import booking, surge
 from .booking import Busy, Slot
 from .mail import BOOKING_UPDATE, REMIND_VISITOR
 from .models import bookings, events, leads, outbox
@@ -42,6 +42,7 @@ VISITOR = "visitor"  # the actor of what the visitor does
 FORMER_HOST, NEW_HOST = "former-host", "new-host"
 LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
 NEXT_FREE = 5  # how many other times a 409 offers
+LONGEST_MEETING = timedelta(days=1)  # bounds the search for a meeting not over yet to the starts_at index
 
 
 class SlotTaken(PipelineError):
@@ -49,6 +50,14 @@ class SlotTaken(PipelineError):
 
     def __init__(self, message: str = "That time was just taken. Please pick another."):
         super().__init__(message)
+
+
+class AlreadyBooked(PipelineError):
+    """The address already holds a consultation not over yet: one at a time per person."""
+
+    def __init__(self, booking: dict):
+        super().__init__("This email address already has a consultation booked.")
+        self.booking = booking
 
 
 @dataclass(frozen=True)
@@ -116,15 +125,21 @@ def get(engine: Engine, booking_id: str) -> dict | None:
 # --- booking ----------------------------------------------------------------------
 
 def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, jobs_for, domain: str,
-                   now: datetime) -> Booked:
+                   now: datetime, alert_after: int = 0) -> Booked:
     """Store a new lead and book it `start`, in one transaction; SlotTaken if it is not offered.
 
     The lead's owner becomes the host, its status `consultation` and its first
-    contact now: the visitor was answered at once.
+    contact now: the visitor was answered at once. AlreadyBooked if the address
+    holds a consultation not over yet: decided in the turn, so two racing
+    requests for one address cannot both pass. More than `alert_after` bookings
+    in the last hour queue the managers' alert (surge.py), once an hour.
     """
     try:
         with writing(engine) as conn:
             _take_turn(conn)
+            held = open_booking(conn, row.get("email"), now)
+            if held is not None:
+                raise AlreadyBooked(held)
             slot, host = _choose(conn, sales, start, now)
             lead = {**row, "owner": host, "status": "consultation", "status_changed_at": now,
                     "stage_reached": STAGES["consultation"], **first_contact(sales, row["received_at"], now)}
@@ -135,7 +150,8 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
                                                     note="booked a consultation on the website"))
             # jobs_for has lead.created (with the status consultation); the booking is news of its own.
             conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now)
-                         + booking_event(sales, BOOKING_CREATED, made, now))
+                         + booking_event(sales, BOOKING_CREATED, made, now)
+                         + surge.alert_jobs(conn, sales, alert_after, domain, now))
     except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
         raise SlotTaken() from exc
     return Booked(lead, made)
@@ -270,6 +286,23 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
+
+
+def open_booking(conn: Connection, email: str | None, now: datetime) -> dict | None:
+    """The booked consultation not over yet of a lead with this address (in any case), if any.
+
+    Addresses are stored as email-validator normalised them (the domain in lower case);
+    the database lowers both sides, so it agrees with itself on every letter.
+    """
+    if not email:
+        return None
+    query = (select(bookings).join(leads, leads.c.id == bookings.c.lead_id)
+             .where(bookings.c.status == BOOKED, bookings.c.ends_at > now,
+                    bookings.c.starts_at > now - LONGEST_MEETING, leads.c.spam.is_(False),
+                    func.lower(leads.c.email) == func.lower(email))
+             .order_by(bookings.c.starts_at).limit(1))
+    found = conn.execute(query).mappings().first()
+    return dict(found) if found else None
 
 
 # --- the parts ----------------------------------------------------------------------

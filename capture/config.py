@@ -42,6 +42,12 @@ DEFAULTS = {
     "RATELIMIT": "10 per minute;100 per day",
     "RATELIMIT_STORAGE": "memory://",
     "RATELIMIT_PREFIX": "capture",
+    # Per IP, on submissions that book a time (a slot) only, besides RATELIMIT: a person books one
+    # consultation; a household or office a few; a script emptying the calendar is cut off.
+    "BOOKING_RATELIMIT": "3 per hour;10 per day",
+    # More bookings than this in one hour is unusual for a studio of our size: the managers get one
+    # email that hour (surge.py). 0 turns it off.
+    "BOOKING_ALERT": "5",
     # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
     # reader who opens tabs does tens; a script filling the table is cut off.
     "VIEWS_RATELIMIT": "120 per minute",
@@ -156,6 +162,8 @@ class Settings:
     views_ratelimit: str = DEFAULTS["VIEWS_RATELIMIT"]
     views_new_limit: str = DEFAULTS["VIEWS_NEW_LIMIT"]
     site_pages: frozenset[str] | None = None  # None: no list, every path of the site's shape counts
+    booking_ratelimit: str = DEFAULTS["BOOKING_RATELIMIT"]
+    booking_alert: int = int(DEFAULTS["BOOKING_ALERT"])  # bookings in an hour beyond which managers are told
     retention: Retention | None = None
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
     warnings: tuple[str, ...] = ()
@@ -200,6 +208,8 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
         views_new_limit=_allowance(raw["VIEWS_NEW_LIMIT"], "VIEWS_NEW_LIMIT"),
         site_pages=site_pages,
+        booking_ratelimit=_ratelimit(raw["BOOKING_RATELIMIT"], "BOOKING_RATELIMIT"),
+        booking_alert=_whole_number("BOOKING_ALERT", raw["BOOKING_ALERT"]),
         retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         webhook_secrets=_webhook_secrets(raw),

@@ -37,6 +37,7 @@ REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
 ESCALATE = "escalate"  # the promise is broken: the managers are told
 SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
 DIGEST = "weekly_digest"  # Monday's numbers for marketing and sales: about no lead
+BOOKING_SURGE = "booking_surge"  # bookings arrive at an unusual rate (surge.py): to the managers
 BOOKING_UPDATE = "booking_update"  # a booking moved, cancelled or made by sales: to visitor and host
 REMIND_VISITOR = "remind_visitor"  # the day before a booked consultation
 TO_SALES = (NOTIFY_SALES, REMIND_OWNER, ESCALATE)
@@ -155,6 +156,14 @@ def compose_digest(env: Environment, job: dict, ctx: dict, *, mail_from: Address
     msg = _headers(job, mail_from, one_line(env.get_template(f"{DIGEST}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
     _body(env, msg, DIGEST, ctx)
+    return msg
+
+
+def compose_notice(env: Environment, job: dict, kind: str, ctx: dict, *, mail_from: Address | str) -> EmailMessage:
+    """A message to a team member about no lead (an alert), from `kind`'s templates."""
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{kind}.subject.txt").render(ctx)))
+    msg["Auto-Submitted"] = "auto-generated"
+    _body(env, msg, kind, ctx)
     return msg
 
 

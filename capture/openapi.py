@@ -79,12 +79,15 @@ def _submit_operation(summary: str, body_schema: str, parameters: list, operatio
                     "headers": {"Location": {"schema": {"type": "string"}}}},
             "422": _problem_response("ValidationErrors", "Some fields are invalid; a browser gets "
                                                          "the form again with each problem."),
-            "409": _problem_response("SlotTaken", "The time asked for is not free (any more): the "
-                                                  "next free ones are offered instead."),
+            "409": _problem_response("Conflict", "The time asked for is not free (any more): the "
+                                                 "next free ones are offered instead; or the address "
+                                                 "already holds a consultation (one at a time)."),
+            "429": _problem_response("TooMany", "Rate limit reached; a booking over the per-IP booking "
+                                                "limit is refused on the slot field."),
             **{code: _problem_response("Error", text) for code, text in (
                 ("400", "Malformed JSON."), ("403", "Origin not allowed."),
                 ("404", "Unknown form."), ("413", "Body over 64 KiB."),
-                ("415", "Unsupported content type."), ("429", "Rate limit reached."),
+                ("415", "Unsupported content type."),
                 ("503", "The lead could not be stored; retry."))},
         }}
 
@@ -198,6 +201,13 @@ def _components(schema: Schema) -> dict:
                       "properties": {"errors": {"type": "object", "required": ["slot"],
                                                 "properties": {"slot": {"type": "string"}}},
                                      "slots": {"type": "array", "items": {"$ref": "#/components/schemas/Slot"}}}},
+        "SlotError": {"type": "object", "required": ["errors"], "additionalProperties": False,
+                      "properties": {"errors": {"type": "object", "required": ["slot"],
+                                                "properties": {"slot": {"type": "string"}}}}},
+        "Conflict": {"oneOf": [{"$ref": "#/components/schemas/SlotTaken"},
+                               {"$ref": "#/components/schemas/SlotError"}]},
+        "TooMany": {"oneOf": [{"$ref": "#/components/schemas/Error"},
+                              {"$ref": "#/components/schemas/SlotError"}]},
         "Slot": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
                  "properties": {"start": {"type": "string", "format": "date-time"},
                                 "end": {"type": "string", "format": "date-time"}}},

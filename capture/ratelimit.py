@@ -2,16 +2,18 @@
 
 One Limiter per app (tests build many apps). CAPTURE_RATELIMIT applies to form
 posts only, so health checks and preflights never use up a visitor's quota;
-the desk's sign-in limits (desk/auth.py) are always on. An `Allowance` counts,
-in the same storage, what one address may add in a business day (the page-view
-counter's new visitors and rows, traffic.py).
+CAPTURE_BOOKING_RATELIMIT, besides it, to the posts that book a time (counted
+by the submit view once it knows the post carries a slot); the desk's sign-in
+limits (desk/auth.py) are always on. An `Allowance` counts, in the same storage,
+what one address may add in a business day (the page-view counter's new
+visitors and rows, traffic.py).
 """
 import logging
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Flask, request
-from flask_limiter import Limiter
+from flask import Flask, current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem
 
@@ -19,6 +21,8 @@ from .config import Settings
 
 LIMITED_ENDPOINT = "api.submit"
 log = logging.getLogger(__name__)
+BOOKING_SCOPE = "booking"
+BOOKING_LIMIT = "capture.booking_limit"  # the app's booking limit, in app.extensions
 
 
 def init_app(app: Flask, settings: Settings) -> Limiter:
@@ -31,7 +35,27 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         headers_enabled=True,
         # A broken Redis must not cost a lead: submissions go through unlimited.
         swallow_errors=True)
+    app.extensions[BOOKING_LIMIT] = (
+        limiter.shared_limit(settings.booking_ratelimit, scope=BOOKING_SCOPE, override_defaults=False)
+        if settings.booking_ratelimit else None)
     return limiter
+
+
+def count_booking() -> bool:
+    """Count this request against CAPTURE_BOOKING_RATELIMIT (per IP); False once it is over it.
+
+    Entering Flask-Limiter's limit as a context manager is its documented way to
+    limit part of a view: the hit happens on entry, there is nothing to wrap.
+    """
+    limit = current_app.extensions.get(BOOKING_LIMIT)
+    if limit is None:
+        return True
+    try:
+        with limit:
+            pass
+    except RateLimitExceeded:
+        return False
+    return True
 
 
 def _not_a_submission() -> bool:

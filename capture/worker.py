@@ -22,13 +22,13 @@ import socket
 import sys
 import threading
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import (appointments, bookingmail, digest, mail, outbox, pipeline, privacy, quarantine, signin, store,
-               tokens, webhooks)
+               surge, tokens, webhooks)
 from .clock import utcnow
 from .config import ConfigError
 from .paths import TEMPLATES
@@ -270,6 +270,8 @@ class Worker:
             return self.render_sign_in(job)
         if job["kind"] == mail.DIGEST:
             return self.render_digest(job)
+        if job["kind"] == mail.BOOKING_SURGE:
+            return self.render_surge(job)
         lead = store.get_lead(cap.engine, job["lead_id"])
         if lead is None:
             raise mail.RenderError("the lead no longer exists")
@@ -340,6 +342,17 @@ class Worker:
         ctx = digest.context(cap.engine, cap.sales, cap.settings.timezone, week,
                              f"{cap.settings.public_url}/desk/report", utcnow())
         return mail.compose_digest(self.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)
+
+    def render_surge(self, job: dict):
+        """The managers' alert about bookings at an unusual rate, with the bookings as stored now."""
+        cap = self.capture
+        member = cap.sales.member(job["recipient"])
+        if member is None or surge.READER not in member.roles:
+            raise Unwanted("the address is no longer a manager (sales.yml)")
+        ctx = surge.context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
+                            cap.settings.booking_alert, f"{cap.settings.public_url}/desk/", utcnow())
+        return mail.compose_notice(self.env, job, mail.BOOKING_SURGE, {**ctx, "name": member.name},
+                                   mail_from=cap.settings.mail_from)
 
     def render_sign_in(self, job: dict):
         """A desk sign-in email: the link row must exist and still be unused."""

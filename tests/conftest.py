@@ -82,7 +82,7 @@ def database_url(request) -> str:
 def settings(database_url, tmp_path) -> dict:
     """Test settings: real database, mail to a temporary folder, no rate limit."""
     # The weekly digest is off: its messages would be in every test's outbox (tests/test_digest.py turns it on).
-    return {"database_url": database_url, "secret_key": TEST_SECRET, "ratelimit": "",
+    return {"database_url": database_url, "secret_key": TEST_SECRET, "ratelimit": "", "booking_ratelimit": "",
             "mail_url": f"file:{tmp_path / 'mail'}", "embedded_worker": "0", "digest": "0"}
 
 

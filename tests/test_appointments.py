@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -574,3 +575,68 @@ def test_picking_the_time_one_has_says_nothing_changed(make_app, one_host):
     answer = client.post(move, data={"slot": slot, "csrf_token": token}).get_data(as_text=True)
     assert "keeps its time" in answer and "emailed you the updated" not in answer
     assert appointments.current(ext(app).engine, lead_id)["sequence"] == 0
+
+
+# --- one open booking per address ---------------------------------------------------------
+
+def test_an_address_holding_a_consultation_is_refused_another_in_any_case_and_nothing_is_stored(make_app):
+    app = make_app()
+    client = app.test_client()
+    slots = first_slots(client)
+    assert client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"])).status_code == 201
+    before = (count(app, leads), count(app, bookings), count(app, outbox))
+    again = client.post("/api/forms/consultation", json=visitor(1, slots[3]["start"], email="V1@Example.COM"))
+    assert again.status_code == 409
+    when = datetime.fromisoformat(slots[0]["start"]).astimezone(ext(app).settings.timezone)
+    message = again.json["errors"]["slot"]
+    assert set(again.json) == {"errors"} and message.startswith("You already have a consultation booked on ")
+    assert f"{when.day} {when:%B %Y}, {when:%H:%M}" in message and "email we sent you" in message
+    assert (count(app, leads), count(app, bookings), count(app, outbox)) == before
+    # A browser gets the form back with the message and its answers.
+    page = client.post("/api/forms/consultation", data={**visitor(1, slots[3]["start"]), "consent": "on"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409 and "You already have a consultation booked on" in html
+    assert 'value="v1@example.com"' in html and 'value="Visitor 1"' in html
+    assert (count(app, leads), count(app, bookings), count(app, outbox)) == before
+
+
+def test_after_cancelling_the_address_can_book_again(make_app):
+    app = make_app()
+    client = app.test_client()
+    slots = first_slots(client)
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"])).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", "fernleaf.example", utcnow())
+    again = client.post("/api/forms/consultation", json=visitor(1, slots[1]["start"]))
+    assert again.status_code == 201
+    assert appointments.current(ext(app).engine, again.json["id"])["starts_at"].isoformat() == slots[1]["start"]
+
+
+def test_a_meeting_that_is_over_no_longer_holds_the_address(make_app):
+    app = make_app()
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"])).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    with ext(app).engine.connect() as conn:
+        assert appointments.open_booking(conn, "V1@example.com", utcnow())["id"] == made["id"]
+        assert appointments.open_booking(conn, "V1@example.com", made["ends_at"]) is None
+        assert appointments.open_booking(conn, "v2@example.com", utcnow()) is None
+
+
+def test_two_racing_bookings_for_one_address_make_exactly_one(make_app):
+    app = make_app()
+    slots = first_slots(app.test_client(), days=14)
+    pairs = 4
+    go = threading.Barrier(2)
+
+    def attempt(n: int) -> int:
+        go.wait()  # both requests set off together
+        address = f"racer{n // 2}@example.com" if n % 2 else f"Racer{n // 2}@Example.com"
+        return app.test_client().post("/api/forms/consultation",
+                                      json=visitor(n, slots[n]["start"], email=address)).status_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [sorted(pool.map(attempt, (2 * k, 2 * k + 1))) for k in range(pairs)]
+    assert answers == [[201, 409]] * pairs
+    assert count(app, leads) == count(app, bookings) == pairs

@@ -21,7 +21,7 @@ from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 PUBLIC = "http://127.0.0.1:8000"
 URL = re.compile(r"https?://[^\s\"'<>]+")
 WATCHED = (leads, events, bookings, sign_in_links, sign_outs, outbox)
-EVERY_KIND = {*mail.KINDS, mail.SIGN_IN, mail.DIGEST}
+EVERY_KIND = {*mail.KINDS, mail.SIGN_IN, mail.DIGEST, mail.BOOKING_SURGE}
 
 
 def snapshot(engine) -> dict:
@@ -45,13 +45,15 @@ def deliver(app) -> None:
 @pytest.fixture
 def every_kind_of_email(make_app, smtp_sink, consultation):
     """An app that has sent one or more emails of every kind; returns (app, {kind: [messages]})."""
-    app = make_app(mail_url=smtp_sink.url)
+    app = make_app(mail_url=smtp_sink.url, booking_alert="1")  # a second booking raises the managers' alert
     ext, client = app.extensions["capture"], app.test_client()
     slots = client.get("/api/slots?form=consultation&days=21").json["slots"]
     assert len(slots) >= 6, "the test needs free consultation times"
     requested = client.post("/api/forms/consultation", json=consultation).json["id"]
     booked = client.post("/api/forms/consultation", json={**consultation, "email": "bea@example.com",
                                                           "slot": slots[-1]["start"]}).json["id"]
+    assert client.post("/api/forms/consultation", json={**consultation, "email": "cy@example.com",
+                                                        "slot": slots[-6]["start"]}).status_code == 201
     deliver(app)  # notifications, confirmations (one with a tentative event), reminder, escalation
     sales = "sales@fernleaf.example"
     appointments.book_requested(ext.engine, ext.sales, requested, _at(slots[-3]), sales, ext.mail_domain, utcnow())

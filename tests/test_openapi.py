@@ -87,3 +87,18 @@ def test_each_form_has_its_own_path_whose_examples_are_a_valid_submission(api_sp
         response = client.post(path, json=example)
         assert response.status_code == 201, response.json
         check(api_spec, path, "post", response)
+
+
+def test_a_second_booking_for_one_address_and_the_booking_limit_match_the_description(make_app, consultation):
+    client = make_app(booking_ratelimit="1 per hour", ratelimit_prefix="openapi-booking").test_client()
+    spec = client.get("/api/openapi.json").json
+    slots = [s["start"] for s in client.get("/api/slots?form=consultation&days=14").json["slots"]]
+    booking = {**consultation, "time_on_form": "60000"}
+    assert client.post("/api/forms/consultation", json={**booking, "slot": slots[0]}).status_code == 201
+    held = client.post("/api/forms/consultation", json={**booking, "slot": slots[1]},
+                       environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    over = client.post("/api/forms/consultation", json={**booking, "slot": slots[2], "email": "b@example.com"})
+    assert (held.status_code, over.status_code) == (409, 429)
+    for response in (held, over):
+        check(spec, "/api/forms/consultation", "post", response)
+        check(spec, "/api/forms/{form_id}", "post", response)

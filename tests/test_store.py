@@ -31,7 +31,7 @@ def post_json(url: str, payload: dict) -> tuple[int, dict]:
 
 def server_env(database_url: str, tmp_path) -> dict:
     return {"CAPTURE_DATABASE_URL": database_url, "CAPTURE_SECRET_KEY": TEST_SECRET,
-            "CAPTURE_RATELIMIT": "", "CAPTURE_MAIL_URL": f"file:{tmp_path / 'mail'}",
+            "CAPTURE_RATELIMIT": "", "CAPTURE_BOOKING_RATELIMIT": "", "CAPTURE_MAIL_URL": f"file:{tmp_path / 'mail'}",
             "CAPTURE_EMBEDDED_WORKER": "0"}
 
 

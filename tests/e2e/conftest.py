@@ -174,7 +174,8 @@ def _app_env(database_url: str, mail_port: int, **extra) -> dict:
     """deploy/env.example with only the test's own values changed."""
     return deploy_env(CAPTURE_DATABASE_URL=database_url, CAPTURE_SECRET_KEY=TEST_SECRET,
                       CAPTURE_MAIL_URL=f"smtp://127.0.0.1:{mail_port}",
-                      CAPTURE_RATELIMIT=TEST_RATELIMIT, WEB_CONCURRENCY="2", **extra)
+                      CAPTURE_RATELIMIT=TEST_RATELIMIT, CAPTURE_BOOKING_RATELIMIT=TEST_RATELIMIT,
+                      WEB_CONCURRENCY="2", **extra)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ drops repeats (delivery is at least once).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -25,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
+from .clock import utcnow
 from .config import ConfigError
 from .forms import ATTRIBUTION_FIELDS
 from .mail import RenderError
@@ -143,7 +143,7 @@ class Sender:
     def send(self, request: Request) -> None:
         """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""
         name = request.endpoint.name
-        stamp = int(time.time())
+        stamp = int(utcnow().timestamp())
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "webhook-id": request.event_id, "webhook-timestamp": str(stamp),
                    "webhook-signature": self.signers[name].sign(

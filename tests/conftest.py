@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from capture import clock as capture_clock
 
 ROOT = Path(__file__).resolve().parent.parent
+E2E = ROOT / "tests" / "e2e"
 REQUIRE_SERVICES = os.environ.get("CAPTURE_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("CAPTURE_TEST_DATABASE_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -36,8 +37,6 @@ BUSINESS_TZ = ZoneInfo("Europe/London")
 
 def pytest_configure(config):
     """With CAPTURE_TEST_NOW, the whole session runs from that moment (servers in subprocesses do not)."""
-    config.addinivalue_line("markers", "wall_clock(reason): compares this process's time with a "
-                                       "subprocess's, so it cannot run under CAPTURE_TEST_NOW")
     if not TEST_NOW:
         return
     try:
@@ -60,11 +59,11 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     if not TEST_NOW:
         return
+    # The end-to-end tests compare what they see with servers and Chromium on the machine's clock.
+    skip = pytest.mark.skip(reason="CAPTURE_TEST_NOW: tests/e2e runs servers and Chromium on the machine's clock")
     for item in items:
-        marker = item.get_closest_marker("wall_clock")
-        if marker is not None:
-            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
-            item.add_marker(pytest.mark.skip(reason=f"CAPTURE_TEST_NOW: {reason}"))
+        if item.path.is_relative_to(E2E):
+            item.add_marker(skip)
 
 
 def need_service(reason: str):

@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from . import appointments, invites, pipeline, ratelimit, spam, store, webhooks
+from . import appointments, clock, invites, pipeline, ratelimit, spam, store, webhooks
 from .clock import utcnow
 from .forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from .outbox import jobs_for_lead, wake_workers
@@ -137,7 +137,7 @@ def _json_object(body: bytes) -> dict:
 
 def business_today():
     """Today's date where the business is (what 'not in the past' means to a visitor)."""
-    return datetime.now(current_app.extensions["capture"].settings.timezone).date()
+    return clock.today(current_app.extensions["capture"].settings.timezone)
 
 
 def save(form, values: dict, data: dict) -> dict:

@@ -84,7 +84,7 @@ DEFAULTS = {
 # CAPTURE_* names read by other parts than these settings: the site build, the
 # tests, and the switch for `.env` itself.
 READ_ELSEWHERE = frozenset({"API_URL", "DOTENV", "REQUIRE_SERVICES", "TEST_DATABASE_URL",
-                            "TEST_REDIS_URL"})
+                            "TEST_NOW", "TEST_REDIS_URL"})
 # One per webhook endpoint of sales.yml: CAPTURE_WEBHOOK_SECRET_CRM for the endpoint `crm`.
 WEBHOOK_SECRET = "WEBHOOK_SECRET_"
 WEBHOOK_SECRET_RE = re.compile(r"whsec_([A-Za-z0-9+/]+={0,2})")

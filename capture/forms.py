@@ -294,14 +294,17 @@ def _parse_route(raw, fields: tuple[Field, ...], where: str) -> Route:
 
 # --- validating a submission -------------------------------------------------
 
-def validate_submission(form: Form, data, today: date | None = None) -> tuple[dict, dict]:
+def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
     """Check submitted values against the form: (clean values, {field: message}).
+
+    `today` is the business's date (the app asks `capture.clock`; this module reads
+    no clock, and imports nothing of the package, for the site build).
 
     A booking form sent with a slot (an ISO 8601 time with its offset) books
     that slot: the fields it replaces are then neither required nor kept.
     """
     clean, errors = {}, {}
-    slot = _slot(form, data, clean, errors, today or date.today())
+    slot = _slot(form, data, clean, errors, today)
     for f in form.fields:
         if slot and f.name in form.booking.replaces:
             continue
@@ -368,7 +371,7 @@ def _required_message(f: Field) -> str:
     return f"Please fill in “{f.label}”."
 
 
-def _clean(f: Field, raw, today: date | None):
+def _clean(f: Field, raw, today: date):
     if f.type == "checkbox":
         return _checkbox(raw)
     if raw is None:
@@ -461,11 +464,11 @@ def _date(f: Field, value: str, today) -> str:
         day = None
     if day is None:
         raise ValueError("Please enter a date as YYYY-MM-DD.")
-    if f.not_past and today and day < today:
+    if f.not_past and day < today:
         raise ValueError("Please choose a date from today onwards.")
     if day < EARLIEST_DATE:
         raise ValueError("Please enter a date from 1900 onwards.")
-    if day > (today or date.today()) + timedelta(days=f.days_ahead):
+    if day > today + timedelta(days=f.days_ahead):
         raise ValueError(f"Please choose a date within the next {f.days_ahead} days.")
     return day.isoformat()
 

@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 description of the capture API, built from the form schema."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from .clock import utcnow
 from .forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, Field, Form, Schema
 
 # Free-text fields also take a JSON number as the text it spells (a phone number sent as one).
@@ -267,7 +268,7 @@ def _example(f: Field):
     if f.choices:
         return f.choices[0].value
     if f.type == "date":
-        return (date.today() + timedelta(days=min(7, f.days_ahead // 2))).isoformat()
+        return (utcnow().date() + timedelta(days=min(7, f.days_ahead // 2))).isoformat()
     return EXAMPLES_BY_AUTOCOMPLETE.get(f.autocomplete, EXAMPLES_BY_TYPE.get(f.type, "Example"))
 
 

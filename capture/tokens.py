@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from hashlib import sha256
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from .clock import utcnow
 
 ACTION_SALT = "capture.lead-action"
 SIGN_IN_SALT = "capture.desk-sign-in"
@@ -44,8 +46,15 @@ class ActionLink:
     recipient: str
 
 
+class _ClockSigner(TimestampSigner):
+    """Stamps and ages tokens by `capture.clock`, so a test that moves the clock moves expiry too."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
 def _serializer(secret: str, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=salt)
+    return URLSafeTimedSerializer(secret, salt=salt, signer=_ClockSigner)
 
 
 def action_token(secret: str, lead_id: str, action: str, recipient: str) -> str:

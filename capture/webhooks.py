@@ -47,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
+from .clock import utcnow
 from .config import ConfigError
 from .forms import ATTRIBUTION_FIELDS, kept_answers
 from .mail import RenderError
@@ -173,7 +174,7 @@ class Sender:
     def send(self, request: Request) -> None:
         """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""
         name = request.endpoint.name
-        stamp = int(time.time())
+        stamp = int(utcnow().timestamp())
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Connection": "close",
                    "webhook-id": request.event_id, "webhook-timestamp": str(stamp),
                    "webhook-signature": self.signers[name].sign(

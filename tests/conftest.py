@@ -1,24 +1,69 @@
-"""Shared fixtures: real databases (a SQLite file, a PostgreSQL schema of our own), apps, clients.
+"""Shared fixtures: real databases (a SQLite file, a PostgreSQL schema of our own), apps, clients, the clock.
 
 A test that needs a missing service skips with the reason; with
 CAPTURE_REQUIRE_SERVICES=1 (CI) it fails instead.
+
+A test whose outcome depends on the time takes the `clock` fixture (a frozen moment it
+sets and advances). CAPTURE_TEST_NOW=<ISO 8601 time with offset> runs the whole session
+from that moment (time-machine, ticking), to prove that no test depends on the day it runs.
 """
 from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 
+from capture import clock as capture_clock
+
 ROOT = Path(__file__).resolve().parent.parent
+E2E = ROOT / "tests" / "e2e"
 REQUIRE_SERVICES = os.environ.get("CAPTURE_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("CAPTURE_TEST_DATABASE_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CAPTURE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+TEST_NOW = os.environ.get("CAPTURE_TEST_NOW", "")
+# A Wednesday at 10:00 in London (the default business time zone): within working hours,
+# with whole working days on both sides and no bank holiday within a week.
+WORKING_MOMENT = datetime(2026, 12, 9, 10, 0, tzinfo=timezone.utc)
+BUSINESS_TZ = ZoneInfo("Europe/London")
+
+
+def pytest_configure(config):
+    """With CAPTURE_TEST_NOW, the whole session runs from that moment (servers in subprocesses do not)."""
+    if not TEST_NOW:
+        return
+    try:
+        moment = datetime.fromisoformat(TEST_NOW)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise pytest.UsageError(f"CAPTURE_TEST_NOW={TEST_NOW!r}: use a time with its offset, "
+                                "e.g. 2026-12-05T19:30:00+00:00")
+    traveller = time_machine.travel(moment, tick=True)
+    traveller.start()
+    config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config):
+    if TEST_NOW:
+        return f"capture: the session runs from CAPTURE_TEST_NOW={TEST_NOW} (time-machine, ticking)"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not TEST_NOW:
+        return
+    # The end-to-end tests compare what they see with servers and Chromium on the machine's clock.
+    skip = pytest.mark.skip(reason="CAPTURE_TEST_NOW: tests/e2e runs servers and Chromium on the machine's clock")
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(skip)
 
 
 def need_service(reason: str):
@@ -112,12 +157,58 @@ def client(app):
     return app.test_client()
 
 
+class Clock:
+    """What `capture.clock.utcnow()` answers during a test: frozen, moved only by the test."""
+
+    def __init__(self, moment: datetime):
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def set(self, moment: datetime) -> datetime:
+        """Stop the clock at `moment` (timezone-aware)."""
+        if moment.tzinfo is None:
+            raise ValueError("set the clock to an aware datetime")
+        self.moment = moment.astimezone(timezone.utc)
+        return self.moment
+
+    def advance(self, delta: timedelta | None = None, **units) -> datetime:
+        """Move the clock on by `delta` or by timedelta's keywords (minutes=5)."""
+        self.moment += delta if delta is not None else timedelta(**units)
+        return self.moment
+
+
 @pytest.fixture
-def consultation() -> dict:
-    """A complete, valid consultation request."""
+def clock():
+    """The service's clock for this test (app, CLI, worker threads), starting at WORKING_MOMENT."""
+    frozen = Clock(WORKING_MOMENT)
+    capture_clock.use(frozen)
+    yield frozen
+    capture_clock.use(None)
+
+
+def wall_clock() -> datetime:
+    """The machine's own time, also under CAPTURE_TEST_NOW: what a server in another process sees."""
+    if time_machine.escape_hatch.is_travelling():
+        return time_machine.escape_hatch.datetime.datetime.now(timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def working_day(first: date) -> date:
+    """`first`, or the next Monday when it falls on a weekend (the form asks for weekdays)."""
+    return first + timedelta(days=7 - first.weekday() if first.weekday() >= 5 else 0)
+
+
+@pytest.fixture
+def consultation(request) -> dict:
+    """A complete, valid consultation request, for a weekday a week or so after today."""
+    if "clock" in request.fixturenames:
+        request.getfixturevalue("clock")  # "today" is the test's clock, set first
+    today = capture_clock.today(BUSINESS_TZ)
     return {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",
             "company": "Analytical Engines Ltd", "website": "analytical.example.com",
             "service": "ecommerce", "budget": "5k-10k",
-            "preferred_date": (date.today() + timedelta(days=7)).isoformat(),
+            "preferred_date": working_day(today + timedelta(days=7)).isoformat(),
             "preferred_time": "09:00-12:00", "message": "We sell brass gears online.",
             "consent": "on"}

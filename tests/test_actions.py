@@ -145,13 +145,10 @@ def test_a_token_made_with_another_key_or_for_another_action_is_refused(app, cli
         tokens.action_token(app.config["SECRET_KEY"], lead_id, "erase", SALES)
 
 
-def test_an_expired_token_gets_a_clear_page(app, client, consultation, monkeypatch):
-    import itsdangerous.timed
+def test_an_expired_token_gets_a_clear_page(clock, app, client, consultation):
     lead_id = new_lead(client, consultation)
     path = url(app, lead_id, "contacted")
-    real_now = itsdangerous.timed.TimestampSigner.get_timestamp
-    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
-                        lambda self: real_now(self) + 31 * 86400)  # 31 days later
+    clock.advance(days=31)
     response = client.get(path)
     assert response.status_code == 410 and "expired" in response.get_data(as_text=True)
     assert state(app, lead_id) == ("new", [])

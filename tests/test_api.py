@@ -2,6 +2,7 @@
 import json
 import time
 import uuid
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import pytest
@@ -22,6 +23,17 @@ def stored_leads(app):
 def stored_jobs(app):
     with app.extensions["capture"].engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(outbox).order_by(outbox.c.id)).mappings()]
+
+
+def test_today_is_the_business_day_of_the_service_clock(clock, client, consultation):
+    clock.set(datetime(2026, 7, 14, 23, 30, tzinfo=timezone.utc))  # 00:30 on the 15th in London (BST)
+    asked = {**consultation, "preferred_date": "2026-07-14"}
+    answer = client.post("/api/forms/consultation", json=asked, headers=JSON)
+    assert answer.status_code == 422 and "from today onwards" in answer.json["errors"]["preferred_date"]
+    asked["preferred_date"] = "2026-07-15"
+    assert client.post("/api/forms/consultation", json=asked).status_code == 201
+    first = client.get("/api/slots?form=consultation&days=1").json["slots"][0]["start"]
+    assert first.startswith("2026-07-15T")
 
 
 def test_json_submission_is_stored_with_its_notifications(app, client, consultation):

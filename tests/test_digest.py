@@ -6,6 +6,7 @@ import email.policy
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select, update
 
 from capture import digest, pipeline
@@ -15,6 +16,8 @@ from capture.pipeline import Change
 from capture.worker import Worker
 
 LONDON = ZoneInfo("Europe/London")
+# Which week is "last week", and whether Monday 08:00 has passed, follow the clock (a Wednesday).
+pytestmark = pytest.mark.usefixtures("clock")
 READERS = {"maya@fernleaf.example", "tom@fernleaf.example", "priya@fernleaf.example"}
 
 

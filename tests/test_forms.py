@@ -155,8 +155,8 @@ def test_json_booleans_work_for_checkboxes(consultation_form, raw, expected):
 
 def test_time_fields_accept_hh_mm():
     form = parse_schema(minimal(name="at", type="time", label="At")).forms["contact"]
-    assert validate_submission(form, {"at": "14:30"})[0] == {"at": "14:30"}
-    assert "HH:MM" in validate_submission(form, {"at": "25:00"})[1]["at"]
+    assert validate_submission(form, {"at": "14:30"}, TODAY)[0] == {"at": "14:30"}
+    assert "HH:MM" in validate_submission(form, {"at": "25:00"}, TODAY)[1]["at"]
 
 
 def test_routing_picks_the_first_matching_route(consultation_form):

@@ -41,7 +41,8 @@ def test_each_form_is_described_from_forms_yml(api_spec):
     assert consultation["properties"]["service"]["enum"] == [c.value for c in form.field("service").choices]
 
 
-def test_slots_and_a_taken_slot_match_the_description(client, api_spec, consultation):
+def test_slots_and_a_taken_slot_match_the_description(clock, client, api_spec, consultation):
+    # The clock's Wednesday morning: three days with free slots (from a Friday afternoon, none).
     slots = client.get("/api/slots?form=consultation&days=3")
     check(api_spec, "/api/slots", "get", slots)
     check(api_spec, "/api/slots", "get", client.get("/api/slots?form=contact"))

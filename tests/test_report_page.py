@@ -29,11 +29,10 @@ def ext(app):
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    def set_to(moment: datetime) -> None:
-        monkeypatch.setattr("capture.api.utcnow", lambda: moment)
-    set_to(ARRIVED)
-    return set_to
+def clock(clock):
+    """The shared clock (tests/conftest.py) from ARRIVED; clock(moment) sets it."""
+    clock.set(ARRIVED)
+    return clock.set
 
 
 def lead(client, consultation, n: int, **fields) -> str:

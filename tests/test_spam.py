@@ -7,16 +7,16 @@ costs a customer: no genuine submission may be `spam`.
 from __future__ import annotations
 
 import zlib
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
 
-from capture import spam
+from capture import clock, spam
 from capture.forms import load_schema
 from capture.store import get_lead
 
-from conftest import ROOT
+from conftest import BUSINESS_TZ, ROOT, working_day
 
 SCHEMA = load_schema(ROOT / "forms.yml")
 CONTACT = SCHEMA.forms["contact"]
@@ -128,7 +128,7 @@ def test_time_on_form_takes_only_a_plain_number(raw, expected):
 def _post(client, entry: dict) -> str:
     values = dict(entry["values"])
     if entry["form"] == "consultation":
-        values["preferred_date"] = (date.today() + timedelta(days=10)).isoformat()
+        values["preferred_date"] = working_day(clock.today(BUSINESS_TZ) + timedelta(days=10)).isoformat()
     if entry.get("seconds") is not None:
         values["time_on_form"] = str(int(entry["seconds"] * 1000))
     response = client.post(f"/api/forms/{entry['form']}", json=values)

@@ -1,7 +1,7 @@
 """Page-view beacons: daily counts, unique visitors by a daily salt, and nothing personal kept.
 
 Every test runs on SQLite and on PostgreSQL; the day is set by injecting the clock
-(`capture.traffic.utcnow`), never by waiting.
+(the `clock` fixture), never by waiting.
 """
 from __future__ import annotations
 
@@ -32,12 +32,10 @@ TUESDAY = MONDAY + timedelta(days=1)
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """Set the time the endpoint sees: clock(moment)."""
-    def set_to(moment: datetime) -> None:
-        monkeypatch.setattr(traffic, "utcnow", lambda: moment)
-    set_to(MONDAY)
-    return set_to
+def clock(clock):
+    """The shared clock (tests/conftest.py) from MONDAY; clock(moment) sets it."""
+    clock.set(MONDAY)
+    return clock.set
 
 
 def beacon(client, body: dict | None = None, *, ip: str = IP, ua: str = FIREFOX,

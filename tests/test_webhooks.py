@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 import yaml
 from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -62,7 +63,7 @@ class Receiver:
         self.delay = 0.0
         self.tries: Counter = Counter()  # (endpoint, webhook-id) -> requests received
         self.accepted: list[tuple[str, str, dict]] = []  # (endpoint, webhook-id, payload) answered 2xx
-        self.requests: list[dict] = []  # every request's path and headers
+        self.requests: list[dict] = []  # every request: path, body and headers
         self.bad_signatures = 0
         self.trickle = False  # the status line a byte a second (all at once after `released`)
         self.released = threading.Event()
@@ -92,7 +93,7 @@ class Receiver:
         name = request.path.rsplit("/", 1)[-1]
         headers = dict(request.headers.items())
         with self.lock:
-            self.requests.append({"path": request.path, **{k.lower(): v for k, v in headers.items()}})
+            self.requests.append({"path": request.path, "body": body, **{k.lower(): v for k, v in headers.items()}})
         time.sleep(self.delay)
         try:
             payload = self.verifiers[name].verify(body, headers)
@@ -300,6 +301,19 @@ def test_each_event_arrives_once_signed_retried_after_a_500_and_a_400_is_dead(ho
     # Logs name jobs, leads and endpoints, never the person.
     for value in (consultation["email"], consultation["name"], consultation["phone"], "Analytical"):
         assert value not in caplog.text
+
+
+def test_the_signature_is_dated_by_the_service_clock(clock, hooked, receiver, keys, consultation):
+    # A receiver checks the timestamp against its own clock (five minutes either way): the
+    # signature carries the service's time, the one a test moves, and no other clock's.
+    app = hooked()
+    post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    sent = [r for r in receiver.requests if r["path"] == "/hooks/crm"]
+    assert [r["webhook-timestamp"] for r in sent] == [str(int(clock.moment.timestamp()))]
+    with time_machine.travel(clock.moment, tick=False):  # a receiver whose clock agrees with ours
+        headers = {k: v for k, v in sent[0].items() if k.startswith("webhook-")}
+        assert Webhook(keys["crm"]).verify(sent[0]["body"], headers)["type"] == "lead.created"
 
 
 def test_booking_created_and_cancelled_arrive_with_the_booking(hooked, receiver):

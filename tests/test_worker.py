@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from capture.forms import load_schema
 from capture.clock import utcnow
 from capture.store import make_engine, migrate
 from capture.worker import stop_threads
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wall_clock
 from tests.smtp_sink import smtp_sink, start_worker, worker_env  # noqa: F401  (fixture)
 
 CONTACT = load_schema(ROOT / "forms.yml").forms["contact"]
@@ -28,9 +29,12 @@ def engine(database_url):
     engine.dispose()
 
 
-def queue_leads(engine, count: int) -> list[str]:
-    """Store `count` contact leads with their jobs; returns the jobs' Message-IDs."""
-    now = utcnow()
+def queue_leads(engine, count: int, now: datetime | None = None) -> list[str]:
+    """Store `count` contact leads with their jobs, due at `now`; returns the jobs' Message-IDs.
+
+    For a worker in another process, `now` is `wall_clock()`: its clock is never travelled.
+    """
+    now = now or utcnow()
     lead_rows, job_rows = [], []
     for i in range(count):
         values = {"name": f"Visitor {i}", "email": f"v{i}@example.com", "message": "Hi", "consent": True}
@@ -75,7 +79,7 @@ def stop(proc) -> int:
 
 def test_a_worker_killed_holding_a_job_loses_its_lease_and_another_delivers_once(
         database_url, engine, smtp_sink, tmp_path):
-    [message_id] = queue_leads(engine, 1)
+    [message_id] = queue_leads(engine, 1, wall_clock())
     env = worker_env(database_url, smtp_sink.url, mail_timeout="1.5s", mail_lease="3s")
     log = tmp_path / "workers.log"
     smtp_sink.handler.stall.set()  # the server hangs after RCPT: the send is in flight
@@ -107,7 +111,7 @@ def test_two_workers_on_one_queue_of_500_deliver_each_message_once(database_url,
     try:
         for name, proc in procs.items():
             wait_started(log, name, proc)
-        expected = queue_leads(engine, 500)  # both are polling when the jobs appear
+        expected = queue_leads(engine, 500, wall_clock())  # both are polling when the jobs appear
         wait_until(lambda: len(smtp_sink.messages) >= 500, 120, "500 messages")
         time.sleep(0.3)  # a duplicate would show up here
     finally:
@@ -145,7 +149,7 @@ def test_a_sigterm_lets_the_worker_finish_and_exit_cleanly(database_url, engine,
     log = tmp_path / "worker.log"
     proc = start_worker(env, "solo", log)
     wait_started(log, "solo", proc)
-    queue_leads(engine, 20)
+    queue_leads(engine, 20, wall_clock())
     wait_until(lambda: len(smtp_sink.messages) >= 1, 30, "a first message")
     assert stop(proc) == 0
     assert "mail worker solo-1 stopped" in log.read_text() and "Mail worker stopped." in log.read_text()

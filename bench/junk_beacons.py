@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -47,7 +46,8 @@ from sqlalchemy import func, select  # noqa: E402
 from capture import create_app, reports, sitepaths  # noqa: E402
 from capture.models import daily_salts, daily_visitors, leads, page_views  # noqa: E402
 from databases import private_database  # noqa: E402
-from report import HOSTS, PAGES, SOURCES, CAMPAIGNS, TZ, _copy, _executemany, _sqlite, lead_rows  # noqa: E402
+from report import PAGES, TZ, _copy, _executemany, _sqlite, lead_rows, timed  # noqa: E402
+from report import view_rows as report_view_rows  # noqa: E402
 from tests.test_desk import PRIYA, sign_in  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
@@ -63,15 +63,9 @@ def make_app(url: str, folder: str, **settings):
 
 
 def view_rows(today, rng: random.Random):
-    """A row per day, page and source over DAYS days (bench/report.py's shape)."""
-    for offset in range(DAYS):
-        day = today - timedelta(days=offset)
-        for path in PAGES:
-            for source, medium, _ in SOURCES:
-                campaign = rng.choice(CAMPAIGNS) if source else ""
-                for host in (("",) if source else ("", *rng.sample(HOSTS, 2))):
-                    visitors = rng.randint(1, 40)
-                    yield [day, path, host, source, medium, campaign, visitors + rng.randint(0, visitors), visitors]
+    """A row per day, page and source over DAYS days (bench/report.py's), as lists for COPY."""
+    for row in report_view_rows(today, rng, days=DAYS):
+        yield list(row.values())
 
 
 def junk_rows(today, count: int, rng: random.Random):
@@ -97,17 +91,6 @@ def insert(engine, table: str, columns: list[str], rows) -> None:
             raw.commit()
             raw.execute(f"ANALYZE {table}")
             raw.commit()
-
-
-def timed(action, runs: int = 3) -> float:
-    """Warm: one run first, then the median of `runs`, in milliseconds."""
-    action()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def pages(client) -> dict[str, tuple[float, int]]:

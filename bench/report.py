@@ -97,9 +97,9 @@ def lead_rows(count: int, end: datetime, rng: random.Random):
         yield row
 
 
-def view_rows(end: date, rng: random.Random):
+def view_rows(end: date, rng: random.Random, days: int = DAYS):
     """A row per day, page and source (about 8 per page a day): views and visitors."""
-    for offset in range(DAYS):
+    for offset in range(days):
         day = end - timedelta(days=offset)
         for path in PAGES:
             for source, medium, _ in SOURCES:

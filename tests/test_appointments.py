@@ -63,6 +63,14 @@ def first_slots(client, days: int = 7) -> list[dict]:
     return response.json["slots"]
 
 
+def booked_lead(make_app, one_host) -> tuple:
+    """An app with Maya as the only host and one lead booked at the first free time."""
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slot = first_slots(client)[0]["start"]
+    return app, client, slot, client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+
+
 def count(app, table) -> int:
     with ext(app).engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar()
@@ -232,10 +240,7 @@ def link(text: str, label: str) -> str:
 
 def test_the_visitor_cancels_from_the_email_the_slot_is_free_again_and_both_get_a_cancel(
         make_app, tmp_path, one_host):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     Worker(ext(app)).run_once()
     [confirmation] = [m for m in sent_mail(tmp_path) if m["To"] == "v1@example.com"]
     path = link(confirmation.get_body(("plain",)).get_content(), "Cancel the consultation")
@@ -324,10 +329,7 @@ def test_every_booking_message_is_an_inline_invitation_that_a_7_bit_server_takes
 
 
 def test_booking_links_refuse_tampering_and_other_bookings(make_app, one_host):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     good = tokens.booking_token(TEST_SECRET, made["id"], "cancel", "v1@example.com")
     assert client.get(f"/actions/booking/{good[:-2]}xx").status_code == 404
@@ -418,10 +420,7 @@ def test_sales_book_the_requested_time_from_the_email_and_a_clash_is_reported(ma
 
 def test_erasing_a_person_cancels_their_future_meeting_and_export_lists_it(make_app, one_host):
     from capture import privacy
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     exported = privacy.access(ext(app).engine, "v1@example.com")
     assert [b["starts_at"].isoformat() for b in exported["leads"][0]["bookings"]] == [slot]
     dry = privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
@@ -433,10 +432,7 @@ def test_erasing_a_person_cancels_their_future_meeting_and_export_lists_it(make_
 
 def test_marking_a_booked_lead_as_spam_frees_its_time(make_app, one_host):
     from capture import quarantine
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     quarantine.hold(ext(app), lead_id, MAYA)
     assert appointments.current(ext(app).engine, lead_id) is None
     assert slot in [s["start"] for s in first_slots(client)]
@@ -466,10 +462,7 @@ def booking_updates(app, lead_id: str) -> list[dict]:
 
 @pytest.mark.parametrize("how", ["desk", "cli"])
 def test_marking_a_booked_lead_as_spam_sends_the_host_a_cancel(make_app, one_host, tmp_path, how):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     Worker(ext(app)).run_once()
     if how == "cli":
@@ -493,10 +486,7 @@ def test_marking_a_booked_lead_as_spam_sends_the_host_a_cancel(make_app, one_hos
 
 
 def test_a_cancelled_consultation_shows_as_cancelled(make_app, one_host):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
     assert get_lead(ext(app).engine, lead_id)["status"] == "contacted"
@@ -550,10 +540,7 @@ def test_a_move_to_the_other_host_cancels_the_first_hosts_meeting(make_app, tmp_
                                     "2026-W50-1T10:00:00+00:00", "2026-340T10:00:00+00:00", "tomorrow"])
 def test_a_time_that_cannot_have_been_offered_is_a_422_on_the_move_and_sales_pages(make_app, one_host, picked,
                                                                                   consultation):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     move = "/actions/booking/" + tokens.booking_token(TEST_SECRET, made["id"], "move", "v1@example.com")
     token = CSRF.search(client.get(move).get_data(as_text=True)).group(1)
@@ -568,10 +555,7 @@ def test_a_time_that_cannot_have_been_offered_is_a_422_on_the_move_and_sales_pag
 
 
 def test_picking_the_time_one_has_says_nothing_changed(make_app, one_host):
-    app = make_app(sales=str(one_host))
-    client = app.test_client()
-    slot = first_slots(client)[0]["start"]
-    lead_id = client.post("/api/forms/consultation", json=visitor(1, slot)).json["id"]
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     move = "/actions/booking/" + tokens.booking_token(TEST_SECRET, made["id"], "move", "v1@example.com")
     token = CSRF.search(client.get(move).get_data(as_text=True)).group(1)

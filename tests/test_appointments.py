@@ -22,7 +22,7 @@ from capture.clock import utcnow
 from capture.models import bookings, leads, outbox
 from capture.store import get_lead, make_engine
 from capture.worker import Worker
-from conftest import ROOT, TEST_SECRET
+from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_sink import seven_bit_sink  # noqa: F401  (fixture)
 from tests.test_desk import CSRF

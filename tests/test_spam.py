@@ -16,7 +16,7 @@ from capture import clock, spam
 from capture.forms import load_schema
 from capture.store import get_lead
 
-from conftest import BUSINESS_TZ, ROOT, working_day
+from tests.conftest import BUSINESS_TZ, ROOT, working_day
 
 SCHEMA = load_schema(ROOT / "forms.yml")
 CONTACT = SCHEMA.forms["contact"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from capture import api, outbox, worker
 from capture.mail import local_time
 from capture.models import outbox as outbox_table
-from conftest import ROOT
+from tests.conftest import ROOT
 from tests.test_appointments import MAYA, ext, sent_mail, visitor
 
 ALERT = "booking_surge"

@@ -233,15 +233,39 @@ def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, doma
     conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking", note=note))
     jobs = (_updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
             + booking_event(sales, BOOKING_CANCELLED, changed, now))
-    if lead_goes_on and lead["status"] == "consultation" and _booked(conn, lead["id"]) is None:
-        conn.execute(update(leads).where(leads.c.id == lead["id"]).values(status="contacted",
-                                                                           status_changed_at=now))
-        row_id = conn.execute(events.insert(), event_row(
-            lead["id"], now, actor, "status", from_status="consultation", to_status="contacted",
-            note="the consultation was cancelled")).inserted_primary_key[0]
-        jobs += status_changed(sales, lead["id"], row_id, now)
+    if lead_goes_on:
+        jobs += _no_consultation_left(conn, sales, lead, actor, now)
     conn.execute(outbox.insert(), jobs)
     return changed
+
+
+def _no_consultation_left(conn: Connection, sales: Sales, lead: dict, actor: str, now: datetime) -> list[dict]:
+    """A lead at `consultation` without a booked meeting any more is back at `contacted` (its webhook)."""
+    if lead["status"] != "consultation" or _booked(conn, lead["id"]) is not None:
+        return []
+    conn.execute(update(leads).where(leads.c.id == lead["id"]).values(status="contacted", status_changed_at=now))
+    row_id = conn.execute(events.insert(), event_row(
+        lead["id"], now, actor, "status", from_status="consultation", to_status="contacted",
+        note="the consultation was cancelled")).inserted_primary_key[0]
+    return status_changed(sales, lead["id"], row_id, now)
+
+
+def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain: str, now: datetime) -> list[dict]:
+    """A lead back from the spam tray: the meetings its spam mark cancelled are off for the visitor too.
+
+    The mark told only the host. A real visitor who already had the invitation gets the
+    cancellation now (the jobs returned: the caller queues those not written yet, so the host's
+    is not sent twice), and a lead at `consultation` with no meeting left is back at `contacted`.
+    The time may be booked by someone else meanwhile, so nothing is rebooked: sales book it again
+    from the notification, or the visitor does.
+    """
+    told = conn.execute(select(outbox.c.id).where(
+        outbox.c.lead_id == lead["id"], outbox.c.status == "sent",
+        func.lower(outbox.c.recipient) == str(lead.get("email") or "").lower())).first() is not None
+    ended = conn.execute(select(bookings).where(bookings.c.lead_id == lead["id"], bookings.c.status == CANCELLED,
+                                                bookings.c.starts_at > now)).mappings().all()
+    jobs = [j for made in ended for j in _updates(dict(made), lead, domain, now)] if told else []
+    return jobs + _no_consultation_left(conn, sales, lead, actor, now)
 
 
 def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: str, domain: str,
@@ -345,7 +369,8 @@ def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime
 
 
 def _lead(conn: Connection, lead_id: str) -> dict:
-    query = select(leads).where(leads.c.id == lead_id, leads.c.spam.is_(False))
+    # Not in the spam tray, not erased: only such a lead can be booked, moved or cancelled for.
+    query = select(leads).where(leads.c.id == lead_id, leads.c.spam.is_(False), leads.c.anonymised_at.is_(None))
     found = conn.execute(query).mappings().first()
     if found is None:
         raise NoSuchLead(f"There is no lead {lead_id}.")
@@ -396,14 +421,15 @@ def still_current(engine: Engine, ref: str | None) -> dict | None:
     """The booking a message's ref names, if that message is still about its latest state.
 
     A message to the host who lost a moved meeting (`<id>:<sequence>:former-host`) is about
-    the meeting as that host had it: a cancelled one, whoever has it now; the new host's
+    the meeting as that host had it: a cancelled one, whoever has it now and whatever changed
+    since (the worker drops it only if the meeting came back to them); the new host's
     (`…:new-host`) is about a meeting new to them.
     """
     booking_id, _, rest = (ref or "").partition(":")
     sequence, _, role = rest.partition(":")
     made = get(engine, booking_id) if booking_id else None
+    if made is not None and role == FORMER_HOST:  # however it changed since, that host lost it
+        return {**made, "status": CANCELLED, "former_host": True}
     if made is None or str(made["sequence"]) != sequence:
         return None
-    if role == FORMER_HOST:
-        return {**made, "status": CANCELLED, "former_host": True}
     return {**made, "new_host": role == NEW_HOST}

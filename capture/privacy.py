@@ -53,13 +53,15 @@ def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime, sale
     them (and the mail server's words about it), the query of the pages they came from. The
     webhooks are told (`lead.erased`, the lead's id only) when `sales` is given.
     """
-    ids = [row.id for row in rows]
-    if not ids:
-        return
-    # A message not sent yet would now say nothing: it is not sent at all.
-    conn.execute(update(outbox).where(outbox.c.lead_id.in_(ids), outbox.c.status.in_(WAITING))
-                 .values(status="dropped", last_error="not sent: the lead was erased"))
     for row in rows:
+        # A message not sent yet would now say nothing: it is not sent at all. Except a calendar
+        # update to a host (their calendar must lose the meeting) and the webhooks, whose sending
+        # decides what may still be told (webhooks.AFTER_ERASURE).
+        to_host = and_(outbox.c.kind == "booking_update",
+                       func.lower(outbox.c.recipient) != (row.email or "").lower())
+        conn.execute(update(outbox).where(outbox.c.lead_id == row.id, outbox.c.status.in_(WAITING),
+                                          outbox.c.kind != "webhook", ~to_host)
+                     .values(status="dropped", last_error="not sent: the lead was erased"))
         conn.execute(update(leads).where(leads.c.id == row.id).values(
             **dict.fromkeys(PERSONAL), data=kept_answers(schema, row.form_id, row.data or {}),
             anonymised_at=now, **{c: without_query(getattr(row, c)) for c in URL_COLUMNS}))

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from .clock import utcnow
-from .appointments import cancel_upcoming
+from .appointments import after_release, cancel_upcoming
 from .models import events, leads, outbox
 from .outbox import jobs_for_lead, wake_workers
 from .pipeline import PipelineError, due_at, event_row, followups, locked, owner_for
@@ -45,7 +45,8 @@ def release(capture, lead_id: str, actor: str, now: datetime | None = None) -> d
         row = {**lead, **changes}
         wanted = (jobs_for_lead(form, row, capture.mail_domain, now)
                   + followups(capture.sales, row, capture.mail_domain, now)
-                  + lead_created(capture.sales, row, now))  # the team's new lead is the CRM's too
+                  + lead_created(capture.sales, row, now)  # the team's new lead is the CRM's too
+                  + after_release(conn, capture.sales, row, actor, capture.mail_domain, now))
         _queue_missing(conn, lead_id, wanted, now)
         event = event_row(lead_id, now, actor, RELEASED, owner=owner,
                           note="not spam: released from the spam tray")

@@ -46,7 +46,7 @@ class ActionLink:
     recipient: str
 
 
-class _ClockSigner(TimestampSigner):
+class ClockSigner(TimestampSigner):
     """Stamps and ages tokens by `capture.clock`, so a test that moves the clock moves expiry too."""
 
     def get_timestamp(self) -> int:
@@ -54,7 +54,7 @@ class _ClockSigner(TimestampSigner):
 
 
 def _serializer(secret: str, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=salt, signer=_ClockSigner)
+    return URLSafeTimedSerializer(secret, salt=salt, signer=ClockSigner)
 
 
 def action_token(secret: str, lead_id: str, action: str, recipient: str) -> str:

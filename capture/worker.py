@@ -304,8 +304,8 @@ class Worker:
 
     def ends_a_booking(self, job: dict, lead: dict) -> bool:
         """A cancelled meeting's news to its host or a webhook: sent even for a lead in the spam tray."""
-        if job["kind"] == webhooks.WEBHOOK:
-            return webhooks.parse_id(job["ref"])[0] == webhooks.BOOKING_CANCELLED
+        if job["kind"] == webhooks.WEBHOOK:  # lead.erased too: the CRM heard of it before the tray
+            return webhooks.parse_id(job["ref"])[0] in webhooks.AFTER_ERASURE
         if job["kind"] != mail.BOOKING_UPDATE or job["recipient"].lower() == str(lead["email"] or "").lower():
             return False
         made = appointments.still_current(self.capture.engine, job["ref"])
@@ -324,6 +324,8 @@ class Worker:
             booking = appointments.still_current(engine, job["ref"])
             if booking is None or (job["kind"] == mail.REMIND_VISITOR and booking["status"] != "booked"):
                 raise Unwanted("the booking changed before this was due")
+            if booking.get("former_host") and booking["host"].lower() == job["recipient"].lower():
+                raise Unwanted("the meeting came back to this host")
             if job["kind"] == mail.REMIND_VISITOR and booking["starts_at"] <= utcnow():
                 # An outage or mail retries can carry a reminder past the meeting: decided at send time.
                 raise Unwanted("the meeting had started before the reminder could go")

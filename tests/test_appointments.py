@@ -627,3 +627,74 @@ def test_two_racing_bookings_for_one_address_make_exactly_one(make_app):
         answers = [sorted(pool.map(attempt, (2 * k, 2 * k + 1))) for k in range(pairs)]
     assert answers == [[201, 409]] * pairs
     assert count(app, leads) == count(app, bookings) == pairs
+
+
+# --- found by review: late workers, repeated changes, release, erased leads --------------
+
+def host_cancel_sent(app, lead_id: str, host: str) -> list[str]:
+    return [u["ref"] for u in booking_updates(app, lead_id) if u["recipient"] == host and u["status"] == "sent"]
+
+
+def test_an_erasure_before_the_worker_still_sends_the_hosts_cancel(make_app, one_host):
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
+    made = appointments.current(ext(app).engine, lead_id)
+    Worker(ext(app)).run_once()
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
+    from capture import privacy
+    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(),
+                  sales=ext(app).sales, domain=ext(app).mail_domain)  # the worker is behind
+    Worker(ext(app)).run_once()
+    assert host_cancel_sent(app, lead_id, MAYA) == [f"{made['id']}:1"]
+    visitor_updates = [u for u in booking_updates(app, lead_id) if u["recipient"] != MAYA]
+    assert {u["status"] for u in visitor_updates} <= {"dropped"}  # nothing more to the erased person
+
+
+def test_the_first_hosts_cancel_survives_a_later_change(make_app):
+    app = make_app()
+    client = app.test_client()
+    slots = first_slots(client, days=14)
+    lead_id = client.post("/api/forms/consultation", json=visitor(1, slots[-1]["start"])).json["id"]
+    made = appointments.current(ext(app).engine, lead_id)
+    first_host = made["host"]
+    target = slots[-3]
+    with ext(app).engine.begin() as conn:  # the first host is busy at the new time
+        conn.execute(bookings.insert(), {"id": "blocker", "lead_id": lead_id, "host": first_host,
+                                         "starts_at": datetime.fromisoformat(target["start"]),
+                                         "ends_at": datetime.fromisoformat(target["end"]), "status": "booked",
+                                         "sequence": 0, "created_at": utcnow(), "changed_at": None})
+    Worker(ext(app)).run_once()
+    appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(target["start"]),
+                      "visitor", ext(app).mail_domain, utcnow())
+    appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
+    Worker(ext(app)).run_once()  # both changes before the worker came round
+    assert host_cancel_sent(app, lead_id, first_host) == [f"{made['id']}:1:former-host"]
+
+
+def test_not_spam_after_spam_tells_the_visitor_their_meeting_is_off(make_app, one_host, tmp_path):
+    from capture import quarantine
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
+    made = appointments.current(ext(app).engine, lead_id)
+    Worker(ext(app)).run_once()  # the visitor has the invitation
+    quarantine.hold(ext(app), lead_id, MAYA)
+    quarantine.release(ext(app), lead_id, MAYA)
+    Worker(ext(app)).run_once()
+    to_visitor = [u for u in booking_updates(app, lead_id) if u["recipient"] == "v1@example.com"]
+    assert [(u["ref"], u["status"]) for u in to_visitor] == [(f"{made['id']}:1", "sent")]
+    assert host_cancel_sent(app, lead_id, MAYA) == [f"{made['id']}:1"]  # once, at the spam mark
+    assert get_lead(ext(app).engine, lead_id)["status"] == "contacted"
+
+
+def test_an_erased_lead_cannot_be_booked_from_an_old_email(make_app, consultation):
+    from capture import privacy
+    app = make_app()
+    client = app.test_client()
+    lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
+    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+                  sales=ext(app).sales, domain=ext(app).mail_domain)
+    book = "/actions/" + tokens.action_token(TEST_SECRET, lead_id, tokens.BOOK_REQUESTED, MAYA)
+    assert client.get(book).status_code == 404
+    slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
+    with pytest.raises(appointments.NoSuchLead):
+        appointments.book_requested(ext(app).engine, ext(app).sales, lead_id, slot, MAYA, ext(app).mail_domain,
+                                    utcnow())
+    assert appointments.current(ext(app).engine, lead_id) is None

@@ -386,9 +386,10 @@ def test_a_lead_marked_spam_before_delivery_drops_its_webhooks_and_sends_them_if
 def test_erasure_drops_the_webhooks_not_yet_delivered(hooked, receiver, consultation):
     app = hooked()
     lead_id = post(app.test_client(), consultation)
-    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
-    assert {r["status"] for r in hooks(app, lead_id)} == {"dropped"}
-    Worker(ext(app)).run_once()
+    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+                  sales=ext(app).sales, domain=ext(app).mail_domain)
+    Worker(ext(app)).run_once()  # what waits is decided when sent: nothing about an erased lead
+    assert {(r["status"], r["last_error"]) for r in hooks(app, lead_id)} == {("dropped", "not sent: the lead was erased")}
     assert receiver.requests == []
 
 
@@ -638,3 +639,16 @@ def test_erasure_tells_the_receiver_with_the_lead_id_only_and_cancels_the_meetin
     after = json.dumps(found[1:])  # what was sent once they were erased
     assert "v7@example.com" not in after and "Visitor 7" not in after
     receiver.assert_once()
+
+
+def test_an_erasure_of_a_lead_in_the_spam_tray_is_still_told(make_app, receiver, keys, tmp_path, consultation):
+    """The CRM heard of the lead before it went to the tray: it hears of its erasure too."""
+    path = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"), "events": ["lead.created", "lead.erased"]}])
+    app = make_app(sales=str(path), webhook_secret_crm=keys["crm"])
+    lead_id = post(app.test_client(), consultation)
+    Worker(ext(app)).run_once()
+    quarantine.hold(ext(app), lead_id, MAYA)
+    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+                  sales=ext(app).sales, domain=ext(app).mail_domain)
+    Worker(ext(app)).run_once()
+    assert [kind for kind, _ in receiver.events()] == ["lead.created", "lead.erased"]

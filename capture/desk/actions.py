@@ -52,7 +52,7 @@ def _opened(token: str):
     except TokenError as exc:
         abort(_problem("This link cannot be used", str(exc), exc.status))
     lead = store.get_lead(ext.engine, link.lead_id)
-    if lead is None or lead["spam"]:
+    if lead is None or lead["spam"] or lead["anonymised_at"] is not None:
         abort(_problem("There is no such lead", "It may have been erased since the email was sent.", 404))
     if not may_act(lead, link.recipient):
         abort(_problem("This link no longer works",

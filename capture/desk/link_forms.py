@@ -21,6 +21,8 @@ from flask import current_app, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from ..tokens import ClockSigner
+
 SALT = "capture.link-form"
 LIFETIME_SECONDS = 24 * 3600  # a page left open overnight still works
 FIELD = "csrf_token"  # the field name the templates (and Flask-WTF's pages) use
@@ -28,7 +30,7 @@ _views: list = []
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT, signer=ClockSigner)
 
 
 def _bound(link_token: str) -> str:

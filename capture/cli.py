@@ -284,9 +284,9 @@ def leads_erase(email: str, dry_run: bool, actor: str):
                           sales=ext.sales, domain=ext.mail_domain)
     verb = "Would erase" if dry_run else "Erased"
     echo(f"{verb} {found['leads']} lead(s) and the addresses on {found['messages']} message(s).")
-    if found["notes_to_review"]:
-        echo(f"Notes that mention them, for a person to review: event ids "
-             f"{', '.join(map(str, found['notes_to_review']))} (leads show LEAD_ID lists them).")
+    if found["notes_naming"]:
+        echo(f"{'Would remove' if dry_run else 'Removed'} {len(found['notes_naming'])} staff note(s) that named "
+             f"them: event ids {', '.join(map(str, found['notes_naming']))}.")
 
 
 @leads_cli.command("sources")

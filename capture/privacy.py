@@ -32,7 +32,8 @@ WAITING = ("pending", "sending")
 # What the retention run reports about leads (privacy_log's count); the rest is about messages and visits.
 LEAD_COUNTS = ("spam_deleted", "enquiries_anonymised", "clients_anonymised")
 # What anonymising a lead reads of it.
-ROW = (leads.c.id, leads.c.form_id, leads.c.data, leads.c.name, leads.c.email, *(leads.c[c] for c in URL_COLUMNS))
+ROW = (leads.c.id, leads.c.form_id, leads.c.data, leads.c.name, leads.c.email, leads.c.phone,
+       *(leads.c[c] for c in URL_COLUMNS))
 
 
 def without_query(url: str | None) -> str | None:
@@ -96,10 +97,13 @@ def erase(engine: Engine, schema: Schema, email: str, actor: str, now: datetime,
         rows = conn.execute(select(*ROW).where(_theirs(email))).all()
         ids = [r.id for r in rows]
         found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_(ids)),
-                 "notes_to_review": _notes_naming(conn, rows, email)}
+                 "notes_naming": _notes_naming(conn, rows, email)}
         upcoming = and_(bookings.c.lead_id.in_(ids), bookings.c.status == "booked", bookings.c.starts_at > now)
         found["bookings_cancelled"] = conn.execute(select(func.count()).select_from(bookings).where(upcoming)).scalar()
         if not dry_run and rows:
+            # "Erasure removes the enquiry" (privacy policy): staff's notes naming them go too.
+            if found["notes_naming"]:
+                conn.execute(update(events).where(events.c.id.in_(found["notes_naming"])).values(note=NOTE_REMOVED))
             _anonymise(conn, schema, rows, now, sales)
             for lead_id in ids:  # nobody can keep a meeting with someone who asked to be forgotten
                 cancel_upcoming(conn, sales, lead_id, actor, domain, now,
@@ -112,12 +116,22 @@ def _count(conn: Connection, condition) -> int:
     return conn.execute(select(func.count()).select_from(outbox).where(condition)).scalar()
 
 
+NOTE_REMOVED = "[note removed at erasure: it named the person]"
+
+
 def _notes_naming(conn: Connection, rows: list, email: str) -> list[int]:
-    """Staff notes on these leads that mention the person: for a person to review (we never guess)."""
+    """Staff notes on these leads that mention the person by address, name or phone number."""
     names = {email.lower(), *(row.name.lower() for row in rows if row.name)}
+    # The number without its country or trunk prefix: +44 20 7946 0018 is 020 7946 0018 in a note.
+    names |= {_digits(row.phone)[-9:] for row in rows if len(_digits(row.phone)) >= 6}
     notes = conn.execute(select(events.c.id, events.c.note).where(
         events.c.lead_id.in_([r.id for r in rows]), events.c.note.is_not(None))).all()
-    return [n.id for n in notes if any(name in n.note.lower() for name in names)]
+    return [n.id for n in notes if any(name in n.note.lower() or name in _digits(n.note) for name in names)]
+
+
+def _digits(text: str | None) -> str:
+    # "0117 496 0000" and "01174960000" are one number in a note.
+    return "".join(c for c in text or "" if c.isdigit())
 
 
 def access(engine: Engine, email: str) -> dict:

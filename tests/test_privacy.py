@@ -46,7 +46,7 @@ def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultat
     pipeline.add_note(engine, second, "Ada Lovelace prefers mornings", "tom@fernleaf.example")
 
     preview = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
-    assert preview["leads"] == 2 and preview["messages"] > 0 and len(preview["notes_to_review"]) == 1
+    assert preview["leads"] == 2 and preview["messages"] > 0 and len(preview["notes_naming"]) == 1
     assert get_lead(engine, first)["name"] == "Ada Lovelace"  # a dry run changes nothing
 
     done = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
@@ -248,3 +248,19 @@ def test_erasure_leaves_the_address_nowhere(make_app, consultation, tmp_path):
     host_cancel = table(app, outbox, outbox.c.lead_id == lead_id, outbox.c.kind == "booking_update",
                         outbox.c.status == "pending")
     assert [r["recipient"] for r in host_cancel] == [appointments.get(ext(app).engine, made["id"])["host"]]
+
+
+def test_staff_notes_that_name_the_person_go_with_the_erasure(app, client, consultation):
+    engine = ext(app).engine
+    lead_id = post(client, consultation)
+    maya = "maya@fernleaf.example"
+    named = [pipeline.add_note(engine, lead_id, text, maya) for text in (
+        "Rang 020 7946 0018 twice, no answer",  # the phone as typed on the form: +44 20 7946 0018
+        "Ada Lovelace wants a shop by March", f"Wrote to {ADA.upper()}")]
+    pipeline.add_note(engine, lead_id, "Budget approved, wants a call next week", maya)
+    preview = privacy.erase(engine, ext(app).schema, ADA, maya, utcnow(), dry_run=True,
+                            sales=ext(app).sales, domain=ext(app).mail_domain)
+    assert len(preview["notes_naming"]) == 3 and len(named) == 3
+    privacy.erase(engine, ext(app).schema, ADA, maya, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
+    notes = [e["note"] for e in pipeline.timeline(engine, lead_id) if e["kind"] == "note"]
+    assert notes == [privacy.NOTE_REMOVED] * 3 + ["Budget approved, wants a call next week"]

@@ -392,3 +392,11 @@ def test_signing_in_from_a_link_to_the_report_or_the_tray_lands_there(app, clien
     ask_for_a_link_from(client, page, MAYA)  # signed out: to the sign-in page, remembering this one
     response = sign_in(app, client, MAYA)
     assert response.headers["Location"] == page
+
+
+def test_a_head_request_to_the_sign_in_form_sends_no_link(app, client):
+    """HEAD is safe to CSRF protection: it must never reach the code that mails a link."""
+    response = client.open("/desk/sign-in", method="HEAD", data={"email": MAYA})
+    assert response.status_code == 200
+    with app.extensions["capture"].engine.connect() as conn:
+        assert conn.execute(select(outbox.c.id).where(outbox.c.kind == "desk_sign_in")).all() == []

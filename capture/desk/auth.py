@@ -66,9 +66,9 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     manager.login_message = "Please sign in to see the desk."
     manager.user_loader(_load_user)
     bp = Blueprint("auth", __name__, url_prefix="/desk")
-    ask = limiter.limit(LIMITS["ip"], methods=["POST"])(
-        limiter.limit(LIMITS["ip_address"], key_func=_address_key, methods=["POST"])(sign_in))
-    bp.add_url_rule("/sign-in", "sign_in", ask, methods=["GET", "POST"])
+    ask = limiter.limit(LIMITS["ip"])(limiter.limit(LIMITS["ip_address"], key_func=_address_key)(ask_for_link))
+    bp.add_url_rule("/sign-in", "sign_in", sign_in, methods=["GET"])
+    bp.add_url_rule("/sign-in", "ask_for_link", ask, methods=["POST"])
     bp.register_error_handler(429, _too_many)
     bp.add_url_rule("/sign-in/<token>", "show_link", show_link, methods=["GET"])
     bp.add_url_rule("/sign-in/<token>", "use_link", use_link, methods=["POST"])
@@ -103,12 +103,17 @@ def _address_key() -> str:
 
 
 def sign_in():
-    """GET: the email form. POST: mail a link if the address is on the team; the same answer either way."""
+    """The email form (GET and HEAD)."""
     if current_user.is_authenticated:
         return redirect(url_for("desk.inbox"))
-    if request.method == "GET":
-        back = request.args.get("next", "")
-        return render_template("desk/sign_in.html", next=back if RETURN_PATH.fullmatch(back) else "")
+    back = request.args.get("next", "")
+    return render_template("desk/sign_in.html", next=back if RETURN_PATH.fullmatch(back) else "")
+
+
+def ask_for_link():
+    """Mail a link if the address is on the team; the same answer either way (POST only)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("desk.inbox"))
     back = request.form.get("next", "")
     if RETURN_PATH.fullmatch(back):
         session["return_to"] = back  # this browser, once signed in, goes back there

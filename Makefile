@@ -46,7 +46,7 @@ serve: $(STAMP) var/secret_key site migrate
 	$(WITH_SECRET) $(PUBLIC_URL) CAPTURE_SITE_DIR=site \
 	CAPTURE_EMBEDDED_WORKER=$${CAPTURE_EMBEDDED_WORKER:-1} \
 	  $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile - \
-	  --logger-class capture.accesslog.RedactingLogger 'capture:create_app()'
+	  --logger-class capture.ops.accesslog.RedactingLogger 'capture:create_app()'
 
 # axe-core for the accessibility checks (tests/e2e), pinned by tests/e2e/package-lock.json.
 # Installed when missing or when the lockfile changes; without npm those checks skip.

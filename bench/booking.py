@@ -66,9 +66,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
 
-from capture.config import DEFAULTS  # noqa: E402
-from capture.models import bookings, leads, outbox  # noqa: E402
-from capture.sales import load_sales  # noqa: E402
+from capture.core.settings import DEFAULTS  # noqa: E402
+from capture.db.models import bookings, leads, outbox  # noqa: E402
+from capture.schema.sales import load_sales  # noqa: E402
 from databases import private_database  # noqa: E402
 from tests.gunicorn_server import Gunicorn  # noqa: E402
 

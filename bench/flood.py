@@ -56,9 +56,9 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from databases import private_database  # noqa: E402
-from capture.clock import utcnow  # noqa: E402
-from capture.config import DEFAULTS  # noqa: E402
-from capture.models import leads, outbox  # noqa: E402
+from capture.core.clock import utcnow  # noqa: E402
+from capture.core.settings import DEFAULTS  # noqa: E402
+from capture.db.models import leads, outbox  # noqa: E402
 from tests.gunicorn_server import Gunicorn, free_port  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"

@@ -14,7 +14,7 @@ host, warm, the median of 3:
 - with junk: the same plus `--junk` rows in the last 30 days, each with its own made-up path,
   referrer host, source, medium and campaign (a script that varies everything), so every
   grouping has that many keys;
-- before: the same with junk, the report unbounded (reports.VIEW_ROWS lifted: one row per key,
+- before: the same with junk, the report unbounded (report.VIEW_ROWS lifted: one row per key,
   as before the bound), by campaign only and run once (it takes tens of seconds).
 The ratio is each against the baseline.
 
@@ -43,8 +43,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from capture import create_app, reports, sitepaths  # noqa: E402
-from capture.models import daily_salts, daily_visitors, leads, page_views  # noqa: E402
+from capture import create_app
+from capture.reports import report
+from capture.core import sitepaths
+from capture.db.models import daily_salts, daily_visitors, leads, page_views  # noqa: E402
 from databases import private_database  # noqa: E402
 from report import PAGES, TZ, _copy, _executemany, _sqlite, lead_rows, timed  # noqa: E402
 from report import view_rows as report_view_rows  # noqa: E402
@@ -128,17 +130,17 @@ def part_one(url: str, folder: str, junk: int, before: bool) -> dict:
     insert(engine, "page_views", columns, junk_rows(today, junk, rng))
     print(f"  with {junk:,} junk rows", file=sys.stderr)
     result["junk"] = pages(client)
-    result["report_ms"] = timed(lambda: reports.report(engine, TZ, "campaign"))
-    result["rows_shown"] = len(reports.report(engine, TZ, "campaign").rows)
+    result["report_ms"] = timed(lambda: report.report(engine, TZ, "campaign"))
+    result["rows_shown"] = len(report.report(engine, TZ, "campaign").rows)
     if before:
         print("  before: the unbounded report by campaign (one run)", file=sys.stderr)
-        kept, reports.VIEW_ROWS = reports.VIEW_ROWS, 10 ** 9
+        kept, report.VIEW_ROWS = report.VIEW_ROWS, 10 ** 9
         try:
             start = time.perf_counter()
             response = client.get("/desk/report?by=campaign")
             result["before"] = ((time.perf_counter() - start) * 1000, len(response.data))
         finally:
-            reports.VIEW_ROWS = kept
+            report.VIEW_ROWS = kept
     engine.dispose()
     return result
 

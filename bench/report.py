@@ -10,7 +10,7 @@ half a million rows). The build writes in big batches (executemany on SQLite wit
 `synchronous=OFF` for the build only, COPY on PostgreSQL) and runs ANALYZE, as a live database's
 autovacuum / `PRAGMA optimize` would.
 
-Then it times `reports.report` for every dimension and both touches over the default period
+Then it times `report.report` for every dimension and both touches over the default period
 (the last 30 days), the last 365 days and the whole 3 years: warm (one run first), the median of 3. The
 baseline, in the same run and the same way, is a plain COUNT(*) of the period's leads (the
 least any report must do); the ratio is report ÷ baseline. Figures last. Target: under 1 s
@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import and_, create_engine, func, select, text  # noqa: E402
 
-from capture import reports  # noqa: E402
-from capture.models import leads, page_views  # noqa: E402
-from capture.store import attribution_keys, make_engine, migrate, reading  # noqa: E402
+from capture.reports import report  # noqa: E402
+from capture.db.models import leads, page_views  # noqa: E402
+from capture.db.store import attribution_keys, make_engine, migrate, reading  # noqa: E402
 
 TZ = ZoneInfo("Europe/London")
 DAYS = 3 * 365 + 1
@@ -183,7 +183,7 @@ def timed(action, runs: int = 3) -> float:
 def measure(engine, now: datetime) -> list[tuple[str, float, dict[tuple[str, str], float]]]:
     """(period name, baseline ms, {(dimension, touch): ms}) for the default period and 3 years."""
     results = []
-    since, until = reports.default_period(TZ, now)
+    since, until = report.default_period(TZ, now)
     periods = [("last 30 days", (since, until)), ("last 365 days", (until - timedelta(days=365), until)),
                ("3 years", (until - timedelta(days=DAYS), until))]
     for name, (since, until) in periods:
@@ -196,9 +196,9 @@ def measure(engine, now: datetime) -> list[tuple[str, float, dict[tuple[str, str
                 return conn.execute(count).scalar()
         base = timed(baseline)
         figures = {}
-        for by in reports.DIMENSIONS:
-            for touch in reports.TOUCHES:
-                figures[by, touch] = timed(lambda: reports.report(engine, TZ, by, touch, since, until))
+        for by in report.DIMENSIONS:
+            for touch in report.TOUCHES:
+                figures[by, touch] = timed(lambda: report.report(engine, TZ, by, touch, since, until))
         results.append((name, base, figures))
         print(f"  {name}: {baseline()} leads; baseline {base:.1f} ms", file=sys.stderr)
     return results
@@ -230,7 +230,7 @@ def main() -> None:
             print(f"built {args.leads:,} leads and {counted:,} page_views rows in "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
             results = measure(engine, now)
-            sample = reports.report(engine, TZ, "campaign", "first")
+            sample = report.report(engine, TZ, "campaign", "first")
         finally:
             engine.dispose()
             if schema:

@@ -13,14 +13,14 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .api import MAX_BODY
-from .config import ConfigError, Settings, load_settings
-from .errors import first_line
-from .forms import Schema, SchemaError, load_schema
-from .paths import TEMPLATES
-from .sales import Sales, SalesError, load_sales
-from .store import LeadWriter
-from .webhooks import check_secrets
+from capture.intake.api import MAX_BODY
+from capture.core.settings import ConfigError, Settings, load_settings
+from capture.core.errors import first_line
+from capture.schema.forms import Schema, SchemaError, load_schema
+from capture.core.paths import TEMPLATES
+from capture.schema.sales import Sales, SalesError, load_sales
+from capture.db.store import LeadWriter
+from capture.delivery.webhooks import check_secrets
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _start_worker(app: Flask, settings: Settings) -> None:
     """
     if not settings.embedded_worker or _inside_flask_command():
         return
-    from .worker import start_embedded
+    from capture.delivery.worker import start_embedded
     app.extensions["capture_worker"] = start_embedded(app.extensions["capture"])
 
 
@@ -82,7 +82,7 @@ def _inside_flask_command() -> bool:
 
 
 def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
-    from . import store
+    from capture.db import store
     engine = store.make_engine(settings.database_url)
     if settings.auto_migrate:
         try:
@@ -95,16 +95,21 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 
 def _register(app: Flask, settings: Settings) -> None:
-    from . import api, cli, desk, ratelimit, status, traffic
+    from capture.intake import api
+    from capture.cli import commands
+    from capture import desk
+    from capture.core import ratelimit
+    from capture.ops import health
+    from capture.traffic import beacons
     limiter = ratelimit.init_app(app, settings)
     app.register_blueprint(api.bp)
-    app.register_blueprint(status.bp)
-    traffic.init_app(app, limiter, settings)
-    desk.init_app(app, limiter, exempt=(api.bp, status.bp, traffic.bp))
+    app.register_blueprint(health.bp)
+    beacons.init_app(app, limiter, settings)
+    desk.init_app(app, limiter, exempt=(api.bp, health.bp, beacons.bp))
     if settings.site_dir:
-        from . import site
+        from capture.ops import site
         app.register_blueprint(site.make_blueprint(settings.site_dir))
-    cli.register(app)
+    commands.register(app)
 
 
 def _setup_logging() -> None:

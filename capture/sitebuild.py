@@ -12,7 +12,6 @@ strict build with a message naming the page.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -24,6 +23,15 @@ from urllib.parse import urljoin, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+# mkdocs-macros loads this file by path, outside the package: the repository goes on
+# the path so that the schema is the package's own module (capture/__init__ stays light).
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from capture.core import paths, sitepaths  # noqa: E402
+from capture.schema import forms  # noqa: E402
+
 API_PATH = "/api/forms/"
 BLANK_LINES = re.compile(r"\n\s*\n")
 
@@ -34,33 +42,12 @@ class FormMarkerError(ValueError):
     """A form marker in a page is wrong; the message names the page."""
 
 
-def sibling(name: str):
-    """capture/<name>.py, loaded without the Flask app package.
-
-    mkdocs-macros loads this file by path, not as part of the package, and the
-    package would bring Flask and SQLAlchemy into every site build.
-    """
-    if f"capture.{name}" in sys.modules:
-        return sys.modules[f"capture.{name}"]
-    alias = f"capture_{name}_for_site"
-    if alias not in sys.modules:
-        spec = importlib.util.spec_from_file_location(alias, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[alias] = module  # dataclasses look their module up while it loads
-        spec.loader.exec_module(module)
-    return sys.modules[alias]
-
-
-def forms_module():
-    """capture/forms.py: the schema the server validates with."""
-    return sibling("forms")
-
-
-TEMPLATES = sibling("paths").TEMPLATES
+TEMPLATES = paths.TEMPLATES
 # Everything a site build reads, relative to the repository (tests and the
 # build-time benchmark copy exactly this to build elsewhere).
-SITE_INPUTS = ("mkdocs.yml", "forms.yml", "docs", "templates",
-               "capture/forms.py", "capture/paths.py", "capture/sitebuild.py", "capture/sitepaths.py")
+SITE_INPUTS = ("mkdocs.yml", "forms.yml", "docs", "templates", "capture/__init__.py", "capture/sitebuild.py",
+               "capture/core/__init__.py", "capture/core/paths.py", "capture/core/sitepaths.py",
+               "capture/schema/__init__.py", "capture/schema/forms.py")
 
 
 def copy_site_inputs(dest: Path) -> Path:
@@ -134,13 +121,13 @@ class FormRenderer:
     @staticmethod
     def attribution_fields() -> tuple[str, ...]:
         """The hidden inputs the site's script fills: attribution and the time on the form."""
-        return forms_module().SCRIPT_FIELDS
+        return forms.SCRIPT_FIELDS
 
 
 def renderer_for(project_dir: str | Path, site_url: str = "") -> FormRenderer:
     """A renderer for the schema the service uses (CAPTURE_FORMS, default forms.yml)."""
     schema_path = Path(project_dir) / os.environ.get("CAPTURE_FORMS", "forms.yml")
-    schema = forms_module().load_schema(schema_path)
+    schema = forms.load_schema(schema_path)
     base = urlsplit(site_url).path.rstrip("/") if site_url else ""
     return FormRenderer(schema, api_url=os.environ.get("CAPTURE_API_URL", ""),
                         privacy_url=f"{base}/privacy/")
@@ -191,7 +178,7 @@ def on_post_build(env) -> None:
     output folder, so a build and its list always go together.
     """
     base = urlsplit(env.conf.get("site_url") or "").path
-    written = sibling("sitepaths").write(Path(env.conf["site_dir"]), base)
+    written = sitepaths.write(Path(env.conf["site_dir"]), base)
     log.info("listed the site's pages in %s", written)
 
 

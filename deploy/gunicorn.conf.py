@@ -37,7 +37,7 @@ errorlog = "-"
 loglevel = "info"
 # The visitor's address as nginx saw it, not nginx's own.
 # No query strings and no link tokens in the access log (capture/accesslog.py).
-logger_class = "capture.accesslog.RedactingLogger"
+logger_class = "capture.ops.accesslog.RedactingLogger"
 access_log_format = '%({x-forwarded-for}i)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 proc_name = "fernleaf-capture"

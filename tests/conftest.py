@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from sqlalchemy import create_engine, text
 
-from capture import clock as capture_clock
+from capture.core import clock as capture_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E = ROOT / "tests" / "e2e"

@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from capture import pipeline, tokens
-from capture.store import get_lead
-from capture.worker import Worker
+from capture.pipeline import stages
+from capture.core import tokens
+from capture.db.store import get_lead
+from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -30,7 +31,7 @@ def press(client, path: str, **fields):
 
 def state(app, lead_id: str):
     engine = app.extensions["capture"].engine
-    return get_lead(engine, lead_id)["status"], pipeline.timeline(engine, lead_id)
+    return get_lead(engine, lead_id)["status"], stages.timeline(engine, lead_id)
 
 
 def test_the_notification_carries_every_action_in_text_and_html(make_app, smtp_sink, consultation):

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from capture.models import leads, outbox
-from capture.store import get_lead
+from capture.db.models import leads, outbox
+from capture.db.store import get_lead
 from tests.conftest import TEST_SECRET
 
 JSON = {"Accept": "application/json"}

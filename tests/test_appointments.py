@@ -17,11 +17,12 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select, update
 
-from capture import appointments, tokens
-from capture.clock import utcnow
-from capture.models import bookings, leads, outbox
-from capture.store import get_lead, make_engine
-from capture.worker import Worker
+from capture.booking import appointments
+from capture.core import tokens
+from capture.core.clock import utcnow
+from capture.db.models import bookings, leads, outbox
+from capture.db.store import get_lead, make_engine
+from capture.delivery.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_sink import seven_bit_sink  # noqa: F401  (fixture)
@@ -376,8 +377,8 @@ def test_no_reminder_once_the_meeting_has_started(make_app, tmp_path, one_host, 
     start = datetime.fromisoformat(far[0]["start"])
     with ext(app).engine.begin() as conn:  # the worker was down: the reminder is still waiting
         conn.execute(update(outbox).where(outbox.c.kind != "remind_visitor").values(status="sent"))
-    monkeypatch.setattr("capture.worker.utcnow", lambda: start + timedelta(minutes=1))
-    monkeypatch.setattr("capture.outbox.utcnow", lambda: start + timedelta(minutes=1))
+    monkeypatch.setattr("capture.delivery.worker.utcnow", lambda: start + timedelta(minutes=1))
+    monkeypatch.setattr("capture.delivery.outbox.utcnow", lambda: start + timedelta(minutes=1))
     Worker(ext(app)).run_once()
     with ext(app).engine.connect() as conn:
         state = conn.execute(select(outbox.c.status, outbox.c.last_error)
@@ -419,21 +420,21 @@ def test_sales_book_the_requested_time_from_the_email_and_a_clash_is_reported(ma
 # --- privacy and spam ------------------------------------------------------------------
 
 def test_erasing_a_person_cancels_their_future_meeting_and_export_lists_it(make_app, one_host):
-    from capture import privacy
+    from capture.privacy import erasure
     app, client, slot, lead_id = booked_lead(make_app, one_host)
-    exported = privacy.access(ext(app).engine, "v1@example.com")
+    exported = erasure.access(ext(app).engine, "v1@example.com")
     assert [b["starts_at"].isoformat() for b in exported["leads"][0]["bookings"]] == [slot]
-    dry = privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
+    dry = erasure.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
     assert dry["bookings_cancelled"] == 1 and appointments.current(ext(app).engine, lead_id) is not None
-    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
+    erasure.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
     assert appointments.current(ext(app).engine, lead_id) is None
     assert slot in [s["start"] for s in first_slots(client)]
 
 
 def test_marking_a_booked_lead_as_spam_frees_its_time(make_app, one_host):
-    from capture import quarantine
+    from capture.pipeline import tray
     app, client, slot, lead_id = booked_lead(make_app, one_host)
-    quarantine.hold(ext(app), lead_id, MAYA)
+    tray.hold(ext(app), lead_id, MAYA)
     assert appointments.current(ext(app).engine, lead_id) is None
     assert slot in [s["start"] for s in first_slots(client)]
 
@@ -468,8 +469,8 @@ def test_marking_a_booked_lead_as_spam_sends_the_host_a_cancel(make_app, one_hos
     if how == "cli":
         assert app.test_cli_runner().invoke(args=["leads", "spam", lead_id, "--by", MAYA]).exit_code == 0
     else:
-        from capture import quarantine
-        quarantine.hold(ext(app), lead_id, MAYA)
+        from capture.pipeline import tray
+        tray.hold(ext(app), lead_id, MAYA)
     ended = appointments.get(ext(app).engine, made["id"])
     assert (ended["status"], ended["sequence"]) == ("cancelled", 1)
     assert [(u["recipient"], u["ref"]) for u in booking_updates(app, lead_id)] == [(MAYA, f"{made['id']}:1")]
@@ -490,8 +491,8 @@ def test_a_cancelled_consultation_shows_as_cancelled(make_app, one_host):
     made = appointments.current(ext(app).engine, lead_id)
     appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
     assert get_lead(ext(app).engine, lead_id)["status"] == "contacted"
-    from capture import inbox
-    [row] = [r for r in inbox.find(ext(app).engine, inbox.Filters(status="all")) if r["id"] == lead_id]
+    from capture.pipeline import search
+    [row] = [r for r in search.find(ext(app).engine, search.Filters(status="all")) if r["id"] == lead_id]
     assert row["consultation_cancelled"]
     page = signed_in(app, client).get(f"/desk/leads/{lead_id}").get_data(as_text=True)
     assert "Consultation cancelled:" in page and "Consultation booked:" not in page
@@ -640,8 +641,8 @@ def test_an_erasure_before_the_worker_still_sends_the_hosts_cancel(make_app, one
     made = appointments.current(ext(app).engine, lead_id)
     Worker(ext(app)).run_once()
     appointments.cancel(ext(app).engine, ext(app).sales, made["id"], "visitor", ext(app).mail_domain, utcnow())
-    from capture import privacy
-    privacy.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(),
+    from capture.privacy import erasure
+    erasure.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(),
                   sales=ext(app).sales, domain=ext(app).mail_domain)  # the worker is behind
     Worker(ext(app)).run_once()
     assert host_cancel_sent(app, lead_id, MAYA) == [f"{made['id']}:1"]
@@ -671,12 +672,12 @@ def test_the_first_hosts_cancel_survives_a_later_change(make_app):
 
 
 def test_not_spam_after_spam_tells_the_visitor_their_meeting_is_off(make_app, one_host, tmp_path):
-    from capture import quarantine
+    from capture.pipeline import tray
     app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
     Worker(ext(app)).run_once()  # the visitor has the invitation
-    quarantine.hold(ext(app), lead_id, MAYA)
-    quarantine.release(ext(app), lead_id, MAYA)
+    tray.hold(ext(app), lead_id, MAYA)
+    tray.release(ext(app), lead_id, MAYA)
     Worker(ext(app)).run_once()
     to_visitor = [u for u in booking_updates(app, lead_id) if u["recipient"] == "v1@example.com"]
     assert [(u["ref"], u["status"]) for u in to_visitor] == [(f"{made['id']}:1", "sent")]
@@ -685,11 +686,11 @@ def test_not_spam_after_spam_tells_the_visitor_their_meeting_is_off(make_app, on
 
 
 def test_an_erased_lead_cannot_be_booked_from_an_old_email(make_app, consultation):
-    from capture import privacy
+    from capture.privacy import erasure
     app = make_app()
     client = app.test_client()
     lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
-    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+    erasure.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
                   sales=ext(app).sales, domain=ext(app).mail_domain)
     book = "/actions/" + tokens.action_token(TEST_SECRET, lead_id, tokens.BOOK_REQUESTED, MAYA)
     assert client.get(book).status_code == 404

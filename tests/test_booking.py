@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from capture.booking import Busy, Slot, bookings_on, free_slots, is_offered, pick_host
-from capture.sales import load_sales
+from capture.booking.slots import Busy, Slot, bookings_on, free_slots, is_offered, pick_host
+from capture.schema.sales import load_sales
 
 LONDON = ZoneInfo("Europe/London")
 MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"

@@ -132,7 +132,7 @@ UNSAFE = "Ada\x1b[2J\u202eecalevoL\u200b\x85\u2028\ud800"
 def test_stored_text_reaches_the_terminal_harmless(app, client, consultation):
     """Rows written before today's checks, or by hand: escapes and bidi overrides show as escapes."""
     from sqlalchemy import update
-    from capture.models import leads
+    from capture.db.models import leads
     lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
     with app.extensions["capture"].engine.begin() as conn:
         conn.execute(update(leads).values(name=UNSAFE.replace("\ud800", ""), first_utm_campaign=UNSAFE[:12],
@@ -147,7 +147,7 @@ def test_stored_text_reaches_the_terminal_harmless(app, client, consultation):
 
 
 def test_terminal_safe_keeps_ordinary_text():
-    from capture.cli import terminal_safe
+    from capture.cli.commands import terminal_safe
     text = "Zoë Ångström — 山田 <zoe@example.com>\nnext line"
     assert terminal_safe(text) == text
     assert terminal_safe("\ud800\t") == "\\ud800\\u0009"
@@ -180,8 +180,8 @@ def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, co
 def test_leads_list_filters_by_status_owner_and_overdue(app, client, consultation):
     from datetime import timedelta
     from sqlalchemy import update
-    from capture.clock import utcnow
-    from capture.models import leads
+    from capture.core.clock import utcnow
+    from capture.db.models import leads
     first = client.post("/api/forms/consultation", json={**consultation, "name": "First One"}).json["id"]
     client.post("/api/forms/consultation", json={**consultation, "name": "Second One"})  # Tom's
     with app.extensions["capture"].engine.begin() as conn:

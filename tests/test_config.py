@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from capture import create_app
-from capture.config import ConfigError, load_settings, parse_mail_url
+from capture.core.settings import ConfigError, load_settings, parse_mail_url
 from tests.conftest import ROOT, TEST_SECRET
 
 BASE = {"secret_key": TEST_SECRET}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from capture.config import DEFAULTS, load_settings
+from capture.core.settings import DEFAULTS, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -182,5 +182,5 @@ def test_the_access_log_keeps_no_query_and_no_link_token(tmp_path):
     ("/actionsX/abc", "/actionsX/abc"),
 ])
 def test_every_segment_after_a_link_prefix_is_redacted(path, logged):
-    from capture.accesslog import redact
+    from capture.ops.accesslog import redact
     assert redact(path) == logged

@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from capture import pipeline, signin, tokens
-from capture.clock import utcnow
-from capture.models import leads, outbox
-from capture.pipeline import Change
-from capture.store import get_lead
+from capture.pipeline import stages
+from capture.desk import signin
+from capture.core import tokens
+from capture.core.clock import utcnow
+from capture.db.models import leads, outbox
+from capture.pipeline.stages import Change
+from capture.db.store import get_lead
 
 MAYA, TOM, PRIYA = "maya@fernleaf.example", "tom@fernleaf.example", "priya@fernleaf.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,7 +61,7 @@ def test_no_change_without_a_session_even_with_a_csrf_token(app, client, consult
         response = client.post(f"/desk/leads/{lead_id}/{action}", data={**data, "csrf_token": token})
         assert response.status_code == 302
     assert get_lead(app.extensions["capture"].engine, lead_id)["status"] == "new"
-    assert pipeline.timeline(app.extensions["capture"].engine, lead_id) == []
+    assert stages.timeline(app.extensions["capture"].engine, lead_id) == []
 
 
 def test_a_post_without_a_csrf_token_is_a_clear_400(app, client, consultation):
@@ -260,7 +262,7 @@ def test_the_inbox_shows_my_leads_overdue_first_and_filters(app, client, consult
     assert "Tom&#39;s Lead" in everyone
     found = client.get("/desk/?owner=&q=zebra").get_data(as_text=True)
     assert "Late Comer" in found and "Early Bird" not in found
-    pipeline.change_status(engine, app.extensions["capture"].sales, third, Change("contacted"), MAYA)
+    stages.change_status(engine, app.extensions["capture"].sales, third, Change("contacted"), MAYA)
     contacted = client.get("/desk/?status=contacted").get_data(as_text=True)
     assert "Late Comer" in contacted and "Early Bird" not in contacted
     assert "Early Bird" in client.get("/desk/?overdue=1").get_data(as_text=True)

@@ -12,8 +12,12 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from capture import create_app, pipeline, quarantine, signin, tokens
-from capture.store import make_engine, new_lead_id
+from capture import create_app
+from capture.pipeline import stages
+from capture.pipeline import tray
+from capture.desk import signin
+from capture.core import tokens
+from capture.db.store import make_engine, new_lead_id
 from tests.conftest import TEST_SECRET
 from tests.test_desk import CSRF, MAYA, csrf, post, sign_in
 
@@ -167,10 +171,10 @@ def test_a_post_for_an_id_that_cannot_be_a_lead_is_a_404(app, client, consultati
 @pytest.mark.parametrize("lead_id", ["\x00", "a\x00b", "x" * 200, ""])
 def test_the_pipeline_and_the_spam_tray_say_no_such_lead_for_an_impossible_id(app, lead_id):
     ext = app.extensions["capture"]
-    changes = [lambda: pipeline.change_status(ext.engine, ext.sales, lead_id, pipeline.Change("contacted"), MAYA),
-               lambda: pipeline.add_note(ext.engine, lead_id, "Called back.", MAYA),
-               lambda: pipeline.assign(ext.engine, ext.sales, lead_id, MAYA, MAYA),
-               lambda: quarantine.hold(ext, lead_id, MAYA), lambda: quarantine.release(ext, lead_id, MAYA)]
+    changes = [lambda: stages.change_status(ext.engine, ext.sales, lead_id, stages.Change("contacted"), MAYA),
+               lambda: stages.add_note(ext.engine, lead_id, "Called back.", MAYA),
+               lambda: stages.assign(ext.engine, ext.sales, lead_id, MAYA, MAYA),
+               lambda: tray.hold(ext, lead_id, MAYA), lambda: tray.release(ext, lead_id, MAYA)]
     for change in changes:
-        with pytest.raises(pipeline.NoSuchLead):
+        with pytest.raises(stages.NoSuchLead):
             change()

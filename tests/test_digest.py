@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from capture import digest, pipeline
-from capture.clock import utcnow
-from capture.models import leads, outbox
-from capture.pipeline import Change
-from capture.worker import Worker
+from capture.reports import digest
+from capture.pipeline import stages
+from capture.core.clock import utcnow
+from capture.db.models import leads, outbox
+from capture.pipeline.stages import Change
+from capture.delivery.worker import Worker
 
 LONDON = ZoneInfo("Europe/London")
 # Which week is "last week", and whether Monday 08:00 has passed, follow the clock (a Wednesday).
@@ -79,8 +80,8 @@ def test_the_digest_has_last_weeks_numbers_against_the_week_before(make_app, tmp
     lead(week.start + timedelta(days=2), "winter", 2)
     lead(week.start + timedelta(days=3), "spring", 3)
     lead(week.start - timedelta(days=3), "autumn", 4)  # the week before
-    pipeline.change_status(ext(app).engine, ext(app).sales, won, Change("contacted"), "maya@fernleaf.example")
-    pipeline.change_status(ext(app).engine, ext(app).sales, won, Change("won", value=480000), "maya@fernleaf.example")
+    stages.change_status(ext(app).engine, ext(app).sales, won, Change("contacted"), "maya@fernleaf.example")
+    stages.change_status(ext(app).engine, ext(app).sales, won, Change("won", value=480000), "maya@fernleaf.example")
     ctx = digest.context(ext(app).engine, ext(app).sales, LONDON, week, "http://x/desk/report", utcnow())
     figures = {f["label"]: f for f in ctx["figures"]}
     assert (figures["Leads"]["now"], figures["Leads"]["then"], figures["Leads"]["change"]) == ("3", "1", 200)

@@ -12,10 +12,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from capture import appointments, mail, signin
-from capture.clock import utcnow
-from capture.models import bookings, events, leads, outbox, sign_in_links, sign_outs
-from capture.worker import Worker
+from capture.booking import appointments
+from capture.delivery import mail
+from capture.desk import signin
+from capture.core.clock import utcnow
+from capture.db.models import bookings, events, leads, outbox, sign_in_links, sign_outs
+from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 PUBLIC = "http://127.0.0.1:8000"

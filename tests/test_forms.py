@@ -4,8 +4,14 @@ from datetime import date
 import pytest
 import yaml
 
-from capture.forms import (ATTRIBUTION_FIELDS, SchemaError, clean_attribution, load_schema,
-                           parse_schema, validate_submission)
+from capture.schema.forms import (
+    ATTRIBUTION_FIELDS,
+    SchemaError,
+    clean_attribution,
+    load_schema,
+    parse_schema,
+    validate_submission,
+)
 
 TODAY = date(2030, 6, 15)
 

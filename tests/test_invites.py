@@ -12,12 +12,19 @@ import pytest
 import vobject
 from icalendar import Calendar
 
-from capture.invites import (CONTENT_TYPE, booking_uid, consultation_uid, content_params, invitation,
-                             tentative)
-from capture import appointments, quarantine
-from capture.clock import utcnow
-from capture.sales import Meeting
-from capture.worker import Worker
+from capture.booking.invitations import (
+    CONTENT_TYPE,
+    booking_uid,
+    consultation_uid,
+    content_params,
+    invitation,
+    tentative,
+)
+from capture.booking import appointments
+from capture.pipeline import tray
+from capture.core.clock import utcnow
+from capture.schema.sales import Meeting
+from capture.delivery.worker import Worker
 from tests.conftest import need_service
 from tests.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)
 
@@ -265,7 +272,7 @@ def released(app, client) -> tuple[str, datetime]:
     slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
     lead_id = client.post("/api/forms/consultation", json={**visitor(1, slot.isoformat()), "fax": "x"}).json["id"]
     assert appointments.current(ext(app).engine, lead_id) is None
-    quarantine.release(ext(app), lead_id, MAYA)
+    tray.release(ext(app), lead_id, MAYA)
     return lead_id, slot
 
 
@@ -383,8 +390,8 @@ default_calendar = consult
 
 def test_a_request_booked_again_after_a_cancel_outranks_the_cancel(make_app, consultation):
     """Sales book a request, it is cancelled, sales book it again: same UID, a higher SEQUENCE."""
-    from capture import appointments
-    from capture.clock import utcnow
+    from capture.booking import appointments
+    from capture.core.clock import utcnow
     app = make_app()
     ext = app.extensions["capture"]
     client = app.test_client()

@@ -12,13 +12,13 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from capture import mail
-from capture.paths import TEMPLATES
-from capture.config import parse_mail_url
-from capture.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, load_schema
-from capture.models import outbox
-from capture.transport import make_transport
-from capture.worker import Worker
+from capture.delivery import mail
+from capture.core.paths import TEMPLATES
+from capture.core.settings import parse_mail_url
+from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, load_schema
+from capture.db.models import outbox
+from capture.delivery.transport import make_transport
+from capture.delivery.worker import Worker
 from tests.conftest import ROOT
 from tests.smtp_sink import seven_bit_sink, smtp_sink  # noqa: F401  (fixtures)
 
@@ -386,7 +386,7 @@ def test_tls_transports_check_the_certificate_and_log_in(scheme, tls_files, smtp
     import ssl
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
-    from capture.transport import SendError
+    from capture.delivery.transport import SendError
     cert, key = tls_files
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
@@ -511,7 +511,7 @@ def test_a_reply_to_that_cannot_be_built_is_an_error_not_a_silent_gap(consultati
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
-from capture.forms import clean_attribution, validate_submission  # noqa: E402
+from capture.schema.forms import clean_attribution, validate_submission  # noqa: E402
 
 TODAY = date(2026, 12, 9)  # a Wednesday; the day the generated submissions are validated on
 
@@ -579,7 +579,7 @@ def test_every_accepted_submission_can_be_mailed(submission):
 @given(submission=submissions())
 def test_every_stored_lead_can_be_mailed(app, submission):
     """Through the API and the database (SQLite and PostgreSQL) and back: nothing stored is unmailable."""
-    from capture.store import get_lead
+    from capture.db.store import get_lead
     form, data = submission
     response = app.test_client().post(f"/api/forms/{form.id}", json=data)
     assert response.status_code in (201, 409, 422), response.get_data(as_text=True)

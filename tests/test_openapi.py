@@ -3,7 +3,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from capture.forms import load_schema
+from capture.schema.forms import load_schema
 
 
 @pytest.fixture

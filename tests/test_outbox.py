@@ -8,12 +8,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import select, update
 
-from capture import outbox
-from capture.config import DeliverySettings, load_settings
-from capture.forms import load_schema
-from capture.models import leads, outbox as outbox_table
-from capture.clock import utcnow
-from capture.worker import Worker
+from capture.delivery import outbox
+from capture.core.settings import DeliverySettings, load_settings
+from capture.schema.forms import load_schema
+from capture.db.models import leads, outbox as outbox_table
+from capture.core.clock import utcnow
+from capture.delivery.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 from tests.smtp_sink import SmtpSink, smtp_sink  # noqa: F401  (fixture)
 
@@ -84,13 +84,13 @@ def test_schedule_is_configurable():
                                          ("mail_timeout", "-1"), ("worker_poll", "1 week"),
                                          ("mail_give_up", "")])
 def test_bad_delivery_settings_name_the_variable(name, value):
-    from capture.config import ConfigError
+    from capture.core.settings import ConfigError
     with pytest.raises(ConfigError, match=f"^CAPTURE_{name.upper()}: "):
         load_settings({"secret_key": TEST_SECRET, name: value})
 
 
 def test_a_lease_shorter_than_two_timeouts_is_refused():
-    from capture.config import ConfigError
+    from capture.core.settings import ConfigError
     with pytest.raises(ConfigError, match="^CAPTURE_MAIL_LEASE: .*twice CAPTURE_MAIL_TIMEOUT"):
         load_settings({"secret_key": TEST_SECRET, "mail_timeout": "30s", "mail_lease": "45s"})
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from capture import pipeline
-from capture.clock import utcnow
-from capture.models import outbox
-from capture.pipeline import Change, PipelineError
-from capture.store import get_lead
-from capture.worker import Worker
+from capture.pipeline import stages
+from capture.core.clock import utcnow
+from capture.db.models import outbox
+from capture.pipeline.stages import Change, PipelineError
+from capture.db.store import get_lead
+from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 LONDON = ZoneInfo("Europe/London")
@@ -57,8 +57,8 @@ def ext(app):
 def test_a_change_missing_what_it_needs_is_refused_and_records_nothing(app, client, consultation, change, message):
     lead_id = post(client, consultation)
     with pytest.raises(PipelineError, match=message):
-        pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA)
-    assert pipeline.timeline(ext(app).engine, lead_id) == []
+        stages.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA)
+    assert stages.timeline(ext(app).engine, lead_id) == []
     assert get_lead(ext(app).engine, lead_id)["status"] == "new"
 
 
@@ -67,89 +67,89 @@ def test_a_lead_moves_through_the_pipeline_with_an_event_for_every_change(app, c
     lead_id = post(client, consultation)
     t0 = utcnow()
     steps = [Change("contacted"), Change("consultation", note="Call booked for Tuesday"),
-             Change("proposal"), Change("won", value=pipeline.parse_money("£8,500"))]
+             Change("proposal"), Change("won", value=stages.parse_money("£8,500"))]
     for i, change in enumerate(steps):
-        assert pipeline.change_status(engine, sales, lead_id, change, TOM, now=t0 + timedelta(minutes=i))
+        assert stages.change_status(engine, sales, lead_id, change, TOM, now=t0 + timedelta(minutes=i))
     lead = get_lead(engine, lead_id)
     assert (lead["status"], lead["deal_value"], lead["lost_reason"]) == ("won", 850000, None)
     assert lead["first_contact_at"] == t0  # the first move out of new, kept
-    history = pipeline.timeline(engine, lead_id)
+    history = stages.timeline(engine, lead_id)
     assert [(e["from_status"], e["to_status"], e["actor"]) for e in history] == [
         ("new", "contacted", TOM), ("contacted", "consultation", TOM),
         ("consultation", "proposal", TOM), ("proposal", "won", TOM)]
     assert history[1]["note"] == "Call booked for Tuesday" and history[3]["deal_value"] == 850000
-    assert pipeline.money(lead["deal_value"], sales.currency) == "£8,500"
+    assert stages.money(lead["deal_value"], sales.currency) == "£8,500"
 
 
 def test_repeating_a_change_is_harmless(app, client, consultation):
     engine, sales = ext(app).engine, ext(app).sales
     lead_id = post(client, consultation)
-    assert pipeline.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is not None
-    assert pipeline.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is None
-    assert len(pipeline.timeline(engine, lead_id)) == 1
+    assert stages.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is not None
+    assert stages.change_status(engine, sales, lead_id, Change("contacted"), MAYA) is None
+    assert len(stages.timeline(engine, lead_id)) == 1
 
 
 def test_any_move_is_allowed_and_lost_keeps_its_reason(app, client, consultation):
     engine, sales = ext(app).engine, ext(app).sales
     lead_id = post(client, consultation)
-    pipeline.change_status(engine, sales, lead_id, Change("won", value=100000), MAYA)
-    pipeline.change_status(engine, sales, lead_id, Change("lost", reason="other", note="Went quiet"), MAYA)
+    stages.change_status(engine, sales, lead_id, Change("won", value=100000), MAYA)
+    stages.change_status(engine, sales, lead_id, Change("lost", reason="other", note="Went quiet"), MAYA)
     lead = get_lead(engine, lead_id)
     assert (lead["status"], lead["lost_reason"], lead["deal_value"]) == ("lost", "other", None)
-    pipeline.change_status(engine, sales, lead_id, Change("won", value=200000), MAYA)
-    pipeline.change_status(engine, sales, lead_id, Change("proposal"), MAYA)  # reopened: no win, no value
+    stages.change_status(engine, sales, lead_id, Change("won", value=200000), MAYA)
+    stages.change_status(engine, sales, lead_id, Change("proposal"), MAYA)  # reopened: no win, no value
     assert get_lead(engine, lead_id)["deal_value"] is None
-    pipeline.change_status(engine, sales, lead_id, Change("new"), MAYA)  # a mistake, undone
+    stages.change_status(engine, sales, lead_id, Change("new"), MAYA)  # a mistake, undone
     assert get_lead(engine, lead_id)["first_contact_at"] is not None  # the clock stopped once
 
 
 def test_notes_and_reassignment_are_events(app, client, consultation):
     engine, sales = ext(app).engine, ext(app).sales
     lead_id = post(client, consultation)
-    pipeline.add_note(engine, lead_id, "  Prefers mornings  ", TOM)
-    assert pipeline.assign(engine, sales, lead_id, "TOM@fernleaf.example", MAYA)["owner"] == TOM
-    assert pipeline.assign(engine, sales, lead_id, TOM, MAYA) is None
+    stages.add_note(engine, lead_id, "  Prefers mornings  ", TOM)
+    assert stages.assign(engine, sales, lead_id, "TOM@fernleaf.example", MAYA)["owner"] == TOM
+    assert stages.assign(engine, sales, lead_id, TOM, MAYA) is None
     with pytest.raises(PipelineError, match="not a salesperson"):
-        pipeline.assign(engine, sales, lead_id, "priya@fernleaf.example", MAYA)  # marketing
+        stages.assign(engine, sales, lead_id, "priya@fernleaf.example", MAYA)  # marketing
     with pytest.raises(PipelineError, match="empty"):
-        pipeline.add_note(engine, lead_id, "   ", TOM)
-    kinds = [(e["kind"], e["note"], e["owner"]) for e in pipeline.timeline(engine, lead_id)]
+        stages.add_note(engine, lead_id, "   ", TOM)
+    kinds = [(e["kind"], e["note"], e["owner"]) for e in stages.timeline(engine, lead_id)]
     assert kinds == [("note", "Prefers mornings", None), ("assign", f"from {MAYA}", TOM)]
     assert get_lead(engine, lead_id)["owner"] == TOM
 
 
 def test_an_unknown_or_spam_lead_cannot_be_changed(app, client, consultation):
     engine, sales = ext(app).engine, ext(app).sales
-    with pytest.raises(pipeline.NoSuchLead):
-        pipeline.change_status(engine, sales, "nope", Change("contacted"), MAYA)
+    with pytest.raises(stages.NoSuchLead):
+        stages.change_status(engine, sales, "nope", Change("contacted"), MAYA)
     spam = post(client, consultation, fax="bot")
-    with pytest.raises(pipeline.NoSuchLead):
-        pipeline.add_note(engine, spam, "hi", MAYA)
+    with pytest.raises(stages.NoSuchLead):
+        stages.add_note(engine, spam, "hi", MAYA)
 
 
 @pytest.mark.parametrize("text, pence", [("8500", 850000), ("8,500.50", 850050), ("£ 12,000", 1200000),
                                          ("0.5", 50)])
 def test_money_is_parsed_to_minor_units(text, pence):
-    assert pipeline.parse_money(text) == pence
+    assert stages.parse_money(text) == pence
 
 
 @pytest.mark.parametrize("text", ["", "lots", "8.555", "1,00", "-5", "€8,500", "$8500", "EUR 10", "9" * 30])
 def test_money_that_is_no_amount_in_our_currency_is_refused(text):
     with pytest.raises(PipelineError):
-        pipeline.parse_money(text, "GBP")
+        stages.parse_money(text, "GBP")
 
 
 def test_a_note_with_control_characters_is_refused(app, client, consultation):
     lead_id = post(client, consultation)
     for bad in ("a\x00b", "bell\x07"):
         with pytest.raises(PipelineError, match="characters"):
-            pipeline.add_note(ext(app).engine, lead_id, bad, MAYA)
-    pipeline.add_note(ext(app).engine, lead_id, "two\nlines\tand a tab", MAYA)  # ordinary text is fine
+            stages.add_note(ext(app).engine, lead_id, bad, MAYA)
+    stages.add_note(ext(app).engine, lead_id, "two\nlines\tand a tab", MAYA)  # ordinary text is fine
 
 
 def test_reassigning_sends_the_coming_reminder_to_the_new_owner(app, client, consultation):
     lead_id = post(client, consultation)  # Maya's
-    pipeline.assign(ext(app).engine, ext(app).sales, lead_id, TOM, MAYA)
+    stages.assign(ext(app).engine, ext(app).sales, lead_id, TOM, MAYA)
     found = {j["kind"]: j["recipient"] for j in jobs(app, lead_id) if j["kind"] in ("remind_owner", "escalate")}
     assert found == {"remind_owner": TOM, "escalate": MAYA}
 
@@ -179,27 +179,27 @@ def test_a_friday_evening_lead_is_reminded_and_escalated_on_monday_morning(app):
     sales = ext(app).sales
     received = london(2026, 11, 13, 17, 20)  # Friday, 10 minutes before closing
     lead = {"id": "L1", "spam": False, "owner": TOM, "received_at": received}
-    found = {j["kind"]: j for j in pipeline.followups(sales, lead, "fernleaf.example", received)}
+    found = {j["kind"]: j for j in stages.followups(sales, lead, "fernleaf.example", received)}
     assert found["remind_owner"]["available_at"] == london(2026, 11, 16, 9, 20)  # 30 working minutes
     assert found["escalate"]["available_at"] == london(2026, 11, 16, 9, 50)  # 60
     assert found["escalate"]["recipient"] == MAYA  # the manager
     assert found["remind_owner"]["scheduled_for"] == found["remind_owner"]["available_at"]
-    assert pipeline.due_at(sales, received) == london(2026, 11, 16, 9, 50)
+    assert stages.due_at(sales, received) == london(2026, 11, 16, 9, 50)
 
 
 def test_a_lead_on_a_bank_holiday_counts_from_the_next_working_morning(app):
     sales = ext(app).sales
     received = london(2026, 12, 25, 11, 0)  # Christmas Day; the 28th is the Boxing Day substitute
-    assert pipeline.due_at(sales, received) == london(2026, 12, 29, 10, 0)
+    assert stages.due_at(sales, received) == london(2026, 12, 29, 10, 0)
 
 
 def test_response_times_in_wall_clock_and_working_time(app):
     sales = ext(app).sales
     lead = {"received_at": london(2026, 11, 13, 17, 20), "first_contact_at": london(2026, 11, 16, 9, 40)}
-    times = pipeline.response_times(sales, lead)
+    times = stages.response_times(sales, lead)
     assert times["working_minutes"] == 50 and times["wall_minutes"] == 60 * 64 + 20
     assert not times["overdue"] and not times["waiting"]
-    waiting = pipeline.response_times(sales, {"received_at": lead["received_at"], "first_contact_at": None},
+    waiting = stages.response_times(sales, {"received_at": lead["received_at"], "first_contact_at": None},
                                       now=london(2026, 11, 16, 10, 0))
     assert waiting["waiting"] and waiting["overdue"] and waiting["working_minutes"] == 70
 
@@ -207,7 +207,7 @@ def test_response_times_in_wall_clock_and_working_time(app):
 @pytest.mark.parametrize("minutes, text", [(1, "1 working minute"), (30, "30 working minutes"),
                                            (60, "1 working hour"), (135, "2 working hours 15 minutes")])
 def test_working_spans_read_naturally(minutes, text):
-    assert pipeline.working_span(timedelta(minutes=minutes)) == text
+    assert stages.working_span(timedelta(minutes=minutes)) == text
 
 
 def make_due(app, lead_id: str, kind: str) -> None:
@@ -245,7 +245,7 @@ def test_the_owner_is_reminded_once_and_the_managers_told_naming_the_owner(make_
 def test_a_lead_contacted_before_its_reminder_is_due_gets_none(make_app, smtp_sink, consultation):
     app = make_app(mail_url=smtp_sink.url)
     lead_id = post(app.test_client(), consultation)
-    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
     make_due(app, lead_id, "remind_owner")
     make_due(app, lead_id, "escalate")
     Worker(ext(app)).run_once()

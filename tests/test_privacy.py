@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from capture import pipeline, privacy
-from capture.clock import utcnow
-from capture.config import load_settings
-from capture.models import leads, outbox, privacy_log
-from capture.outbox import list_jobs
-from capture.pipeline import Change
-from capture.store import get_lead
-from capture.worker import Worker
+from capture.pipeline import stages
+from capture.privacy import erasure
+from capture.core.clock import utcnow
+from capture.core.settings import load_settings
+from capture.db.models import leads, outbox, privacy_log
+from capture.delivery.outbox import list_jobs
+from capture.pipeline.stages import Change
+from capture.db.store import get_lead
+from capture.delivery.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 
 ADA = "ada@analytical.example.com"
@@ -42,14 +43,14 @@ def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultat
     first = post(client, consultation)
     second = post(client, consultation, email="ADA@analytical.example.com", message="Call me on 0117 496 0000")
     other = post(client, consultation, name="Grace Hopper", email="grace@navy.example.com")
-    pipeline.change_status(engine, ext(app).sales, first, Change("won", value=850000), "maya@fernleaf.example")
-    pipeline.add_note(engine, second, "Ada Lovelace prefers mornings", "tom@fernleaf.example")
+    stages.change_status(engine, ext(app).sales, first, Change("won", value=850000), "maya@fernleaf.example")
+    stages.add_note(engine, second, "Ada Lovelace prefers mornings", "tom@fernleaf.example")
 
-    preview = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
+    preview = erasure.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), dry_run=True, sales=ext(app).sales, domain=ext(app).mail_domain)
     assert preview["leads"] == 2 and preview["messages"] > 0 and len(preview["notes_naming"]) == 1
     assert get_lead(engine, first)["name"] == "Ada Lovelace"  # a dry run changes nothing
 
-    done = privacy.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
+    done = erasure.erase(engine, ext(app).schema, ADA, "maya@fernleaf.example", utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
     assert done["leads"] == 2
     for lead_id in (first, second):
         lead = get_lead(engine, lead_id)
@@ -66,7 +67,7 @@ def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultat
     assert get_lead(engine, other)["name"] == "Grace Hopper"  # nobody else is touched
     [log] = table(app, privacy_log)
     assert (log["action"], log["leads"], log["actor"]) == ("erase", 2, "maya@fernleaf.example")
-    assert privacy.access(engine, ADA)["leads"] == []
+    assert erasure.access(engine, ADA)["leads"] == []
 
 
 def test_the_cli_erases_and_exports_one_person(app, client, consultation):
@@ -101,15 +102,15 @@ def test_retention_deletes_old_spam_and_anonymises_old_enquiries_and_clients(app
     age(app, old_spam, days=31)
     age(app, new_spam, days=29)
     stale, fresh = post(client, consultation), post(client, consultation)
-    pipeline.change_status(engine, sales, stale, Change("lost", reason="price"), "maya@fernleaf.example")
+    stages.change_status(engine, sales, stale, Change("lost", reason="price"), "maya@fernleaf.example")
     age(app, stale, days=731)
     age(app, fresh, days=700)
     old_client, client_within = post(client, consultation), post(client, consultation)
     for lead_id, days in ((old_client, 2193), (client_within, 2000)):
-        pipeline.change_status(engine, sales, lead_id, Change("won", value=100000), "maya@fernleaf.example")
+        stages.change_status(engine, sales, lead_id, Change("won", value=100000), "maya@fernleaf.example")
         age(app, lead_id, days=days)
 
-    done = privacy.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    done = erasure.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
 
     assert done["spam_deleted"] == 1 and get_lead(engine, old_spam) is None
     assert get_lead(engine, new_spam) is not None
@@ -118,7 +119,7 @@ def test_retention_deletes_old_spam_and_anonymises_old_enquiries_and_clients(app
     assert get_lead(engine, old_client)["email"] is None and get_lead(engine, client_within)["email"] == ADA
     assert get_lead(engine, old_client)["deal_value"] == 100000
     assert (done["enquiries_anonymised"], done["clients_anonymised"]) == (1, 1)
-    again = privacy.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    again = erasure.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
     assert again == {"spam_deleted": 0, "enquiries_anonymised": 0, "clients_anonymised": 0,
                      "messages_cleared": 0, "visitor_salts_deleted": 0, "visitor_keys_deleted": 0,
                      "page_views_deleted": 0}
@@ -131,7 +132,7 @@ def test_retention_clears_the_addresses_on_old_sent_messages(app, client, consul
                      .values(status="sent", sent_at=utcnow() - timedelta(days=91)))
         conn.execute(update(outbox).where(outbox.c.kind == "notify_sales")
                      .values(status="sent", sent_at=utcnow() - timedelta(days=89)))
-    done = privacy.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    done = erasure.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
     assert done["messages_cleared"] == 1
     recipients = {j["kind"]: j["recipient"] for j in table(app, outbox, outbox.c.kind.in_(("confirm_visitor",)))}
     assert recipients == {"confirm_visitor": "erased"}
@@ -170,7 +171,7 @@ def test_the_privacy_page_states_the_periods_the_code_applies():
 def test_no_personal_data_in_any_log_line_of_a_whole_journey(make_app, consultation, caplog):
     """Submit, mail, remind, sign in, act from the email and the desk, erase, retain: scan every log line."""
     from tests.test_desk import csrf, sign_in
-    from capture import tokens
+    from capture.core import tokens
     caplog.set_level("DEBUG")
     app = make_app()
     client = app.test_client()
@@ -189,7 +190,7 @@ def test_no_personal_data_in_any_log_line_of_a_whole_journey(make_app, consultat
     client.post(f"/desk/leads/{lead_id}/status", data={"status": "won", "value": "9,000", "csrf_token": token})
     client.get("/desk/?q=Quixote")
     app.test_cli_runner().invoke(args=["leads", "erase", "--email", secrets["email"]])
-    privacy.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
+    erasure.apply_retention(ext(app).engine, ext(app).schema, ext(app).settings.retention, utcnow())
     text = caplog.text
     assert lead_id in text and "sent" in text  # the logs did record the journey
     for value in [*secrets.values(), "Zebedee", "Quixote", "zq.private", "Rocinante", "7700 900123"]:
@@ -204,7 +205,7 @@ def every_text_value(engine) -> list[tuple[str, str, str]]:
     Read from the models, so a column added later is scanned too.
     """
     from sqlalchemy import JSON, String, Text
-    from capture.models import metadata
+    from capture.db.models import metadata
     found = []
     with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -218,7 +219,7 @@ def every_text_value(engine) -> list[tuple[str, str, str]]:
 def test_erasure_leaves_the_address_nowhere(make_app, consultation, tmp_path):
     """Every table and column, after a life with a booking, a move, reminders and mail sent."""
     from tests.test_appointments import first_slots
-    from capture import appointments
+    from capture.booking import appointments
     app = make_app()
     client = app.test_client()
     slots = first_slots(client, days=14)
@@ -230,7 +231,7 @@ def test_erasure_leaves_the_address_nowhere(make_app, consultation, tmp_path):
     made = appointments.current(ext(app).engine, lead_id)
     appointments.move(ext(app).engine, ext(app).sales, made["id"],
                       datetime.fromisoformat(slots[-2]["start"]), "visitor", ext(app).mail_domain, utcnow())
-    pipeline.add_note(ext(app).engine, request, "Rang back, all good", "maya@fernleaf.example")
+    stages.add_note(ext(app).engine, request, "Rang back, all good", "maya@fernleaf.example")
     Worker(ext(app)).run_once()  # confirmations, notifications, updates: sent to the address
     assert any(ADA in value.lower() for _t, _c, value in every_text_value(ext(app).engine))
 
@@ -254,13 +255,13 @@ def test_staff_notes_that_name_the_person_go_with_the_erasure(app, client, consu
     engine = ext(app).engine
     lead_id = post(client, consultation)
     maya = "maya@fernleaf.example"
-    named = [pipeline.add_note(engine, lead_id, text, maya) for text in (
+    named = [stages.add_note(engine, lead_id, text, maya) for text in (
         "Rang 020 7946 0018 twice, no answer",  # the phone as typed on the form: +44 20 7946 0018
         "Ada Lovelace wants a shop by March", f"Wrote to {ADA.upper()}")]
-    pipeline.add_note(engine, lead_id, "Budget approved, wants a call next week", maya)
-    preview = privacy.erase(engine, ext(app).schema, ADA, maya, utcnow(), dry_run=True,
+    stages.add_note(engine, lead_id, "Budget approved, wants a call next week", maya)
+    preview = erasure.erase(engine, ext(app).schema, ADA, maya, utcnow(), dry_run=True,
                             sales=ext(app).sales, domain=ext(app).mail_domain)
     assert len(preview["notes_naming"]) == 3 and len(named) == 3
-    privacy.erase(engine, ext(app).schema, ADA, maya, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
-    notes = [e["note"] for e in pipeline.timeline(engine, lead_id) if e["kind"] == "note"]
-    assert notes == [privacy.NOTE_REMOVED] * 3 + ["Budget approved, wants a call next week"]
+    erasure.erase(engine, ext(app).schema, ADA, maya, utcnow(), sales=ext(app).sales, domain=ext(app).mail_domain)
+    notes = [e["note"] for e in stages.timeline(engine, lead_id) if e["kind"] == "note"]
+    assert notes == [erasure.NOTE_REMOVED] * 3 + ["Budget approved, wants a call next week"]

@@ -1,4 +1,4 @@
-"""The spam tray's decisions (capture/quarantine.py) and where they show: worker, desk, CLI, mail.
+"""The spam tray's decisions (capture/pipeline/tray.py) and where they show: worker, desk, CLI, mail.
 
 A held lead notifies nobody; "Not spam" gives it an owner and sends what it
 missed, once; "Spam" on a delivered lead holds back what it had not sent.
@@ -10,12 +10,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from capture import inbox, pipeline, quarantine, reports
-from capture.clock import utcnow
-from capture.models import leads, outbox
-from capture.pipeline import Change
-from capture.store import get_lead
-from capture.worker import Worker
+from capture.pipeline import search
+from capture.pipeline import stages
+from capture.pipeline import tray
+from capture.reports import report
+from capture.core.clock import utcnow
+from capture.db.models import leads, outbox
+from capture.pipeline.stages import Change
+from capture.db.store import get_lead
+from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 from tests.test_desk import MAYA, PRIYA, TOM, csrf, sign_in
 
@@ -65,12 +68,12 @@ def test_not_spam_sends_what_was_missed_once_and_the_clock_counts_from_arrival(m
     later = utcnow()
     with ext(app).engine.begin() as conn:  # it arrived two hours ago
         conn.execute(update(leads).where(leads.c.id == held).values(received_at=later - timedelta(hours=2)))
-    event = quarantine.release(ext(app), held, MAYA, now=later)
+    event = tray.release(ext(app), held, MAYA, now=later)
     assert event["kind"] == "released" and event["owner"] in (MAYA, TOM)
-    assert quarantine.release(ext(app), held, MAYA) is None  # a second click changes nothing
+    assert tray.release(ext(app), held, MAYA) is None  # a second click changes nothing
     lead = get_lead(ext(app).engine, held)
     assert (lead["spam"], lead["released_at"], lead["verdict"]) == (False, later, "spam")
-    assert lead["respond_by"] == pipeline.due_at(ext(app).sales, later)
+    assert lead["respond_by"] == stages.due_at(ext(app).sales, later)
     kinds = {key: job["kind"] for key, job in jobs(app, held).items()}
     # e-commerce goes to shops@ and sales@, and the owner hears too
     assert sorted(kinds.values()) == ["confirm_visitor", "escalate", "notify_sales", "notify_sales",
@@ -82,7 +85,7 @@ def test_not_spam_sends_what_was_missed_once_and_the_clock_counts_from_arrival(m
     assert len(mine) == 4  # two sales inboxes, the owner, the visitor's confirmation
     assert "released by a teammate" in mine[0].message.get_body(("plain",)).get_content()
     # Speed to lead still counts from when it arrived, not from the release.
-    times = pipeline.response_times(ext(app).sales, lead, now=later)
+    times = stages.response_times(ext(app).sales, lead, now=later)
     assert times["wall_minutes"] == 120.0
 
 
@@ -90,17 +93,17 @@ def test_spam_on_a_delivered_lead_holds_its_unsent_mail_and_not_spam_sends_it_af
                                                                                       consultation):
     app = make_app(mail_url=smtp_sink.url)
     lead_id = post(app.test_client(), consultation)
-    assert quarantine.hold(ext(app), lead_id, TOM)["kind"] == "spam"
-    assert quarantine.hold(ext(app), lead_id, TOM) is None
+    assert tray.hold(ext(app), lead_id, TOM)["kind"] == "spam"
+    assert tray.hold(ext(app), lead_id, TOM) is None
     states = {key: (job["status"], job["last_error"]) for key, job in jobs(app, lead_id).items()}
-    assert set(states.values()) == {("dropped", quarantine.HELD)}
-    assert inbox.find(ext(app).engine, inbox.Filters()) == []
-    assert [row["id"] for row in inbox.tray(ext(app).engine)] == [lead_id]
-    with pytest.raises(pipeline.NoSuchLead):  # out of the pipeline
-        pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), TOM)
+    assert set(states.values()) == {("dropped", tray.HELD)}
+    assert search.find(ext(app).engine, search.Filters()) == []
+    assert [row["id"] for row in search.tray(ext(app).engine)] == [lead_id]
+    with pytest.raises(stages.NoSuchLead):  # out of the pipeline
+        stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), TOM)
     Worker(ext(app)).run_once()
     assert smtp_sink.messages == []
-    quarantine.release(ext(app), lead_id, MAYA)
+    tray.release(ext(app), lead_id, MAYA)
     Worker(ext(app)).run_once()
     sent = sorted(job["kind"] for job in jobs(app, lead_id).values() if job["status"] == "sent")
     assert sent == ["confirm_visitor", "notify_sales", "notify_sales", "notify_sales"]
@@ -115,16 +118,16 @@ def test_a_lead_marked_spam_after_its_mail_was_claimed_is_not_sent(make_app, smt
     Worker(ext(app)).run_once()
     assert smtp_sink.messages == []
     due = [job for job in jobs(app, lead_id).values() if job["scheduled_for"] is None]
-    assert due and {job["last_error"] for job in due} == {quarantine.HELD}
+    assert due and {job["last_error"] for job in due} == {tray.HELD}
 
 
 def test_held_leads_are_out_of_the_numbers_until_released(app, client, consultation):
     kept = post(client, consultation)
     held = post(client, consultation, email="x@spam.example", message=PITCH, time_on_form="800")
-    rows = list(reports.lead_rows(ext(app).engine))
+    rows = list(report.lead_rows(ext(app).engine))
     assert [r["id"] for r in rows] == [kept]
-    quarantine.release(ext(app), held, MAYA)
-    assert {r["id"] for r in reports.lead_rows(ext(app).engine)} == {kept, held}
+    tray.release(ext(app), held, MAYA)
+    assert {r["id"] for r in report.lead_rows(ext(app).engine)} == {kept, held}
 
 
 # --- the desk -----------------------------------------------------------------------

@@ -5,8 +5,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from capture.config import DEFAULTS
-from capture.models import bookings, leads
+from capture.core.settings import DEFAULTS
+from capture.db.models import bookings, leads
 from tests.conftest import REDIS_URL, need_service
 
 

@@ -14,8 +14,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from capture import charts, pipeline, traffic, trends
-from capture.pipeline import Change
+from capture.reports import charts
+from capture.pipeline import stages
+from capture.traffic import beacons
+from capture.reports import trends
+from capture.pipeline.stages import Change
 from test_desk import MAYA, PRIYA, TOM, sign_in
 
 # Tuesday 3 November 2026, 10:00 in London (GMT): within working hours.
@@ -45,13 +48,13 @@ def lead(client, consultation, n: int, **fields) -> str:
 
 def move(app, lead_id: str, after_minutes: int, *changes: Change) -> None:
     for i, change in enumerate(changes):
-        pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA,
+        stages.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA,
                                now=ARRIVED + timedelta(minutes=after_minutes + i))
 
 
 def views(app, n: int, ip_prefix: str, path: str, at: datetime = ARRIVED, **utm) -> None:
     for i in range(n):
-        traffic.count_view(ext(app).engine, traffic.View(path=path, **utm),
+        beacons.count_view(ext(app).engine, beacons.View(path=path, **utm),
                            (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
 
 

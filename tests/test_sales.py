@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from capture.sales import Consultation, Meeting, SalesError, load_sales, parse_duration, parse_sales
+from capture.schema.sales import Consultation, Meeting, SalesError, load_sales, parse_duration, parse_sales
 
 LONDON = ZoneInfo("Europe/London")
 FORMS = ("consultation", "contact")

@@ -21,9 +21,8 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from capture.forms import SCRIPT_FIELDS, load_schema
-from capture.sitebuild import (FormMarkerError, FormRenderer, copy_site_inputs, form_action,
-                               package_price)
+from capture.schema.forms import SCRIPT_FIELDS, load_schema
+from capture.sitebuild import FormMarkerError, FormRenderer, copy_site_inputs, form_action, package_price
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_URL = "https://www.fernleaf.example/"

@@ -12,9 +12,10 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from capture import clock, spam
-from capture.forms import load_schema
-from capture.store import get_lead
+from capture.core import clock
+from capture.intake import spam
+from capture.schema.forms import load_schema
+from capture.db.store import get_lead
 
 from tests.conftest import BUSINESS_TZ, ROOT, working_day
 

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from capture.clock import utcnow
-from capture.models import leads, outbox
-from capture.spam import CLEAN, Verdict
-from capture.store import LeadWriter, get_lead, is_current, lead_row, make_engine, migrate
+from capture.core.clock import utcnow
+from capture.db.models import leads, outbox
+from capture.intake.spam import CLEAN, Verdict
+from capture.db.store import LeadWriter, get_lead, is_current, lead_row, make_engine, migrate
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 
@@ -70,7 +70,7 @@ def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_u
     assert b"database is locked" not in (tmp_path / "gunicorn.log").read_bytes()
 
 
-MIGRATE = "from capture.store import make_engine, migrate; import sys; migrate(make_engine(sys.argv[1]))"
+MIGRATE = "from capture.db.store import make_engine, migrate; import sys; migrate(make_engine(sys.argv[1]))"
 
 
 def test_processes_starting_together_migrate_once(database_url):
@@ -206,7 +206,7 @@ def test_discarded_sqlite_connections_leave_no_open_files(sqlite_url):
 def test_the_hand_compiled_insert_refuses_a_column_type_it_cannot_convert(database_url):
     """LeadWriter converts values itself: a new column type must fail at start, not reach the driver."""
     from sqlalchemy import Column, MetaData, Numeric, String, Table
-    from capture.store import LeadWriter, _compiled
+    from capture.db.store import LeadWriter, _compiled
     engine = make_engine(database_url)
     LeadWriter(engine)  # every column of leads and outbox has a conversion
     table = Table("t", MetaData(), Column("id", String(10), primary_key=True), Column("price", Numeric))
@@ -218,7 +218,7 @@ def test_the_hand_compiled_insert_refuses_a_column_type_it_cannot_convert(databa
 def test_the_migrations_build_exactly_the_tables_models_describe(database_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
-    from capture.models import metadata
+    from capture.db.models import metadata
     engine = make_engine(database_url)
     migrate(engine)
     with engine.connect() as conn:

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from capture import api, outbox, worker
-from capture.mail import local_time
-from capture.models import outbox as outbox_table
+from capture.intake import api
+from capture.delivery import outbox
+from capture.delivery import worker
+from capture.delivery.mail import local_time
+from capture.db.models import outbox as outbox_table
 from tests.conftest import ROOT
 from tests.test_appointments import MAYA, ext, sent_mail, visitor
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from capture import tokens
+from capture.core import tokens
 
 SECRET = "test-secret-key-0123456789abcdef"
 

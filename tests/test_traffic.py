@@ -14,9 +14,11 @@ import pytest
 import redis
 from sqlalchemy import select, text
 
-from capture import privacy, sitepaths, traffic
-from capture.config import ConfigError, load_settings
-from capture.models import daily_salts, daily_visitors, page_views
+from capture.privacy import erasure
+from capture.core import sitepaths
+from capture.traffic import beacons
+from capture.core.settings import ConfigError, load_settings
+from capture.db.models import daily_salts, daily_visitors, page_views
 from tests.conftest import REDIS_URL, ROOT, TEST_SECRET
 from tests.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture
 from tests.test_openapi import check
@@ -53,7 +55,7 @@ def rows(app, table=page_views) -> list[dict]:
 
 def counts(app) -> dict:
     """{(day, path, referrer_host, source, medium, campaign): (views, visitors)}"""
-    return {tuple(r[c] for c in traffic.ROW): (r["views"], r["visitors"]) for r in rows(app)}
+    return {tuple(r[c] for c in beacons.ROW): (r["views"], r["visitors"]) for r in rows(app)}
 
 
 def home(day: date = MONDAY.date(), path: str = "/", referrer: str = "", *utm: str) -> tuple:
@@ -238,7 +240,7 @@ def test_no_ip_user_agent_or_hash_is_written_next_to_the_counts(app, client, clo
     assert len(keys) == 4
     stored = rows(app)
     assert len(stored) == 1 and (stored[0]["views"], stored[0]["visitors"]) == (4, 4)
-    assert set(page_views.c.keys()) == {"id", "day", *traffic.ROW[1:], "views", "visitors"}
+    assert set(page_views.c.keys()) == {"id", "day", *beacons.ROW[1:], "views", "visitors"}
     secrets = [*ips, *agents, "Firefox", "Safari", "198.51.100", "2001:db8", salt, *keys]
     for row in stored:
         for column, value in row.items():
@@ -256,7 +258,7 @@ def test_the_first_views_of_a_day_from_many_processes_make_one_salt(app, clock):
     def view(n: int) -> None:
         try:
             start.wait()
-            traffic.count_view(engine, traffic.View("/"), (f"192.0.2.{n}", FIREFOX, "localhost"), MONDAY, tz)
+            beacons.count_view(engine, beacons.View("/"), (f"192.0.2.{n}", FIREFOX, "localhost"), MONDAY, tz)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
     threads = [threading.Thread(target=view, args=(n,)) for n in range(8)]
@@ -305,7 +307,7 @@ def test_a_database_failure_is_a_503_not_a_500(app, client, clock, monkeypatch):
 
     def broken(*args):
         raise OperationalError("INSERT", {}, Exception("down"))
-    monkeypatch.setattr(traffic, "count_view", broken)
+    monkeypatch.setattr(beacons, "count_view", broken)
     response = beacon(client)
     assert response.status_code == 503 and response.is_json
 
@@ -328,9 +330,9 @@ def test_retention_forgets_a_finished_days_salt_when_no_view_came_after_it(app, 
     beacon(client)
     ext = app.extensions["capture"]
     keep = ext.settings.retention
-    done = privacy.apply_retention(ext.engine, ext.schema, keep, MONDAY + timedelta(hours=1))
+    done = erasure.apply_retention(ext.engine, ext.schema, keep, MONDAY + timedelta(hours=1))
     assert (done["visitor_salts_deleted"], done["visitor_keys_deleted"]) == (0, 0)  # the day is not over
-    done = privacy.apply_retention(ext.engine, ext.schema, keep, TUESDAY)
+    done = erasure.apply_retention(ext.engine, ext.schema, keep, TUESDAY)
     assert (done["visitor_salts_deleted"], done["visitor_keys_deleted"]) == (1, 1)
     assert rows(app, daily_salts) == [] and rows(app, daily_visitors) == []
     assert counts(app) == {home(): (1, 1)}  # the counts stay
@@ -343,7 +345,7 @@ def test_retention_deletes_counts_older_than_kept(app, client, clock):
     for moment in (old, MONDAY):
         clock(moment)
         beacon(client)
-    done = privacy.apply_retention(ext.engine, ext.schema, keep, MONDAY)
+    done = erasure.apply_retention(ext.engine, ext.schema, keep, MONDAY)
     assert done["page_views_deleted"] == 1
     assert counts(app) == {home(): (1, 1)}
     with ext.engine.connect() as conn:  # and the run's log counts no lead for it

@@ -29,15 +29,19 @@ import yaml
 from sqlalchemy import select, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from capture import appointments, pipeline, privacy, quarantine, webhooks
-from capture import outbox as queue
-from capture.clock import utcnow
-from capture.config import ConfigError, load_settings
-from capture.models import outbox
-from capture.pipeline import Change
-from capture.sales import SalesError, parse_sales
-from capture.store import get_lead
-from capture.worker import Worker, start_threads, stop_threads
+from capture.booking import appointments
+from capture.pipeline import stages
+from capture.privacy import erasure
+from capture.pipeline import tray
+from capture.delivery import webhooks
+from capture.delivery import outbox as queue
+from capture.core.clock import utcnow
+from capture.core.settings import ConfigError, load_settings
+from capture.db.models import outbox
+from capture.pipeline.stages import Change
+from capture.schema.sales import SalesError, parse_sales
+from capture.db.store import get_lead
+from capture.delivery.worker import Worker, start_threads, stop_threads
 from tests.conftest import ROOT, need_service
 from tests.test_appointments import first_slots, visitor
 from tests.test_quarantine import PITCH
@@ -268,9 +272,9 @@ def test_each_event_arrives_once_signed_retried_after_a_500_and_a_400_is_dead(ho
     assert lead["url"].endswith(f"/desk/leads/{lead_id}") and lead["currency"] == "GBP"
 
     # A status change (and a note alone, which is no news) in the pipeline's own transaction.
-    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
-    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted", note="Called"), MAYA)
-    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("won", value=850000), MAYA)
+    stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted", note="Called"), MAYA)
+    stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("won", value=850000), MAYA)
     changed = [r for r in hooks(app, lead_id) if r["ref"].split(".")[1] == "status"]
     assert [r["recipient"] for r in changed] == ["crm", "crm"]  # sheet does not take it
     for _ in range(3):
@@ -361,8 +365,8 @@ def test_spam_never_triggers_one_and_a_release_sends_lead_created_once(hooked, r
     assert get_lead(ext(app).engine, held)["spam"] is True and hooks(app, held) == []
     Worker(ext(app)).run_once()
     assert receiver.requests == []
-    quarantine.release(ext(app), held, MAYA)
-    quarantine.release(ext(app), held, MAYA)
+    tray.release(ext(app), held, MAYA)
+    tray.release(ext(app), held, MAYA)
     Worker(ext(app)).run_once()
     assert [(name, p["type"]) for name, _, p in receiver.accepted] == [("crm", "lead.created"),
                                                                       ("sheet", "lead.created")]
@@ -373,11 +377,11 @@ def test_a_lead_marked_spam_before_delivery_drops_its_webhooks_and_sends_them_if
                                                                                          consultation):
     app = hooked()
     lead_id = post(app.test_client(), consultation)
-    quarantine.hold(ext(app), lead_id, MAYA)
-    assert {(r["status"], r["last_error"]) for r in hooks(app, lead_id)} == {("dropped", quarantine.HELD)}
+    tray.hold(ext(app), lead_id, MAYA)
+    assert {(r["status"], r["last_error"]) for r in hooks(app, lead_id)} == {("dropped", tray.HELD)}
     Worker(ext(app)).run_once()
     assert receiver.requests == []
-    quarantine.release(ext(app), lead_id, MAYA)
+    tray.release(ext(app), lead_id, MAYA)
     Worker(ext(app)).run_once()
     assert sorted(n for n, _, _ in receiver.accepted) == ["crm", "sheet"]
     receiver.assert_once()
@@ -386,7 +390,7 @@ def test_a_lead_marked_spam_before_delivery_drops_its_webhooks_and_sends_them_if
 def test_erasure_drops_the_webhooks_not_yet_delivered(hooked, receiver, consultation):
     app = hooked()
     lead_id = post(app.test_client(), consultation)
-    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+    erasure.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
                   sales=ext(app).sales, domain=ext(app).mail_domain)
     Worker(ext(app)).run_once()  # what waits is decided when sent: nothing about an erased lead
     assert {(r["status"], r["last_error"]) for r in hooks(app, lead_id)} == {("dropped", "not sent: the lead was erased")}
@@ -457,7 +461,7 @@ def test_a_receiver_trickling_its_status_line_is_hung_up_on_at_the_deadline_and_
     lead_id = post(app.test_client(), consultation)
     Worker(ext(app)).run_once()
     receiver.trickle = True
-    pipeline.change_status(engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    stages.change_status(engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
     [job] = [r for r in hooks(app, lead_id) if r["status"] == "pending"]
 
     # Another worker keeps trying to claim while the first one waits on the receiver.
@@ -493,7 +497,7 @@ def test_a_hanging_receiver_never_holds_the_mail_even_with_one_mail_thread(hooke
     first = post(client, consultation)
     Worker(ext(app)).run_once()
     receiver.trickle = True  # 26 s of status line, past the 10 s deadline, unless released
-    pipeline.change_status(engine, ext(app).sales, first, Change("contacted"), MAYA)
+    stages.change_status(engine, ext(app).sales, first, Change("contacted"), MAYA)
     started = start_threads(ext(app), ext(app).settings.delivery.threads)
     try:
         assert receiver.trickling.wait(5)  # the status change's webhook is in flight
@@ -538,7 +542,7 @@ def test_over_https_the_certificate_is_checked_and_the_deadline_holds(make_app, 
     assert tls_receiver.requests[0]["host"] == f"127.0.0.1:{tls_receiver.server.server_port}"
 
     tls_receiver.trickle = True  # inside TLS, a byte a second: hung up on at the deadline all the same
-    pipeline.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
+    stages.change_status(ext(app).engine, ext(app).sales, lead_id, Change("contacted"), MAYA)
     trusting.run_once()
     changed = hooks(app, lead_id)[1]
     assert (changed["status"], changed["last_error"]) == ("pending", "webhook endpoint crm: no answer within 2.5s")
@@ -628,7 +632,7 @@ def test_erasure_tells_the_receiver_with_the_lead_id_only_and_cancels_the_meetin
     appointments.move(ext(app).engine, ext(app).sales, made["id"], datetime.fromisoformat(slots[-2]["start"]),
                       "visitor", ext(app).mail_domain, utcnow())
     Worker(ext(app)).run_once()
-    privacy.erase(ext(app).engine, ext(app).schema, "v7@example.com", MAYA, utcnow(),
+    erasure.erase(ext(app).engine, ext(app).schema, "v7@example.com", MAYA, utcnow(),
                   sales=ext(app).sales, domain=ext(app).mail_domain)
     Worker(ext(app)).run_once()
     found = receiver.events()
@@ -647,8 +651,8 @@ def test_an_erasure_of_a_lead_in_the_spam_tray_is_still_told(make_app, receiver,
     app = make_app(sales=str(path), webhook_secret_crm=keys["crm"])
     lead_id = post(app.test_client(), consultation)
     Worker(ext(app)).run_once()
-    quarantine.hold(ext(app), lead_id, MAYA)
-    privacy.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
+    tray.hold(ext(app), lead_id, MAYA)
+    erasure.erase(ext(app).engine, ext(app).schema, consultation["email"], MAYA, utcnow(),
                   sales=ext(app).sales, domain=ext(app).mail_domain)
     Worker(ext(app)).run_once()
     assert [kind for kind, _ in receiver.events()] == ["lead.created", "lead.erased"]

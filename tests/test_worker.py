@@ -9,12 +9,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from capture.models import leads, outbox
-from capture.outbox import jobs_for_lead
-from capture.forms import load_schema
-from capture.clock import utcnow
-from capture.store import make_engine, migrate
-from capture.worker import stop_threads
+from capture.db.models import leads, outbox
+from capture.delivery.outbox import jobs_for_lead
+from capture.schema.forms import load_schema
+from capture.core.clock import utcnow
+from capture.db.store import make_engine, migrate
+from capture.delivery.worker import stop_threads
 from tests.conftest import ROOT, wall_clock
 from tests.smtp_sink import smtp_sink, start_worker, worker_env  # noqa: F401  (fixture)
 
@@ -180,7 +180,7 @@ def after_first_send(worker, fault) -> list:
 @pytest.mark.postgres
 def test_terminated_database_connections_mid_batch_lose_no_outcome(pg_url, smtp_sink, tmp_path):
     from sqlalchemy import create_engine, text
-    from capture.worker import Worker
+    from capture.delivery.worker import Worker
     name = f"capture-test-{os.urandom(4).hex()}"
     app = build_app(f"{pg_url}&application_name={name}", tmp_path, smtp_sink.url)
     engine = app.extensions["capture"].engine
@@ -207,7 +207,7 @@ def test_untried_jobs_go_back_at_once_when_the_database_fails_mid_batch(database
                                                                           tmp_path):
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
-    from capture.worker import Worker
+    from capture.delivery.worker import Worker
     app = build_app(database_url, tmp_path, smtp_sink.url)
     ids = queue_leads(engine, 3)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from capture.worktime import Calendar, describe_hours, parse_hours
+from capture.schema.worktime import Calendar, describe_hours, parse_hours
 
 LONDON = ZoneInfo("Europe/London")
 ENGLAND = holidays.country_holidays("GB", subdiv="ENG")

@@ -123,8 +123,8 @@ def free_slots_json() -> bytes:
     """The next week's free consultation times by sales.yml's rules, as GET /api/slots has them."""
     repo = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(repo))
-    from capture.booking import free_slots
-    from capture.sales import load_sales
+    from capture.booking.slots import free_slots
+    from capture.schema.sales import load_sales
     zone = ZoneInfo("Europe/London")
     sales = load_sales(repo / "sales.yml", zone)
     now = datetime.now(timezone.utc)

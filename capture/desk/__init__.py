@@ -14,9 +14,13 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import sessions
-from ..mail import local_time
-from . import actions, auth, booking_pages, link_forms, views
+from capture.desk import sessions
+from capture.delivery.mail import local_time
+from capture.desk import actions
+from capture.desk import auth
+from capture.booking import pages
+from capture.core import link_forms
+from capture.desk import views
 
 PAGES = ("/desk/", "/actions/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -40,7 +44,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     link_forms.exempt_all(csrf)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)
-    app.register_blueprint(booking_pages.bp)
+    app.register_blueprint(pages.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (SQLAlchemyError, app.extensions["capture"].engine.dialect.loaded_dbapi.Error):
         app.register_error_handler(error, _database_down)

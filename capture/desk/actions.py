@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 
-from .. import pipeline, store
-from ..sales import SELLING
-from ..tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
-from . import booking_pages, link_forms
+from capture.pipeline import stages
+from capture.db import store
+from capture.schema.sales import SELLING
+from capture.core.tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
+from capture.booking import pages
+from capture.core import link_forms
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -23,7 +25,7 @@ def show(token: str):
     """The page for one action on one lead (GET and HEAD): it changes nothing."""
     lead, link = _opened(token)
     if link.action == BOOK_REQUESTED:
-        return booking_pages.requested_page(lead, link.recipient, token)
+        return pages.requested_page(lead, link.recipient, token)
     return _page(lead, link, token)
 
 
@@ -33,13 +35,13 @@ def act(token: str):
     """The button: make the change, once, as the address the email went to."""
     lead, link = _opened(token)
     if link.action == BOOK_REQUESTED:
-        return booking_pages.book_requested(lead, link.recipient, token)
+        return pages.book_requested(lead, link.recipient, token)
     ext = current_app.extensions["capture"]
     try:
-        event = pipeline.change_status(ext.engine, ext.sales, lead["id"],
-                                       pipeline.change_from(link.action, request.form, ext.sales.currency),
+        event = stages.change_status(ext.engine, ext.sales, lead["id"],
+                                       stages.change_from(link.action, request.form, ext.sales.currency),
                                        link.recipient)
-    except pipeline.PipelineError as exc:
+    except stages.PipelineError as exc:
         return _page(lead, link, token, error=str(exc), status=422)
     return _done(store.get_lead(ext.engine, lead["id"]), link, changed=event is not None)
 
@@ -58,7 +60,7 @@ def _opened(token: str):
         abort(_problem("This link no longer works",
                        f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
                        "Ask a salesperson or a manager.", 403))
-    if link.action != BOOK_REQUESTED and pipeline.RANK[lead["status"]] >= pipeline.RANK[link.action]:
+    if link.action != BOOK_REQUESTED and stages.RANK[lead["status"]] >= stages.RANK[link.action]:
         abort(_done(lead, link, changed=False))  # an old email never moves a lead back
     return lead, link
 

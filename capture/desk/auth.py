@@ -18,11 +18,11 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from email_validator import EmailNotValidError, validate_email
 
-from .. import signin
-from ..clock import utcnow
-from ..sales import SELLING, Member
-from ..tokens import TokenError, read_sign_in
-from . import link_forms
+from capture.desk import signin
+from capture.core.clock import utcnow
+from capture.schema.sales import SELLING, Member
+from capture.core.tokens import TokenError, read_sign_in
+from capture.core import link_forms
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch

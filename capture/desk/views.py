@@ -14,16 +14,25 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    url_for)
 from flask_login import current_user
 
-from .. import appointments, charts, inbox, outbox, pipeline, privacy, quarantine, reports, store, trends
-from ..invites import wall_time
-from ..clock import utcnow
-from ..forms import DATE_RE
-from ..mail import History, lead_context
-from .auth import RETURN_PATH
+from capture.booking import appointments
+from capture.reports import charts
+from capture.pipeline import search
+from capture.delivery import outbox
+from capture.pipeline import stages
+from capture.privacy import erasure
+from capture.pipeline import tray
+from capture.reports import report
+from capture.db import store
+from capture.reports import trends
+from capture.booking.invitations import wall_time
+from capture.core.clock import utcnow
+from capture.schema.forms import DATE_RE
+from capture.delivery.mail import History, lead_context
+from capture.desk.auth import RETURN_PATH
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
-                quarantine.RELEASED: "Not spam", quarantine.MARKED: "Spam", "booking": "Consultation"}
+                tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation"}
 EXCERPT = 300
 
 
@@ -52,20 +61,20 @@ def inbox_page():
     ext, args = _ext(), request.args
     default_owner = "me" if "sales" in current_user.roles else ""
     owner = args.get("owner", default_owner)
-    filters = inbox.Filters(
+    filters = search.Filters(
         status=args.get("status", "open"), owner=current_user.email if owner == "me" else owner,
         form=args.get("form", ""), service=args.get("service", ""), campaign=args.get("campaign", ""),
-        search=args.get("q", "")[:inbox.SEARCH_MAX], overdue=args.get("overdue") == "1")
-    rows = inbox.find(ext.engine, filters, limit=200)
+        search=args.get("q", "")[:search.SEARCH_MAX], overdue=args.get("overdue") == "1")
+    rows = search.find(ext.engine, filters, limit=200)
     now = utcnow()
     for row in rows:
-        row["age"] = pipeline.working_span(ext.sales.calendar.between(row["received_at"], now))
+        row["age"] = stages.working_span(ext.sales.calendar.between(row["received_at"], now))
         row["owner_name"] = _name(row["owner"])
         row["service_label"] = _service_label(row)
     return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
-                           tray_size=inbox.tray_size(ext.engine) if current_user.can_change else 0,
-                           choices=inbox.choices(ext.engine), team=_sellers(),
-                           statuses=pipeline.STATUSES, tz=ext.settings.timezone)
+                           tray_size=search.tray_size(ext.engine) if current_user.can_change else 0,
+                           choices=search.choices(ext.engine), team=_sellers(),
+                           statuses=stages.STATUSES, tz=ext.settings.timezone)
 
 
 # --- one lead --------------------------------------------------------------------
@@ -80,11 +89,11 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
     form = ext.schema.forms.get(lead["form_id"])
     count, last = store.history(ext.engine, lead)
     shown = lead_context(lead, form, History(count, last), ext.settings.timezone) if form else None
-    events = pipeline.timeline(ext.engine, lead_id)
+    events = stages.timeline(ext.engine, lead_id)
     for event in events:
         event["actor_name"] = _name(event["actor"]) or event["actor"]
         event["owner_name"] = _name(event["owner"])
-        event["value_text"] = pipeline.money(event["deal_value"], ext.sales.currency)
+        event["value_text"] = stages.money(event["deal_value"], ext.sales.currency)
     booked = appointments.latest(ext.engine, lead_id)
     if booked:
         booked = {"when": wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
@@ -92,9 +101,9 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=_name(lead["owner"]),
-        times=None if lead["spam"] else pipeline.response_times(ext.sales, lead),
-        value=pipeline.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
-        statuses=pipeline.STATUSES, reasons=ext.sales.lost_reasons, team=_sellers(),
+        times=None if lead["spam"] else stages.response_times(ext.sales, lead),
+        value=stages.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
+        statuses=stages.STATUSES, reasons=ext.sales.lost_reasons, team=_sellers(),
         tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
 
 
@@ -103,8 +112,8 @@ def change_status(lead_id: str):
     """Move the lead; won needs a value, lost a reason."""
     _require(current_user.can_change)
     ext, form = _ext(), request.form
-    return _apply(lead_id, lambda: pipeline.change_status(
-        ext.engine, ext.sales, lead_id, pipeline.change_from(form.get("status", ""), form, ext.sales.currency),
+    return _apply(lead_id, lambda: stages.change_status(
+        ext.engine, ext.sales, lead_id, stages.change_from(form.get("status", ""), form, ext.sales.currency),
         current_user.email),
         lambda event: f"Marked as {event['to_status']}.")
 
@@ -113,7 +122,7 @@ def change_status(lead_id: str):
 def add_note(lead_id: str):
     """Add a note to the timeline."""
     _require(current_user.can_change)
-    return _apply(lead_id, lambda: pipeline.add_note(
+    return _apply(lead_id, lambda: stages.add_note(
         _ext().engine, lead_id, request.form.get("note", ""), current_user.email), lambda _: "Note added.")
 
 
@@ -122,7 +131,7 @@ def reassign(lead_id: str):
     """Give the lead to another salesperson (managers only)."""
     _require(current_user.can_reassign)
     ext = _ext()
-    return _apply(lead_id, lambda: pipeline.assign(
+    return _apply(lead_id, lambda: stages.assign(
         ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
         lambda event: f"Now {_name(event['owner'])}'s lead.")
 
@@ -131,7 +140,7 @@ def reassign(lead_id: str):
 def not_spam(lead_id: str):
     """Release a lead from the spam tray: owner, missed messages, pipeline."""
     _require(current_user.can_change)
-    return _apply(lead_id, lambda: quarantine.release(_ext(), lead_id, current_user.email),
+    return _apply(lead_id, lambda: tray.release(_ext(), lead_id, current_user.email),
                   lambda event: f"Not spam: now {_name(event['owner'])}'s lead; its messages are on their way.")
 
 
@@ -139,7 +148,7 @@ def not_spam(lead_id: str):
 def mark_spam(lead_id: str):
     """Move a lead to the spam tray, out of the inbox and the numbers."""
     _require(current_user.can_change)
-    return _apply(lead_id, lambda: quarantine.hold(_ext(), lead_id, current_user.email),
+    return _apply(lead_id, lambda: tray.hold(_ext(), lead_id, current_user.email),
                   lambda _: "Moved to the spam tray.")
 
 
@@ -149,7 +158,7 @@ def mark_spam(lead_id: str):
 def spam_tray():
     """Leads the filter held back, with its reasons, for sales and managers to review."""
     _require(current_user.can_change)
-    rows = inbox.tray(_ext().engine, limit=200)
+    rows = search.tray(_ext().engine, limit=200)
     for row in rows:
         row["excerpt"] = _excerpt(row)
     return render_template("desk/spam.html", rows=rows, tz=_ext().settings.timezone)
@@ -175,7 +184,7 @@ def erase(lead_id: str):
         return lead_page(lead_id, error="Tick the box to confirm the erasure: it cannot be undone.", status=422)
     if not lead["email"]:
         return lead_page(lead_id, error="This lead holds no address to erase by.", status=422)
-    found = privacy.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow(),
+    found = erasure.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow(),
                           sales=ext.sales, domain=ext.mail_domain)
     flash(f"Erased: {found['leads']} lead(s) of this person, and their address on the messages about them.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
@@ -185,9 +194,9 @@ def _apply(lead_id: str, change, done):
     """Make a change to a lead, then back to its page with what happened (or the problem)."""
     try:
         event = change()
-    except pipeline.NoSuchLead:
+    except stages.NoSuchLead:
         abort(404)
-    except pipeline.PipelineError as exc:
+    except stages.PipelineError as exc:
         return lead_page(lead_id, error=str(exc), status=422)
     flash(done(event) if event else "Nothing to change.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
@@ -206,7 +215,7 @@ COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Lead
                  "win_rate": "Win rate", "revenue_pence": "Won revenue",
                  "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
                  "top_lost_reasons": "Top lost reasons"}
-SORTABLE = tuple(reports.COLUMNS[:-1])
+SORTABLE = tuple(report.COLUMNS[:-1])
 DAYS = (date(2000, 1, 1), date(2099, 12, 31))  # beyond these, a typo (and past what dates can hold)
 
 
@@ -214,7 +223,7 @@ class BadReport(ValueError):
     """A report parameter the page cannot use; the message says which and what would do."""
 
 
-def _asked_report() -> tuple[dict, "reports.Report"]:
+def _asked_report() -> tuple[dict, "report.Report"]:
     """The parameters asked for and their report; a bad one answers the page with the problem (400)."""
     _require(bool(current_user.roles & REPORT_ROLES))
     ext = _ext()
@@ -223,7 +232,7 @@ def _asked_report() -> tuple[dict, "reports.Report"]:
     except BadReport as exc:
         abort(make_response(render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
                                             **_report_choices()), 400))
-    return asked, reports.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
+    return asked, report.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
                                  asked["since"], asked["until"] + timedelta(days=1))
 
 
@@ -238,7 +247,7 @@ def report_page():
     return render_template(
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
         headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
-        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: pipeline.money(v, currency),
+        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: stages.money(v, currency),
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
         leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
         revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
@@ -250,7 +259,7 @@ def report_csv():
     """The same report as CSV (rows in the page's order, then the totals), for a spreadsheet."""
     asked, found = _asked_report()
     out = io.StringIO()
-    reports.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
+    report.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
     name = f"report-{asked['by']}-{asked['touch']}-{asked['since']}-to-{asked['until']}.csv"
     return current_app.response_class(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
@@ -259,12 +268,12 @@ def report_csv():
 def _report_args(args, tz) -> dict:
     """The checked parameters: dimension, touch, first and last day (inclusive), sort and direction."""
     by, touch = args.get("by", "source"), args.get("touch", "first")
-    if by not in reports.DIMENSIONS:
+    if by not in report.DIMENSIONS:
         raise BadReport(f"There is no report by '{by[:40]}'. Choose one of: "
                         + ", ".join(label.lower() for label in DIMENSION_LABELS.values()) + ".")
-    if touch not in reports.TOUCHES:
+    if touch not in report.TOUCHES:
         raise BadReport("Credit the first or the last touch.")
-    first, after = reports.default_period(tz)
+    first, after = report.default_period(tz)
     since, until = _day(args, "since", first), _day(args, "until", after - timedelta(days=1))
     if since > until:
         raise BadReport(f"The period starts ({since:%-d %b %Y}) after it ends ({until:%-d %b %Y}).")
@@ -316,7 +325,7 @@ def _sorted(rows: list[dict], asked: dict) -> list[dict]:
 def _headings(asked: dict) -> list[dict]:
     """The table's column headings: label, the link that sorts by it, and aria-sort."""
     out = []
-    for name in (asked["by"], *reports.COLUMNS):
+    for name in (asked["by"], *report.COLUMNS):
         label = DIMENSION_LABELS[name] if name == asked["by"] else COLUMN_LABELS[name]
         heading = {"name": name, "label": label, "href": None, "aria_sort": None, "next": ""}
         if name != "top_lost_reasons":
@@ -334,7 +343,7 @@ def _headings(asked: dict) -> list[dict]:
 
 def _presets(asked: dict) -> list[tuple[str, str]]:
     """Quick periods, as in a web analytics tool: (label, link) keeping the other choices."""
-    today = reports.default_period(_ext().settings.timezone)[1] - timedelta(days=1)
+    today = report.default_period(_ext().settings.timezone)[1] - timedelta(days=1)
     month = today.replace(day=1)
     last_month = (month - timedelta(days=1)).replace(day=1)
     periods = (("Last 7 days", today - timedelta(days=6), today), ("Last 30 days", today - timedelta(days=29), today),
@@ -364,9 +373,9 @@ def _report_cell(name: str, value, currency: str) -> str:
     if value is None:
         return "–"
     if name == "revenue_pence":
-        return pipeline.money(value, currency)
+        return stages.money(value, currency)
     if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
-        return pipeline.money(round(value / 100) * 100, currency)
+        return stages.money(round(value / 100) * 100, currency)
     if name == "median_first_contact_minutes":
         hours, minutes = divmod(round(value), 60)
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

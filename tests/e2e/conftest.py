@@ -141,14 +141,14 @@ class Stack:
     @property
     def engine(self):
         if self._engine is None:
-            from capture.store import make_engine
+            from capture.db.store import make_engine
             self._engine = make_engine(self.database_url)
         return self._engine
 
     def leads(self, **where) -> list[dict]:
         """Stored leads matching column=value filters, oldest first."""
         from sqlalchemy import select
-        from capture.models import leads
+        from capture.db.models import leads
         query = select(leads).order_by(leads.c.received_at)
         for column, value in where.items():
             query = query.where(leads.c[column] == value)
@@ -158,7 +158,7 @@ class Stack:
     def outbox(self, lead_id: str) -> list[dict]:
         """The outbox jobs written for a lead."""
         from sqlalchemy import select
-        from capture.models import outbox
+        from capture.db.models import outbox
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(select(outbox).where(outbox.c.lead_id == lead_id))
                     .mappings()]

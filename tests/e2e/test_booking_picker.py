@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from capture.sales import load_sales
+from capture.schema.sales import load_sales
 from e2e_stack import ROOT
 from test_accessibility import axe_violations, describe
 from visitor import Prospect, fill, tab_until, take_a_human_time, wait_for_lead
@@ -93,7 +93,7 @@ def bookings(stack, lead_id: str) -> list[dict]:
     """The bookings stored for a lead."""
     from sqlalchemy import select
 
-    from capture.models import bookings as table
+    from capture.db.models import bookings as table
     with stack.engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(table).where(table.c.lead_id == lead_id)).mappings()]
 

@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from capture import pipeline, traffic
-from capture.clock import utcnow
-from capture.forms import load_schema
-from capture.models import leads
-from capture.pipeline import Change
-from capture.sales import load_sales
+from capture.pipeline import stages
+from capture.traffic import beacons
+from capture.core.clock import utcnow
+from capture.schema.forms import load_schema
+from capture.db.models import leads
+from capture.pipeline.stages import Change
+from capture.schema.sales import load_sales
 from e2e_stack import ROOT
 from test_sales_journey import no_axe_violations, shot, sign_in
 
@@ -77,12 +78,12 @@ def make_history(stack) -> None:
     """The month above: views per source, leads moved back to their day and through the pipeline."""
     sales = load_sales(ROOT / "sales.yml", LONDON, load_schema(ROOT / "forms.yml").forms)
     for source, (medium, campaign, path, visitors) in SOURCES.items():
-        view = traffic.View(path=path, referrer_host={"google": "www.google.com", "linkedin": "www.linkedin.com"}
+        view = beacons.View(path=path, referrer_host={"google": "www.google.com", "linkedin": "www.linkedin.com"}
                             .get(source, ""), utm_source=source, utm_medium=medium, utm_campaign=campaign)
         for i in range(visitors):
             at = weekday_morning(i % 28)
             for _ in range(1 + i % 3):  # some visitors look at more than one page's worth
-                traffic.count_view(stack.engine, view, (f"198.51.100.{i}", f"Browser {i}", "fernleaf"), at, LONDON)
+                beacons.count_view(stack.engine, view, (f"198.51.100.{i}", f"Browser {i}", "fernleaf"), at, LONDON)
     for n, (days_ago, source, status, extra) in enumerate(HISTORY):
         lead_id = post_lead(stack, n, source)
         arrived = weekday_morning(days_ago)
@@ -91,7 +92,7 @@ def make_history(stack) -> None:
         for i, step in enumerate(STEPS[status]):
             change = Change(step, value=extra * 100 if step == "won" else None,
                             reason=extra if step == "lost" else None)
-            pipeline.change_status(stack.engine, sales, lead_id, change, "maya@fernleaf.example",
+            stages.change_status(stack.engine, sales, lead_id, change, "maya@fernleaf.example",
                                    now=arrived + timedelta(minutes=25 + 40 * n + 60 * i))
 
 

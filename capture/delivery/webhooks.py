@@ -1,0 +1,360 @@
+"""Outgoing webhooks: which events an endpoint hears of, and posting them, signed.
+
+Endpoints are listed in sales.yml (name, URL, events); each one's secret is
+the setting CAPTURE_WEBHOOK_SECRET_<NAME>, never in the repository. An event
+is one outbox row per endpoint that wants it (kind `webhook`, recipient the
+endpoint's name, ref the event id), written in the transaction of the change
+itself, so it is delivered with the mail's leases, retries and dead letters.
+
+The payload is built when it is sent, from the lead as stored then (and the
+event row or the booking the event names), so nothing personal waits in the
+outbox: an erased lead's waiting webhooks are dropped with its mail and say
+nothing. Each is signed in the Standard Webhooks format; the event id is its
+`webhook-id`, the same at every retry and to every endpoint, so a receiver
+drops repeats (delivery is at least once).
+
+Each POST has a total deadline (DEADLINE, 10 s; never above
+CAPTURE_MAIL_TIMEOUT, itself at most half CAPTURE_MAIL_LEASE): connecting, the
+TLS handshake, sending, and the answer's status line and headers must all be
+done by then. A per-read timeout alone (all that requests and urllib3 offer)
+starts again with every byte, so a receiver that trickles its status line a
+byte a second could hold the worker as long as it liked, past the job's lease,
+and another worker would then send the event again. So the connection is made
+with the standard library's http.client, overriding its documented
+`connect()`: the socket goes to a watchdog (a threading.Timer) before the first
+byte, and at the deadline the watchdog shuts the socket down, which ends
+whatever wait is in progress at once. The one wait it cannot end is name
+resolution (the system resolver's own timeouts bound it); a connect attempt
+gets the time left. A worker claims no more jobs at once than it can send in
+half the lease (worker.batch_size), so an outcome is recorded while the worker
+still holds the job. Webhooks are claimed in a lane of their own (outbox.LANES,
+worker.start_threads): a slow receiver never holds a thread that mail needs.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import certifi
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from standardwebhooks import Webhook
+
+from capture.core.clock import utcnow
+from capture.core.settings import ConfigError
+from capture.schema.forms import ATTRIBUTION_FIELDS, kept_answers
+from capture.delivery.mail import RenderError
+from capture.db.models import bookings, events
+from capture.delivery.outbox import WEBHOOK, job
+from capture.schema.sales import WEBHOOK_EVENTS, Endpoint, Sales
+from capture.delivery.transport import SendError
+
+LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS
+# The event id's last part for each type (the id names what the payload is built from).
+_SUFFIX = {LEAD_CREATED: "created", STATUS_CHANGED: "status", BOOKING_CREATED: "booked",
+           BOOKING_CANCELLED: "cancelled", BOOKING_MOVED: "moved", LEAD_ERASED: "erased"}
+# Events that happen more than once to their subject: the id ends with the event row or SEQUENCE.
+NUMBERED = (STATUS_CHANGED, BOOKING_MOVED)
+# What is still told about an erased lead: that it was erased, and that its meeting is off.
+AFTER_ERASURE = (LEAD_ERASED, BOOKING_CANCELLED)
+_TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
+DEADLINE = 10.0  # seconds for a whole POST, to the answer's headers; never above CAPTURE_MAIL_TIMEOUT
+USER_AGENT = "fernleaf-capture-webhooks/1"
+
+
+class Unwanted(Exception):
+    """Decided at send time: this webhook is no longer wanted (worker.py drops it)."""
+
+
+# --- events: written in the change's own transaction -----------------------------
+
+def event_id(kind: str, subject: str, number: int | None = None) -> str:
+    """The stable id of one event: the lead or booking it is about, the type, and the event row.
+
+    e.g. evt_<lead id>.created, evt_<lead id>.status.<event row id>, evt_<booking id>.cancelled
+    """
+    return f"evt_{subject}.{_SUFFIX[kind]}" + (f".{number}" if number is not None else "")
+
+
+def parse_id(value: str | None) -> tuple[str, str, int | None]:
+    """(type, lead or booking id, event row id or None) from an event id; ValueError if it is none."""
+    parts = (value or "").removeprefix("evt_").split(".")
+    if not (value or "").startswith("evt_") or len(parts) not in (2, 3) or parts[1] not in _TYPE:
+        raise ValueError(f"{value!r} is not a webhook event id")
+    kind = _TYPE[parts[1]]
+    if (len(parts) == 3) != (kind in NUMBERED) or (len(parts) == 3 and not parts[2].isdigit()):
+        raise ValueError(f"{value!r} is not a webhook event id")
+    return kind, parts[0], int(parts[2]) if len(parts) == 3 else None
+
+
+def jobs(sales: Sales, kind: str, lead_id: str, subject: str, now: datetime,
+         number: int | None = None) -> list[dict]:
+    """One outbox row per endpoint that wants this event (none without endpoints)."""
+    found = event_id(kind, subject, number)
+    return [job(lead_id, WEBHOOK, e.name, f"webhook:{found}:{e.name}", now, ref=found)
+            for e in sales.webhooks if kind in e.events]
+
+
+def lead_created(sales: Sales, lead: dict, now: datetime) -> list[dict]:
+    """lead.created for a lead that reached the team: on arrival, or on release from the spam tray.
+
+    Its fixed id makes it once per lead: a release queues only what is missing (quarantine.py).
+    """
+    if lead["spam"]:
+        return []
+    return jobs(sales, LEAD_CREATED, lead["id"], lead["id"], now)
+
+
+def status_changed(sales: Sales, lead_id: str, event_row_id: int, now: datetime) -> list[dict]:
+    """lead.status_changed for the status event row just written."""
+    return jobs(sales, STATUS_CHANGED, lead_id, lead_id, now, number=event_row_id)
+
+
+def booking_event(sales: Sales, kind: str, booking: dict, now: datetime) -> list[dict]:
+    """booking.created, .cancelled (once to a booking) or .moved (numbered by its SEQUENCE)."""
+    number = booking["sequence"] if kind in NUMBERED else None
+    return jobs(sales, kind, booking["lead_id"], booking["id"], now, number=number)
+
+
+def lead_erased(sales: Sales, lead_id: str, now: datetime) -> list[dict]:
+    """lead.erased: the person behind this lead was erased (or anonymised by retention); only its id goes."""
+    return jobs(sales, LEAD_ERASED, lead_id, lead_id, now)
+
+
+# --- sending: in the worker ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """One signed POST, ready to go."""
+    endpoint: Endpoint
+    event_id: str
+    body: str
+
+
+def check_secrets(sales: Sales, secrets: dict[str, str]) -> None:
+    """ConfigError naming the variable of the first endpoint whose secret is not set."""
+    for endpoint in sales.webhooks:
+        if endpoint.name not in secrets:
+            raise ConfigError(f"{endpoint.secret_variable}: not set, but {sales.source} lists the webhook "
+                              f"endpoint '{endpoint.name}'; set it to the secret its receiver verifies "
+                              "signatures with (whsec_…)")
+
+
+class Sender:
+    """Builds and posts webhooks for one worker thread."""
+
+    def __init__(self, capture):
+        check_secrets(capture.sales, capture.settings.webhook_secrets)
+        self.capture = capture
+        self.endpoints = {e.name: e for e in capture.sales.webhooks}
+        self.signers = {name: Webhook(capture.settings.webhook_secrets[name]) for name in self.endpoints}
+        self.deadline = min(DEADLINE, capture.settings.delivery.smtp_timeout)
+        self.tls = ssl.create_default_context(cafile=certifi.where())  # the host name is checked too
+
+    def render(self, job: dict, lead: dict) -> Request:
+        """The request for a job about `lead` (not in the spam tray); Unwanted if no longer needed."""
+        kind, subject, number = parse_id(job["ref"])
+        endpoint = self.endpoints.get(job["recipient"])
+        if endpoint is None:
+            raise Unwanted(f"the webhook endpoint {job['recipient']} is no longer in sales.yml")
+        if kind not in endpoint.events:
+            raise Unwanted(f"the webhook endpoint {endpoint.name} no longer takes {kind}")
+        if lead["anonymised_at"] is not None and kind not in AFTER_ERASURE:
+            raise Unwanted("the lead was erased")
+        payload = build(self.capture, kind, lead, subject, number)
+        return Request(endpoint, job["ref"], json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+    def send(self, request: Request) -> None:
+        """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""
+        name = request.endpoint.name
+        stamp = int(utcnow().timestamp())
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Connection": "close",
+                   "webhook-id": request.event_id, "webhook-timestamp": str(stamp),
+                   "webhook-signature": self.signers[name].sign(
+                       request.event_id, datetime.fromtimestamp(stamp, timezone.utc), request.body)}
+        # Error texts name the exception's type only: the URL (in its text) may carry a token.
+        try:
+            status = post(request.endpoint.url, request.body.encode("utf-8"), headers, self.deadline, self.tls)
+        except TimeoutError:
+            raise SendError(f"webhook endpoint {name}: no answer within {self.deadline:g}s") from None
+        except CannotConnect as exc:  # refused, DNS, TLS: worth another try
+            raise SendError(f"webhook endpoint {name}: cannot connect ({exc})") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset, or not an HTTP answer
+            raise SendError(f"webhook endpoint {name}: no valid answer ({type(exc).__name__})") from None
+        if not 200 <= status < 300:
+            raise refusal(name, status)
+
+
+# --- one POST, with a deadline -------------------------------------------------------
+
+class CannotConnect(OSError):
+    """No connection could be made; str() is the cause's type (refused, DNS, TLS…)."""
+
+
+class Watchdog:
+    """Shuts a connection's socket down once `seconds` have passed, which ends any wait on it at once."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._over = False
+        self._lock = threading.Lock()  # never a shutdown once the connection may be closed
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._over = True
+        self._timer.cancel()
+
+    def left(self) -> float:
+        """Seconds until the deadline (a little above zero once past: a socket timeout must be)."""
+        return max(0.01, self.ends - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        """Hold this socket from now on; TimeoutError if the deadline has already passed."""
+        with self._lock:
+            if self.expired:
+                raise TimeoutError("the deadline passed")
+            self._sock = sock
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            if self._sock is not None:
+                try:  # the plain socket's shutdown, also under TLS: both directions, at the TCP level
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass  # not connected (any more): the wait is over anyway
+
+
+class Connection(http.client.HTTPConnection):
+    """One HTTP/1.1 connection (no proxy, no redirect) whose socket the watchdog holds before any byte."""
+
+    def __init__(self, url: str, watchdog: Watchdog, tls: ssl.SSLContext | None):
+        parts = urlsplit(url)
+        self.default_port = 443 if tls else 80  # the Host header leaves out the usual port
+        super().__init__(parts.hostname, parts.port or self.default_port, timeout=watchdog.seconds)
+        self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.watchdog, self.tls = watchdog, tls
+
+    def connect(self) -> None:
+        """TCP within the time left, then the TLS handshake, both under the watchdog; CannotConnect."""
+        try:
+            self.sock = socket.create_connection((self.host, self.port), self.watchdog.left())
+            self.watchdog.watch(self.sock)
+            if self.tls is not None:
+                self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host,
+                                                 do_handshake_on_connect=False)
+                self.watchdog.watch(self.sock)
+                self.sock.do_handshake()
+        except OSError as exc:
+            raise CannotConnect(type(exc).__name__) from exc
+
+
+def post(url: str, body: bytes, headers: dict, deadline: float, tls: ssl.SSLContext) -> int:
+    """POST `body` and return the answer's status, all within `deadline` seconds (TimeoutError past it).
+
+    Only the status line and headers are read: the answer's body is neither read nor kept (it
+    may echo the person's details back). CannotConnect if no connection was made; OSError or
+    http.client.HTTPException for an answer cut short or not HTTP.
+    """
+    watchdog = Watchdog(deadline)
+    conn = Connection(url, watchdog, tls if urlsplit(url).scheme == "https" else None)
+    try:
+        with watchdog:  # over before the socket is closed, so it never shuts down a reused descriptor
+            conn.request("POST", conn.target, body=body, headers=headers)
+            return conn.getresponse().status
+    except (OSError, http.client.HTTPException):
+        if watchdog.expired:
+            raise TimeoutError(f"no answer within {deadline:g}s") from None
+        raise
+    finally:
+        conn.close()
+
+
+def refusal(name: str, code: int) -> SendError:
+    """What an HTTP answer other than 2xx means: 5xx, 408 and 429 pass; other 4xx and 3xx will not."""
+    if 300 <= code < 400:
+        return SendError(f"webhook endpoint {name} answered HTTP {code}, a redirect, which is never "
+                         "followed: put the new URL in sales.yml", permanent=True)
+    permanent = 400 <= code < 500 and code not in (408, 429)
+    return SendError(f"webhook endpoint {name} answered HTTP {code}", permanent=permanent)
+
+
+# --- payloads ----------------------------------------------------------------------
+
+def build(capture, kind: str, lead: dict, subject: str, number: int | None) -> dict:
+    """{"type", "timestamp" (when it happened), "data": {"lead", and "change" or "booking"}}."""
+    if kind == LEAD_ERASED:  # nothing about the person: the receiver deletes what it holds
+        return {"type": kind, "timestamp": iso(lead["anonymised_at"]), "data": {"lead": {"id": lead["id"]}}}
+    data = {"lead": lead_data(capture, lead)}
+    if kind == LEAD_CREATED:
+        at = lead["released_at"] or lead["received_at"]
+    elif kind == STATUS_CHANGED:
+        change = _event(capture.engine, lead["id"], number)
+        at = change["at"]
+        data["change"] = {"from": change["from_status"], "to": change["to_status"], "by": change["actor"],
+                          "deal_value": change["deal_value"], "lost_reason": change["reason"]}
+    else:
+        made = _booking(capture.engine, lead["id"], subject)
+        at = made["created_at"] if kind == BOOKING_CREATED else made["changed_at"]
+        data["booking"] = {"id": made["id"], "status": made["status"], "host": made["host"],
+                           "starts_at": iso(made["starts_at"]), "ends_at": iso(made["ends_at"])}
+    return {"type": kind, "timestamp": iso(at), "data": data}
+
+
+def lead_data(capture, lead: dict) -> dict:
+    """The lead as a CRM needs it: who (contact details), what they chose, where from, where it stands.
+
+    What they wrote in free text stays in the desk (`url`); `deal_value` is in minor units (pence).
+    """
+    return {
+        "id": lead["id"], "url": f"{capture.settings.public_url}/desk/leads/{lead['id']}",
+        "form": lead["form_id"], "received_at": iso(lead["received_at"]), "verdict": lead["verdict"],
+        "status": lead["status"], "owner": lead["owner"],
+        "name": lead["name"], "email": lead["email"], "phone": lead["phone"], "company": lead["company"],
+        "service": lead["service"], "answers": kept_answers(capture.schema, lead["form_id"], lead["data"] or {}),
+        "deal_value": lead["deal_value"], "currency": capture.sales.currency, "lost_reason": lead["lost_reason"],
+        "attribution": {key: lead[key] for key in ATTRIBUTION_FIELDS if lead.get(key)},
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC, to the microsecond, with a Z (as the Standard Webhooks examples write it)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _event(engine: Engine, lead_id: str, number: int) -> dict:
+    query = select(events).where(events.c.id == number, events.c.lead_id == lead_id)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    if found is None:
+        raise RenderError(f"the lead's event {number} no longer exists")
+    return dict(found)
+
+
+def _booking(engine: Engine, lead_id: str, booking_id: str) -> dict:
+    query = select(bookings).where(bookings.c.id == booking_id, bookings.c.lead_id == lead_id)
+    with engine.connect() as conn:
+        found = conn.execute(query).mappings().first()
+    if found is None:
+        raise RenderError("the booking no longer exists")
+    return dict(found)

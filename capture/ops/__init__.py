@@ -1,0 +1,1 @@
+"""Running it: the health endpoint, access-log redaction and serving the built site."""

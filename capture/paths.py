@@ -1,5 +1,0 @@
-"""Where the project's files are, for the app, the worker and the site build alike."""
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"

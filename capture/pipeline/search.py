@@ -1,0 +1,109 @@
+"""Finding leads for people: the desk's inbox and `leads list`, with filters and search.
+
+Overdue leads (still `new` past their first-contact deadline, `respond_by`)
+come first, then the newest. Spam never shows here: it has its own tray
+(`tray`), newest first, with the filter's reasons.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, desc, exists, func, or_, select
+from sqlalchemy.engine import Engine
+
+from capture.core.clock import utcnow
+from capture.db.models import bookings, leads
+from capture.pipeline.stages import OPEN_STATUSES, STATUSES
+
+# A lead whose consultation was called off and not booked again: the inbox says so.
+CALLED_OFF = and_(
+    exists().where(bookings.c.lead_id == leads.c.id, bookings.c.status == "cancelled"),
+    ~exists().where(bookings.c.lead_id == leads.c.id, bookings.c.status == "booked"))
+LIST_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
+                leads.c.company, leads.c.service, leads.c.status, leads.c.owner, leads.c.respond_by,
+                leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam,
+                leads.c.verdict, CALLED_OFF.label("consultation_cancelled"))
+SEARCH_MAX = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the inbox is narrowed to; empty means everything open."""
+    status: str = ""  # a status, "open" (default: new to proposal), or "all"
+    owner: str = ""
+    form: str = ""
+    service: str = ""
+    campaign: str = ""
+    search: str = ""
+    overdue: bool = False
+
+
+def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | None = None,
+         include_spam: bool = False) -> list[dict]:
+    """Leads matching the filters: overdue first, then newest first."""
+    now = now or utcnow()
+    if any("\x00" in str(value) for value in vars(filters).values()):
+        return []  # nothing stored holds a NUL (PostgreSQL would refuse to compare with one)
+    overdue = (leads.c.status == "new") & (leads.c.respond_by < now)
+    query = select(*LIST_COLUMNS, overdue.label("overdue"))
+    for condition in _conditions(filters, overdue, include_spam):
+        query = query.where(condition)
+    query = query.order_by(case((overdue, 0), else_=1), desc(leads.c.received_at)).limit(limit)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _conditions(filters: Filters, overdue, include_spam: bool) -> list:
+    found = [] if include_spam else [leads.c.spam.is_(False)]
+    if filters.status in STATUSES:
+        found.append(leads.c.status == filters.status)
+    elif filters.status != "all":
+        found.append(leads.c.status.in_(OPEN_STATUSES))
+    for column, value in ((leads.c.owner, filters.owner.lower()), (leads.c.form_id, filters.form),
+                          (leads.c.service, filters.service), (leads.c.first_utm_campaign, filters.campaign)):
+        if value:
+            found.append(column == value)
+    if filters.overdue:
+        found.append(overdue)
+    if filters.search.strip():
+        found.append(_search(filters.search))
+    return found
+
+
+def _search(text: str):
+    """Name, email or company containing the text, ignoring case (LIKE wildcards are literal)."""
+    escaped = text.strip()[:SEARCH_MAX].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(*(func.lower(column).like(pattern, escape="\\")
+                 for column in (leads.c.name, leads.c.email, leads.c.company)))
+
+
+def choices(engine: Engine) -> dict[str, list[str]]:
+    """The values the inbox's filters offer: the forms, services and campaigns leads have."""
+    found = {}
+    with engine.connect() as conn:
+        for name, column in (("form", leads.c.form_id), ("service", leads.c.service),
+                             ("campaign", leads.c.first_utm_campaign)):
+            rows = conn.execute(select(column).where(column.is_not(None), leads.c.spam.is_(False))
+                                .distinct().order_by(column).limit(200))
+            found[name] = [value for value, in rows]
+    return found
+
+
+TRAY_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
+                leads.c.company, leads.c.data, leads.c.verdict, leads.c.spam_reasons)
+
+
+def tray(engine: Engine, limit: int = 100) -> list[dict]:
+    """The leads in the spam tray, newest first."""
+    query = (select(*TRAY_COLUMNS).where(leads.c.spam.is_(True))
+             .order_by(desc(leads.c.received_at)).limit(limit))
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def tray_size(engine: Engine) -> int:
+    """How many leads wait in the spam tray."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(leads.c.spam.is_(True))).scalar()

@@ -1,0 +1,101 @@
+"""The spam tray's two decisions: "Not spam" releases a held lead, "Spam" holds a delivered one.
+
+A released lead is treated as if it had just arrived clean: it gets an owner,
+the messages it missed are sent (each once: a message's fixed Message-ID says
+whether it exists already), and its reminders count from the release. Its
+speed to lead still counts from when it was received (pipeline.response_times),
+and the desk says it was held. Holding a lead drops what it has not sent yet,
+so a release can send it after all. Webhooks follow the same rule: a lead
+that arrived as spam sends `lead.created` when it is released (once, like its
+mail), and a held lead's waiting webhooks are dropped.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from capture.core.clock import utcnow
+from capture.booking.appointments import after_release, cancel_upcoming
+from capture.db.models import events, leads, outbox
+from capture.delivery.outbox import jobs_for_lead, wake_workers
+from capture.pipeline.stages import PipelineError, due_at, event_row, followups, locked, owner_for
+from capture.db.store import Turn, last_owner, writing
+from capture.delivery.webhooks import lead_created
+
+HELD_REASON = "the lead was marked as spam"
+HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (worker.py too)
+RELEASED, MARKED = "released", "spam"  # event kinds
+
+
+def release(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict | None:
+    """Take a lead out of the spam tray into the pipeline; None when it is not in the tray."""
+    now = now or utcnow()
+    with writing(capture.engine) as conn:
+        lead = _locked(conn, lead_id)
+        if not lead["spam"]:
+            return None
+        form = capture.schema.forms.get(lead["form_id"])
+        if form is None:
+            raise PipelineError(f"Form {lead['form_id']!r} is no longer in forms.yml.")
+        owner = lead["owner"] or _owner(conn, capture.sales, form, lead["data"])
+        changes = {"spam": False, "released_at": now, "owner": owner,
+                   "respond_by": due_at(capture.sales, now)}
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
+        row = {**lead, **changes}
+        wanted = (jobs_for_lead(form, row, capture.mail_domain, now)
+                  + followups(capture.sales, row, capture.mail_domain, now)
+                  + lead_created(capture.sales, row, now)  # the team's new lead is the CRM's too
+                  + after_release(conn, capture.sales, row, actor, capture.mail_domain, now))
+        _queue_missing(conn, lead_id, wanted, now)
+        event = event_row(lead_id, now, actor, RELEASED, owner=owner,
+                          note="not spam: released from the spam tray")
+        conn.execute(events.insert(), event)
+    wake_workers()
+    return event
+
+
+def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict | None:
+    """Move a delivered lead to the spam tray, out of the pipeline and the KPIs; None if it is there."""
+    now = now or utcnow()
+    with writing(capture.engine) as conn:
+        lead = _locked(conn, lead_id)
+        if lead["spam"]:
+            return None
+        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.status == "pending")
+                     .values(status="dropped", last_error=HELD))
+        # A bot's booking holds no host's time: cancelled through the booking module, so the host's
+        # calendar and the webhooks hear of it (a release does not restore it: the visitor rebooks).
+        cancel_upcoming(conn, capture.sales, lead_id, actor, capture.mail_domain, now,
+                        note="cancelled the consultation: the lead was marked as spam")
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(spam=True))
+        event = event_row(lead_id, now, actor, MARKED, note="marked as spam: moved to the spam tray")
+        conn.execute(events.insert(), event)
+    return event
+
+
+def _locked(conn, lead_id: str) -> dict:
+    return locked(conn, select(leads).where(leads.c.id == lead_id), lead_id)
+
+
+def _owner(conn, sales, form, values: dict) -> str:
+    owner = owner_for(sales, form, values)
+    if isinstance(owner, Turn):
+        return owner.after(conn.execute(last_owner(form.id)).scalar())
+    return owner
+
+
+def _queue_missing(conn, lead_id: str, wanted: list[dict], now: datetime) -> None:
+    """Insert the jobs not written yet; send again those a "Spam" decision held back."""
+    existing = {row.message_id: row.status == "dropped" and row.last_error == HELD
+                for row in conn.execute(select(outbox.c.message_id, outbox.c.status, outbox.c.last_error)
+                                        .where(outbox.c.lead_id == lead_id))}
+    new = [job for job in wanted if job["message_id"] not in existing]
+    if new:
+        conn.execute(outbox.insert(), new)
+    for job in wanted:
+        if existing.get(job["message_id"]):
+            conn.execute(update(outbox).where(outbox.c.message_id == job["message_id"]).values(
+                status="pending", last_error=None, recipient=job["recipient"],
+                available_at=job["available_at"], scheduled_for=job["scheduled_for"]))
+

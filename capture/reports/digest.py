@@ -1,0 +1,141 @@
+"""The weekly digest: last week against the week before, for marketing and sales alike.
+
+Every Monday at 08:00 business time the worker queues one message per team
+member with the role marketing, sales or manager. Its Message-IDs are fixed by
+the ISO week reported (`<digest.2026-W48.maya.at.fernleaf.example@…>`), so any number of workers
+queue it once, and a worker that was down at 08:00 queues it when it is back.
+The numbers come from report.report, the same implementation as the desk's
+report page and `flask report`: both teams read the same figures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from capture.pipeline import search
+from capture.reports import report
+from capture.delivery.mail import DIGEST  # the message kind, named with the others
+from capture.db.models import outbox
+from capture.delivery.outbox import job
+from capture.pipeline.stages import money
+from capture.db.store import writing
+
+READERS = ("marketing", "sales", "manager")
+SEND_AT = time(8, 0)  # Monday, business time
+TOP = 5
+WAITING_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Week:
+    """An ISO week: Monday `start`, the Monday after `end`, and its label (2026-W48)."""
+    start: date
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=7)
+
+    @property
+    def label(self) -> str:
+        year, number, _ = self.start.isocalendar()
+        return f"{year}-W{number:02d}"
+
+    def before(self) -> "Week":
+        return Week(self.start - timedelta(days=7))
+
+
+def last_week(now: datetime, tz) -> Week:
+    """The week before the one `now` is in (business time)."""
+    today = now.astimezone(tz).date()
+    return Week(today - timedelta(days=today.weekday() + 7))
+
+
+def due(now: datetime, tz) -> bool:
+    """Whether this week's digest (about last week) may go: Monday 08:00 has passed."""
+    local = now.astimezone(tz)
+    monday = datetime.combine(local.date() - timedelta(days=local.weekday()), SEND_AT, tz)
+    return local >= monday
+
+
+def readers(sales) -> list:
+    """Who gets the digest: everyone on the team who markets, sells or manages."""
+    return [m for m in sales.team if m.roles & set(READERS)]
+
+
+def ensure_weekly(engine, sales, domain: str, now: datetime, tz) -> bool:
+    """Queue last week's digest for every reader unless it is queued already; True if queued now."""
+    if not due(now, tz):
+        return False
+    week = last_week(now, tz)
+    return queue(engine, sales, domain, now, week, tag=week.label)
+
+
+def queue(engine, sales, domain: str, now: datetime, week: Week, tag: str) -> bool:
+    """One message per reader for `week`, all or none; False when `tag` was queued before."""
+    # One @ in a Message-ID: the reader's address goes in with its @ spelled out.
+    rows = [job(None, DIGEST, member.email, f"<digest.{tag}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
+                ref=week.start.isoformat()) for member in readers(sales)]
+    if not rows:
+        return False
+    try:
+        with writing(engine) as conn:
+            conn.execute(outbox.insert(), rows)
+        return True
+    except IntegrityError:
+        return False
+
+
+def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> dict:
+    """Everything the digest says about `week`, against the week before."""
+    this, before = _totals(engine, tz, week), _totals(engine, tz, week.before())
+    pages = report.report(engine, tz, by="page", since=week.start, until=week.end)
+    campaigns = report.report(engine, tz, by="campaign", since=week.start, until=week.end)
+    waiting = search.find(engine, search.Filters(status="new"), limit=200, now=now)
+    return {
+        "week": week, "label": week.label, "first_day": week.start, "last_day": week.end - timedelta(days=1),
+        "figures": [_figure(name, label, this, before, sales.currency) for name, label in FIGURES],
+        "pages_by_leads": _top(pages, "leads", sales.currency),
+        "pages_by_revenue": _top(pages, "revenue_pence", sales.currency),
+        "campaigns_by_leads": _top(campaigns, "leads", sales.currency),
+        "campaigns_by_revenue": _top(campaigns, "revenue_pence", sales.currency),
+        "waiting": [{"name": row["name"] or row["email"] or "(no name)", "received_at": row["received_at"],
+                     "overdue": row["overdue"]} for row in waiting[:WAITING_SHOWN]],
+        "waiting_count": len(waiting),
+        "report_url": f"{report_url}?since={week.start}&until={week.end - timedelta(days=1)}",
+        "currency": sales.currency, "tz": tz,
+    }
+
+
+FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
+           ("median_first_contact_minutes", "Median first reply (working minutes)"), ("won", "Won"),
+           ("revenue_pence", "Revenue"))
+
+
+def _totals(engine, tz, week: Week) -> dict:
+    return report.report(engine, tz, by="page", since=week.start, until=week.end).totals
+
+
+def _figure(name: str, label: str, this: dict, before: dict, currency: str) -> dict:
+    now, then = this.get(name), before.get(name)
+    change = None
+    if isinstance(now, (int, float)) and isinstance(then, (int, float)) and then:
+        change = round((now - then) * 100 / then)
+    return {"label": label, "now": _shown(name, now, currency), "then": _shown(name, then, currency),
+            "change": change}
+
+
+def _shown(name: str, value, currency: str) -> str:
+    if value is None:
+        return "–"
+    if name == "revenue_pence":
+        return money(value, currency) or money(0, currency)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _top(found, by: str, currency: str) -> list[dict]:
+    """The first few rows by `by` (leads or revenue), leaving out those with none."""
+    rows = sorted((row for row in found.rows if row.get(by)), key=lambda row: -row[by])
+    return [{"key": row[found.by], "leads": row["leads"], "revenue": money(row["revenue_pence"] or 0, currency)}
+            for row in rows[:TOP]]

@@ -1,0 +1,1 @@
+"""Cookieless visit counting: page-view beacons into daily aggregates with no personal data."""

@@ -14,7 +14,7 @@ WITH_SECRET = CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)}
 # Links in emails point where `make serve` listens (PORT), unless CAPTURE_PUBLIC_URL says otherwise.
 PUBLIC_URL = CAPTURE_PUBLIC_URL=$${CAPTURE_PUBLIC_URL:-http://127.0.0.1:$(PORT)}
 
-.PHONY: serve test test-weekend site migrate leads install clean
+.PHONY: serve test test-weekend site docs migrate leads install clean
 
 install: $(STAMP)
 
@@ -28,9 +28,15 @@ var/secret_key:
 	mkdir -p var
 	$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 
-# Material 9.8 prints an end-of-life banner (and ProperDocs a notice) on every build; see README "The site".
+# Material 9.8 prints an end-of-life banner (and ProperDocs a notice) on every build; see
+# handbook/development.md, "The site".
 site: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict --quiet
+
+# The command-line reference, written again from every command's own --help (cog runs the
+# commands in a throw-away environment; tests/test_handbook.py fails when the file is stale).
+docs: $(STAMP)
+	$(BIN)/cog -r handbook/reference/cli.md
 
 migrate: $(STAMP) var/secret_key
 	$(WITH_SECRET) $(BIN)/flask --app capture db upgrade
@@ -60,7 +66,8 @@ $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
 test: $(STAMP) $(if $(NPM),$(E2E_NODE))
 	$(BIN)/python -m pytest
 
-# The most date-sensitive tests once more, as if it were a Saturday evening (README "Time in tests").
+# The most date-sensitive tests once more, as if it were a Saturday evening (handbook/development.md,
+# "Time in tests").
 WEEKEND_TESTS := tests/test_openapi.py tests/test_digest.py tests/test_appointments.py tests/test_pipeline.py \
                  tests/test_booking.py tests/test_worktime.py tests/test_forms.py
 test-weekend: $(STAMP)

@@ -10,7 +10,7 @@ Templates hold two kinds of dollar words:
 and one directive of this script's own: a line `@include PARTIAL` is replaced
 by that partial (from the same folder), rendered with the same values.
 
-Example (the one-server topology of the README):
+Example (the one-server topology of handbook/operations.md):
     python3 deploy/render.py deploy/nginx/fernleaf.conf.in \\
         -o /etc/nginx/sites-available/fernleaf.conf \\
         LISTEN=80 SERVER_NAME=www.fernleaf.example \\

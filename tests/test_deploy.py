@@ -1,7 +1,7 @@
 """deploy/: the render step, the settings example, the systemd units, the gunicorn config.
 
 The running topology is tested in tests/e2e/; these are the quick checks that
-the files themselves say what the README says they say.
+the files themselves say what the handbook (handbook/operations.md) says they say.
 """
 from __future__ import annotations
 

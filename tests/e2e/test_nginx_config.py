@@ -1,4 +1,4 @@
-"""The nginx templates of deploy/ and the README's render commands give configs nginx accepts."""
+"""The nginx templates of deploy/ and the handbook's render commands give configs nginx accepts."""
 from __future__ import annotations
 
 import shlex
@@ -24,8 +24,8 @@ def test_rendered_template_passes_nginx_t(template, tmp_path, nginx_installed):
 
 
 def readme_render_commands() -> list[list[str]]:
-    """The `python3 deploy/render.py ...` commands of the README's Deploy section, as argv lists."""
-    text = (DEPLOY.parent / "README.md").read_text()
+    """The `python3 deploy/render.py ...` commands of the handbook's Deploy section, as argv lists."""
+    text = (DEPLOY.parent / "handbook" / "operations.md").read_text()
     section = text.split("<!-- section: deploy -->", 1)[1].split("<!-- /section: deploy -->", 1)[0]
     joined = section.replace("\\\n", " ")
     return [shlex.split(line.strip()) for line in joined.splitlines()

@@ -4,7 +4,7 @@ A month of history is made on the stack the way production makes it: leads poste
 form API with their UTM values, moved back to the day they "arrived", then taken through the
 pipeline (capture.pipeline.change_status); page views counted by capture.traffic's own
 function. The page must show the table and three charts, pass axe, and is saved as
-tests/artifacts/desk-report.png and .readme/desk-report.png (the README's picture).
+tests/artifacts/desk-report.png and handbook/images/desk-report.png (the handbook's picture).
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_marketing_reads_the_report(site_stack, inbox, open_page, axe_source):
     expect(desk.get_by_role("img", name="Funnel: views, leads, contacted, consultation, won")).to_be_visible()
     no_axe_violations(desk, axe_source)
     desk.screenshot(path=str(shot("desk-report.png")), full_page=True)
-    readme = ROOT / ".readme"
+    readme = ROOT / "handbook" / "images"
     readme.mkdir(exist_ok=True)
     shutil.copyfile(shot("desk-report.png"), readme / "desk-report.png")
 

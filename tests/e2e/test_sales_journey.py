@@ -5,7 +5,7 @@ A prospect books on the site; the lead's owner gets the notification; its
 pressed; the owner signs in to the desk by magic link, finds the lead in the
 inbox, records the consultation and marks it won with a value; the lead page
 shows the whole timeline. axe finds nothing on any desk page. The inbox and
-lead page are also saved as tests/artifacts/desk-*.png (the README's pictures).
+lead page are also saved as tests/artifacts/desk-*.png (the handbook's pictures, handbook/images/).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from capture.config import DEFAULTS, READ_ELSEWHERE
+from capture.core.settings import DEFAULTS, READ_ELSEWHERE
 from tests.conftest import ROOT
 
 HANDBOOK = ROOT / "handbook"

@@ -7,31 +7,27 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 
+import click
 from flask import Flask
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from capture.intake.api import MAX_BODY
-from capture.core.settings import ConfigError, Settings, load_settings
+from capture import context, desk
+from capture.cli import commands
+from capture.context import Capture
+from capture.core import ratelimit
 from capture.core.errors import first_line
-from capture.schema.forms import Schema, SchemaError, load_schema
 from capture.core.paths import TEMPLATES
-from capture.schema.sales import Sales, SalesError, load_sales
-from capture.db.store import LeadWriter
+from capture.core.settings import ConfigError, Settings, load_settings
+from capture.db import store
 from capture.delivery.webhooks import check_secrets
-
-
-@dataclass
-class Capture:
-    """What the app's parts share: settings, the form schema, the sales process, the database."""
-    settings: Settings
-    schema: Schema
-    sales: Sales
-    engine: Engine
-    mail_domain: str
-    writer: LeadWriter
+from capture.delivery.worker import start_embedded
+from capture.intake import api
+from capture.intake.api import MAX_BODY
+from capture.ops import health, site
+from capture.schema.forms import Schema, SchemaError, load_schema
+from capture.schema.sales import Sales, SalesError, load_sales
+from capture.traffic import beacons
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -55,7 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
     app.json.sort_keys = False
     _setup_logging()
-    app.extensions["capture"] = _connect(settings, schema, sales)
+    context.attach(app, _connect(settings, schema, sales))
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,
                                 x_proto=settings.trusted_proxies, x_host=settings.trusted_proxies)
@@ -71,18 +67,15 @@ def _start_worker(app: Flask, settings: Settings) -> None:
     """
     if not settings.embedded_worker or _inside_flask_command():
         return
-    from capture.delivery.worker import start_embedded
-    app.extensions["capture_worker"] = start_embedded(app.extensions["capture"])
+    app.extensions["capture_worker"] = start_embedded(context.of(app))
 
 
 def _inside_flask_command() -> bool:
-    import click
     ctx = click.get_current_context(silent=True)
     return ctx is not None and ctx.info_name != "run"
 
 
 def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
-    from capture.db import store
     engine = store.make_engine(settings.database_url)
     if settings.auto_migrate:
         try:
@@ -95,19 +88,12 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 
 def _register(app: Flask, settings: Settings) -> None:
-    from capture.intake import api
-    from capture.cli import commands
-    from capture import desk
-    from capture.core import ratelimit
-    from capture.ops import health
-    from capture.traffic import beacons
     limiter = ratelimit.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     beacons.init_app(app, limiter, settings)
     desk.init_app(app, limiter, exempt=(api.bp, health.bp, beacons.bp))
     if settings.site_dir:
-        from capture.ops import site
         app.register_blueprint(site.make_blueprint(settings.site_dir))
     commands.register(app)
 

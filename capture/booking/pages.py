@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import groupby
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 
 from capture.booking import appointments
 from capture.db import store
@@ -22,6 +22,7 @@ from capture.schema.forms import parse_slot
 from capture.pipeline.stages import PipelineError
 from capture.core.tokens import BOOKING_ACTIONS, TokenError, read_booking
 from capture.core import link_forms
+from capture.context import current
 
 bp = Blueprint("booking_pages", __name__, url_prefix="/actions/booking")
 VISITOR = appointments.VISITOR
@@ -46,7 +47,7 @@ def act(token: str):
 
 def _opened(token: str):
     """(link, booking, lead) for a usable token; otherwise the page saying why not (aborts)."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     try:
         link = read_booking(ext.settings.secret_key, token)
     except TokenError as exc:
@@ -66,14 +67,14 @@ def _opened(token: str):
 
 
 def _cancel(made: dict):
-    ext = current_app.extensions["capture"]
+    ext = current()
     appointments.cancel(ext.engine, ext.sales, made["id"], VISITOR, ext.mail_domain, utcnow())
     return _message("Your consultation is cancelled", "We have emailed you the cancellation for your "
                     "calendar. Changed your mind? Book a new time on our website.", 200)
 
 
 def _move(made: dict, lead: dict, token: str):
-    ext = current_app.extensions["capture"]
+    ext = current()
     now = utcnow()
     start = picked_time(now)
     if start is None:
@@ -93,7 +94,7 @@ def _move(made: dict, lead: dict, token: str):
 
 def picked_time(now: datetime) -> datetime | None:
     """The time picked on a page's radio group, or None if it cannot be one that was offered."""
-    today = current_app.extensions["capture"].sales.calendar.local_date(now)
+    today = current().sales.calendar.local_date(now)
     return parse_slot(request.form.get("slot", ""), today)
 
 
@@ -101,7 +102,7 @@ def picked_time(now: datetime) -> datetime | None:
 
 def requested_page(lead: dict, recipient: str, token: str, error: str = "", status: int = 200):
     """From the sales email: the free times on the day the visitor asked for (GET and HEAD)."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     now = utcnow()
     if appointments.current(ext.engine, lead["id"]) is not None:
         return _message("Already booked", "This lead has a consultation booked already; see the desk.", 200)
@@ -115,7 +116,7 @@ def requested_page(lead: dict, recipient: str, token: str, error: str = "", stat
 
 def book_requested(lead: dict, recipient: str, token: str):
     """The POST of that page: book the picked time, as if the visitor had picked it."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     now = utcnow()
     if appointments.current(ext.engine, lead["id"]) is not None:
         return _message("Already booked", "This lead has a consultation booked already; see the desk.", 200)
@@ -134,13 +135,13 @@ def book_requested(lead: dict, recipient: str, token: str):
 
 
 def _host_name(email: str) -> str:
-    member = current_app.extensions["capture"].sales.member(email)
+    member = current().sales.member(email)
     return member.name if member else email
 
 
 def _days(found: list) -> list[dict]:
     """Free slots grouped by business-local day, labelled for people."""
-    tz = current_app.extensions["capture"].settings.timezone
+    tz = current().settings.timezone
     days = []
     for day, slots in groupby(found, key=lambda s: s.start.astimezone(tz).date()):
         days.append({"label": f"{day:%A} {day.day} {day:%B}",
@@ -151,7 +152,7 @@ def _days(found: list) -> list[dict]:
 
 
 def _page(action: str, made: dict, lead: dict, token: str, error: str = "", status: int = 200):
-    ext = current_app.extensions["capture"]
+    ext = current()
     days = []
     if action == "move":
         now = utcnow()
@@ -164,7 +165,7 @@ def _page(action: str, made: dict, lead: dict, token: str, error: str = "", stat
 
 
 def _when(made: dict) -> str:
-    return wall_time(made["starts_at"], made["ends_at"], current_app.extensions["capture"].settings.timezone)
+    return wall_time(made["starts_at"], made["ends_at"], current().settings.timezone)
 
 
 def _zone_name(key: str) -> str:

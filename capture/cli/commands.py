@@ -10,7 +10,7 @@ from datetime import timezone
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from capture.reports import digest
@@ -23,9 +23,11 @@ from capture.pipeline import tray
 from capture.reports import report as reports
 from capture.db import store
 from capture.delivery import webhooks
+from capture.delivery.worker import Worker, start_threads, stop_threads
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
+from capture.context import current
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -42,9 +44,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(report)
     app.cli.add_command(digest_command)
 
-
-def _ext():
-    return current_app.extensions["capture"]
 
 
 # Control, format (bidi overrides, zero-width), separator and surrogate characters:
@@ -70,7 +69,7 @@ def db_upgrade():
 
     Example: flask --app capture db upgrade
     """
-    store.migrate(_ext().engine)
+    store.migrate(current().engine)
     echo("Database schema is up to date.")
 
 
@@ -81,7 +80,7 @@ def check():
 
     Example: flask --app capture check
     """
-    ext = _ext()
+    ext = current()
     url = ext.engine.url
     where = (f"SQLite at {url.database}" if url.get_backend_name() == "sqlite"
              else f"PostgreSQL at {url.host}/{url.database}")
@@ -116,7 +115,7 @@ def leads_list(limit: int, status: str, owner: str, overdue: bool, include_spam:
 
     Example: flask --app capture leads list --status open --owner tom@fernleaf.example --overdue
     """
-    rows = search.find(_ext().engine, search.Filters(status=status, owner=owner, overdue=overdue),
+    rows = search.find(current().engine, search.Filters(status=status, owner=owner, overdue=overdue),
                       limit=limit, include_spam=include_spam)
     if not rows:
         echo("No leads yet." if status == "all" and not (owner or overdue) else "No leads match.")
@@ -135,7 +134,7 @@ def leads_show(lead_id: str):
 
     Example: flask --app capture leads show 3q2Vx0dTqk9nT1bL6YpA
     """
-    ext = _ext()
+    ext = current()
     lead = store.get_lead(ext.engine, lead_id)
     if lead is None:
         raise click.ClickException(f"no lead with id {lead_id}")
@@ -159,7 +158,7 @@ def leads_status(lead_id: str, status: str, value, reason, note, actor: str):
 
     Example: flask --app capture leads status 01a2b3c4d5e6AbCdEf won --value 8500 --by maya@fernleaf.example
     """
-    ext = _ext()
+    ext = current()
     with _pipeline_errors():
         amount = stages.parse_money(value, ext.sales.currency) if value is not None else None
         event = stages.change_status(ext.engine, ext.sales, lead_id,
@@ -177,7 +176,7 @@ def leads_note(lead_id: str, text: str, actor: str):
     Example: flask --app capture leads note 01a2b3c4d5e6AbCdEf "Called, back on Monday" --by tom@fernleaf.example
     """
     with _pipeline_errors():
-        stages.add_note(_ext().engine, lead_id, text, _actor(actor))
+        stages.add_note(current().engine, lead_id, text, _actor(actor))
     echo(f"Note added to lead {lead_id}.")
 
 
@@ -190,7 +189,7 @@ def leads_assign(lead_id: str, email: str, actor: str):
 
     Example: flask --app capture leads assign 01a2b3c4d5e6AbCdEf tom@fernleaf.example
     """
-    ext = _ext()
+    ext = current()
     with _pipeline_errors():
         event = stages.assign(ext.engine, ext.sales, lead_id, email, _actor(actor))
     echo(f"Lead {lead_id} is now {email}'s." if event else f"Lead {lead_id} already was {email}'s.")
@@ -205,7 +204,7 @@ def leads_spam(lead_id: str, actor: str):
     Example: flask --app capture leads spam 01a2b3c4d5e6AbCdEf --by tom@fernleaf.example
     """
     with _pipeline_errors():
-        event = tray.hold(_ext(), lead_id, _actor(actor))
+        event = tray.hold(current(), lead_id, _actor(actor))
     echo(f"Lead {lead_id} is in the spam tray." if event else f"Lead {lead_id} already was in the spam tray.")
 
 
@@ -218,7 +217,7 @@ def leads_not_spam(lead_id: str, actor: str):
     Example: flask --app capture leads not-spam 01a2b3c4d5e6AbCdEf --by maya@fernleaf.example
     """
     with _pipeline_errors():
-        event = tray.release(_ext(), lead_id, _actor(actor))
+        event = tray.release(current(), lead_id, _actor(actor))
     echo(f"Lead {lead_id} released: {event['owner']} owns it; its messages are queued." if event
          else f"Lead {lead_id} was not in the spam tray; nothing changed.")
 
@@ -227,7 +226,7 @@ def _actor(email: str) -> str:
     """`system`, or a team member's address (anything else is refused)."""
     if email == stages.SYSTEM:
         return email
-    member = _ext().sales.member(email)
+    member = current().sales.member(email)
     if member is None:
         raise click.ClickException(f"{email} is not on the team (sales.yml)")
     return member.email
@@ -264,7 +263,7 @@ def leads_export(since, until, include_spam: bool, email, fmt: str, output):
 
     Example: flask --app capture leads export --email ada@example.com --format json -o ada.json
     """
-    ext = _ext()
+    ext = current()
     if email:
         found = erasure.access(ext.engine, email)
         output.write(json.dumps(found, indent=2, default=str, ensure_ascii=False) + "\n")
@@ -288,7 +287,7 @@ def leads_erase(email: str, dry_run: bool, actor: str):
 
     Example: flask --app capture leads erase --email ada@example.com --dry-run
     """
-    ext = _ext()
+    ext = current()
     found = erasure.erase(ext.engine, ext.schema, email, _actor(actor), utcnow(), dry_run=dry_run,
                           sales=ext.sales, domain=ext.mail_domain)
     verb = "Would erase" if dry_run else "Erased"
@@ -309,7 +308,7 @@ def leads_sources(by: str, since, until, limit: int):
 
     Example: flask --app capture leads sources --by landing-page --since 2026-11-01
     """
-    rows = reports.lead_sources(_ext().engine, by, _utc_day(since), _utc_day(until), limit)
+    rows = reports.lead_sources(current().engine, by, _utc_day(since), _utc_day(until), limit)
     if not rows:
         echo("No leads in that period.")
     width = max((len(value) for value, _ in rows), default=0)
@@ -340,7 +339,7 @@ def report(by: str, since, until, touch: str, fmt: str, output):
 
     Example: flask --app capture report --by page --since 2026-11-01 --until 2026-12-01 --format csv
     """
-    ext = _ext()
+    ext = current()
     default = reports.default_period(ext.settings.timezone)
     since, until = (since.date() if since else default[0]), (until.date() if until else default[1])
     if until <= since:
@@ -371,8 +370,7 @@ def worker(once: bool, name: str | None, threads: int | None):
 
     Example: flask --app capture worker
     """
-    from capture.delivery.worker import Worker, start_threads, stop_threads
-    ext = _ext()
+    ext = current()
     try:
         webhooks.check_secrets(ext.sales, ext.settings.webhook_secrets)  # before a thread starts
     except ConfigError as exc:
@@ -403,7 +401,7 @@ def outbox_list(status: str, limit: int):
 
     Example: flask --app capture outbox list --status dead
     """
-    jobs = outbox.list_jobs(_ext().engine, None if status == "all" else status, limit)
+    jobs = outbox.list_jobs(current().engine, None if status == "all" else status, limit)
     for job in jobs:
         due = job["sent_at"] if job["status"] == "sent" else job["available_at"]
         echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
@@ -431,7 +429,7 @@ def outbox_retry(job_id: int):
 
     Example: flask --app capture outbox retry 42
     """
-    if not outbox.retry(_ext().engine, [job_id]):
+    if not outbox.retry(current().engine, [job_id]):
         raise click.ClickException(f"no dead or pending message with id {job_id} "
                                    "(see: flask --app capture outbox list)")
     echo(f"Message {job_id} will be sent again now.")
@@ -443,7 +441,7 @@ def outbox_retry_dead():
 
     Example: flask --app capture outbox retry-dead
     """
-    count = outbox.retry(_ext().engine)
+    count = outbox.retry(current().engine)
     echo(f"{count} dead message(s) will be sent again now.")
 
 
@@ -458,7 +456,7 @@ def digest_command(preview: bool, send_now: bool):
 
     Example: flask --app capture digest --preview
     """
-    ext = _ext()
+    ext = current()
     if preview == send_now:
         raise click.UsageError("say --preview (print it) or --send (queue it now)")
     now, tz = utcnow(), ext.settings.timezone

@@ -23,7 +23,6 @@ import sys
 import threading
 import time
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,13 +39,12 @@ from capture.db import store
 from capture.booking import surge
 from capture.core import tokens
 from capture.delivery import webhooks
+from capture.context import Capture
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
 from capture.core.paths import TEMPLATES
 from capture.delivery.transport import SendError, make_transport
 
-if TYPE_CHECKING:  # the factory above builds the Capture this module is handed
-    from capture.app import Capture
 
 log = logging.getLogger(__name__)
 MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable

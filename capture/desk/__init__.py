@@ -21,6 +21,8 @@ from capture.desk import auth
 from capture.booking import pages
 from capture.core import link_forms
 from capture.desk import views
+from capture import context
+from capture.context import current
 
 PAGES = ("/desk/", "/actions/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -46,7 +48,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     app.register_blueprint(actions.bp)
     app.register_blueprint(pages.bp)
     app.register_error_handler(CSRFError, _csrf_failed)
-    for error in (SQLAlchemyError, app.extensions["capture"].engine.dialect.loaded_dbapi.Error):
+    for error in (SQLAlchemyError, context.of(app).engine.dialect.loaded_dbapi.Error):
         app.register_error_handler(error, _database_down)
     app.add_template_filter(local_time, "desk_time")
     app.before_request(_same_origin)
@@ -68,7 +70,7 @@ def _same_origin() -> None:
     origin = request.headers.get("Origin")
     if origin is None or request.method in SAFE_METHODS or not request.path.startswith(PAGES):
         return
-    public = urlsplit(current_app.extensions["capture"].settings.public_url)
+    public = urlsplit(current().settings.public_url)
     ours = {f"{request.scheme}://{request.host}".lower(), f"{public.scheme}://{public.netloc}".lower()}
     if origin.lower() not in ours:
         raise CSRFError("The request came from another origin.")

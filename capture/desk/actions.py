@@ -8,7 +8,7 @@ done by the address the email went to, and shown with a link to the desk.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request
+from flask import Blueprint, abort, make_response, render_template, request
 
 from capture.pipeline import stages
 from capture.db import store
@@ -16,6 +16,7 @@ from capture.schema.sales import SELLING
 from capture.core.tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
 from capture.booking import pages
 from capture.core import link_forms
+from capture.context import current
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
 
@@ -36,7 +37,7 @@ def act(token: str):
     lead, link = _opened(token)
     if link.action == BOOK_REQUESTED:
         return pages.book_requested(lead, link.recipient, token)
-    ext = current_app.extensions["capture"]
+    ext = current()
     try:
         event = stages.change_status(ext.engine, ext.sales, lead["id"],
                                        stages.change_from(link.action, request.form, ext.sales.currency),
@@ -48,7 +49,7 @@ def act(token: str):
 
 def _opened(token: str):
     """(lead, link) for a token that can still act; otherwise the page saying why not (aborts)."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     try:
         link = read_action(ext.settings.secret_key, token)
     except TokenError as exc:
@@ -67,7 +68,7 @@ def _opened(token: str):
 
 def may_act(lead: dict, recipient: str) -> bool:
     """Still allowed, checked now: a salesperson or manager on the team, or a sales inbox of the lead's form."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     member = ext.sales.member(recipient)
     if member is not None:
         return bool(member.roles & SELLING)
@@ -82,7 +83,7 @@ def _done(lead: dict, link, changed: bool):
 
 
 def _page(lead: dict, link, token: str, error: str = "", status: int = 200):
-    ext = current_app.extensions["capture"]
+    ext = current()
     form = ext.schema.forms.get(lead["form_id"])
     service = form.field("service") if form else None
     want = service.choice_label(lead["service"]) if service and lead["service"] else lead["company"]

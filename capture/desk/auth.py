@@ -23,6 +23,7 @@ from capture.core.clock import utcnow
 from capture.schema.sales import SELLING, Member
 from capture.core.tokens import TokenError, read_sign_in
 from capture.core import link_forms
+from capture.context import current
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
@@ -78,7 +79,7 @@ def init_app(app: Flask, limiter: Limiter) -> None:
 
 def _load_user(email: str) -> DeskUser | None:
     """The session's team member, if they are still on the team and have not signed out since."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     member = ext.sales.member(email)  # removing someone from sales.yml ends their sessions
     if member is None:
         return None
@@ -123,7 +124,7 @@ def ask_for_link():
     except EmailNotValidError:
         return render_template("desk/sign_in.html", email=email, next=session.get("return_to", ""),
                                error="Please enter your email address, like name@example.com."), 422
-    ext = current_app.extensions["capture"]
+    ext = current()
     signin.request_link(ext.engine, ext.sales, email, ext.mail_domain, utcnow())
     return render_template("desk/sign_in_sent.html", email=email)
 
@@ -149,7 +150,7 @@ def _too_many(error):
 def show_link(token: str):
     """The sign-in link's page (GET and HEAD): one button; the link is not spent by opening it."""
     try:
-        read_sign_in(current_app.extensions["capture"].settings.secret_key, token)
+        read_sign_in(current().settings.secret_key, token)
     except TokenError as exc:
         return _link_problem(str(exc), exc.status)
     return render_template("desk/sign_in_confirm.html", form_token=link_forms.form_token(token))
@@ -158,7 +159,7 @@ def show_link(token: str):
 @link_forms.acts
 def use_link(token: str):
     """The button: spend the link and sign in on this device."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     try:
         link_id = read_sign_in(ext.settings.secret_key, token)
     except TokenError as exc:
@@ -179,7 +180,7 @@ def use_link(token: str):
 def sign_out():
     """End this person's sessions everywhere, then this browser's."""
     if current_user.is_authenticated:
-        signin.sign_out(current_app.extensions["capture"].engine, current_user.email, utcnow())
+        signin.sign_out(current().engine, current_user.email, utcnow())
     logout_user()
     return redirect(url_for("auth.sign_in"), code=303)
 

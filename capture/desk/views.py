@@ -29,15 +29,13 @@ from capture.core.clock import utcnow
 from capture.schema.forms import DATE_RE
 from capture.delivery.mail import History, lead_context
 from capture.desk.auth import RETURN_PATH
+from capture.context import current
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
                 tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation"}
 EXCERPT = 300
 
-
-def _ext():
-    return current_app.extensions["capture"]
 
 
 @bp.before_request
@@ -58,7 +56,7 @@ def signed_in_only():
 @bp.get("/", endpoint="inbox")
 def inbox_page():
     """Open leads, overdue first: mine by default for a salesperson."""
-    ext, args = _ext(), request.args
+    ext, args = current(), request.args
     default_owner = "me" if "sales" in current_user.roles else ""
     owner = args.get("owner", default_owner)
     filters = search.Filters(
@@ -82,7 +80,7 @@ def inbox_page():
 @bp.get("/leads/<lead_id>")
 def lead_page(lead_id: str, error: str = "", status: int = 200):
     """Everything about one lead: answers, attribution, messages, the timeline, the actions."""
-    ext = _ext()
+    ext = current()
     lead = store.get_lead(ext.engine, lead_id)
     if lead is None:
         abort(404)
@@ -111,7 +109,7 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
 def change_status(lead_id: str):
     """Move the lead; won needs a value, lost a reason."""
     _require(current_user.can_change)
-    ext, form = _ext(), request.form
+    ext, form = current(), request.form
     return _apply(lead_id, lambda: stages.change_status(
         ext.engine, ext.sales, lead_id, stages.change_from(form.get("status", ""), form, ext.sales.currency),
         current_user.email),
@@ -123,14 +121,14 @@ def add_note(lead_id: str):
     """Add a note to the timeline."""
     _require(current_user.can_change)
     return _apply(lead_id, lambda: stages.add_note(
-        _ext().engine, lead_id, request.form.get("note", ""), current_user.email), lambda _: "Note added.")
+        current().engine, lead_id, request.form.get("note", ""), current_user.email), lambda _: "Note added.")
 
 
 @bp.post("/leads/<lead_id>/assign")
 def reassign(lead_id: str):
     """Give the lead to another salesperson (managers only)."""
     _require(current_user.can_reassign)
-    ext = _ext()
+    ext = current()
     return _apply(lead_id, lambda: stages.assign(
         ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
         lambda event: f"Now {_name(event['owner'])}'s lead.")
@@ -140,7 +138,7 @@ def reassign(lead_id: str):
 def not_spam(lead_id: str):
     """Release a lead from the spam tray: owner, missed messages, pipeline."""
     _require(current_user.can_change)
-    return _apply(lead_id, lambda: tray.release(_ext(), lead_id, current_user.email),
+    return _apply(lead_id, lambda: tray.release(current(), lead_id, current_user.email),
                   lambda event: f"Not spam: now {_name(event['owner'])}'s lead; its messages are on their way.")
 
 
@@ -148,7 +146,7 @@ def not_spam(lead_id: str):
 def mark_spam(lead_id: str):
     """Move a lead to the spam tray, out of the inbox and the numbers."""
     _require(current_user.can_change)
-    return _apply(lead_id, lambda: tray.hold(_ext(), lead_id, current_user.email),
+    return _apply(lead_id, lambda: tray.hold(current(), lead_id, current_user.email),
                   lambda _: "Moved to the spam tray.")
 
 
@@ -158,15 +156,15 @@ def mark_spam(lead_id: str):
 def spam_tray():
     """Leads the filter held back, with its reasons, for sales and managers to review."""
     _require(current_user.can_change)
-    rows = search.tray(_ext().engine, limit=200)
+    rows = search.tray(current().engine, limit=200)
     for row in rows:
         row["excerpt"] = _excerpt(row)
-    return render_template("desk/spam.html", rows=rows, tz=_ext().settings.timezone)
+    return render_template("desk/spam.html", rows=rows, tz=current().settings.timezone)
 
 
 def _excerpt(row: dict) -> str:
     """The start of what they wrote, for judging at a glance."""
-    form = _ext().schema.forms.get(row["form_id"])
+    form = current().schema.forms.get(row["form_id"])
     texts = [str((row["data"] or {}).get(f.name) or "") for f in form.fields if f.type == "textarea"] if form else []
     text = " ".join(" ".join(texts).split())
     return text if len(text) <= EXCERPT else text[:EXCERPT - 1] + "…"
@@ -176,7 +174,7 @@ def _excerpt(row: dict) -> str:
 def erase(lead_id: str):
     """Erase the person behind the lead (managers only, after ticking the confirmation)."""
     _require(current_user.can_reassign)
-    ext = _ext()
+    ext = current()
     lead = store.get_lead(ext.engine, lead_id)
     if lead is None:
         abort(404)
@@ -226,7 +224,7 @@ class BadReport(ValueError):
 def _asked_report() -> tuple[dict, "report.Report"]:
     """The parameters asked for and their report; a bad one answers the page with the problem (400)."""
     _require(bool(current_user.roles & REPORT_ROLES))
-    ext = _ext()
+    ext = current()
     try:
         asked = _report_args(request.args, ext.settings.timezone)
     except BadReport as exc:
@@ -239,7 +237,7 @@ def _asked_report() -> tuple[dict, "report.Report"]:
 @bp.get("/report")
 def report_page():
     """The numbers from page view to won revenue, per source, campaign, page…, with charts."""
-    ext = _ext()
+    ext = current()
     asked, found = _asked_report()
     trend = trends.weekly_by_source(ext.engine, ext.settings.timezone, asked["since"],
                                     asked["until"] + timedelta(days=1), asked["touch"])
@@ -343,7 +341,7 @@ def _headings(asked: dict) -> list[dict]:
 
 def _presets(asked: dict) -> list[tuple[str, str]]:
     """Quick periods, as in a web analytics tool: (label, link) keeping the other choices."""
-    today = report.default_period(_ext().settings.timezone)[1] - timedelta(days=1)
+    today = report.default_period(current().settings.timezone)[1] - timedelta(days=1)
     month = today.replace(day=1)
     last_month = (month - timedelta(days=1)).replace(day=1)
     periods = (("Last 7 days", today - timedelta(days=6), today), ("Last 30 days", today - timedelta(days=29), today),
@@ -359,7 +357,7 @@ def _key_label(by: str, key: str) -> str:
     if by == "owner":
         return _name(key) if "@" in key else key
     if by == "service":
-        for form in _ext().schema.forms.values():
+        for form in current().schema.forms.values():
             field = form.field("service")
             if field and field.choices and field.choice_label(key) != key:
                 return field.choice_label(key).split(" (")[0]
@@ -388,7 +386,7 @@ def _report_cell(name: str, value, currency: str) -> str:
 
 def _service_label(row: dict) -> str:
     """'E-commerce site' for 'ecommerce' (the form's own label, without the price)."""
-    form = _ext().schema.forms.get(row["form_id"])
+    form = current().schema.forms.get(row["form_id"])
     field = form.field("service") if form else None
     if not (field and row["service"]):
         return row["service"] or row["form_id"]
@@ -401,12 +399,12 @@ def _require(allowed: bool) -> None:
 
 
 def _name(email: str | None) -> str:
-    member = _ext().sales.member(email) if email else None
+    member = current().sales.member(email) if email else None
     return member.name if member else (email or "")
 
 
 def _sellers() -> list:
-    return [m for m in _ext().sales.team if m.roles & {"sales", "manager"}]
+    return [m for m in current().sales.team if m.roles & {"sales", "manager"}]
 
 
 @bp.errorhandler(403)

@@ -25,6 +25,7 @@ from capture.delivery import webhooks
 from capture.core.clock import utcnow
 from capture.schema.forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
 from capture.delivery.outbox import jobs_for_lead, wake_workers
+from capture.context import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -73,7 +74,7 @@ def limit_bookings(form, values: dict, data: dict) -> None:
 
 def find_form(form_id: str):
     """The form the URL names, or 404."""
-    form = current_app.extensions["capture"].schema.forms.get(form_id)
+    form = current().schema.forms.get(form_id)
     if form is None:
         raise Problem(404, f"There is no form called '{form_id}'.")
     return form
@@ -144,12 +145,12 @@ def _json_object(body: bytes) -> dict:
 
 def business_today():
     """Today's date where the business is (what 'not in the past' means to a visitor)."""
-    return clock.today(current_app.extensions["capture"].settings.timezone)
+    return clock.today(current().settings.timezone)
 
 
 def save(form, values: dict, data: dict) -> dict:
     """Store the lead and its outbox jobs in one transaction; 503 if that fails."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     now = utcnow()
     verdict, digest = judge(form, values, data, now)
     lead = store.lead_row(form.id, values, attribution(data), verdict=verdict, body_hash=digest,
@@ -188,7 +189,7 @@ def slot_start(form, values: dict) -> datetime | None:
 def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> dict:
     """Store the lead with its booking; 409 with the next free times when the time is gone,
     409 naming the meeting they hold when the address already has one."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     if ext.sales.consultation is None:
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
     try:
@@ -205,7 +206,7 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
 
 def already_booked(held: dict) -> str:
     """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
-    when = invitations.wall_time(held["starts_at"], held["ends_at"], current_app.extensions["capture"].settings.timezone)
+    when = invitations.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
     return (f"You already have a consultation booked on {when}. The email we sent you then has "
             f"the links to change or cancel it.")
 
@@ -224,7 +225,7 @@ def judge(form, values: dict, data: dict, now: datetime) -> tuple[spam.Verdict, 
     digest = spam.body_hash(form, values)
     repeats = 0
     if digest and not honeypot:
-        repeats = store.repeats(current_app.extensions["capture"].engine, digest,
+        repeats = store.repeats(current().engine, digest,
                                 values.get("email"), now - spam.REPEAT_WINDOW)
     return spam.judge(form, values, honeypot=honeypot, repeats=repeats,
                       time_on_form_ms=spam.time_on_form(data.get(TIME_ON_FORM))), digest
@@ -232,7 +233,7 @@ def judge(form, values: dict, data: dict, now: datetime) -> tuple[spam.Verdict, 
 
 def honeypot_values(data: dict) -> list:
     """Every value sent for the honeypot: each repetition of a form key, or the JSON value."""
-    name = current_app.extensions["capture"].schema.honeypot
+    name = current().schema.honeypot
     if request.mimetype in FORM_TYPES:
         return request.form.getlist(name) + request.files.getlist(name)
     return [data[name]] if name in data else []
@@ -246,7 +247,7 @@ def _filled(value) -> bool:
 def consent_version(form, values: dict) -> str | None:
     """The privacy-policy version agreed to, if the form has a ticked consent box."""
     if any(f.consent and values.get(f.name) for f in form.fields):
-        return current_app.extensions["capture"].schema.privacy_policy_version
+        return current().schema.privacy_policy_version
     return None
 
 
@@ -259,7 +260,7 @@ def received(form, lead_id: str):
 
 def thank_you_url(form) -> str:
     """The form's thank-you page on our own site (never a URL from the request)."""
-    return current_app.extensions["capture"].settings.site_url + form.thank_you
+    return current().settings.site_url + form.thank_you
 
 
 # --- free consultation times ----------------------------------------------------
@@ -271,7 +272,7 @@ SLOTS_MAX_AGE = 5  # seconds: a picker may be a little behind; the booking re-ch
 @bp.get("/slots")
 def slots():
     """Free consultation times: GET /api/slots?form=consultation&from=YYYY-MM-DD&days=N."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     form = ext.schema.forms.get(request.args.get("form", ""))
     if form is None or form.booking is None or ext.sales.consultation is None:
         return bad_parameter("form", "name a form that books consultations, such as form=consultation.")
@@ -316,7 +317,7 @@ def request_origin() -> str | None:
 def origin_allowed(origin: str) -> bool:
     """Same-origin always; others only when listed in CAPTURE_ALLOWED_ORIGINS."""
     own = request.host_url.rstrip("/").lower()
-    return origin == own or origin in current_app.extensions["capture"].settings.allowed_origins
+    return origin == own or origin in current().settings.allowed_origins
 
 
 @bp.route("/forms/<form_id>", methods=["OPTIONS"])
@@ -360,7 +361,7 @@ def problem_response(problem: Problem):
         if "slots" in problem.context:
             body["slots"] = problem.context["slots"]
         return jsonify(body), problem.status
-    ext = current_app.extensions["capture"]
+    ext = current()
     form = problem.context.get("form")
     data = problem.context.get("data") or {}
     html = render_template(

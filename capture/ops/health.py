@@ -3,12 +3,13 @@ import hmac
 import ipaddress
 import logging
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from capture.delivery import outbox
 from capture.db import store
 from capture.intake.openapi import build_spec
+from capture.context import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__, url_prefix="/api")
@@ -28,7 +29,7 @@ def health():
     counts from when the oldest unsent message was queued (retries included);
     `attention` is true when a message is dead or waited over 5 minutes.
     """
-    engine = current_app.extensions["capture"].engine
+    engine = current().engine
     try:
         store.check_writes(engine)
         counts = outbox.counts(engine)
@@ -51,7 +52,7 @@ def _for_caller(body: dict) -> dict:
 
 def may_see_details() -> bool:
     """Monitoring: a direct loopback request, or the configured bearer token."""
-    token = current_app.extensions["capture"].settings.health_token
+    token = current().settings.health_token
     sent = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         return True
@@ -65,6 +66,6 @@ def may_see_details() -> bool:
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description, with each form's fields taken from forms.yml."""
-    ext = current_app.extensions["capture"]
+    ext = current()
     consultation = ext.sales.consultation
     return jsonify(build_spec(ext.schema, consultation.horizon_days if consultation else None))

@@ -66,6 +66,7 @@ from capture.db.models import daily_salts, daily_visitors, page_views
 from capture.core.ratelimit import Allowance
 from capture.core.sitepaths import page_of
 from capture.db.store import url_host, writing
+from capture.context import current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("traffic", __name__, url_prefix="/api")
@@ -123,7 +124,7 @@ def record():
     # OpenAPI description promises); the crawler list is the dearer test anyway.
     view = on_site(clean_view(parse_beacon()))
     if view is not None and counted(view):
-        ext = current_app.extensions["capture"]
+        ext = current()
         allowance = current_app.extensions["capture.views_allowance"]
         try:
             count_view(ext.engine, view, visitor(), utcnow(), ext.settings.timezone,
@@ -231,7 +232,7 @@ def clean_utm(raw) -> str:
 
 def own_hosts() -> set[str]:
     """This site's hosts: the request's, and those of CAPTURE_SITE_URL, _PUBLIC_URL, _ALLOWED_ORIGINS."""
-    settings = current_app.extensions["capture"].settings
+    settings = current().settings
     urls = (request.host_url, settings.site_url, settings.public_url, *settings.allowed_origins)
     return {_bare(urlsplit(url).hostname or "") for url in urls if url}
 
@@ -246,7 +247,7 @@ def on_site(view: View) -> View | None:
 
     Without a list (CAPTURE_SITE_PATHS, CAPTURE_SITE_DIR) every path is taken as it came.
     """
-    pages = current_app.extensions["capture"].settings.site_pages
+    pages = current().settings.site_pages
     if pages is None:
         return view
     page = page_of(view.path, pages)
@@ -278,7 +279,7 @@ def visitor() -> tuple[str, str, str] | None:
     """What tells visitors apart today (IP, user agent, site), or None if they opted out."""
     if "1" in (request.headers.get("Sec-GPC", "").strip(), request.headers.get("DNT", "").strip()):
         return None
-    settings = current_app.extensions["capture"].settings
+    settings = current().settings
     site = urlsplit(settings.site_url or request.host_url).hostname or ""
     return request.remote_addr or "", request.headers.get("User-Agent", ""), site
 

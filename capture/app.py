@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from capture import context, desk
+from capture.booking import wiring as booking
 from capture.cli import commands
 from capture.context import Capture
 from capture.core import ratelimit
@@ -20,11 +21,15 @@ from capture.core.errors import first_line
 from capture.core.paths import TEMPLATES
 from capture.core.settings import ConfigError, Settings, load_settings
 from capture.db import store
+from capture.delivery import wiring as delivery
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
 from capture.intake import api
 from capture.intake.api import MAX_BODY
 from capture.ops import health, site
+from capture.pipeline import wiring as pipeline
+from capture.privacy import wiring as privacy
+from capture.reports import wiring as reports
 from capture.schema.forms import Schema, SchemaError, load_schema
 from capture.schema.sales import Sales, SalesError, load_sales
 from capture.traffic import beacons
@@ -89,6 +94,8 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 def _register(app: Flask, settings: Settings) -> None:
     limiter = ratelimit.init_app(app, settings)
+    for capability in (delivery, pipeline, booking, reports, privacy):
+        capability.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     beacons.init_app(app, limiter, settings)

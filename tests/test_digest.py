@@ -15,6 +15,7 @@ from capture.core.clock import utcnow
 from capture.db.models import leads, outbox
 from capture.pipeline.stages import Change
 from capture.delivery.worker import Worker
+from capture.delivery.registry import Kind
 
 LONDON = ZoneInfo("Europe/London")
 # Which week is "last week", and whether Monday 08:00 has passed, follow the clock (a Wednesday).
@@ -32,7 +33,7 @@ def at(day, hour: int, minute: int = 0) -> datetime:
 
 def digests(app) -> list[dict]:
     with ext(app).engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(outbox).where(outbox.c.kind == digest.DIGEST)).mappings()]
+        return [dict(r) for r in conn.execute(select(outbox).where(outbox.c.kind == Kind.DIGEST)).mappings()]
 
 
 def test_the_weeks(app):
@@ -123,7 +124,7 @@ def test_a_reader_who_left_the_team_gets_none(make_app, tmp_path):
     assert states["gone@fernleaf.example"] == "dropped"
     with ext(app).engine.connect() as conn:
         assert conn.execute(select(func.count()).where(outbox.c.status == "sent",
-                                                      outbox.c.kind == digest.DIGEST)).scalar() == 2
+                                                      outbox.c.kind == Kind.DIGEST)).scalar() == 2
 
 
 def test_off_means_no_digest(app):

@@ -13,17 +13,17 @@ import pytest
 from sqlalchemy import select
 
 from capture.booking import appointments
-from capture.delivery import mail
 from capture.desk import signin
 from capture.core.clock import utcnow
 from capture.db.models import bookings, events, leads, outbox, sign_in_links, sign_outs
+from capture.delivery.registry import Kind
 from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 PUBLIC = "http://127.0.0.1:8000"
 URL = re.compile(r"https?://[^\s\"'<>]+")
 WATCHED = (leads, events, bookings, sign_in_links, sign_outs, outbox)
-EVERY_KIND = {*mail.KINDS, mail.SIGN_IN, mail.DIGEST, mail.BOOKING_SURGE}
+EVERY_KIND = set(Kind) - {Kind.WEBHOOK, Kind.RETENTION}  # every kind that is an email
 
 
 def snapshot(engine) -> dict:

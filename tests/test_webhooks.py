@@ -42,6 +42,7 @@ from capture.pipeline.stages import Change
 from capture.schema.sales import SalesError, parse_sales
 from capture.db.store import get_lead
 from capture.delivery.worker import Worker, start_threads, stop_threads
+from capture.delivery.registry import Kind
 from tests.conftest import ROOT, need_service
 from tests.test_appointments import first_slots, visitor
 from tests.test_quarantine import PITCH
@@ -215,7 +216,7 @@ def ext(app):
 
 
 def hooks(app, lead_id: str | None = None) -> list[dict]:
-    query = select(outbox).where(outbox.c.kind == webhooks.WEBHOOK).order_by(outbox.c.id)
+    query = select(outbox).where(outbox.c.kind == Kind.WEBHOOK).order_by(outbox.c.id)
     if lead_id:
         query = query.where(outbox.c.lead_id == lead_id)
     with ext(app).engine.connect() as conn:
@@ -440,7 +441,7 @@ def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hoo
     assert states["crm"] == ("pending", "webhook endpoint crm: no answer within 0.3s")
     with ext(app).engine.connect() as conn:  # the mail went on
         mail = conn.execute(select(outbox.c.status).where(
-            outbox.c.lead_id == lead_id, outbox.c.kind != webhooks.WEBHOOK, outbox.c.scheduled_for.is_(None)))
+            outbox.c.lead_id == lead_id, outbox.c.kind != Kind.WEBHOOK, outbox.c.scheduled_for.is_(None)))
         assert set(mail.scalars()) == {"sent"}
     receiver.server.shutdown()
     receiver.server.server_close()

@@ -10,8 +10,8 @@ unique index on (host, start) of booked rows is the last word on both.
 
 Every change is an event on the lead and queues its messages in the same
 transaction: the visitor and the host each get the updated invitation
-(`BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor a reminder
-the day before (`REMIND_VISITOR`), each bound to the booking's SEQUENCE so a
+(`Kind.BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor a reminder
+the day before (`Kind.REMIND_VISITOR`), each bound to the booking's SEQUENCE so a
 message about a time since moved or cancelled is never sent (worker.py).
 A booking made or cancelled also queues the webhooks that want it (webhooks.py).
 """
@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from capture.booking import slots
 from capture.booking import surge
 from capture.booking.slots import Busy, Slot
-from capture.delivery.mail import BOOKING_UPDATE, REMIND_VISITOR
+from capture.delivery.registry import Kind
 from capture.db.models import bookings, events, leads, outbox
 from capture.delivery.outbox import job
 from capture.pipeline.stages import NoSuchLead, PipelineError, RANK, STAGES, event_row, first_contact
@@ -310,7 +310,7 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
                     + booking_event(sales, BOOKING_MOVED, changed, now))
             if host != made["host"]:  # the first host's calendar must lose it (no ghost meeting),
                 jobs[0]["ref"] += f":{NEW_HOST}"  # and the new host gains it: "booked", not "moved"
-                jobs.append(job(lead["id"], BOOKING_UPDATE, made["host"],
+                jobs.append(job(lead["id"], Kind.BOOKING_UPDATE, made["host"],
                                 _message_id(changed, FORMER_HOST, domain), now,
                                 ref=f"{made['id']}:{changed['sequence']}:{FORMER_HOST}"))
             conn.execute(outbox.insert(), jobs)
@@ -400,9 +400,9 @@ def _booked(conn: Connection, lead_id: str) -> dict | None:
 def _updates(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
     """The new or cancelled invitation, to the visitor and to the host."""
     ref = f"{made['id']}:{made['sequence']}"
-    found = [job(lead["id"], BOOKING_UPDATE, made["host"], _message_id(made, "host", domain), now, ref=ref)]
+    found = [job(lead["id"], Kind.BOOKING_UPDATE, made["host"], _message_id(made, "host", domain), now, ref=ref)]
     if lead.get("email"):
-        found.append(job(lead["id"], BOOKING_UPDATE, lead["email"], _message_id(made, "visitor", domain),
+        found.append(job(lead["id"], Kind.BOOKING_UPDATE, lead["email"], _message_id(made, "visitor", domain),
                          now, ref=ref))
     return found
 
@@ -412,7 +412,7 @@ def _reminder(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
     due = made["starts_at"] - REMIND_BEFORE
     if due <= now or not lead.get("email"):
         return []
-    return [job(lead["id"], REMIND_VISITOR, lead["email"], _message_id(made, "remind", domain), now,
+    return [job(lead["id"], Kind.REMIND_VISITOR, lead["email"], _message_id(made, "remind", domain), now,
                 due=due, ref=f"{made['id']}:{made['sequence']}")]
 
 

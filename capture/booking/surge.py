@@ -2,7 +2,7 @@
 
 Each booking made on the website (appointments.book_with_lead) counts, in its
 own transaction and on its turn of the booking lock, the bookings made in the
-hour before; past CAPTURE_BOOKING_ALERT it queues one BOOKING_SURGE message per
+hour before; past CAPTURE_BOOKING_ALERT it queues one Kind.BOOKING_SURGE message per
 manager. The Message-IDs are fixed by the clock hour
 (`<surge.2026-12-04T16.maya.at.fernleaf.example@…>`), so a burst alerts once an hour for as
 long as it lasts. The worker renders the message from the bookings as stored
@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from capture.delivery.mail import BOOKING_SURGE  # the message kind, named with the others
+from capture.delivery.registry import Kind
 from capture.db.models import bookings, outbox
 from capture.delivery.outbox import job
+from capture.delivery import mail
+from capture.delivery.registry import Rendering, Unwanted, register
 
 WINDOW = timedelta(hours=1)
 SHOWN = 60  # bookings listed in one alert; the count says how many more
@@ -44,7 +46,7 @@ def alert_jobs(conn: Connection, sales, alert_after: int, domain: str, now: date
         return []
     hour = now.strftime("%Y-%m-%dT%H")
     # One @ in a Message-ID (as the digest's): the manager's address goes in with its @ spelled out.
-    rows = [job(None, BOOKING_SURGE, member.email,
+    rows = [job(None, Kind.BOOKING_SURGE, member.email,
                 f"<surge.{hour}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
                 ref=now.isoformat()) for member in sales.with_role(READER)]
     queued = set(conn.execute(select(outbox.c.message_id).where(
@@ -76,3 +78,20 @@ def context(engine: Engine, sales, tz, raised_at: datetime, alert_after: int, de
         "horizon_days": sales.consultation.horizon_days if sales.consultation else 21,
         "desk_url": desk_url,
     }
+
+
+def init_app() -> None:
+    """The managers' alert is a message kind."""
+    register(Kind.BOOKING_SURGE, render)
+
+
+def render(r: Rendering, job: dict):
+    """The managers' alert about bookings at an unusual rate, with the bookings as stored now."""
+    cap = r.capture
+    member = cap.sales.member(job["recipient"])
+    if member is None or READER not in member.roles:
+        raise Unwanted("the address is no longer a manager (sales.yml)")
+    ctx = context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
+                  cap.settings.booking_alert, f"{cap.settings.public_url}/desk/", r.now)
+    return mail.compose_notice(r.env, job, Kind.BOOKING_SURGE, {**ctx, "name": member.name},
+                               mail_from=cap.settings.mail_from)

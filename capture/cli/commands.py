@@ -28,6 +28,7 @@ from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
 from capture.context import current
+from capture.delivery.registry import Kind
 
 db_cli = AppGroup("db", help="Database schema commands.")
 leads_cli = AppGroup("leads", help="Look at stored leads.")
@@ -414,7 +415,7 @@ def outbox_list(status: str, limit: int):
 
 def _recipient(job: dict) -> str:
     """The address a mail goes to; for a webhook, its endpoint and event."""
-    if job["kind"] != webhooks.WEBHOOK:
+    if job["kind"] != Kind.WEBHOOK:
         return job["recipient"]
     try:
         return f"{job['recipient']}: {webhooks.parse_id(job['ref'])[0]}"
@@ -465,8 +466,8 @@ def digest_command(preview: bool, send_now: bool):
         ctx = digest.context(ext.engine, ext.sales, tz, week, f"{ext.settings.public_url}/desk/report", now)
         env = mail.environment(TEMPLATES / "email")
         reader = (digest.readers(ext.sales) or [None])[0]
-        echo(env.get_template(f"{mail.DIGEST}.subject.txt").render(ctx).strip())
-        echo(env.get_template(f"{mail.DIGEST}.txt").render({**ctx, "name": reader.name if reader else "team"}))
+        echo(env.get_template(f"{Kind.DIGEST}.subject.txt").render(ctx).strip())
+        echo(env.get_template(f"{Kind.DIGEST}.txt").render({**ctx, "name": reader.name if reader else "team"}))
         return
     tag = f"{week.label}.now-{now:%Y%m%dT%H%M%S}"
     if not digest.queue(ext.engine, ext.sales, ext.mail_domain, now, week, tag=tag):

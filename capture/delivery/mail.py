@@ -30,20 +30,12 @@ from capture.booking import invitations
 from capture.schema.forms import Form
 from capture.delivery.headers import LiteralAddress, LiteralText
 from capture.core.clock import utcnow
+from capture.delivery.registry import Kind, RenderError
 
-NOTIFY_SALES = "notify_sales"
-CONFIRM_VISITOR = "confirm_visitor"
-REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
-ESCALATE = "escalate"  # the promise is broken: the managers are told
-SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
-DIGEST = "weekly_digest"  # Monday's numbers for marketing and sales: about no lead
-BOOKING_SURGE = "booking_surge"  # bookings arrive at an unusual rate (surge.py): to the managers
-BOOKING_UPDATE = "booking_update"  # a booking moved, cancelled or made by sales: to visitor and host
-REMIND_VISITOR = "remind_visitor"  # the day before a booked consultation
-TO_SALES = (NOTIFY_SALES, REMIND_OWNER, ESCALATE)
-FOLLOW_UPS = (REMIND_OWNER, ESCALATE)
-BOOKING_KINDS = (BOOKING_UPDATE, REMIND_VISITOR)
-KINDS = (*TO_SALES, CONFIRM_VISITOR, *BOOKING_KINDS)
+TO_SALES = (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE)
+FOLLOW_UPS = (Kind.REMIND_OWNER, Kind.ESCALATE)
+BOOKING_KINDS = (Kind.BOOKING_UPDATE, Kind.REMIND_VISITOR)
+KINDS = (*TO_SALES, Kind.CONFIRM_VISITOR, *BOOKING_KINDS)
 SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
 PICKED, PICKED_LENGTH = "slot", timedelta(minutes=30)  # a booking form's picked time (forms.yml booking)
 DEFAULT_SLOT_LENGTH = timedelta(hours=1)
@@ -55,10 +47,6 @@ ATTRIBUTION_LABELS = (
     ("first_referrer", "First referrer"), ("first_seen", "First visit"),
 )
 UTM_PARTS = ("source", "medium", "campaign", "term", "content")
-
-
-class RenderError(Exception):
-    """This job's message cannot be built (a poison job): set it aside, never retry it."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +82,7 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
     ctx = {"booking": None, **lead_context(lead, form, history, tz), "links": list(links), **(extra or {})}
-    if job["kind"] == CONFIRM_VISITOR:
+    if job["kind"] == Kind.CONFIRM_VISITOR:
         return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
     if job["kind"] in BOOKING_KINDS:
         return _about_booking(env, job, lead, form, ctx, mail_from)
@@ -145,17 +133,17 @@ def compose_sign_in(env: Environment, job: dict, *, url: str, name: str,
                     mail_from: Address | str) -> EmailMessage:
     """The desk's magic sign-in link, for a team member."""
     ctx = {"url": url, "name": name, "minutes": 15}
-    msg = _headers(job, mail_from, one_line(env.get_template(f"{SIGN_IN}.subject.txt").render(ctx)))
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{Kind.SIGN_IN}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
-    _body(env, msg, SIGN_IN, ctx)
+    _body(env, msg, Kind.SIGN_IN, ctx)
     return msg
 
 
 def compose_digest(env: Environment, job: dict, ctx: dict, *, mail_from: Address | str) -> EmailMessage:
     """The weekly digest (digest.py) for one team member."""
-    msg = _headers(job, mail_from, one_line(env.get_template(f"{DIGEST}.subject.txt").render(ctx)))
+    msg = _headers(job, mail_from, one_line(env.get_template(f"{Kind.DIGEST}.subject.txt").render(ctx)))
     msg["Auto-Submitted"] = "auto-generated"
-    _body(env, msg, DIGEST, ctx)
+    _body(env, msg, Kind.DIGEST, ctx)
     return msg
 
 
@@ -173,7 +161,7 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
     msg["Auto-Submitted"] = "auto-replied"
     answers = form.recipients(lead["data"])[0]
     msg["Reply-To"] = answers
-    _body(env, msg, CONFIRM_VISITOR, ctx, _invitation(ctx) or _requested(ctx, answers, domain))
+    _body(env, msg, Kind.CONFIRM_VISITOR, ctx, _invitation(ctx) or _requested(ctx, answers, domain))
     return msg
 
 

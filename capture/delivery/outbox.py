@@ -29,19 +29,17 @@ from sqlalchemy.exc import IntegrityError
 from capture.core.clock import utcnow
 from capture.core.settings import DeliverySettings
 from capture.schema.forms import Form
-from capture.delivery.mail import CONFIRM_VISITOR, NOTIFY_SALES
+from capture.delivery.registry import Kind
 from capture.db.models import outbox
 from capture.db.store import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
-RETENTION = "retention"  # the daily privacy housekeeping (privacy.py): a job, not a message
-WEBHOOK = "webhook"  # a signed POST to a team's tool (webhooks.py): a message to a machine
 SYSTEM = "system"
-MESSAGES = outbox.c.kind != RETENTION  # what people mean by "the outbox": mail, not chores
+MESSAGES = outbox.c.kind != Kind.RETENTION  # what people mean by "the outbox": mail, not chores
 STATUSES = ("pending", "sending", "sent", "dead", "dropped")
 CAP_WINDOW = timedelta(days=1)
 MAIL, WEBHOOKS, EVERYTHING = "mail", "webhooks", "everything"  # the lanes a worker claims from
-LANES = {MAIL: outbox.c.kind != WEBHOOK, WEBHOOKS: outbox.c.kind == WEBHOOK, EVERYTHING: true()}
+LANES = {MAIL: outbox.c.kind != Kind.WEBHOOK, WEBHOOKS: outbox.c.kind == Kind.WEBHOOK, EVERYTHING: true()}
 _first = outbox.alias("earlier")
 _doorbells: set[threading.Event] = set()  # one per worker thread of this process
 
@@ -79,11 +77,11 @@ def jobs_for_lead(form: Form, lead: dict, domain: str, now: datetime) -> list[di
     recipients = list(form.recipients(lead["data"]))
     if lead.get("owner") and lead["owner"] not in recipients:
         recipients.append(lead["owner"])  # the owner hears at once, not only from the reminder
-    jobs = [job(lead["id"], NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
+    jobs = [job(lead["id"], Kind.NOTIFY_SALES, to, message_id(lead["id"], i, domain), now)
             for i, to in enumerate(recipients)]
     if form.confirmation and lead.get("email"):
         # Only ever the lead's own, validated address: never a relay to anyone else.
-        jobs.append(job(lead["id"], CONFIRM_VISITOR, lead["email"],
+        jobs.append(job(lead["id"], Kind.CONFIRM_VISITOR, lead["email"],
                         message_id(lead["id"], "confirm", domain), now))
     return jobs
 
@@ -133,8 +131,8 @@ def _claimable(now: datetime, due_by: datetime):
     due = or_(and_(outbox.c.status == "pending", outbox.c.available_at <= due_by),
               and_(outbox.c.status == "sending", outbox.c.lease_until < now))
     # The visitor's confirmation waits until sales have been told (or their mail gave up).
-    sales_first = or_(outbox.c.kind != CONFIRM_VISITOR, ~exists().where(
-        _first.c.lead_id == outbox.c.lead_id, _first.c.kind == NOTIFY_SALES,
+    sales_first = or_(outbox.c.kind != Kind.CONFIRM_VISITOR, ~exists().where(
+        _first.c.lead_id == outbox.c.lead_id, _first.c.kind == Kind.NOTIFY_SALES,
         _first.c.status.in_(("pending", "sending"))))
     return and_(due, sales_first)
 
@@ -202,7 +200,7 @@ def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
     query = select(func.count()).where(
         func.lower(outbox.c.recipient) == job["recipient"].lower(), outbox.c.created_at > now - CAP_WINDOW,
         # Inline, so PostgreSQL's prepared (generic) plans still match the partial index.
-        outbox.c.kind == literal_column(f"'{CONFIRM_VISITOR}'"), outbox.c.status.in_(("sent", "sending")),
+        outbox.c.kind == literal_column(f"'{Kind.CONFIRM_VISITOR}'"), outbox.c.status.in_(("sent", "sending")),
         outbox.c.id != job["id"])
     with engine.connect() as conn:
         return conn.execute(query).scalar()

@@ -50,9 +50,10 @@ from standardwebhooks import Webhook
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
 from capture.schema.forms import ATTRIBUTION_FIELDS, kept_answers
-from capture.delivery.mail import RenderError
+from capture.delivery.leads import lead_for
+from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted
 from capture.db.models import bookings, events
-from capture.delivery.outbox import WEBHOOK, job
+from capture.delivery.outbox import job
 from capture.schema.sales import WEBHOOK_EVENTS, Endpoint, Sales
 from capture.delivery.transport import SendError
 
@@ -67,10 +68,6 @@ AFTER_ERASURE = (LEAD_ERASED, BOOKING_CANCELLED)
 _TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
 DEADLINE = 10.0  # seconds for a whole POST, to the answer's headers; never above CAPTURE_MAIL_TIMEOUT
 USER_AGENT = "fernleaf-capture-webhooks/1"
-
-
-class Unwanted(Exception):
-    """Decided at send time: this webhook is no longer wanted (worker.py drops it)."""
 
 
 # --- events: written in the change's own transaction -----------------------------
@@ -98,7 +95,7 @@ def jobs(sales: Sales, kind: str, lead_id: str, subject: str, now: datetime,
          number: int | None = None) -> list[dict]:
     """One outbox row per endpoint that wants this event (none without endpoints)."""
     found = event_id(kind, subject, number)
-    return [job(lead_id, WEBHOOK, e.name, f"webhook:{found}:{e.name}", now, ref=found)
+    return [job(lead_id, Kind.WEBHOOK, e.name, f"webhook:{found}:{e.name}", now, ref=found)
             for e in sales.webhooks if kind in e.events]
 
 
@@ -147,29 +144,31 @@ def check_secrets(sales: Sales, secrets: dict[str, str]) -> None:
                               "signatures with (whsec_…)")
 
 
+def render(r: Rendering, job: dict) -> Request:
+    """The request for a job, built from its lead as stored now; Unwanted if no longer needed."""
+    kind, subject, number = parse_id(job["ref"])
+    # An erasure or a cancelled meeting still reaches the team's tool after a "Spam" decision:
+    # it heard of the lead before the tray did.
+    lead = lead_for(r.capture, job, in_tray_too=kind in AFTER_ERASURE)
+    endpoint = next((e for e in r.capture.sales.webhooks if e.name == job["recipient"]), None)
+    if endpoint is None:
+        raise Unwanted(f"the webhook endpoint {job['recipient']} is no longer in sales.yml")
+    if kind not in endpoint.events:
+        raise Unwanted(f"the webhook endpoint {endpoint.name} no longer takes {kind}")
+    if lead["anonymised_at"] is not None and kind not in AFTER_ERASURE:
+        raise Unwanted("the lead was erased")
+    payload = build(r.capture, kind, lead, subject, number)
+    return Request(endpoint, job["ref"], json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+
 class Sender:
     """Builds and posts webhooks for one worker thread."""
 
     def __init__(self, capture):
         check_secrets(capture.sales, capture.settings.webhook_secrets)
-        self.capture = capture
-        self.endpoints = {e.name: e for e in capture.sales.webhooks}
-        self.signers = {name: Webhook(capture.settings.webhook_secrets[name]) for name in self.endpoints}
+        self.signers = {e.name: Webhook(capture.settings.webhook_secrets[e.name]) for e in capture.sales.webhooks}
         self.deadline = min(DEADLINE, capture.settings.delivery.smtp_timeout)
         self.tls = ssl.create_default_context(cafile=certifi.where())  # the host name is checked too
-
-    def render(self, job: dict, lead: dict) -> Request:
-        """The request for a job about `lead` (not in the spam tray); Unwanted if no longer needed."""
-        kind, subject, number = parse_id(job["ref"])
-        endpoint = self.endpoints.get(job["recipient"])
-        if endpoint is None:
-            raise Unwanted(f"the webhook endpoint {job['recipient']} is no longer in sales.yml")
-        if kind not in endpoint.events:
-            raise Unwanted(f"the webhook endpoint {endpoint.name} no longer takes {kind}")
-        if lead["anonymised_at"] is not None and kind not in AFTER_ERASURE:
-            raise Unwanted("the lead was erased")
-        payload = build(self.capture, kind, lead, subject, number)
-        return Request(endpoint, job["ref"], json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
     def send(self, request: Request) -> None:
         """POST it, signed now; SendError (never `unreachable`: one endpoint must not stop the mail)."""

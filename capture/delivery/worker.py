@@ -22,29 +22,16 @@ import socket
 import sys
 import threading
 import time
-from datetime import date, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from capture.booking import appointments
-from capture.booking import messages
-from capture.reports import digest
-from capture.delivery import mail
-from capture.delivery import outbox
-from capture.pipeline import stages
-from capture.privacy import erasure
-from capture.pipeline import tray
-from capture.desk import signin
-from capture.db import store
-from capture.booking import surge
-from capture.core import tokens
-from capture.delivery import webhooks
 from capture.context import Capture
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
 from capture.core.paths import TEMPLATES
+from capture.core.settings import ConfigError
+from capture.delivery import mail, outbox, registry, webhooks
+from capture.delivery.registry import Rendering, Unwanted
 from capture.delivery.transport import SendError, make_transport
-
 
 log = logging.getLogger(__name__)
 MAX_IDLE_BACKOFF = 10.0  # seconds between tries while the database is unreachable
@@ -57,10 +44,6 @@ DB_RETRY_PAUSES = (0.0, 0.05, 0.25, 1.0)
 
 class Unrecorded(Exception):
     """A job was tried but its outcome could not be written; its lease brings it back."""
-
-
-class Unwanted(Exception):
-    """Decided when due: this message is no longer needed (a reminder for a contacted lead)."""
 
 
 def batch_size(conf) -> int:
@@ -84,8 +67,7 @@ class Worker:
         self.stopping = threading.Event()
         self.bell = outbox.doorbell()
         self.unreachable = False  # the last send could not even connect
-        self.chores_day = None  # the day this worker last made sure the daily chores are queued
-        self.digest_week = None  # the week whose digest this worker last made sure is queued
+        self.scheduled = {}  # periodic kind -> the period this worker last made sure is queued
         self.batch = batch_size(self.conf)
 
     # --- loops -----------------------------------------------------------------
@@ -154,7 +136,7 @@ class Worker:
             except SQLAlchemyError:
                 self.hand_back(jobs[i:])
                 raise
-        return sum(job["kind"] != outbox.RETENTION for job in jobs)  # messages, not chores
+        return sum(not registry.is_chore(job["kind"]) for job in jobs)  # messages, not chores
 
     def hand_back(self, jobs: list[dict]) -> None:
         """Release untried jobs; if the database refuses even that, their lease brings them back."""
@@ -181,29 +163,23 @@ class Worker:
     # --- one job ---------------------------------------------------------------
 
     def schedule_chores(self, now) -> None:
-        """Once a day per worker: make sure today's retention run is queued (one for all workers)."""
-        day = now.astimezone(self.capture.settings.timezone).date()
-        if self.chores_day != day:
-            outbox.ensure_daily(self.capture.engine, outbox.RETENTION, day, self.capture.mail_domain, now)
-            self.chores_day = day
-        week = digest.last_week(now, self.capture.settings.timezone)
-        if (self.capture.settings.digest and self.digest_week != week
-                and digest.due(now, self.capture.settings.timezone)):
-            digest.ensure_weekly(self.capture.engine, self.capture.sales, self.capture.mail_domain, now,
-                                 self.capture.settings.timezone)
-            self.digest_week = week
+        """Queue each periodic kind's job once its period (a day, a week) begins, as this worker sees it."""
+        for periodic in registry.periodic():
+            period = periodic.period(self.capture, now)
+            if period is not None and self.scheduled.get(periodic.kind) != period:
+                periodic.schedule(self.capture, now)
+                self.scheduled[periodic.kind] = period
 
-    def housekeeping(self, job: dict) -> str:
-        """Today's retention run (erasure.py); logs counts only."""
-        cap = self.capture
+    def run_chore(self, job: dict, run) -> str:
+        """A housekeeping job (no message): done here, its counts logged."""
         try:
-            done = erasure.apply_retention(cap.engine, cap.schema, cap.settings.retention, utcnow(), cap.sales)
+            summary = run(self.capture, job, utcnow())
         except SQLAlchemyError:
             raise  # the database, not the job: handed back, tried again
         except Exception as exc:  # a bug must not stop the mail behind it
-            log.error("retention run %s failed (%s); set aside as dead", job["ref"], type(exc).__name__)
-            return self.record(outbox.mark_dead, job, f"retention failed: {type(exc).__name__}: {exc}")
-        log.info("retention run %s: %s", job["ref"], ", ".join(f"{k} {v}" for k, v in done.items()))
+            log.error("%s run %s failed (%s); set aside as dead", job["kind"], job["ref"], type(exc).__name__)
+            return self.record(outbox.mark_dead, job, f"{job['kind']} failed: {type(exc).__name__}: {exc}")
+        log.info("%s run %s: %s", job["kind"], job["ref"], summary)
         self.record(outbox.mark_sent, job)
         return "sent"
 
@@ -213,19 +189,24 @@ class Worker:
         A database error before the send propagates as is (the job was not
         tried); one while recording the outcome as Unrecorded.
         """
-        if job["kind"] == outbox.RETENTION:
-            return self.housekeeping(job)
         where = f"job {job['id']} ({job['kind']}, lead {job['lead_id']})"
-        if self.over_cap(job):
+        try:
+            handler = registry.handler(job["kind"])
+        except registry.RenderError as exc:  # queued by code since removed: a poison job
+            log.error("%s has no renderer; set aside as dead", where)
+            return self.record(outbox.mark_dead, job, f"poison: cannot render: RenderError: {exc}")
+        if handler.run is not None:
+            return self.run_chore(job, handler.run)
+        if handler.capped and self.over_cap(job):
             log.info("%s not sent: the address's daily confirmation cap is reached", where)
             return self.record(outbox.mark_dropped, job,
                                f"not sent: {self.conf.confirmations_per_day} confirmations to this "
                                f"address in the last day")
         try:
-            msg = self.retrying(self.render, job)
+            msg = self.retrying(handler.render, Rendering(self.capture, self.env, utcnow()), job)
         except SQLAlchemyError:
             raise  # the database, not the job
-        except (Unwanted, webhooks.Unwanted) as exc:
+        except Unwanted as exc:
             log.info("%s not sent: %s", where, exc)
             return self.record(outbox.mark_dropped, job, f"not sent: {exc}")
         except Exception as exc:  # a poison job: set aside, the queue moves on
@@ -253,7 +234,7 @@ class Worker:
 
     def send(self, job: dict, msg) -> None:
         """Hand a built message to the mail server, or post a built webhook; SendError if refused."""
-        if job["kind"] == webhooks.WEBHOOK:
+        if isinstance(msg, webhooks.Request):
             self.webhooks.send(msg)
         else:
             self.transport.send(msg, self.sender, mail.ascii_address(job["recipient"]))
@@ -266,117 +247,9 @@ class Worker:
             raise Unrecorded() from exc
 
     def over_cap(self, job: dict) -> bool:
-        """A visitor's confirmation beyond the daily cap for its address (nobody mail-bombs with our name)."""
-        if job["kind"] != mail.CONFIRM_VISITOR:
-            return False
+        """A visitor's message beyond the daily cap for its address (nobody mail-bombs with our name)."""
         sent = self.retrying(outbox.confirmations_to, self.capture.engine, job, utcnow())
         return sent >= self.conf.confirmations_per_day
-
-    def render(self, job: dict):
-        """The message for a job, built from its lead as stored now; Unwanted if no longer needed."""
-        cap = self.capture
-        if job["kind"] == mail.SIGN_IN:
-            return self.render_sign_in(job)
-        if job["kind"] == mail.DIGEST:
-            return self.render_digest(job)
-        if job["kind"] == mail.BOOKING_SURGE:
-            return self.render_surge(job)
-        lead = store.get_lead(cap.engine, job["lead_id"])
-        if lead is None:
-            raise mail.RenderError("the lead no longer exists")
-        if lead["spam"] and not self.ends_a_booking(job, lead):  # moved to the spam tray after this was queued
-            raise Unwanted(tray.HELD_REASON)
-        if job["kind"] == webhooks.WEBHOOK:
-            return self.webhooks.render(job, lead)
-        if job["kind"] in mail.FOLLOW_UPS and lead["status"] != "new":
-            raise Unwanted(f"the lead was {lead['status']} before this was due")
-        form = cap.schema.forms.get(lead["form_id"])
-        if form is None:
-            raise mail.RenderError(f"form {lead['form_id']!r} is no longer in the schema")
-        count, last = store.history(cap.engine, lead)
-        links = (tokens.action_links(cap.settings.secret_key, cap.settings.public_url, lead["id"],
-                                     job["recipient"]) if job["kind"] in mail.TO_SALES else [])
-        extra = (stages.followup_context(cap.sales, lead, utcnow())
-                 if job["kind"] in mail.FOLLOW_UPS else {})
-        booking = self.booking_for(job, lead)
-        if links and booking is None and self.bookable(lead):
-            links.insert(1, {"label": "Book the time they asked for", "url": (
-                f"{cap.settings.public_url}/actions/"
-                f"{tokens.action_token(cap.settings.secret_key, lead['id'], tokens.BOOK_REQUESTED, job['recipient'])}")})
-        if booking is not None:
-            extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=cap.settings,
-                                                   domain=cap.mail_domain, recipient=job["recipient"],
-                                                   now=utcnow())
-        return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
-                            mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
-                            domain=cap.mail_domain, links=links, extra=extra)
-
-    def ends_a_booking(self, job: dict, lead: dict) -> bool:
-        """A cancelled meeting's news to its host or a webhook: sent even for a lead in the spam tray."""
-        if job["kind"] == webhooks.WEBHOOK:  # lead.erased too: the CRM heard of it before the tray
-            return webhooks.parse_id(job["ref"])[0] in webhooks.AFTER_ERASURE
-        if job["kind"] != mail.BOOKING_UPDATE or job["recipient"].lower() == str(lead["email"] or "").lower():
-            return False
-        made = appointments.still_current(self.capture.engine, job["ref"])
-        return made is not None and made["status"] == appointments.CANCELLED
-
-    def bookable(self, lead: dict) -> bool:
-        """A request for a consultation time that sales can book from the email (not a booking yet)."""
-        form = self.capture.schema.forms.get(lead["form_id"])
-        return bool(self.capture.sales.consultation and form and form.booking
-                    and mail.requested_slot(lead["data"] or {}, self.capture.settings.timezone))
-
-    def booking_for(self, job: dict, lead: dict) -> dict | None:
-        """The booking a message is about; Unwanted for one about a time since moved or cancelled."""
-        engine = self.capture.engine
-        if job["kind"] in mail.BOOKING_KINDS:
-            booking = appointments.still_current(engine, job["ref"])
-            if booking is None or (job["kind"] == mail.REMIND_VISITOR and booking["status"] != "booked"):
-                raise Unwanted("the booking changed before this was due")
-            if booking.get("former_host") and booking["host"].lower() == job["recipient"].lower():
-                raise Unwanted("the meeting came back to this host")
-            if job["kind"] == mail.REMIND_VISITOR and booking["starts_at"] <= utcnow():
-                # An outage or mail retries can carry a reminder past the meeting: decided at send time.
-                raise Unwanted("the meeting had started before the reminder could go")
-            return booking
-        if job["kind"] in (mail.CONFIRM_VISITOR, mail.NOTIFY_SALES) and self.capture.sales.consultation:
-            return appointments.current(engine, lead["id"])
-        return None
-
-    def render_digest(self, job: dict):
-        """The weekly digest, with the numbers as they are now, for a reader still on the team."""
-        cap = self.capture
-        member = cap.sales.member(job["recipient"])
-        if member is None or member not in digest.readers(cap.sales):
-            raise Unwanted("the address no longer reads the digest (sales.yml)")
-        week = digest.Week(date.fromisoformat(job["ref"]))
-        ctx = digest.context(cap.engine, cap.sales, cap.settings.timezone, week,
-                             f"{cap.settings.public_url}/desk/report", utcnow())
-        return mail.compose_digest(self.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)
-
-    def render_surge(self, job: dict):
-        """The managers' alert about bookings at an unusual rate, with the bookings as stored now."""
-        cap = self.capture
-        member = cap.sales.member(job["recipient"])
-        if member is None or surge.READER not in member.roles:
-            raise Unwanted("the address is no longer a manager (sales.yml)")
-        ctx = surge.context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
-                            cap.settings.booking_alert, f"{cap.settings.public_url}/desk/", utcnow())
-        return mail.compose_notice(self.env, job, mail.BOOKING_SURGE, {**ctx, "name": member.name},
-                                   mail_from=cap.settings.mail_from)
-
-    def render_sign_in(self, job: dict):
-        """A desk sign-in email: the link row must exist and still be unused."""
-        cap = self.capture
-        link = signin.get_link(cap.engine, job["ref"] or "")
-        if link is None or link["used_at"] is not None or link["expires_at"] <= utcnow():
-            raise Unwanted("the sign-in link was used or has expired")
-        member = cap.sales.member(link["email"])
-        if member is None:
-            raise Unwanted("the address is no longer on the team")
-        url = f"{cap.settings.public_url}/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}"
-        return mail.compose_sign_in(self.env, job, url=url, name=member.name,
-                                    mail_from=cap.settings.mail_from)
 
 
 # --- embedded in the web process --------------------------------------------------

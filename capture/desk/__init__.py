@@ -14,7 +14,7 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
-from capture.desk import sessions
+from capture.desk import sessions, signin
 from capture.delivery.mail import local_time
 from capture.desk import actions
 from capture.desk import auth
@@ -43,6 +43,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     for blueprint in exempt:
         csrf.exempt(blueprint)
     auth.init_app(app, limiter)
+    signin.init_app()
     link_forms.exempt_all(csrf)
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)

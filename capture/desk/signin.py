@@ -17,13 +17,16 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from capture.delivery.mail import SIGN_IN
+from capture.delivery.registry import Kind
 from capture.db.models import outbox, sign_in_links, sign_outs
 from capture.delivery.outbox import job, wake_workers
 from capture.privacy.erasure import ERASED
 from capture.schema.sales import Sales
 from capture.db.store import writing
 from capture.core.tokens import SIGN_IN_LIFETIME
+from capture.delivery import mail
+from capture.delivery.registry import Rendering, Unwanted, register
+from capture.core import tokens
 
 # At most this many unused, unexpired links per address: past it no more mail (the page says the same),
 # and the links already in that inbox still work. One requester may ask 5 times an hour (desk/auth.py),
@@ -47,7 +50,7 @@ def request_link(engine: Engine, sales: Sales, email: str, domain: str, now: dat
         conn.execute(sign_in_links.insert(), {
             "id": link_id, "email": address if mailed else ERASED, "created_at": now,
             "expires_at": now + SIGN_IN_LIFETIME if mailed else now, "used_at": None})
-        message = job(None, SIGN_IN, address if mailed else ERASED, f"<sign-in.{link_id}@{domain}>", now,
+        message = job(None, Kind.SIGN_IN, address if mailed else ERASED, f"<sign-in.{link_id}@{domain}>", now,
                       ref=link_id)
         if not mailed:
             message.update(status="dropped", last_error="not sent: not on the team, or "
@@ -85,3 +88,21 @@ def signed_out_at(engine: Engine, email: str) -> datetime | None:
     """When `email` last signed out, if ever."""
     with engine.connect() as conn:
         return conn.execute(select(sign_outs.c.at).where(sign_outs.c.email == email)).scalar()
+
+
+def init_app() -> None:
+    """The sign-in email is the desk's message kind."""
+    register(Kind.SIGN_IN, render)
+
+
+def render(r: Rendering, job: dict):
+    """A desk sign-in email: the link row must exist and still be unused."""
+    cap = r.capture
+    link = get_link(cap.engine, job["ref"] or "")
+    if link is None or link["used_at"] is not None or link["expires_at"] <= r.now:
+        raise Unwanted("the sign-in link was used or has expired")
+    member = cap.sales.member(link["email"])
+    if member is None:
+        raise Unwanted("the address is no longer on the team")
+    url = f"{cap.settings.public_url}/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}"
+    return mail.compose_sign_in(r.env, job, url=url, name=member.name, mail_from=cap.settings.mail_from)

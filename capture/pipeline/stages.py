@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
 from capture.schema.forms import CONTROL_CHARS, Form
-from capture.delivery.mail import ESCALATE, REMIND_OWNER
+from capture.delivery.registry import Kind
 from capture.db.models import events, leads, outbox
 from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
@@ -179,7 +179,7 @@ def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
             return None
         conn.execute(update(leads).where(leads.c.id == lead_id).values(owner=member.email))
         # The reminder not yet sent goes to whoever owns the lead now.
-        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == REMIND_OWNER,
+        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == Kind.REMIND_OWNER,
                                           outbox.c.status == "pending").values(recipient=member.email))
         event = event_row(lead_id, now or utcnow(), actor, "assign", owner=member.email,
                        note=f"from {lead['owner'] or 'nobody'}")
@@ -292,9 +292,9 @@ def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict
     start = clock_start(lead)
     remind_at = sales.calendar.add(start, sales.response.remind_after)
     escalate_at = sales.calendar.add(start, sales.response.escalate_after)
-    jobs = [job(lead["id"], REMIND_OWNER, lead["owner"], message_id(lead["id"], "remind", domain),
+    jobs = [job(lead["id"], Kind.REMIND_OWNER, lead["owner"], message_id(lead["id"], "remind", domain),
                 now, due=remind_at)]
-    jobs += [job(lead["id"], ESCALATE, manager.email,
+    jobs += [job(lead["id"], Kind.ESCALATE, manager.email,
                  message_id(lead["id"], f"escalate-{i}", domain), now, due=escalate_at)
              for i, manager in enumerate(sales.with_role("manager"))]
     return jobs

@@ -22,9 +22,9 @@ from capture.delivery.outbox import jobs_for_lead, wake_workers
 from capture.pipeline.stages import PipelineError, due_at, event_row, followups, locked, owner_for
 from capture.db.store import Turn, last_owner, writing
 from capture.delivery.webhooks import lead_created
+from capture.delivery.leads import HELD_REASON
 
-HELD_REASON = "the lead was marked as spam"
-HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (worker.py too)
+HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (delivery/leads.py too)
 RELEASED, MARKED = "released", "spam"  # event kinds
 
 

@@ -30,6 +30,9 @@ from capture.db.models import (
 )
 from capture.db.store import writing
 from capture.delivery.webhooks import lead_erased
+from capture.delivery.registry import Kind, register_chore, register_periodic
+from capture.delivery.outbox import ensure_daily
+from capture.context import Capture
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
 PERSONAL = ("name", "email", "phone", "company", "body_hash")
@@ -202,3 +205,25 @@ def _forget_visits(conn: Connection, keep: Retention, now: datetime) -> dict:
     counts = conn.execute(delete(page_views).where(
         page_views.c.day < (now - keep.page_views).date())).rowcount
     return {"visitor_salts_deleted": salts, "visitor_keys_deleted": keys, "page_views_deleted": counts}
+
+
+def init_app() -> None:
+    """Retention is a daily chore."""
+    register_chore(Kind.RETENTION, run_retention)
+    register_periodic(Kind.RETENTION, local_day, queue_retention)
+
+
+def local_day(cap: Capture, now: datetime):
+    """Today in the business's time zone: one retention run a day."""
+    return now.astimezone(cap.settings.timezone).date()
+
+
+def queue_retention(cap: Capture, now: datetime) -> None:
+    """Queue today's retention run, once for all workers."""
+    ensure_daily(cap.engine, Kind.RETENTION, local_day(cap, now), cap.mail_domain, now)
+
+
+def run_retention(cap: Capture, job: dict, now: datetime) -> str:
+    """Today's retention run; a summary of counts for the log."""
+    done = apply_retention(cap.engine, cap.schema, cap.settings.retention, now, cap.sales)
+    return ", ".join(f"{k} {v}" for k, v in done.items())

@@ -16,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 
 from capture.pipeline import search
 from capture.reports import report
-from capture.delivery.mail import DIGEST  # the message kind, named with the others
+from capture.delivery.registry import Kind
 from capture.db.models import outbox
 from capture.delivery.outbox import job
 from capture.pipeline.stages import money
 from capture.db.store import writing
+from capture.delivery import mail
+from capture.delivery.registry import Rendering, Unwanted, register, register_periodic
+from capture.context import Capture
 
 READERS = ("marketing", "sales", "manager")
 SEND_AT = time(8, 0)  # Monday, business time
@@ -75,7 +78,7 @@ def ensure_weekly(engine, sales, domain: str, now: datetime, tz) -> bool:
 def queue(engine, sales, domain: str, now: datetime, week: Week, tag: str) -> bool:
     """One message per reader for `week`, all or none; False when `tag` was queued before."""
     # One @ in a Message-ID: the reader's address goes in with its @ spelled out.
-    rows = [job(None, DIGEST, member.email, f"<digest.{tag}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
+    rows = [job(None, Kind.DIGEST, member.email, f"<digest.{tag}.{member.email.replace('@', '.at.')}@{domain}>"[:250], now,
                 ref=week.start.isoformat()) for member in readers(sales)]
     if not rows:
         return False
@@ -139,3 +142,32 @@ def _top(found, by: str, currency: str) -> list[dict]:
     rows = sorted((row for row in found.rows if row.get(by)), key=lambda row: -row[by])
     return [{"key": row[found.by], "leads": row["leads"], "revenue": money(row["revenue_pence"] or 0, currency)}
             for row in rows[:TOP]]
+
+
+def init_app() -> None:
+    """The digest is a message kind queued once a week (when CAPTURE_DIGEST is on)."""
+    register(Kind.DIGEST, render)
+    register_periodic(Kind.DIGEST, period, schedule)
+
+
+def period(cap: Capture, now: datetime) -> Week | None:
+    """The week whose digest is due now; None while none is (or the digest is off)."""
+    tz = cap.settings.timezone
+    return last_week(now, tz) if cap.settings.digest and due(now, tz) else None
+
+
+def schedule(cap: Capture, now: datetime) -> None:
+    """Queue this week's digest for every reader, once for all workers."""
+    ensure_weekly(cap.engine, cap.sales, cap.mail_domain, now, cap.settings.timezone)
+
+
+def render(r: Rendering, job: dict):
+    """The weekly digest, with the numbers as they are now, for a reader still on the team."""
+    cap = r.capture
+    member = cap.sales.member(job["recipient"])
+    if member is None or member not in readers(cap.sales):
+        raise Unwanted("the address no longer reads the digest (sales.yml)")
+    week = Week(date.fromisoformat(job["ref"]))
+    ctx = context(cap.engine, cap.sales, cap.settings.timezone, week,
+                  f"{cap.settings.public_url}/desk/report", r.now)
+    return mail.compose_digest(r.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)

@@ -30,13 +30,14 @@ from capture.core.clock import utcnow
 from capture.core.settings import DeliverySettings
 from capture.schema.forms import Form
 from capture.delivery.registry import Kind
+from capture.delivery.status import WAITING, JobStatus
 from capture.db.models import outbox
 from capture.db.store import writing
 
+STATUSES = tuple(s.value for s in JobStatus)  # plain strings: click treats Enum choices by name
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 SYSTEM = "system"
 MESSAGES = outbox.c.kind != Kind.RETENTION  # what people mean by "the outbox": mail, not chores
-STATUSES = ("pending", "sending", "sent", "dead", "dropped")
 CAP_WINDOW = timedelta(days=1)
 MAIL, WEBHOOKS, EVERYTHING = "mail", "webhooks", "everything"  # the lanes a worker claims from
 LANES = {MAIL: outbox.c.kind != Kind.WEBHOOK, WEBHOOKS: outbox.c.kind == Kind.WEBHOOK, EVERYTHING: true()}
@@ -101,7 +102,7 @@ def job(lead_id: str | None, kind: str, recipient: str, msg_id: str, now: dateti
         due: datetime | None = None, ref: str | None = None) -> dict:
     """An outbox row: due now, or at `due` (a scheduled message such as a reminder)."""
     return {"lead_id": lead_id, "ref": ref, "kind": kind, "recipient": recipient,
-            "message_id": msg_id, "status": "pending", "attempts": 0, "available_at": due or now,
+            "message_id": msg_id, "status": JobStatus.PENDING, "attempts": 0, "available_at": due or now,
             "lease_until": None, "leased_by": None, "last_error": None, "created_at": now,
             "sent_at": None, "scheduled_for": due}
 
@@ -128,12 +129,12 @@ def next_try(attempts: int, conf: DeliverySettings, now: datetime) -> datetime:
 
 def _claimable(now: datetime, due_by: datetime):
     """Pending jobs due by `due_by`, and jobs whose worker's lease ran out (it crashed or hung)."""
-    due = or_(and_(outbox.c.status == "pending", outbox.c.available_at <= due_by),
-              and_(outbox.c.status == "sending", outbox.c.lease_until < now))
+    due = or_(and_(outbox.c.status == JobStatus.PENDING, outbox.c.available_at <= due_by),
+              and_(outbox.c.status == JobStatus.SENDING, outbox.c.lease_until < now))
     # The visitor's confirmation waits until sales have been told (or their mail gave up).
     sales_first = or_(outbox.c.kind != Kind.CONFIRM_VISITOR, ~exists().where(
         _first.c.lead_id == outbox.c.lead_id, _first.c.kind == Kind.NOTIFY_SALES,
-        _first.c.status.in_(("pending", "sending"))))
+        _first.c.status.in_((JobStatus.PENDING, JobStatus.SENDING))))
     return and_(due, sales_first)
 
 
@@ -145,7 +146,7 @@ def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
               .order_by(outbox.c.available_at, outbox.c.id).limit(limit)
               .with_for_update(skip_locked=True, of=outbox))
     stmt = (update(outbox).where(outbox.c.id.in_(chosen.scalar_subquery()))
-            .values(status="sending", leased_by=worker, attempts=outbox.c.attempts + 1,
+            .values(status=JobStatus.SENDING, leased_by=worker, attempts=outbox.c.attempts + 1,
                     lease_until=now + timedelta(seconds=lease))
             .returning(*outbox.c))
     with writing(engine) as conn:
@@ -156,7 +157,7 @@ def claim(engine: Engine, worker: str, lease: float, limit: int = 1,
 
 def _finish(engine: Engine, job: dict, **values) -> bool:
     """Record an outcome, only if `job` is still leased to the worker that claimed it."""
-    stmt = (update(outbox).where(outbox.c.id == job["id"], outbox.c.status == "sending",
+    stmt = (update(outbox).where(outbox.c.id == job["id"], outbox.c.status == JobStatus.SENDING,
                                  outbox.c.leased_by == job["leased_by"])
             .values(lease_until=None, **values))
     with writing(engine) as conn:
@@ -165,34 +166,34 @@ def _finish(engine: Engine, job: dict, **values) -> bool:
 
 def mark_sent(engine: Engine, job: dict) -> bool:
     """The server accepted the message."""
-    return _finish(engine, job, status="sent", sent_at=utcnow(), last_error=None)
+    return _finish(engine, job, status=JobStatus.SENT, sent_at=utcnow(), last_error=None)
 
 
 def mark_failed(engine: Engine, job: dict, error: str, conf: DeliverySettings) -> str:
     """A temporary failure: due again later, or dead once out of retries. Returns the new status."""
     if out_of_retries(job["attempts"], conf):
         return mark_dead(engine, job, f"gave up after {job['attempts']} attempts: {error}")
-    _finish(engine, job, status="pending", last_error=error,
+    _finish(engine, job, status=JobStatus.PENDING, last_error=error,
             available_at=next_try(job["attempts"], conf, utcnow()))
-    return "pending"
+    return JobStatus.PENDING
 
 
 def release(engine: Engine, jobs: list[dict]) -> None:
     """Hand back claimed jobs that were not tried (stopping, or the server is down)."""
     for job in jobs:
-        _finish(engine, job, status="pending", leased_by=None, attempts=job["attempts"] - 1)
+        _finish(engine, job, status=JobStatus.PENDING, leased_by=None, attempts=job["attempts"] - 1)
 
 
 def mark_dead(engine: Engine, job: dict, error: str) -> str:
     """Set a job aside for good (an operator can `outbox retry` it)."""
-    _finish(engine, job, status="dead", last_error=error[:2000])
-    return "dead"
+    _finish(engine, job, status=JobStatus.DEAD, last_error=error[:2000])
+    return JobStatus.DEAD
 
 
 def mark_dropped(engine: Engine, job: dict, reason: str) -> str:
     """Decided at send time: this message is no longer wanted (not an error)."""
-    _finish(engine, job, status="dropped", last_error=reason)
-    return "dropped"
+    _finish(engine, job, status=JobStatus.DROPPED, last_error=reason)
+    return JobStatus.DROPPED
 
 
 def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
@@ -200,7 +201,7 @@ def confirmations_to(engine: Engine, job: dict, now: datetime) -> int:
     query = select(func.count()).where(
         func.lower(outbox.c.recipient) == job["recipient"].lower(), outbox.c.created_at > now - CAP_WINDOW,
         # Inline, so PostgreSQL's prepared (generic) plans still match the partial index.
-        outbox.c.kind == literal_column(f"'{Kind.CONFIRM_VISITOR}'"), outbox.c.status.in_(("sent", "sending")),
+        outbox.c.kind == literal_column(f"'{Kind.CONFIRM_VISITOR}'"), outbox.c.status.in_((JobStatus.SENT, JobStatus.SENDING)),
         outbox.c.id != job["id"])
     with engine.connect() as conn:
         return conn.execute(query).scalar()
@@ -212,7 +213,7 @@ def list_jobs(engine: Engine, status: str | None = None, limit: int = 50) -> lis
     """The newest jobs, optionally only those in one status ('waiting' = pending or sending)."""
     query = select(outbox).where(MESSAGES).order_by(desc(outbox.c.id)).limit(limit)
     if status == "waiting":
-        query = query.where(outbox.c.status.in_(("pending", "sending")))
+        query = query.where(outbox.c.status.in_(WAITING))
     elif status:
         query = query.where(outbox.c.status == status)
     with engine.connect() as conn:
@@ -221,12 +222,12 @@ def list_jobs(engine: Engine, status: str | None = None, limit: int = 50) -> lis
 
 def retry(engine: Engine, job_ids: list[int] | None = None) -> int:
     """Make dead (or waiting) jobs due now with a fresh retry schedule; None = every dead job."""
-    query = update(outbox).values(status="pending", attempts=0, available_at=utcnow(),
+    query = update(outbox).values(status=JobStatus.PENDING, attempts=0, available_at=utcnow(),
                                   lease_until=None, leased_by=None)
     if job_ids is None:
-        query = query.where(outbox.c.status == "dead")
+        query = query.where(outbox.c.status == JobStatus.DEAD)
     else:
-        query = query.where(outbox.c.id.in_(job_ids), outbox.c.status.in_(("dead", "pending")))
+        query = query.where(outbox.c.id.in_(job_ids), outbox.c.status.in_((JobStatus.DEAD, JobStatus.PENDING)))
     with writing(engine) as conn:
         return conn.execute(query).rowcount
 
@@ -235,7 +236,7 @@ def oldest_waiting_seconds(engine: Engine) -> float:
     """How long the oldest unsent (pending or sending) message has existed; 0 if none."""
     # A scheduled message (a reminder) waits from when it became due, not from when it was queued.
     queued = func.coalesce(outbox.c.scheduled_for, outbox.c.created_at)
-    query = select(func.min(queued)).where(outbox.c.status.in_(("pending", "sending")),
+    query = select(func.min(queued)).where(outbox.c.status.in_(WAITING),
                                             queued <= utcnow(), MESSAGES)
     with engine.connect() as conn:
         oldest = conn.execute(query).scalar()
@@ -253,7 +254,7 @@ def for_lead(engine: Engine, lead_id: str) -> list[dict]:
 
 def counts(engine: Engine) -> dict:
     """How many outbox jobs are in each status; "scheduled": pending and not due yet (a reminder)."""
-    state = case((and_(outbox.c.status == "pending", outbox.c.scheduled_for > utcnow()), "scheduled"),
+    state = case((and_(outbox.c.status == JobStatus.PENDING, outbox.c.scheduled_for > utcnow()), "scheduled"),
                  else_=outbox.c.status)
     with engine.connect() as conn:
         rows = conn.execute(select(state, func.count()).where(MESSAGES).group_by(state)).all()

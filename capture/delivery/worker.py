@@ -31,6 +31,7 @@ from capture.core.paths import TEMPLATES
 from capture.core.settings import ConfigError
 from capture.delivery import mail, outbox, registry, webhooks
 from capture.delivery.registry import Rendering, Unwanted
+from capture.delivery.status import JobStatus
 from capture.delivery.transport import SendError, make_transport
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class Worker:
             return self.record(outbox.mark_dead, job, f"{job['kind']} failed: {type(exc).__name__}: {exc}")
         log.info("%s run %s: %s", job["kind"], job["ref"], summary)
         self.record(outbox.mark_sent, job)
-        return "sent"
+        return JobStatus.SENT
 
     def deliver(self, job: dict) -> str:
         """Send one claimed job and record what happened; returns its new status.
@@ -230,7 +231,7 @@ class Worker:
             log.warning("%s was sent after its lease ran out; another worker may send it again", where)
         else:
             log.info("%s sent (attempt %d)", where, job["attempts"])
-        return "sent"
+        return JobStatus.SENT
 
     def send(self, job: dict, msg) -> None:
         """Hand a built message to the mail server, or post a built webhook; SendError if refused."""

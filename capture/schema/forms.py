@@ -18,8 +18,6 @@ from email_validator import EmailNotValidError, validate_email
 FIELD_TYPES = ("text", "email", "tel", "url", "textarea", "select", "checkbox", "date", "time")
 DEFAULT_MAX_LENGTH = {"textarea": 5000, "email": 254, "url": 2000}
 FALLBACK_MAX_LENGTH = 200
-# Cleaned values that get their own column, so sales can search and sort.
-PROMOTED = ("name", "email", "phone", "company", "service")
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # What the site's script sends about where a visitor came from.

@@ -324,12 +324,14 @@ def test_without_known_forms_any_owner_key_is_accepted():
 @pytest.mark.parametrize("value, expected", [
     ("45s", timedelta(seconds=45)), ("30m", timedelta(minutes=30)), ("60m", timedelta(hours=1)),
     ("1h", timedelta(hours=1)), ("2d", timedelta(hours=48)), (" 90 m ", timedelta(minutes=90)),
+    # The one grammar of core.durations: fractions, milliseconds and capitals, as in the settings.
+    ("1.5h", timedelta(minutes=90)), ("250ms", timedelta(milliseconds=250)), ("2H", timedelta(hours=2)),
 ])
 def test_durations(value, expected):
     assert parse_duration(value, "response.first_contact") == expected
 
 
-@pytest.mark.parametrize("value", ["", "0s", "1.5h", "1w", "h", "-1h", "1h30m", 60, None, True])
+@pytest.mark.parametrize("value", ["", "0s", "15", "1w", "h", "-1h", "1h30m", "1.h", 60, None, True])
 def test_bad_durations_name_the_key(value):
     with pytest.raises(ValueError, match=r"^response\.first_contact: "):
         parse_duration(value, "response.first_contact")

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from capture.core import sitepaths
+from capture.core.durations import parse_duration
 
 PREFIX = "CAPTURE_"
 MAIL_SCHEMES = ("smtp", "smtp+starttls", "smtps", "file", "console")
@@ -89,7 +90,6 @@ READ_ELSEWHERE = frozenset({"API_URL", "DOTENV", "REQUIRE_SERVICES", "TEST_DATAB
 WEBHOOK_SECRET = "WEBHOOK_SECRET_"
 WEBHOOK_SECRET_RE = re.compile(r"whsec_([A-Za-z0-9+/]+={0,2})")
 WEBHOOK_SECRET_BYTES = (24, 64)  # what the Standard Webhooks specification asks of a secret
-DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
 
 
 class ConfigError(ValueError):
@@ -434,11 +434,14 @@ def _threads(value: str) -> int:
 
 
 def _duration(name: str, value: str) -> float:
-    """Seconds from '30', '0.5s', '250ms', '5m', '4h' or '1d'; must be above zero."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*", value.lower())
-    if not found or float(found[1]) <= 0:
+    """Seconds from '30', '0.5s', '250ms', '5m', '4h' or '1d' (a bare number is seconds); above zero."""
+    try:
+        amount = parse_duration(value, unitless="s")
+    except ValueError:
+        amount = None
+    if not amount:  # none, or zero
         _fail(name, f"'{value}' is not a duration like 30s, 5m, 4h or 1d")
-    return float(found[1]) * DURATION_UNITS[found[2]]
+    return amount.total_seconds()
 
 
 def _flag(name: str, value: str) -> bool:

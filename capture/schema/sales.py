@@ -21,6 +21,7 @@ import holidays
 import yaml
 from email_validator import EmailNotValidError, validate_email
 
+from capture.core import durations as core_durations
 from capture.schema import worktime
 
 ROLES = ("sales", "marketing", "manager", "host")
@@ -38,8 +39,6 @@ DEFAULT_FIRST_CONTACT = timedelta(minutes=60)
 DEFAULT_REMIND_AFTER = timedelta(minutes=30)
 OWNER_KEYS = ("strategy", "members")
 PIPELINE_KEYS = ("lost_reasons", "currency")
-DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REASON_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -305,11 +304,11 @@ class _Closed:
 
 
 def parse_duration(value, where: str, allow_zero: bool = False) -> timedelta:
-    """A duration like '45s', '30m', '1h' or '2d' (a day is 24 hours); zero only if allowed."""
-    match = DURATION_RE.match(value.strip()) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"{where}: '{value}' is not a duration like 30m, 1h or 2d (s, m, h or d)")
-    amount = timedelta(**{UNITS[match[2]]: int(match[1])})
+    """A duration like '45s', '30m', '1h' or '2d' (core.durations' grammar); zero only if allowed."""
+    try:
+        amount = core_durations.parse_duration(value)  # a unit is required here: '15' says nothing
+    except ValueError:
+        raise ValueError(f"{where}: '{value}' is not a duration like 30m, 1h or 2d (s, m, h or d)") from None
     if not amount and not allow_zero:
         raise ValueError(f"{where}: must be longer than zero")
     return amount

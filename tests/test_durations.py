@@ -5,7 +5,7 @@ import pytest
 
 from capture.core.durations import parse_duration
 from capture.core.settings import ConfigError, load_settings
-from capture.schema.sales import parse_duration as sales_duration
+from capture.schema.checks import duration as sales_duration
 from tests.conftest import TEST_SECRET
 
 BASE = {"secret_key": TEST_SECRET}

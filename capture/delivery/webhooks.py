@@ -53,7 +53,8 @@ from capture.schema.forms import ATTRIBUTION_FIELDS, kept_answers
 from capture.delivery.mail import RenderError
 from capture.db.models import bookings, events
 from capture.delivery.outbox import WEBHOOK, job
-from capture.schema.sales import WEBHOOK_EVENTS, Endpoint, Sales
+from capture.schema.sales import Sales
+from capture.schema.webhook_endpoints import WEBHOOK_EVENTS, Endpoint
 from capture.delivery.transport import SendError
 
 LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS

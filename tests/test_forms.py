@@ -4,14 +4,8 @@ from datetime import date
 import pytest
 import yaml
 
-from capture.schema.forms import (
-    ATTRIBUTION_FIELDS,
-    SchemaError,
-    clean_attribution,
-    load_schema,
-    parse_schema,
-    validate_submission,
-)
+from capture.schema.forms import ATTRIBUTION_FIELDS, SchemaError, load_schema, parse_schema
+from capture.schema.validation import clean_attribution, validate_submission
 
 TODAY = date(2030, 6, 15)
 

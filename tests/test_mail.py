@@ -511,7 +511,7 @@ def test_a_reply_to_that_cannot_be_built_is_an_error_not_a_silent_gap(consultati
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
-from capture.schema.forms import clean_attribution, validate_submission  # noqa: E402
+from capture.schema.validation import clean_attribution, validate_submission  # noqa: E402
 
 TODAY = date(2026, 12, 9)  # a Wednesday; the day the generated submissions are validated on
 

@@ -49,7 +49,8 @@ from standardwebhooks import Webhook
 
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
-from capture.schema.forms import ATTRIBUTION_FIELDS, kept_answers
+from capture.schema.forms import ATTRIBUTION_FIELDS
+from capture.schema.validation import kept_answers
 from capture.delivery.mail import RenderError
 from capture.db.models import bookings, events
 from capture.delivery.outbox import WEBHOOK, job

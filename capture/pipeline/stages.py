@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
-from capture.schema.forms import CONTROL_CHARS, Form
+from capture.schema.forms import Form
+from capture.schema.validation import CONTROL_CHARS
 from capture.delivery.mail import ESCALATE, REMIND_OWNER
 from capture.db.models import events, leads, outbox
 from capture.delivery.outbox import job, message_id, wake_workers

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from capture.booking.appointments import cancel_upcoming
 from capture.core.settings import Retention
-from capture.schema.forms import Schema, kept_answers
+from capture.schema.forms import Schema
+from capture.schema.validation import kept_answers
 from capture.db.models import (
     bookings,
     daily_salts,

@@ -31,7 +31,7 @@ from capture.core.settings import DeliverySettings
 from capture.schema.forms import Form
 from capture.delivery.mail import CONFIRM_VISITOR, NOTIFY_SALES
 from capture.db.models import outbox
-from capture.db.store import writing
+from capture.db.engine import writing
 
 JITTER = 0.2  # each retry waits its scheduled delay ±20%
 RETENTION = "retention"  # the daily privacy housekeeping (privacy.py): a job, not a message

@@ -22,7 +22,8 @@ from capture.delivery.mail import ESCALATE, REMIND_OWNER
 from capture.db.models import events, leads, outbox
 from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
-from capture.db.store import LEAD_ID, Turn, writing
+from capture.db.engine import writing
+from capture.db.store import LEAD_ID, Turn
 from capture.delivery.webhooks import status_changed
 
 STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")

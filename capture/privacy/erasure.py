@@ -29,7 +29,7 @@ from capture.db.models import (
     page_views,
     privacy_log,
 )
-from capture.db.store import writing
+from capture.db.engine import writing
 from capture.delivery.webhooks import lead_erased
 
 # body_hash too: a fingerprint of what they wrote would still match their message.

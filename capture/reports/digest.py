@@ -20,7 +20,7 @@ from capture.delivery.mail import DIGEST  # the message kind, named with the oth
 from capture.db.models import outbox
 from capture.delivery.outbox import job
 from capture.pipeline.stages import money
-from capture.db.store import writing
+from capture.db.engine import writing
 
 READERS = ("marketing", "sales", "manager")
 SEND_AT = time(8, 0)  # Monday, business time

@@ -109,8 +109,6 @@ class Schema:
     source: str = "forms.yml"
 
 
-# --- loading -----------------------------------------------------------------
-
 def load_schema(path: str | Path) -> Schema:
     """Read and check forms.yml; raise SchemaError naming what is wrong."""
     path = Path(path)

@@ -18,7 +18,8 @@ from capture.context import Capture
 from capture.core import ratelimit
 from capture.core.errors import first_line
 from capture.core.paths import TEMPLATES
-from capture.core.settings import ConfigError, Settings, load_settings
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import Settings, load_settings
 from capture.db import store
 from capture.db.engine import make_engine
 from capture.db.migrate import migrate

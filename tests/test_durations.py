@@ -4,7 +4,8 @@ from datetime import timedelta
 import pytest
 
 from capture.core.durations import parse_duration
-from capture.core.settings import ConfigError, load_settings
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import load_settings
 from capture.schema.checks import duration as sales_duration
 from tests.conftest import TEST_SECRET
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from capture.delivery import mail
 from capture.core.paths import TEMPLATES
-from capture.core.settings import parse_mail_url
+from capture.core.mail_url import parse_mail_url
 from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, load_schema
 from capture.db.models import outbox
 from capture.delivery.transport import make_transport

@@ -27,7 +27,7 @@ from capture.delivery import webhooks
 from capture.delivery.worker import Worker, start_threads, stop_threads
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
+from capture.core.setting_checks import ConfigError
 from capture.context import current
 
 db_cli = AppGroup("db", help="Database schema commands.")

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
+from capture.core.setting_checks import ConfigError
 from capture.schema.forms import ATTRIBUTION_FIELDS
 from capture.schema.validation import kept_answers
 from capture.delivery.mail import RenderError

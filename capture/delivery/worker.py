@@ -41,7 +41,7 @@ from capture.core import tokens
 from capture.delivery import webhooks
 from capture.context import Capture
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
+from capture.core.setting_checks import ConfigError
 from capture.core.paths import TEMPLATES
 from capture.delivery.transport import SendError, make_transport
 

@@ -69,7 +69,8 @@ test: $(STAMP) $(if $(NPM),$(E2E_NODE))
 # The most date-sensitive tests once more, as if it were a Saturday evening (handbook/development.md,
 # "Time in tests").
 WEEKEND_TESTS := tests/test_openapi.py tests/test_digest.py tests/test_appointments.py tests/test_pipeline.py \
-                 tests/test_booking.py tests/test_worktime.py tests/test_forms.py
+                 tests/test_booking.py tests/test_worktime.py tests/test_forms.py \
+                 tests/test_validation.py
 test-weekend: $(STAMP)
 	CAPTURE_TEST_NOW=2026-12-05T19:30:00+00:00 $(BIN)/python -m pytest -q $(WEEKEND_TESTS)
 

@@ -27,7 +27,9 @@ from capture.schema.forms import load_schema  # noqa: E402
 from capture.db.models import leads, outbox  # noqa: E402
 from capture.delivery.outbox import jobs_for_lead  # noqa: E402
 from capture.intake.spam import CLEAN, Verdict  # noqa: E402
-from capture.db.store import LeadWriter, lead_row, make_engine, migrate, writing  # noqa: E402
+from capture.db.engine import make_engine, writing  # noqa: E402
+from capture.db.migrate import migrate  # noqa: E402
+from capture.db.store import LeadWriter, lead_row  # noqa: E402
 
 FORM = load_schema(ROOT / "forms.yml").forms["consultation"]
 VALUES = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",

@@ -33,7 +33,7 @@ STAGES = (
     ("database: commit", ("commit (",)),
     ("database: inserts and pool", ("_save (store.py", "raw_connection (", "_checkin (")),
     ("email-validator", ("validate_email (validate_email.py",)),
-    ("validation (rest)", ("validate_submission (forms.py", "clean_attribution (forms.py")),
+    ("validation (rest)", ("validate_submission (validation.py", "clean_attribution (validation.py")),
     ("logging a lead id", ("info (__init__.py",)),
     ("building the row and jobs", ("lead_row (store.py", "jobs_for_lead (outbox.py", "new_lead_id (")),
     ("reading the body", ("parse_body (api.py",)),

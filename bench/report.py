@@ -37,7 +37,9 @@ from sqlalchemy import and_, create_engine, func, select, text  # noqa: E402
 
 from capture.reports import report  # noqa: E402
 from capture.db.models import leads, page_views  # noqa: E402
-from capture.db.store import attribution_keys, make_engine, migrate, reading  # noqa: E402
+from capture.db.engine import make_engine, reading  # noqa: E402
+from capture.db.migrate import migrate  # noqa: E402
+from capture.db.report_keys import attribution_keys  # noqa: E402
 
 TZ = ZoneInfo("Europe/London")
 DAYS = 3 * 365 + 1

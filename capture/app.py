@@ -19,9 +19,12 @@ from capture.context import Capture
 from capture.core import ratelimit
 from capture.core.errors import first_line
 from capture.core.paths import TEMPLATES
-from capture.core.settings import ConfigError, Settings, load_settings
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import Settings, load_settings
 from capture.db import store
 from capture.delivery import wiring as delivery
+from capture.db.engine import make_engine
+from capture.db.migrate import migrate
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
 from capture.intake import api
@@ -81,10 +84,10 @@ def _inside_flask_command() -> bool:
 
 
 def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
-    engine = store.make_engine(settings.database_url)
+    engine = make_engine(settings.database_url)
     if settings.auto_migrate:
         try:
-            store.migrate(engine)
+            migrate(engine)
         except Exception as exc:  # any driver error: say which setting to look at
             print(f"capture: CAPTURE_DATABASE_URL: cannot prepare the database ({first_line(exc)})",
                   file=sys.stderr)

@@ -21,7 +21,8 @@ from capture.booking import appointments
 from capture.core import tokens
 from capture.core.clock import utcnow
 from capture.db.models import bookings, leads, outbox
-from capture.db.store import get_lead, make_engine
+from capture.db.engine import make_engine
+from capture.db.store import get_lead
 from capture.delivery.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn

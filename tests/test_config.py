@@ -5,7 +5,9 @@ import sys
 import pytest
 
 from capture import create_app
-from capture.core.settings import ConfigError, load_settings, parse_mail_url
+from capture.core.mail_url import parse_mail_url
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import load_settings
 from tests.conftest import ROOT, TEST_SECRET
 
 BASE = {"secret_key": TEST_SECRET}

@@ -17,7 +17,8 @@ from capture.pipeline import stages
 from capture.pipeline import tray
 from capture.desk import signin
 from capture.core import tokens
-from capture.db.store import make_engine, new_lead_id
+from capture.db.engine import make_engine
+from capture.db.store import new_lead_id
 from tests.conftest import TEST_SECRET
 from tests.test_desk import CSRF, MAYA, csrf, post, sign_in
 

@@ -23,7 +23,7 @@ from capture.booking.invitations import (
 from capture.booking import appointments
 from capture.pipeline import tray
 from capture.core.clock import utcnow
-from capture.schema.sales import Meeting
+from capture.schema.consultation import Meeting
 from capture.delivery.worker import Worker
 from tests.conftest import need_service
 from tests.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from capture.delivery import mail
 from capture.core.paths import TEMPLATES
-from capture.core.settings import parse_mail_url
+from capture.core.mail_url import parse_mail_url
 from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, load_schema
 from capture.db.models import outbox
 from capture.delivery.transport import make_transport
@@ -511,7 +511,7 @@ def test_a_reply_to_that_cannot_be_built_is_an_error_not_a_silent_gap(consultati
 
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
-from capture.schema.forms import clean_attribution, validate_submission  # noqa: E402
+from capture.schema.validation import clean_attribution, validate_submission  # noqa: E402
 
 TODAY = date(2026, 12, 9)  # a Wednesday; the day the generated submissions are validated on
 

@@ -84,13 +84,13 @@ def test_schedule_is_configurable():
                                          ("mail_timeout", "-1"), ("worker_poll", "1 week"),
                                          ("mail_give_up", "")])
 def test_bad_delivery_settings_name_the_variable(name, value):
-    from capture.core.settings import ConfigError
+    from capture.core.setting_checks import ConfigError
     with pytest.raises(ConfigError, match=f"^CAPTURE_{name.upper()}: "):
         load_settings({"secret_key": TEST_SECRET, name: value})
 
 
 def test_a_lease_shorter_than_two_timeouts_is_refused():
-    from capture.core.settings import ConfigError
+    from capture.core.setting_checks import ConfigError
     with pytest.raises(ConfigError, match="^CAPTURE_MAIL_LEASE: .*twice CAPTURE_MAIL_TIMEOUT"):
         load_settings({"secret_key": TEST_SECRET, "mail_timeout": "30s", "mail_lease": "45s"})
 

@@ -19,6 +19,9 @@ from sqlalchemy import JSON, Boolean, column, select, table
 from capture.pipeline import stages
 from capture.reports import report
 from capture.db import store
+from capture.db.engine import make_engine, reading
+from capture.db.migrate import alembic_config, migrate
+from capture.db.report_keys import url_host, url_path
 from capture.traffic import beacons
 from capture.schema.forms import ATTRIBUTION_FIELDS
 from capture.db.models import UTCDateTime, events, leads, page_views
@@ -325,7 +328,7 @@ def test_the_text_table_is_terminal_safe(app, client, consultation, clock):
     ("//cdn.example/x", "/x"),  # protocol-relative: still a URL with a path
 ])
 def test_a_page_key_is_the_path_as_location_pathname_gives_it(url, path):
-    assert store.url_path(url) == path
+    assert url_path(url) == path
 
 
 REFERRERS = ["https://www.Google.com:443/search?q=ada", "https://news.ycombinator.com./item",
@@ -337,12 +340,12 @@ REFERRERS = ["https://www.Google.com:443/search?q=ada", "https://news.ycombinato
 @pytest.mark.parametrize("referrer", REFERRERS)
 def test_a_referrer_key_is_the_host_as_page_views_keeps_it(app, referrer):
     with app.test_request_context("/api/views", base_url="https://api.capture.example"):
-        assert (store.url_host(referrer) or "") == beacons.clean_referrer(referrer)
+        assert (url_host(referrer) or "") == beacons.clean_referrer(referrer)
 
 
 def test_the_migration_fills_the_keys_and_stages_of_older_leads(database_url):
-    engine = store.make_engine(database_url)
-    cfg = store.alembic_config()
+    engine = make_engine(database_url)
+    cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0006")
@@ -358,7 +361,7 @@ def test_the_migration_fills_the_keys_and_stages_of_older_leads(database_url):
             {"lead_id": lead_id, "at": ARRIVED, "actor": "system", "kind": "status", "to_status": to_status}
             for lead_id, to_status in [("lead0", "contacted"), ("lead0", "proposal"), ("lead0", "won"),
                                        ("lead1", "consultation"), ("lead1", "lost")]])
-    store.migrate(engine)
+    migrate(engine)
     with engine.connect() as conn:
         found = [tuple(r) for r in conn.execute(select(
             leads.c.stage_reached, leads.c.first_page, leads.c.last_page, leads.c.first_referrer_host,
@@ -386,7 +389,7 @@ def test_a_booking_is_a_first_contact_at_once_and_a_consultation(app, client, co
 def test_a_report_never_holds_up_a_lead(app, client, consultation):
     # A report's read transaction is open (on SQLite every other transaction takes the write
     # lock at BEGIN): a lead arriving meanwhile is stored at once, not after the report.
-    with store.reading(ext(app).engine) as conn:
+    with reading(ext(app).engine) as conn:
         conn.execute(select(leads.c.id)).all()
         started = time.monotonic()
         lead(client, consultation, 12)

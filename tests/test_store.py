@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from capture.core.clock import utcnow
 from capture.db.models import leads, outbox
 from capture.intake.spam import CLEAN, Verdict
-from capture.db.store import LeadWriter, get_lead, is_current, lead_row, make_engine, migrate
+from capture.db.engine import make_engine
+from capture.db.migrate import is_current, migrate
+from capture.db.store import LeadWriter, get_lead, lead_row
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 
@@ -70,7 +72,8 @@ def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_u
     assert b"database is locked" not in (tmp_path / "gunicorn.log").read_bytes()
 
 
-MIGRATE = "from capture.db.store import make_engine, migrate; import sys; migrate(make_engine(sys.argv[1]))"
+MIGRATE = ("from capture.db.engine import make_engine; from capture.db.migrate import migrate; import sys; "
+           "migrate(make_engine(sys.argv[1]))")
 
 
 def test_processes_starting_together_migrate_once(database_url):
@@ -103,7 +106,7 @@ def test_a_connection_killed_by_a_database_restart_costs_no_lead(pg_url, tmp_pat
 
 
 def test_core_connections_are_checked_before_use_and_the_leads_own_write_is_not(pg_url, monkeypatch):
-    """A ping per Core connection (store._ping) keeps a restart from failing a desk page; the lead's
+    """A ping per Core connection (engine._ping) keeps a restart from failing a desk page; the lead's
     write (LeadWriter, two round trips) is left without one: it retries a dead connection itself."""
     engine = make_engine(pg_url)
     migrate(engine)

@@ -17,7 +17,8 @@ from sqlalchemy import select, text
 from capture.privacy import erasure
 from capture.core import sitepaths
 from capture.traffic import beacons
-from capture.core.settings import ConfigError, load_settings
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import load_settings
 from capture.db.models import daily_salts, daily_visitors, page_views
 from tests.conftest import REDIS_URL, ROOT, TEST_SECRET
 from tests.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture

@@ -36,7 +36,8 @@ from capture.pipeline import tray
 from capture.delivery import webhooks
 from capture.delivery import outbox as queue
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError, load_settings
+from capture.core.setting_checks import ConfigError
+from capture.core.settings import load_settings
 from capture.db.models import outbox
 from capture.pipeline.stages import Change
 from capture.schema.sales import SalesError, parse_sales

@@ -13,7 +13,8 @@ from capture.db.models import leads, outbox
 from capture.delivery.outbox import jobs_for_lead
 from capture.schema.forms import load_schema
 from capture.core.clock import utcnow
-from capture.db.store import make_engine, migrate
+from capture.db.engine import make_engine
+from capture.db.migrate import migrate
 from capture.delivery.worker import stop_threads
 from tests.conftest import ROOT, wall_clock
 from tests.smtp_sink import smtp_sink, start_worker, worker_env  # noqa: F401  (fixture)

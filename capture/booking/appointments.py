@@ -33,7 +33,7 @@ from capture.db.models import bookings, events, leads, outbox
 from capture.delivery.outbox import job
 from capture.pipeline.stages import NoSuchLead, PipelineError, RANK, STAGES, event_row, first_contact
 from capture.schema.sales import Sales
-from capture.db.store import writing
+from capture.db.engine import writing
 from capture.delivery.webhooks import (
     BOOKING_CANCELLED,
     BOOKING_CREATED,

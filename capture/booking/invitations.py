@@ -37,7 +37,7 @@ def invitation(*, uid: str, sequence: int, method: str, start: datetime, end: da
                summary: str, stamp: datetime, description: str = "") -> bytes:
     """The invitation (REQUEST) or cancellation (CANCEL) of one booked consultation.
 
-    `organizer` and `attendee` are (name, email); `meeting` is sales.Meeting.
+    `organizer` and `attendee` are (name, email); `meeting` is consultation.Meeting.
     """
     _check_method(method)
     _check_times(start, end, stamp)

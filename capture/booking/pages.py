@@ -18,7 +18,7 @@ from capture.db import store
 from capture.core.clock import utcnow
 from capture.booking.invitations import wall_time
 from capture.delivery.mail import requested_slot
-from capture.schema.forms import parse_slot
+from capture.schema.validation import parse_slot
 from capture.pipeline.stages import PipelineError
 from capture.core.tokens import BOOKING_ACTIONS, TokenError, read_booking
 from capture.core import link_forms

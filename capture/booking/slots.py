@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from capture.schema.sales import Consultation, Sales
+from capture.schema.consultation import Consultation
+from capture.schema.sales import Sales
 
 
 @dataclass(frozen=True)

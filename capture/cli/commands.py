@@ -22,11 +22,12 @@ from capture.privacy import erasure
 from capture.pipeline import tray
 from capture.reports import report as reports
 from capture.db import store
+from capture.db.migrate import migrate
 from capture.delivery import webhooks
 from capture.delivery.worker import Worker, start_threads, stop_threads
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
+from capture.core.setting_checks import ConfigError
 from capture.context import current
 from capture.delivery.registry import Kind
 
@@ -70,7 +71,7 @@ def db_upgrade():
 
     Example: flask --app capture db upgrade
     """
-    store.migrate(current().engine)
+    migrate(current().engine)
     echo("Database schema is up to date.")
 
 

@@ -1,35 +1,27 @@
-"""Reading and checking settings: defaults, then `.env`, then CAPTURE_* variables.
+"""The settings: defaults, then `.env`, then CAPTURE_* variables, read into one Settings.
 
-Every setting is parsed once at start; a bad one raises ConfigError whose
-message is one line naming the variable, so an operator never meets a
-traceback (or a surprise at the first request).
+Every setting is parsed once at start (setting_checks.py checks each value,
+mail_url.py the mail transport); a bad one raises ConfigError whose message is
+one line naming the variable, so an operator never meets a traceback (or a
+surprise at the first request).
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from email.headerregistry import Address
-from email.utils import parseaddr
 
 from dotenv import dotenv_values
-from email_validator import EmailNotValidError, validate_email
-from limits import parse_many
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from capture.core import sitepaths
+from capture.core import setting_checks as check
+from capture.core.mail_url import MailSettings, parse_mail_url
+from capture.core.setting_checks import PREFIX, WEBHOOK_SECRET
 
-PREFIX = "CAPTURE_"
-MAIL_SCHEMES = ("smtp", "smtp+starttls", "smtps", "file", "console")
 DEFAULTS = {
     "DATABASE_URL": "sqlite:///var/capture.db",
     "MAIL_URL": "file:var/mail",
@@ -85,33 +77,6 @@ DEFAULTS = {
 # tests, and the switch for `.env` itself.
 READ_ELSEWHERE = frozenset({"API_URL", "DOTENV", "REQUIRE_SERVICES", "TEST_DATABASE_URL",
                             "TEST_NOW", "TEST_REDIS_URL"})
-# One per webhook endpoint of sales.yml: CAPTURE_WEBHOOK_SECRET_CRM for the endpoint `crm`.
-WEBHOOK_SECRET = "WEBHOOK_SECRET_"
-WEBHOOK_SECRET_RE = re.compile(r"whsec_([A-Za-z0-9+/]+={0,2})")
-WEBHOOK_SECRET_BYTES = (24, 64)  # what the Standard Webhooks specification asks of a secret
-DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 1}
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; str() is one line naming it."""
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    scheme: str
-    host: str = ""
-    port: int = 0
-    username: str = ""
-    password: str = ""
-    path: str = ""
-
-    def describe(self) -> str:
-        """Where mail goes, for the start-up line (never shows the password)."""
-        if self.scheme == "file":
-            return f"written as .eml files to {self.path}/"
-        if self.scheme == "console":
-            return "printed to the console"
-        return f"sent via {self.scheme}://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -178,41 +143,41 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
     raw = dict(DEFAULTS)
     environ = os.environ if environ is None else environ
     switch = environ.get(f"{PREFIX}DOTENV", os.environ.get(f"{PREFIX}DOTENV", "1"))
-    if _flag("DOTENV", switch) and Path(".env").is_file():
+    if check.flag("DOTENV", switch) and Path(".env").is_file():
         raw.update(_prefixed(dotenv_values(".env")))
     raw.update(_prefixed(environ))
     raw.update({k.upper(): str(v) for k, v in (overrides or {}).items()})
-    site_dir = _site_dir(raw["SITE_DIR"])
-    site_pages, pages_warning = _site_pages(raw["SITE_PATHS"], site_dir)
+    site_dir = check.site_dir(raw["SITE_DIR"])
+    site_pages, pages_warning = check.site_pages(raw["SITE_PATHS"], site_dir)
     return Settings(
-        database_url=_database_url(raw["DATABASE_URL"]),
+        database_url=check.database_url(raw["DATABASE_URL"]),
         mail=parse_mail_url(raw["MAIL_URL"]),
-        mail_from=_mail_from(raw["MAIL_FROM"]),
-        secret_key=_secret_key(raw["SECRET_KEY"]),
-        allowed_origins=_origins(raw["ALLOWED_ORIGINS"]),
+        mail_from=check.mail_from(raw["MAIL_FROM"]),
+        secret_key=check.secret_key(raw["SECRET_KEY"]),
+        allowed_origins=check.origins(raw["ALLOWED_ORIGINS"]),
         forms_path=Path(raw["FORMS"]),
         sales_path=Path(raw["SALES"]),
-        public_url=_public_url(raw["PUBLIC_URL"]),
-        ratelimit=_ratelimit(raw["RATELIMIT"]),
-        ratelimit_storage=_ratelimit_storage(raw["RATELIMIT_STORAGE"]),
+        public_url=check.public_url(raw["PUBLIC_URL"]),
+        ratelimit=check.ratelimit(raw["RATELIMIT"]),
+        ratelimit_storage=check.ratelimit_storage(raw["RATELIMIT_STORAGE"]),
         ratelimit_prefix=raw["RATELIMIT_PREFIX"],
-        site_url=_site_url(raw["SITE_URL"]),
+        site_url=check.site_url(raw["SITE_URL"]),
         site_dir=site_dir,
-        trusted_proxies=_whole_number("TRUSTED_PROXIES", raw["TRUSTED_PROXIES"]),
-        timezone=_timezone(raw["TIMEZONE"]),
-        auto_migrate=_flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
-        embedded_worker=_flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
-        digest=_flag("DIGEST", raw["DIGEST"]),
+        trusted_proxies=check.whole_number("TRUSTED_PROXIES", raw["TRUSTED_PROXIES"]),
+        timezone=check.timezone(raw["TIMEZONE"]),
+        auto_migrate=check.flag("AUTO_MIGRATE", raw["AUTO_MIGRATE"]),
+        embedded_worker=check.flag("EMBEDDED_WORKER", raw["EMBEDDED_WORKER"]),
+        digest=check.flag("DIGEST", raw["DIGEST"]),
         delivery=_delivery(raw),
-        health_token=_health_token(raw["HEALTH_TOKEN"]),
-        views_ratelimit=_ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
-        views_new_limit=_allowance(raw["VIEWS_NEW_LIMIT"], "VIEWS_NEW_LIMIT"),
+        health_token=check.health_token(raw["HEALTH_TOKEN"]),
+        views_ratelimit=check.ratelimit(raw["VIEWS_RATELIMIT"], "VIEWS_RATELIMIT"),
+        views_new_limit=check.allowance(raw["VIEWS_NEW_LIMIT"], "VIEWS_NEW_LIMIT"),
         site_pages=site_pages,
-        booking_ratelimit=_ratelimit(raw["BOOKING_RATELIMIT"], "BOOKING_RATELIMIT"),
-        booking_alert=_whole_number("BOOKING_ALERT", raw["BOOKING_ALERT"]),
-        retention=Retention(*(timedelta(seconds=_duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
+        booking_ratelimit=check.ratelimit(raw["BOOKING_RATELIMIT"], "BOOKING_RATELIMIT"),
+        booking_alert=check.whole_number("BOOKING_ALERT", raw["BOOKING_ALERT"]),
+        retention=Retention(*(timedelta(seconds=check.duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
-        webhook_secrets=_webhook_secrets(raw),
+        webhook_secrets=check.webhook_secrets(raw),
         warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)
                        if not name.startswith(WEBHOOK_SECRET)) + pages_warning,
     )
@@ -226,223 +191,24 @@ def _unknown(name: str) -> str:
 
 
 def _prefixed(source) -> dict:
+    """The CAPTURE_* entries of `source`, by their names without the prefix."""
     return {k[len(PREFIX):]: v for k, v in source.items() if k.startswith(PREFIX) and v is not None}
 
 
-def _fail(name: str, message: str):
-    raise ConfigError(f"{PREFIX}{name}: {message}")
-
-
-def _database_url(value: str) -> str:
-    try:
-        url = make_url(value)
-    except ArgumentError:
-        _fail("DATABASE_URL", f"'{value}' is not a database URL (try sqlite:///var/capture.db)")
-    if url.get_backend_name() not in ("sqlite", "postgresql"):
-        _fail("DATABASE_URL", "only sqlite:/// and postgresql+psycopg:// URLs are supported")
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
-        _fail("DATABASE_URL", "use the psycopg 3 driver: postgresql+psycopg://user@host/db")
-    if url.get_backend_name() == "sqlite" and not url.database:
-        _fail("DATABASE_URL", "an in-memory SQLite database would lose every lead; give a file path")
-    return value
-
-
-def parse_mail_url(value: str) -> MailSettings:
-    """Turn CAPTURE_MAIL_URL into MailSettings, or fail naming the setting."""
-    scheme, _, rest = value.partition(":")
-    if scheme not in MAIL_SCHEMES:
-        _fail("MAIL_URL", f"'{scheme}' is not a mail transport (use one of {', '.join(MAIL_SCHEMES)})")
-    if scheme == "console":
-        return MailSettings("console")
-    if scheme == "file":
-        path = rest[2:] if rest.startswith("//") else rest
-        if not path:
-            _fail("MAIL_URL", "file: needs a folder, as in file:var/mail or file:///srv/mail")
-        return MailSettings("file", path=path.rstrip("/") or "/")
-    parts = urlsplit(value)
-    try:
-        port = parts.port or (465 if scheme == "smtps" else 587 if scheme == "smtp+starttls" else 25)
-    except ValueError:
-        _fail("MAIL_URL", "the port must be a number")
-    if not parts.hostname:
-        _fail("MAIL_URL", f"{scheme}:// needs a host, as in {scheme}://user:pass@smtp.example.com:587")
-    return MailSettings(scheme, parts.hostname, port, unquote(parts.username or ""),
-                        unquote(parts.password or ""))
-
-
-def _mail_from(value: str) -> Address:
-    """The sender, parsed once: the From header, the envelope sender and the Message-ID domain."""
-    name, address = parseaddr(value)
-    try:
-        validate_email(address, check_deliverability=False)
-        return Address(display_name=name, addr_spec=address)
-    except (EmailNotValidError, ValueError):
-        _fail("MAIL_FROM", f"'{value}' has no valid sender address")
-
-
-def _secret_key(value: str) -> str:
-    if not value:
-        _fail("SECRET_KEY", "not set; generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'")
-    if len(value) < 16:
-        _fail("SECRET_KEY", "too short; use at least 16 random characters")
-    return value
-
-
-def _origins(value: str) -> frozenset[str]:
-    origins = set()
-    for item in filter(None, (o.strip().rstrip("/") for o in value.split(","))):
-        parts = urlsplit(item)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-            _fail("ALLOWED_ORIGINS", f"'{item}' is not an origin like https://www.example.com")
-        origins.add(item.lower())
-    return frozenset(origins)
-
-
-def _ratelimit(value: str, name: str = "RATELIMIT") -> str:
-    if value.strip():
-        try:
-            parse_many(value)
-        except ValueError:
-            _fail(name, f"'{value}' is not a limit like '10 per minute;100 per day'")
-    return value.strip()
-
-
-def _allowance(value: str, name: str) -> str:
-    """One limit, such as '300 per day' (an allowance counts one thing; empty: none)."""
-    if value.strip() and len(parse_many(_ratelimit(value, name))) != 1:
-        _fail(name, f"'{value}' is more than one limit; give one, like '300 per day'")
-    return value.strip()
-
-
-def _ratelimit_storage(value: str) -> str:
-    if urlsplit(value).scheme not in ("memory", "redis", "rediss", "redis+unix"):
-        _fail("RATELIMIT_STORAGE", f"'{value}' is not memory:// or a redis:// URL")
-    return value
-
-
-def _site_url(value: str) -> str:
-    if value and urlsplit(value).scheme not in ("http", "https"):
-        _fail("SITE_URL", f"'{value}' is not an http(s) URL")
-    return value.rstrip("/")
-
-
-def _public_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        _fail("PUBLIC_URL", f"'{value}' is not a base URL like https://www.fernleaf.example")
-    return value.rstrip("/")
-
-
-def _site_dir(value: str) -> Path | None:
-    if not value:
-        return None
-    path = Path(value)
-    if not (path / "index.html").is_file():
-        _fail("SITE_DIR", f"'{value}' has no index.html; build the site first (make site)")
-    return path
-
-
-def _site_pages(value: str, site_dir: Path | None) -> tuple[frozenset[str] | None, tuple[str, ...]]:
-    """(the site's page paths or None, warnings): from CAPTURE_SITE_PATHS, else CAPTURE_SITE_DIR's list."""
-    if value:
-        try:
-            return sitepaths.load(Path(value)), ()
-        except ValueError as exc:
-            _fail("SITE_PATHS", str(exc))
-    if site_dir is None:
-        return None, ()
-    listed = site_dir / sitepaths.FILE_NAME
-    if not listed.is_file():  # a build from before the list existed: it still works, unfiltered
-        return None, (f"{PREFIX}SITE_DIR: no {sitepaths.FILE_NAME} in '{site_dir}' (an older build?); "
-                      "views of any path are counted until the site is rebuilt (make site)",)
-    try:
-        return sitepaths.load(listed), ()
-    except ValueError as exc:
-        _fail("SITE_DIR", str(exc))
-
-
-def _health_token(value: str) -> str:
-    if value and len(value) < 16:
-        _fail("HEALTH_TOKEN", "too short; use at least 16 random characters")
-    return value
-
-
-def _webhook_secrets(raw: dict) -> dict[str, str]:
-    """CAPTURE_WEBHOOK_SECRET_<NAME> by endpoint name (lower case), each a Standard Webhooks secret."""
-    found = {}
-    for name in sorted(k for k in raw if k.startswith(WEBHOOK_SECRET)):
-        endpoint, value = name[len(WEBHOOK_SECRET):], raw[name].strip()
-        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,29}", endpoint):
-            _fail(name, "not a webhook secret's name: CAPTURE_WEBHOOK_SECRET_ and the endpoint's "
-                        "name from sales.yml in capitals, e.g. CAPTURE_WEBHOOK_SECRET_CRM")
-        if not value:
-            continue  # set empty, as env.example may: the endpoint then has no secret
-        found[endpoint.lower()] = _webhook_secret(name, value)
-    return found
-
-
-def _webhook_secret(name: str, value: str) -> str:
-    """whsec_ and the base64 of 24 to 64 random bytes (the receiver must hold the same)."""
-    match = WEBHOOK_SECRET_RE.fullmatch(value)
-    try:
-        size = len(base64.b64decode(match[1] + "=" * (-len(match[1]) % 4), validate=True)) if match else 0
-    except (binascii.Error, ValueError):
-        size = 0
-    low, high = WEBHOOK_SECRET_BYTES
-    if not low <= size <= high:
-        _fail(name, f"not a webhook secret: whsec_ and the base64 of {low} to {high} random bytes; make one "
-                    "with: python3 -c 'import base64, secrets; print(\"whsec_\" + "
-                    "base64.b64encode(secrets.token_bytes(32)).decode())'")
-    return value
-
-
-def _whole_number(name: str, value: str) -> int:
-    if not value.isdigit():
-        _fail(name, f"'{value}' is not a whole number")
-    return int(value)
-
-
-def _timezone(value: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        _fail("TIMEZONE", f"'{value}' is not a time zone name like Europe/London")
-
-
 def _delivery(raw: dict) -> DeliverySettings:
-    timeout = _duration("MAIL_TIMEOUT", raw["MAIL_TIMEOUT"])
-    lease = _duration("MAIL_LEASE", raw["MAIL_LEASE"])
+    """The mail worker's settings, checked against each other (a lease outlasts a send)."""
+    timeout = check.duration("MAIL_TIMEOUT", raw["MAIL_TIMEOUT"])
+    lease = check.duration("MAIL_LEASE", raw["MAIL_LEASE"])
     if lease < 2 * timeout:
-        _fail("MAIL_LEASE", f"'{raw['MAIL_LEASE']}' must be at least twice CAPTURE_MAIL_TIMEOUT, "
-                            "or a slow send could be handed to a second worker")
-    first = _duration("MAIL_RETRY_FIRST", raw["MAIL_RETRY_FIRST"])
-    most = _duration("MAIL_RETRY_MAX", raw["MAIL_RETRY_MAX"])
+        check.fail("MAIL_LEASE", f"'{raw['MAIL_LEASE']}' must be at least twice CAPTURE_MAIL_TIMEOUT, "
+                                 "or a slow send could be handed to a second worker")
+    first = check.duration("MAIL_RETRY_FIRST", raw["MAIL_RETRY_FIRST"])
+    most = check.duration("MAIL_RETRY_MAX", raw["MAIL_RETRY_MAX"])
     if most < first:
-        _fail("MAIL_RETRY_MAX", f"'{raw['MAIL_RETRY_MAX']}' is shorter than CAPTURE_MAIL_RETRY_FIRST")
+        check.fail("MAIL_RETRY_MAX", f"'{raw['MAIL_RETRY_MAX']}' is shorter than CAPTURE_MAIL_RETRY_FIRST")
     return DeliverySettings(smtp_timeout=timeout, lease=lease, retry_first=first, retry_max=most,
-                            give_up=_duration("MAIL_GIVE_UP", raw["MAIL_GIVE_UP"]),
-                            poll=_duration("WORKER_POLL", raw["WORKER_POLL"]),
-                            threads=_threads(raw["WORKER_THREADS"]),
-                            confirmations_per_day=_whole_number("CONFIRMATIONS_PER_DAY",
-                                                                raw["CONFIRMATIONS_PER_DAY"].strip()))
-
-
-def _threads(value: str) -> int:
-    if not value.strip().isdigit() or not 1 <= int(value) <= 32:
-        _fail("WORKER_THREADS", f"'{value}' is not a number of threads from 1 to 32")
-    return int(value)
-
-
-def _duration(name: str, value: str) -> float:
-    """Seconds from '30', '0.5s', '250ms', '5m', '4h' or '1d'; must be above zero."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)\s*", value.lower())
-    if not found or float(found[1]) <= 0:
-        _fail(name, f"'{value}' is not a duration like 30s, 5m, 4h or 1d")
-    return float(found[1]) * DURATION_UNITS[found[2]]
-
-
-def _flag(name: str, value: str) -> bool:
-    word = value.strip().lower()
-    if word not in ("1", "0", "true", "false", "yes", "no", "on", "off", ""):
-        _fail(name, f"'{value}' is not on/off")
-    return word in ("1", "true", "yes", "on")
+                            give_up=check.duration("MAIL_GIVE_UP", raw["MAIL_GIVE_UP"]),
+                            poll=check.duration("WORKER_POLL", raw["WORKER_POLL"]),
+                            threads=check.threads(raw["WORKER_THREADS"]),
+                            confirmations_per_day=check.whole_number("CONFIRMATIONS_PER_DAY",
+                                                                     raw["CONFIRMATIONS_PER_DAY"].strip()))

@@ -62,7 +62,7 @@ leads = Table(
     Column("status_changed_at", UTCDateTime()),
     Column("respond_by", UTCDateTime()),  # the first-contact promise in working time, set on arrival
     Column("anonymised_at", UTCDateTime()),  # erasure or retention removed what identifies the person
-    # Report keys (reports.py), derived once on arrival (store.attribution_keys) so that grouping
+    # Report keys (reports.py), derived once on arrival (report_keys.attribution_keys) so that grouping
     # needs no URL parsing in SQL: the path of landing_page / page_url, the referring host of
     # first_referrer / referrer (as traffic.py keeps it: lower case, no port, none for our own site).
     Column("first_page", String(300)),

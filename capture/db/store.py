@@ -1,37 +1,26 @@
-"""The database: engine set-up, migrations, and the lead's one transaction."""
+"""Leads in the database: the lead's one transaction (LeadWriter) and reading a lead back."""
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
 import secrets
 import time
-from contextlib import contextmanager, nullcontext
-from functools import lru_cache
-from datetime import datetime, timezone
+from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
-from urllib.parse import urlsplit
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Callable, Protocol
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import (JSON, Boolean, DateTime, Integer, String, create_engine, event, false, func,
-                        select, text, update)
 from psycopg.types.json import Json
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, false, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from capture.schema.forms import ATTRIBUTION_FIELDS
+from capture.db.engine import write_lock
 from capture.db.models import UTCDateTime, leads, outbox
-from capture.intake.spam import Verdict
+from capture.db.report_keys import attribution_keys
+from capture.schema.forms import ATTRIBUTION_FIELDS
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-WRITE_LOCK = "write_lock"  # the pool record's info key for a SQLite connection's lock file
-READING = "capture_reading"  # the execution option of a read-only transaction (reading())
 LEAD_COLUMNS = tuple(c.name for c in leads.columns)
 
 
@@ -46,168 +35,16 @@ def new_lead_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_urlsafe(12)}"
 
 
-# --- engine ------------------------------------------------------------------
+class Judged(Protocol):
+    """What a lead's row keeps of the spam filter's verdict (intake.spam.Verdict)."""
+    label: str
+    reasons: tuple[str, ...]
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and write-locking BEGINs."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        # No pool_pre_ping: it would ping LeadWriter's raw connections too, a third round trip
-        # for a lead that takes two (LeadWriter retries a connection found dead instead).
-        # Core connections, which everything else uses, are pinged as they are taken.
-        engine = create_engine(url, pool_size=8, max_overflow=8, pool_recycle=3600)
-        event.listen(engine, "engine_connect", _ping)
-        return engine
-    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-    lock_path = parsed.database + "-writelock"
-    event.listen(engine, "connect", lambda conn, record: _sqlite_connect(conn, record, lock_path))
-    event.listen(engine, "close", _sqlite_close)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
+    @property
+    def spam(self) -> bool: ...
 
 
-def _ping(conn: Connection) -> None:
-    """Make sure a Core connection's server connection is alive before it is used (PostgreSQL).
-
-    After a database restart or a terminated backend, the pool still holds connections to a
-    server that is gone: the first statement on one would fail (a desk page, a beacon, a
-    booking). A failed ping discards the connection and, on a disconnect, the whole pool; the
-    connection's first statement then opens a fresh one, or fails as any statement does
-    (SQLAlchemyError) if the database is still down.
-    """
-    dbapi_conn = conn.connection.dbapi_connection
-    try:
-        conn.dialect.do_ping(dbapi_conn)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        disconnected = conn.dialect.is_disconnect(exc, dbapi_conn, None)
-        conn.invalidate(exc)
-        if disconnected:
-            conn.engine.dispose()  # as LeadWriter: a restart kills every pooled connection
-
-
-def _sqlite_connect(dbapi_conn, record, lock_path: str):
-    # Autocommit at the driver level, so the "begin" hook decides how to BEGIN.
-    dbapi_conn.isolation_level = None
-    # One lock file descriptor per connection (see write_lock), closed with it.
-    record.info[WRITE_LOCK] = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-    # Turning a new database to WAL needs its exclusive lock; two processes doing
-    # it at once can deadlock inside SQLite, which then fails one of them with
-    # "database is locked" without waiting. Take turns on the lock file instead.
-    with write_lock(record):
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
-    # synchronous=NORMAL in WAL mode: a commit survives any crash of the process
-    # (tested); only an OS crash or power cut can roll back the last commits.
-    # The WAL keeps SQLite's default checkpoint size: a larger one was no
-    # faster under load and doubled p99 (bench/capture_throughput.py).
-    for pragma in ("synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON", "mmap_size=268435456"):
-        dbapi_conn.execute(f"PRAGMA {pragma}")
-
-
-def _sqlite_close(dbapi_conn, record) -> None:
-    # The pool closes a connection (overflow, invalidation, dispose): its lock file goes too.
-    fd = record.info.pop(WRITE_LOCK, None)
-    if fd is not None:
-        os.close(fd)
-
-
-@contextmanager
-def write_lock(pooled) -> Iterator[None]:
-    """Hold this SQLite connection's turn to write (nothing on PostgreSQL).
-
-    `pooled` is anything carrying the pool record's `info`: a pool record, a
-    raw pooled connection, or `Connection.connection`. SQLite's own busy
-    handler sleeps in growing steps while another writer holds the database;
-    writers queued on a blocking flock of one lock file are woken at once.
-    """
-    fd = pooled.info.get(WRITE_LOCK)
-    if fd is None:
-        yield
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-@contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A Core connection in a write transaction, taking its turn on SQLite."""
-    with engine.connect() as conn:
-        with write_lock(conn.connection), conn.begin():
-            yield conn
-
-
-@contextmanager
-def reading(engine: Engine) -> Iterator[Connection]:
-    """A Core connection in a read transaction: one snapshot, and writers never wait for it.
-
-    For reads that take a while (reports.py): on SQLite a deferred BEGIN instead of the write
-    lock every other transaction takes up front (in WAL mode a reader and the writer do not
-    wait for each other), so a report never holds up a lead; on PostgreSQL REPEATABLE READ,
-    so that every statement sees the same moment.
-    """
-    with engine.connect() as conn:
-        conn.execution_options(**{READING: True}, **(
-            {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}))
-        with conn.begin():
-            yield conn
-
-
-def _sqlite_begin(conn):
-    # IMMEDIATE takes the write lock up front: two writers then queue on the
-    # busy timeout instead of one failing with "database is locked" on upgrade.
-    # A connection from reading() only reads: a deferred BEGIN leaves writers alone.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE")
-
-
-# --- migrations --------------------------------------------------------------
-
-def alembic_config() -> AlembicConfig:
-    """Alembic's configuration, pointing at capture/migrations."""
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return cfg
-
-
-def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration; safe when several processes start at once."""
-    if is_current(engine):
-        return
-    with _migration_lock(engine), engine.begin() as conn:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-@contextmanager
-def _migration_lock(engine: Engine):
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(872411)"))
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(872411)"))
-                conn.commit()
-        return
-    lock_path = Path(engine.url.database + ".migrate-lock")
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-# --- leads -------------------------------------------------------------------
-
-def lead_row(form_id: str, values: dict, attribution: dict, *, verdict: Verdict,
+def lead_row(form_id: str, values: dict, attribution: dict, *, verdict: Judged,
              consent_version: str | None, received_at: datetime, body_hash: str | None = None) -> dict:
     """The row for a lead; every column present so the compiled insert is reused."""
     row = dict.fromkeys(LEAD_COLUMNS)
@@ -222,66 +59,6 @@ def lead_row(form_id: str, values: dict, attribution: dict, *, verdict: Verdict,
         row[key] = attribution.get(key)
     row.update(attribution_keys(attribution))
     return row
-
-
-# --- report keys ---------------------------------------------------------------
-# The report (reports.py) groups leads by page and referring site and matches them to the page
-# views traffic.py counts. The keys are worked out here, once per lead, so that no query parses
-# a URL; the 0007 migration fills them for older leads with these same functions.
-
-PATH_MAX = 300  # as page_views.path (traffic.PATH_MAX)
-REFERRER_SCAN = 2048  # the host is near the start; a long query string is never parsed whole
-HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")  # as a browser serialises it (IDNA applied)
-
-
-def url_path(url: str | None) -> str | None:
-    """The path of a page's URL, as `location.pathname` gives it (what page_views.path holds).
-
-    None for anything that is not an absolute URL or a path of a site: a query and fragment
-    never belong to the key (a query can carry anything, an address included).
-    """
-    try:
-        parts = urlsplit((url or "").strip())
-    except ValueError:  # a malformed IPv6 literal
-        return None
-    if parts.path.startswith("/") and not parts.path.startswith("//"):
-        return parts.path[:PATH_MAX]
-    return "/" if not parts.path and parts.netloc else None
-
-
-def url_host(url: str | None) -> str | None:
-    """The host of a URL as traffic.clean_referrer keeps it (lower case, no port, no final dot).
-
-    `www.` stays, as it does in page_views.referrer_host, so the two match; None for no URL.
-    (tests/test_reports.py holds the two functions to the same answers.)
-    """
-    try:
-        host = (urlsplit((url or "")[:REFERRER_SCAN].strip()).hostname or "").rstrip(".")
-    except ValueError:
-        return None
-    return host if len(host) <= 253 and HOST.fullmatch(host) else None
-
-
-def attribution_keys(attribution: dict) -> dict:
-    """first_page, last_page, first_referrer_host and last_referrer_host of a lead's attribution.
-
-    A referrer on our own site is no referrer, as in page_views: internal navigation is not a
-    source. "Our own" is the host of the lead's landing page and form page (with or without
-    `www.`), which is what the visitor's browser was on, whatever the settings say.
-    """
-    page, landing = attribution.get("page_url"), attribution.get("landing_page")
-    own = {_bare(host) for host in (url_host(page), url_host(landing)) if host}
-
-    def referrer(url):
-        host = url_host(url)
-        return None if host is None or _bare(host) in own else host
-    return {"first_page": url_path(landing), "last_page": url_path(page),
-            "first_referrer_host": referrer(attribution.get("first_referrer")),
-            "last_referrer_host": referrer(attribution.get("referrer"))}
-
-
-def _bare(host: str) -> str:
-    return host.removeprefix("www.")
 
 
 class StoreError(Exception):

@@ -32,7 +32,7 @@ from capture.schema.forms import Form
 from capture.delivery.registry import Kind
 from capture.delivery.status import WAITING, JobStatus
 from capture.db.models import outbox
-from capture.db.store import writing
+from capture.db.engine import writing
 
 STATUSES = tuple(s.value for s in JobStatus)  # plain strings: click treats Enum choices by name
 JITTER = 0.2  # each retry waits its scheduled delay ±20%

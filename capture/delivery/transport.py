@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from capture.core.settings import MailSettings
+from capture.core.mail_url import MailSettings
 from capture.core.errors import first_line
 
 

@@ -48,13 +48,15 @@ from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
 from capture.core.clock import utcnow
-from capture.core.settings import ConfigError
-from capture.schema.forms import ATTRIBUTION_FIELDS, kept_answers
+from capture.core.setting_checks import ConfigError
+from capture.schema.forms import ATTRIBUTION_FIELDS
+from capture.schema.validation import kept_answers
 from capture.delivery.leads import lead_for
 from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted
 from capture.db.models import bookings, events
 from capture.delivery.outbox import job
-from capture.schema.sales import WEBHOOK_EVENTS, Endpoint, Sales
+from capture.schema.webhook_endpoints import WEBHOOK_EVENTS, Endpoint
+from capture.schema.sales import Sales
 from capture.delivery.transport import SendError
 
 LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS

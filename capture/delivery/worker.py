@@ -27,8 +27,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from capture.context import Capture
 from capture.core.clock import utcnow
+from capture.core.setting_checks import ConfigError
 from capture.core.paths import TEMPLATES
-from capture.core.settings import ConfigError
 from capture.delivery import mail, outbox, registry, webhooks
 from capture.delivery.registry import Rendering, Unwanted
 from capture.delivery.status import JobStatus

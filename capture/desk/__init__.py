@@ -81,7 +81,7 @@ def _database_down(error: Exception):
     """A desk or email page whose database did not answer: the desk's own 503, never a 500.
 
     Nothing needs resetting for the next request: a dead pooled connection is replaced before
-    use (store._ping), and SQLAlchemy discards one that fails in use. The log names the kind
+    use (engine._ping), and SQLAlchemy discards one that fails in use. The log names the kind
     of error and the page, never the error's text (it can quote a lead's values).
     """
     if not request.path.startswith(PAGES):

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 
 from capture.pipeline import stages
 from capture.db import store
-from capture.schema.sales import SELLING
+from capture.schema.team import SELLING
 from capture.core.tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
 from capture.booking import pages
 from capture.core import link_forms

@@ -20,7 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from capture.desk import signin
 from capture.core.clock import utcnow
-from capture.schema.sales import SELLING, Member
+from capture.schema.team import SELLING, Member
 from capture.core.tokens import TokenError, read_sign_in
 from capture.core import link_forms
 from capture.context import current

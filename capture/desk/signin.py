@@ -22,7 +22,7 @@ from capture.db.models import outbox, sign_in_links, sign_outs
 from capture.delivery.outbox import job, wake_workers
 from capture.privacy.erasure import ERASED
 from capture.schema.sales import Sales
-from capture.db.store import writing
+from capture.db.engine import writing
 from capture.core.tokens import SIGN_IN_LIFETIME
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register

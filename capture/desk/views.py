@@ -26,7 +26,7 @@ from capture.db import store
 from capture.reports import trends
 from capture.booking.invitations import wall_time
 from capture.core.clock import utcnow
-from capture.schema.forms import DATE_RE
+from capture.schema.validation import DATE_RE
 from capture.delivery.mail import History, lead_context
 from capture.desk.auth import RETURN_PATH
 from capture.context import current

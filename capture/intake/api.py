@@ -23,7 +23,8 @@ from capture.intake import spam
 from capture.db import store
 from capture.delivery import webhooks
 from capture.core.clock import utcnow
-from capture.schema.forms import SCRIPT_FIELDS, TIME_ON_FORM, clean_attribution, validate_submission
+from capture.schema.forms import SCRIPT_FIELDS, TIME_ON_FORM
+from capture.schema.validation import clean_attribution, validate_submission
 from capture.delivery.outbox import jobs_for_lead, wake_workers
 from capture.context import current
 

@@ -16,12 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
-from capture.schema.forms import CONTROL_CHARS, Form
+from capture.schema.forms import Form
+from capture.schema.validation import CONTROL_CHARS
 from capture.delivery.registry import Kind
 from capture.db.models import events, leads, outbox
 from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
-from capture.db.store import LEAD_ID, Turn, writing
+from capture.db.engine import writing
+from capture.db.store import LEAD_ID, Turn
 from capture.delivery.webhooks import status_changed
 
 STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")

@@ -20,7 +20,8 @@ from capture.booking.appointments import after_release, cancel_upcoming
 from capture.db.models import events, leads, outbox
 from capture.delivery.outbox import jobs_for_lead, wake_workers
 from capture.pipeline.stages import PipelineError, due_at, event_row, followups, locked, owner_for
-from capture.db.store import Turn, last_owner, writing
+from capture.db.engine import writing
+from capture.db.store import Turn, last_owner
 from capture.delivery.webhooks import lead_created
 from capture.delivery.leads import HELD_REASON
 

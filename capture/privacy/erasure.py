@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from capture.booking.appointments import cancel_upcoming
 from capture.core.settings import Retention
-from capture.schema.forms import Schema, kept_answers
+from capture.schema.forms import Schema
+from capture.schema.validation import kept_answers
 from capture.db.models import (
     bookings,
     daily_salts,
@@ -28,7 +29,7 @@ from capture.db.models import (
     page_views,
     privacy_log,
 )
-from capture.db.store import writing
+from capture.db.engine import writing
 from capture.delivery.webhooks import lead_erased
 from capture.delivery.registry import Kind, register_chore, register_periodic
 from capture.delivery.outbox import ensure_daily

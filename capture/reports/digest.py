@@ -20,7 +20,7 @@ from capture.delivery.registry import Kind
 from capture.db.models import outbox
 from capture.delivery.outbox import job
 from capture.pipeline.stages import money
-from capture.db.store import writing
+from capture.db.engine import writing
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register, register_periodic
 from capture.context import Capture

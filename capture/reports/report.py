@@ -30,7 +30,7 @@ from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads, page_views
 from capture.pipeline.stages import STAGES, money
-from capture.db.store import reading
+from capture.db.engine import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")
 SOURCE_DIMENSIONS = {

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from capture.db.models import leads
 from capture.reports.report import LEAD_KEYS, TOUCHES, UNKNOWN
-from capture.db.store import reading
+from capture.db.engine import reading
 
 MAX_WEEKS = 26  # a longer period is charted for its last 26 weeks (the table covers it all)
 TOP_SOURCES = 5

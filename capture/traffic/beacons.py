@@ -65,7 +65,8 @@ from capture.core.settings import Settings
 from capture.db.models import daily_salts, daily_visitors, page_views
 from capture.core.ratelimit import Allowance
 from capture.core.sitepaths import page_of
-from capture.db.store import url_host, writing
+from capture.db.engine import writing
+from capture.db.report_keys import url_host
 from capture.context import current
 
 log = logging.getLogger(__name__)

@@ -141,7 +141,7 @@ class Stack:
     @property
     def engine(self):
         if self._engine is None:
-            from capture.db.store import make_engine
+            from capture.db.engine import make_engine
             self._engine = make_engine(self.database_url)
         return self._engine
 

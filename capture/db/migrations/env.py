@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection store.migrate() hands over."""
+"""Alembic environment: runs on the connection capture.db.migrate.migrate() hands over."""
 from alembic import context
 
 from capture.db.models import metadata

@@ -4,10 +4,11 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 10:00:00
 """
+import re
+from urllib.parse import urlsplit
+
 from alembic import op
 import sqlalchemy as sa
-
-from capture.db.store import attribution_keys
 
 revision = '0007'
 down_revision = '0006'
@@ -24,6 +25,11 @@ events = sa.table('events', sa.column('lead_id', sa.String()), sa.column('kind',
                   sa.column('to_status', sa.String()))
 # pipeline.STAGES, written out: a migration keeps meaning what it meant when it was written.
 STAGES = {'contacted': 1, 'consultation': 2, 'proposal': 3, 'won': 4}
+# The report keys as the app derived them when this was written (the lead writer's
+# attribution_keys), copied here: a migration must mean the same however the app changes later.
+PATH_MAX = 300
+REFERRER_SCAN = 2048
+HOST = re.compile(r'[a-z0-9_-]+(?:\.[a-z0-9_-]+)*')
 
 
 def upgrade():
@@ -41,7 +47,7 @@ def upgrade():
 
 
 def fill_keys(conn):
-    """The URL-derived keys of older leads, in Python (store.attribution_keys), in batches."""
+    """The URL-derived keys of older leads, in Python (attribution_keys below), in batches."""
     has_any = sa.or_(*(leads.c[name].is_not(None) for name in SOURCES))
     update = (leads.update().where(leads.c.id == sa.bindparam('lead_id'))
               .values({name: sa.bindparam(name) for name in KEYS}))
@@ -53,6 +59,39 @@ def fill_keys(conn):
             return
         conn.execute(update, [{'lead_id': row.id, **attribution_keys(row._asdict())} for row in found])
         last = found[-1].id
+
+
+def url_path(url):
+    """The path of a page's URL, as `location.pathname` gives it; None for no page URL."""
+    try:
+        parts = urlsplit((url or '').strip())
+    except ValueError:  # a malformed IPv6 literal
+        return None
+    if parts.path.startswith('/') and not parts.path.startswith('//'):
+        return parts.path[:PATH_MAX]
+    return '/' if not parts.path and parts.netloc else None
+
+
+def url_host(url):
+    """The host of a URL in lower case, without port or final dot; None for no URL."""
+    try:
+        host = (urlsplit((url or '')[:REFERRER_SCAN].strip()).hostname or '').rstrip('.')
+    except ValueError:
+        return None
+    return host if len(host) <= 253 and HOST.fullmatch(host) else None
+
+
+def attribution_keys(attribution):
+    """first_page, last_page and the referring hosts; a referrer on the lead's own site is none."""
+    page, landing = attribution.get('page_url'), attribution.get('landing_page')
+    own = {host.removeprefix('www.') for host in (url_host(page), url_host(landing)) if host}
+
+    def referrer(url):
+        host = url_host(url)
+        return None if host is None or host.removeprefix('www.') in own else host
+    return {'first_page': url_path(landing), 'last_page': url_path(page),
+            'first_referrer_host': referrer(attribution.get('first_referrer')),
+            'last_referrer_host': referrer(attribution.get('referrer'))}
 
 
 def fill_stages():

@@ -1,0 +1,60 @@
+"""The team in sales.yml: its members, their roles, and who may own a lead."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from capture.schema import checks
+
+ROLES = ("sales", "marketing", "manager", "host")
+# Roles that may own a lead.
+SELLING = frozenset({"sales", "manager"})
+MEMBER_KEYS = ("name", "email", "roles")
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    email: str
+    roles: frozenset[str]
+
+
+def parse_team(raw) -> tuple[Member, ...]:
+    """The team list: each member once, and someone who can own a lead."""
+    if not isinstance(raw, list):
+        raise ValueError("team: expected a list of members with name, email and roles")
+    team = tuple(_parse_member(item, f"team[{i}]") for i, item in enumerate(raw))
+    emails = [m.email for m in team]
+    for i, email in enumerate(emails):
+        if email in emails[:i]:
+            raise ValueError(f"team[{i}].email: '{email}' is listed twice")
+    if not any(m.roles & SELLING for m in team):
+        raise ValueError("team: needs at least one member with the role sales or manager")
+    return team
+
+
+def _parse_member(raw, where: str) -> Member:
+    checks.mapping(raw, where, MEMBER_KEYS, required=MEMBER_KEYS)
+    name = raw["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{where}.name: expected the member's name")
+    roles = raw["roles"]
+    if isinstance(roles, str):
+        roles = [roles]
+    if not isinstance(roles, list):
+        raise ValueError(f"{where}.roles: expected a list of roles ({', '.join(ROLES)})")
+    for role in roles:
+        if role not in ROLES:
+            raise ValueError(f"{where}.roles: unknown role '{role}' (use {', '.join(ROLES)})")
+    return Member(name=name.strip(), email=checks.email(raw["email"], f"{where}.email"),
+                  roles=frozenset(roles))
+
+
+def seller(raw, team: tuple[Member, ...], where: str, why: str = " to own leads") -> str:
+    """The address of a team member who may own leads; `why` ends the error for one who may not."""
+    email = checks.email(raw, where)
+    member = next((m for m in team if m.email == email), None)
+    if member is None:
+        raise ValueError(f"{where}: '{raw}' is not in the team")
+    if not member.roles & SELLING:
+        raise ValueError(f"{where}: '{raw}' needs the role sales or manager{why}")
+    return email

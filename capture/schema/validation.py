@@ -1,0 +1,251 @@
+"""Validating a submission against its form: each value cleaned, or a message for the visitor.
+
+Like forms.py this reads no clock and imports nothing from Flask; the app passes today's date.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from capture.schema.forms import ATTRIBUTION_FIELDS, Field, Form, Schema
+
+ATTRIBUTION_MAX_LENGTH = 2000  # a long URL's worth; the rest is cut
+TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
+FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})
+# C0 and C1 controls (tab, CR and LF are handled by the field type), and lone
+# surrogates: JSON can carry "\ud800", which no database or mail can encode.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
+# Bidirectional overrides and isolates make a name or a link read differently
+# from what it is (in the desk, in a terminal, in a mail client).
+BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Invisible characters with no job in a single line of text. Zero-width
+# (non-)joiners stay: Persian, Indic scripts and emoji need them.
+INVISIBLE = re.compile(r"[\u200b\u2060\ufeff]")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST_DATE = date(1900, 1, 1)
+TEL_ALLOWED = re.compile(r"^\+?[0-9 ().\-/]+$")
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
+    """Check submitted values against the form: (clean values, {field: message}).
+
+    `today` is the business's date (the app asks capture.core.clock; this module
+    reads no clock, so tests pass any day they like).
+
+    A booking form sent with a slot (an ISO 8601 time with its offset) books
+    that slot: the fields it replaces are then neither required nor kept.
+    """
+    clean, errors = {}, {}
+    slot = _slot(form, data, clean, errors, today)
+    for f in form.fields:
+        if slot and f.name in form.booking.replaces:
+            continue
+        raw = data.get(f.name)
+        try:
+            value = _clean(f, raw, today)
+        except ValueError as exc:
+            errors[f.name] = str(exc)
+            continue
+        if value in ("", None, False) and f.required:
+            errors[f.name] = _required_message(f)
+        elif value not in ("", None):
+            clean[f.name] = value
+    return clean, errors
+
+
+SLOT_MESSAGE = "Please pick one of the times offered."
+
+
+SLOT_RANGE = timedelta(days=400)  # past any horizon sales.yml allows (365 days): nothing else was offered
+
+
+def _slot(form: Form, data, clean: dict, errors: dict, today: date) -> bool:
+    """Whether a slot was sent; its start goes into `clean` in UTC (or a message into `errors`)."""
+    if form.booking is None:
+        return False
+    name = form.booking.slot_field
+    raw = data.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return False
+    start = parse_slot(raw, today)
+    if start is None:
+        errors[name] = SLOT_MESSAGE
+    else:
+        clean[name] = start.isoformat()
+    return True
+
+
+# A calendar date and a time with its offset: fromisoformat alone also takes week and ordinal dates.
+SLOT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def parse_slot(raw, today: date) -> datetime | None:
+    """A picked time as an aware UTC datetime, or None if it cannot be one that was offered.
+
+    Only a time near today can have been offered, and only such a time is safe to do
+    date arithmetic with (year 9999 plus a day overflows). Every page that takes a
+    picked time (the API, the visitor's move page, sales' booking page) reads it here.
+    """
+    if not isinstance(raw, str) or len(raw) > 40 or not SLOT_RE.match(raw.strip()):
+        return None
+    try:
+        start = datetime.fromisoformat(raw.strip()).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC
+        return None
+    return start if abs(start.date() - today) <= SLOT_RANGE else None
+
+
+def _required_message(f: Field) -> str:
+    if f.type == "checkbox":
+        return "Please tick this box to continue."
+    if f.type == "select":
+        return "Please choose an option."
+    return f"Please fill in “{f.label}”."
+
+
+def _clean(f: Field, raw, today: date):
+    if f.type == "checkbox":
+        return _checkbox(raw)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ValueError("Please enter text here.")
+        raw = str(raw)
+    value = _text(f, raw)
+    if len(value) > f.max_length:
+        raise ValueError(f"Please keep this under {f.max_length} characters (it has {len(value)}).")
+    if not value:
+        return ""
+    return CLEANERS.get(f.type, _as_is)(f, value, today)
+
+
+def _text(f: Field, raw: str) -> str:
+    """The typed text, trimmed; ValueError for characters no field may hold."""
+    value = raw.strip()
+    if CONTROL_CHARS.search(value):
+        raise ValueError("This contains characters we cannot accept.")
+    if f.type == "textarea":
+        return value
+    if LINE_BREAKS.search(value) or BIDI_CONTROLS.search(value):
+        raise ValueError("This contains characters we cannot accept.")
+    # A pasted tab is a space to the visitor; invisible characters are nothing.
+    return INVISIBLE.sub("", value.replace("\t", " ")).strip()
+
+
+def _checkbox(raw) -> bool:
+    if raw is None or raw is False:
+        return False
+    if raw is True:
+        return True
+    word = str(raw).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("Please tick or untick this box.")
+
+
+def _as_is(f: Field, value: str, today) -> str:
+    return value
+
+
+def _email(f: Field, value: str, today) -> str:
+    # The address goes into mail headers as it is: its local part must be plain
+    # ASCII (most mail servers cannot carry anything else without SMTPUTF8, and
+    # a dropped Reply-To would send sales' answer nowhere) and must not look
+    # like an RFC 2047 encoded word, which readers decode.
+    if not value.rsplit("@", 1)[0].isascii():
+        raise ValueError("We cannot reply to an address with accents or non-Latin letters "
+                         "before the @ yet. Please give another address.")
+    if "=?" in value:
+        raise ValueError("Please enter a valid email address, like name@example.com.")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("Please enter a valid email address, like name@example.com.") from None
+
+
+def _tel(f: Field, value: str, today) -> str:
+    digits = sum(ch.isdigit() for ch in value)
+    if not TEL_ALLOWED.match(value) or not 6 <= digits <= 20:
+        raise ValueError("Please enter a phone number using digits, spaces and an optional +.")
+    return value
+
+
+def _url(f: Field, value: str, today) -> str:
+    candidate = value if "://" in value else f"https://{value}"
+    parts = urlsplit(candidate)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or "." not in host or " " in candidate:
+        raise ValueError("Please enter a web address, like www.example.com.")
+    return candidate
+
+
+def _select(f: Field, value: str, today) -> str:
+    if any(c.value == value for c in f.choices):
+        return value
+    raise ValueError("Please choose one of the options.")
+
+
+def _date(f: Field, value: str, today) -> str:
+    # Only YYYY-MM-DD: fromisoformat alone also takes week dates (2026-W52-1).
+    try:
+        day = date.fromisoformat(value) if DATE_RE.match(value) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError("Please enter a date as YYYY-MM-DD.")
+    if f.not_past and day < today:
+        raise ValueError("Please choose a date from today onwards.")
+    if day < EARLIEST_DATE:
+        raise ValueError("Please enter a date from 1900 onwards.")
+    if day > today + timedelta(days=f.days_ahead):
+        raise ValueError(f"Please choose a date within the next {f.days_ahead} days.")
+    return day.isoformat()
+
+
+def _time(f: Field, value: str, today) -> str:
+    if not TIME_RE.match(value):
+        raise ValueError("Please enter a time as HH:MM, for example 14:30.")
+    return value
+
+
+CLEANERS = {"email": _email, "tel": _tel, "url": _url, "select": _select,
+            "date": _date, "time": _time}
+
+
+def clean_attribution(data) -> dict:
+    """The attribution values the site sent, trimmed; anything else is dropped."""
+    result = {}
+    for key in ATTRIBUTION_FIELDS:
+        raw = data.get(key)
+        if isinstance(raw, str):
+            value = _attribution_text(raw)
+            if value:
+                result[key] = value[:ATTRIBUTION_MAX_LENGTH]
+    return result
+
+
+def _attribution_text(raw: str) -> str:
+    # Sent by our script, not typed: anything odd is dropped rather than refused.
+    text = LINE_BREAKS.sub(" ", raw.replace("\t", " "))
+    for unwanted in (CONTROL_CHARS, BIDI_CONTROLS, INVISIBLE):
+        text = unwanted.sub("", text)
+    return text.strip()
+
+
+CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
+
+
+def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:
+    """The answers that are choices: what erasure keeps for the numbers and webhooks send, naming no one."""
+    form = schema.forms.get(form_id)
+    if form is None:
+        return {}
+    return {f.name: data[f.name] for f in form.fields if f.type in CHOICE_TYPES and f.name in data}

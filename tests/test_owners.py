@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import base64
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -306,10 +306,11 @@ class Worker:
         if booking is not None:
             extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=cap.settings,
                                                    domain=cap.mail_domain, recipient=job["recipient"],
-                                                   now=utcnow())
+                                                   now=utcnow(), form=form)
         return mail.compose(self.env, job, lead, form, history=mail.History(count, last),
                             mail_from=cap.settings.mail_from, tz=cap.settings.timezone,
-                            domain=cap.mail_domain, links=links, extra=extra)
+                            domain=cap.mail_domain, links=links, extra=extra,
+                            slot_length=cap.sales.consultation.length if cap.sales.consultation else None)
 
     def ends_a_booking(self, job: dict, lead: dict) -> bool:
         """A cancelled meeting's news to its host or a webhook: sent even for a lead in the spam tray."""
@@ -324,7 +325,8 @@ class Worker:
         """A request for a consultation time that sales can book from the email (not a booking yet)."""
         form = self.capture.schema.forms.get(lead["form_id"])
         return bool(self.capture.sales.consultation and form and form.booking
-                    and mail.requested_slot(lead["data"] or {}, self.capture.settings.timezone))
+                    and mail.requested_slot(form, lead["data"] or {}, self.capture.settings.timezone,
+                                            self.capture.sales.consultation.length))
 
     def booking_for(self, job: dict, lead: dict) -> dict | None:
         """The booking a message is about; Unwanted for one about a time since moved or cancelled."""

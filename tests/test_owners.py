@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import base64
 import re
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -19,7 +20,8 @@ from sqlalchemy import select
 
 from capture.booking import appointments
 from capture.core.clock import utcnow
-from capture.db.models import outbox
+from capture.db.models import events, outbox
+from capture.db.store import get_lead
 from capture.pipeline import tray
 from capture.privacy import erasure
 from tests.conftest import ROOT
@@ -167,3 +169,15 @@ def test_every_end_of_a_booking_queues_the_hosts_cancel_and_the_webhook(hooked_a
             select(outbox.c.kind, outbox.c.recipient, outbox.c.ref).where(outbox.c.lead_id == lead_id))}
     assert ("booking_update", MAYA, f"{made['id']}:{ended['sequence']}") in queued  # the host's CANCEL
     assert ("webhook", "crm", f"evt_{made['id']}.cancelled") in queued
+
+
+def test_retention_deletes_old_spam_with_its_cancelled_booking_through_the_owners(hooked_app, clock):
+    ext = hooked_app.extensions["capture"]
+    lead_id, made = _book(hooked_app)
+    tray.hold(ext, lead_id, MAYA)  # the meeting is cancelled (the host told) when the lead is marked
+    clock.advance(ext.settings.retention.spam + timedelta(days=1))
+    done = erasure.apply_retention(ext.engine, ext.schema, ext.settings.retention, utcnow())
+    assert done["spam_deleted"] == 1
+    assert appointments.get(ext.engine, made["id"]) is None and get_lead(ext.engine, lead_id) is None
+    with ext.engine.connect() as conn:
+        assert conn.execute(select(events.c.id).where(events.c.lead_id == lead_id)).first() is None

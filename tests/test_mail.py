@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email import message_from_binary_file, message_from_bytes, policy
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -505,6 +505,21 @@ def test_a_reply_to_that_cannot_be_built_is_an_error_not_a_silent_gap(consultati
            "message_id": "<m.1@fernleaf.example>"}
     with pytest.raises(mail.RenderError, match="Reply-To"):
         compose(job, lead, form)
+
+
+def test_the_asked_time_is_read_with_the_forms_own_field_names_and_the_consultation_length(tmp_path):
+    """forms.yml's booking.slot_field and replaces name the fields; sales.yml's length is the picked time's."""
+    text = (ROOT / "forms.yml").read_text().replace("preferred_date", "day_wanted").replace(
+        "slot_field: slot", "slot_field: picked")
+    (tmp_path / "forms.yml").write_text(text)
+    form = load_schema(tmp_path / "forms.yml").forms["consultation"]
+    tz = ZoneInfo("Europe/London")
+    picked = mail.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45))
+    assert (picked["start"].hour, picked["end"] - picked["start"]) == (10, timedelta(minutes=45))
+    asked = mail.requested_slot(form, {"day_wanted": "2026-12-02", "preferred_time": "09:00-12:00"}, tz, None)
+    assert (asked["start"].hour, asked["end"].hour) == (9, 12)
+    assert mail.requested_slot(form, {"slot": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45)) is None
+    assert mail.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, None) is None  # nothing bookable
 
 
 # --- property: whatever the form accepts, both messages can be built and sent ------------------

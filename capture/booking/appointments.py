@@ -1,4 +1,4 @@
-"""Booked consultations in the database: booking with the lead, by sales, cancelling, moving.
+"""Booked consultations in the database: the only code that books, moves, re-hosts or cancels one.
 
 Which times are free is booking/slots.py's pure answer; this module asks it inside
 the write transaction, so the answer cannot go stale before the insert. Two
@@ -9,47 +9,58 @@ kept too); on SQLite BEGIN IMMEDIATE already queues writers. The partial
 unique index on (host, start) of booked rows is the last word on both.
 
 Every change is an event on the lead and queues its messages in the same
-transaction: the visitor and the host each get the updated invitation
-(`Kind.BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor a reminder
-the day before (`Kind.REMIND_VISITOR`), each bound to the booking's SEQUENCE so a
-message about a time since moved or cancelled is never sent (worker.py).
-A booking made or cancelled also queues the webhooks that want it (webhooks.py).
+transaction (notices.py): the visitor and the host each get the updated
+invitation (`Kind.BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor
+a reminder the day before, each bound to the booking's SEQUENCE so a message
+about a time since moved or cancelled is never sent (worker.py). A booking
+made, moved or cancelled also queues the webhooks that want it (webhooks.py).
+What it does to the lead (status, owner, events) is the pipeline's to write
+(pipeline/consultations.py). The spam tray, erasure, the desk and the email
+pages all come here; tests/test_owners.py fails if anything else writes a booking.
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from capture.booking import slots
-from capture.booking import surge
-from capture.booking.slots import Busy, Slot
-from capture.delivery.registry import Kind
-from capture.db.models import bookings, events, leads, outbox
-from capture.delivery.outbox import job
-from capture.pipeline.stages import NoSuchLead, PipelineError, RANK, STAGES, event_row, first_contact
-from capture.schema.sales import Sales
-from capture.db.engine import writing
-from capture.delivery.webhooks import (
-    BOOKING_CANCELLED,
-    BOOKING_CREATED,
-    BOOKING_MOVED,
-    booking_event,
-    status_changed,
+from capture.booking import notices, slots, surge
+from capture.booking.lookup import (
+    BOOKED,
+    CANCELLED,
+    FORMER_HOST,
+    NEW_HOST,
+    booked,
+    busy_between,
+    current,
+    free,
+    get,
+    latest,
+    next_free,
+    open_booking,
+    still_current,
+    window,
 )
+from capture.booking.slots import Slot
+from capture.db.models import bookings, leads, outbox
+from capture.db.engine import writing
+from capture.delivery.webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event
+from capture.pipeline import consultations
+from capture.pipeline.stages import NoSuchLead, PipelineError
+from capture.schema.sales import Sales
 
-BOOKED, CANCELLED = "booked", "cancelled"
-REMIND_BEFORE = timedelta(hours=24)
+# What callers read here too: one module to ask about bookings.
+__all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
+           "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget", "move",
+           "busy_between", "current", "free", "get", "latest", "next_free", "open_booking", "still_current"]
+
 VISITOR = "visitor"  # the actor of what the visitor does
-# A moved meeting that changed hands: the ref of the CANCEL to its first host and of the new host's REQUEST.
-FORMER_HOST, NEW_HOST = "former-host", "new-host"
 LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
-NEXT_FREE = 5  # how many other times a 409 offers
-LONGEST_MEETING = timedelta(days=1)  # bounds the search for a meeting not over yet to the starts_at index
+MOVING = "moving"  # a booking's status for the moment its own time is not in the way of its new one
 
 
 class SlotTaken(PipelineError):
@@ -74,61 +85,6 @@ class Booked:
     booking: dict
 
 
-# --- reading --------------------------------------------------------------------
-
-def busy_between(conn: Connection | Engine, start: datetime, end: datetime) -> list[Busy]:
-    """The booked meetings that touch start..end (widen by the buffer before asking)."""
-    query = select(bookings.c.host, bookings.c.starts_at, bookings.c.ends_at).where(
-        bookings.c.status == BOOKED, bookings.c.starts_at < end, bookings.c.ends_at > start)
-    if isinstance(conn, Engine):
-        with conn.connect() as own:
-            return [Busy(*row) for row in own.execute(query)]
-    return [Busy(*row) for row in conn.execute(query)]
-
-
-def free(engine: Engine, sales: Sales, first_day: date, days: int, now: datetime) -> list[Slot]:
-    """The slots offered now on these business-local days (none outside today..the horizon)."""
-    today = sales.calendar.local_date(now)
-    last = min(first_day + timedelta(days=days), today + timedelta(days=sales.consultation.horizon_days)) \
-        if first_day <= today + timedelta(days=sales.consultation.horizon_days) else today
-    first_day = max(first_day, today)
-    if last <= first_day:
-        return []
-    days = (last - first_day).days
-    start, end = _window(sales, first_day, days)
-    return slots.free_slots(sales, busy_between(engine, start, end), first_day, days, now)
-
-
-def next_free(engine: Engine, sales: Sales, after: datetime, now: datetime, count: int = NEXT_FREE) -> list[Slot]:
-    """The first few slots offered from the day of `after` on (what a 409 suggests instead)."""
-    day = max(sales.calendar.local_date(after), sales.calendar.local_date(now))
-    return free(engine, sales, day, sales.consultation.horizon_days, now)[:count]
-
-
-def current(engine: Engine, lead_id: str) -> dict | None:
-    """The lead's booked meeting, if it has one."""
-    query = select(bookings).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED)
-    with engine.connect() as conn:
-        found = conn.execute(query).mappings().first()
-    return dict(found) if found else None
-
-
-def latest(engine: Engine, lead_id: str) -> dict | None:
-    """The lead's booked meeting, or else its last cancelled one (what the lead page shows)."""
-    query = (select(bookings).where(bookings.c.lead_id == lead_id)
-             .order_by((bookings.c.status == BOOKED).desc(), bookings.c.created_at.desc()).limit(1))
-    with engine.connect() as conn:
-        found = conn.execute(query).mappings().first()
-    return dict(found) if found else None
-
-
-def get(engine: Engine, booking_id: str) -> dict | None:
-    """One booking, whatever its state."""
-    with engine.connect() as conn:
-        found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
-    return dict(found) if found else None
-
-
 # --- booking ----------------------------------------------------------------------
 
 def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, jobs_for, domain: str,
@@ -148,15 +104,10 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
             if held is not None:
                 raise AlreadyBooked(held)
             slot, host = _choose(conn, sales, start, now)
-            lead = {**row, "owner": host, "status": "consultation", "status_changed_at": now,
-                    "stage_reached": STAGES["consultation"], **first_contact(sales, row["received_at"], now)}
-            conn.execute(leads.insert(), lead)
+            lead = consultations.arrived_booked(conn, sales, row, host, VISITOR, now)
             made = _insert(conn, lead["id"], slot, host, now)
-            conn.execute(events.insert(), event_row(lead["id"], now, VISITOR, "status", from_status="new",
-                                                    to_status="consultation", owner=host,
-                                                    note="booked a consultation on the website"))
             # jobs_for has lead.created (with the status consultation); the booking is news of its own.
-            conn.execute(outbox.insert(), jobs_for(lead) + _reminder(made, lead, domain, now)
+            conn.execute(outbox.insert(), jobs_for(lead) + notices.reminder(made, lead, domain, now)
                          + booking_event(sales, BOOKING_CREATED, made, now)
                          + surge.alert_jobs(conn, sales, alert_after, domain, now))
     except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
@@ -171,25 +122,15 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
         with writing(engine) as conn:
             _take_turn(conn)
             lead = _lead(conn, lead_id)
-            if _booked(conn, lead_id) is not None:
+            if booked(conn, lead_id) is not None:
                 raise PipelineError("This lead already has a consultation booked.")
             slot, host = _choose(conn, sales, start, now)
-            changes = {"owner": host}
-            if RANK[lead["status"]] < RANK["consultation"]:
-                changes.update(status="consultation", status_changed_at=now)
-            if lead["stage_reached"] < STAGES["consultation"]:
-                changes["stage_reached"] = STAGES["consultation"]
-            if lead["first_contact_at"] is None:
-                changes.update(first_contact(sales, lead["received_at"], now))
-            conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
             made = _insert(conn, lead_id, slot, host, now)
-            row_id = conn.execute(events.insert(), event_row(
-                lead_id, now, actor, "status", from_status=lead["status"],
-                to_status=changes.get("status", lead["status"]), owner=host,
-                note=f"booked the consultation they asked for ({_when(sales, slot.start)})")).inserted_primary_key[0]
-            moved_on = status_changed(sales, lead_id, row_id, now) if "status" in changes else []
-            lead = {**lead, **changes}
-            conn.execute(outbox.insert(), _updates(made, lead, domain, now) + _reminder(made, lead, domain, now)
+            lead, moved_on = consultations.booked_for(
+                conn, sales, lead, host, actor, now=now,
+                note=f"booked the consultation they asked for ({_when(sales, slot.start)})")
+            conn.execute(outbox.insert(), notices.updates(made, lead, domain, now)
+                         + notices.reminder(made, lead, domain, now)
                          + moved_on + booking_event(sales, BOOKING_CREATED, made, now))
     except IntegrityError as exc:
         raise SlotTaken() from exc
@@ -237,8 +178,8 @@ def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, doma
     changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now}
     conn.execute(update(bookings).where(bookings.c.id == made["id"]).values(
         status=CANCELLED, sequence=changed["sequence"], changed_at=now))
-    conn.execute(events.insert(), event_row(made["lead_id"], now, actor, "booking", note=note))
-    jobs = (_updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
+    consultations.record(conn, made["lead_id"], now, actor, "booking", note=note)
+    jobs = (notices.updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
             + booking_event(sales, BOOKING_CANCELLED, changed, now))
     if lead_goes_on:
         jobs += _no_consultation_left(conn, sales, lead, actor, now)
@@ -248,13 +189,9 @@ def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, doma
 
 def _no_consultation_left(conn: Connection, sales: Sales, lead: dict, actor: str, now: datetime) -> list[dict]:
     """A lead at `consultation` without a booked meeting any more is back at `contacted` (its webhook)."""
-    if lead["status"] != "consultation" or _booked(conn, lead["id"]) is not None:
+    if booked(conn, lead["id"]) is not None:
         return []
-    conn.execute(update(leads).where(leads.c.id == lead["id"]).values(status="contacted", status_changed_at=now))
-    row_id = conn.execute(events.insert(), event_row(
-        lead["id"], now, actor, "status", from_status="consultation", to_status="contacted",
-        note="the consultation was cancelled")).inserted_primary_key[0]
-    return status_changed(sales, lead["id"], row_id, now)
+    return consultations.called_off(conn, sales, lead, actor, now)
 
 
 def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain: str, now: datetime) -> list[dict]:
@@ -271,7 +208,7 @@ def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain
         func.lower(outbox.c.recipient) == str(lead.get("email") or "").lower())).first() is not None
     ended = conn.execute(select(bookings).where(bookings.c.lead_id == lead["id"], bookings.c.status == CANCELLED,
                                                 bookings.c.starts_at > now)).mappings().all()
-    jobs = [j for made in ended for j in _updates(dict(made), lead, domain, now)] if told else []
+    jobs = [j for made in ended for j in notices.updates(dict(made), lead, domain, now)] if told else []
     return jobs + _no_consultation_left(conn, sales, lead, actor, now)
 
 
@@ -292,48 +229,33 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
             if made["starts_at"] == start:
                 return None
             # Its own time is not in the way of its new one.
-            conn.execute(update(bookings).where(bookings.c.id == booking_id).values(status="moving"))
+            conn.execute(update(bookings).where(bookings.c.id == booking_id).values(status=MOVING))
             slot, host = _choose(conn, sales, start, now)
             changed = {**made, "host": host, "starts_at": slot.start, "ends_at": slot.end,
                        "sequence": made["sequence"] + 1, "changed_at": now}
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
                 status=BOOKED, host=host, starts_at=slot.start, ends_at=slot.end,
                 sequence=changed["sequence"], changed_at=now))
-            lead = _lead(conn, made["lead_id"])
-            if lead["owner"] != host:
-                conn.execute(update(leads).where(leads.c.id == lead["id"]).values(owner=host))
-                lead = {**lead, "owner": host}
-            conn.execute(events.insert(), event_row(
-                made["lead_id"], now, actor, "booking", owner=host,
-                note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}"))
-            jobs = (_updates(changed, lead, domain, now) + _reminder(changed, lead, domain, now)
-                    + booking_event(sales, BOOKING_MOVED, changed, now))
-            if host != made["host"]:  # the first host's calendar must lose it (no ghost meeting),
-                jobs[0]["ref"] += f":{NEW_HOST}"  # and the new host gains it: "booked", not "moved"
-                jobs.append(job(lead["id"], Kind.BOOKING_UPDATE, made["host"],
-                                _message_id(changed, FORMER_HOST, domain), now,
-                                ref=f"{made['id']}:{changed['sequence']}:{FORMER_HOST}"))
-            conn.execute(outbox.insert(), jobs)
+            lead = consultations.rehosted(conn, _lead(conn, made["lead_id"]), host)
+            consultations.record(
+                conn, made["lead_id"], now, actor, "booking", owner=host,
+                note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}")
+            told = (notices.handed_over(changed, made["host"], lead, domain, now) if host != made["host"]
+                    else notices.updates(changed, lead, domain, now))
+            conn.execute(outbox.insert(), told + notices.reminder(changed, lead, domain, now)
+                         + booking_event(sales, BOOKING_MOVED, changed, now))
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
 
 
-def open_booking(conn: Connection, email: str | None, now: datetime) -> dict | None:
-    """The booked consultation not over yet of a lead with this address (in any case), if any.
+def forget(conn: Connection, lead_ids: list[str]) -> None:
+    """Delete these leads' bookings with the leads (retention deleting old spam): nothing is told.
 
-    Addresses are stored as email-validator normalised them (the domain in lower case);
-    the database lowers both sides, so it agrees with itself on every letter.
+    A lead in the spam tray had its meetings to come cancelled when it was marked,
+    with the host's CANCEL; what is left is history.
     """
-    if not email:
-        return None
-    query = (select(bookings).join(leads, leads.c.id == bookings.c.lead_id)
-             .where(bookings.c.status == BOOKED, bookings.c.ends_at > now,
-                    bookings.c.starts_at > now - LONGEST_MEETING, leads.c.spam.is_(False),
-                    func.lower(leads.c.email) == func.lower(email))
-             .order_by(bookings.c.starts_at).limit(1))
-    found = conn.execute(query).mappings().first()
-    return dict(found) if found else None
+    conn.execute(delete(bookings).where(bookings.c.lead_id.in_(lead_ids)))
 
 
 # --- the parts ----------------------------------------------------------------------
@@ -347,7 +269,7 @@ def _take_turn(conn: Connection) -> None:
 def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime) -> tuple[Slot, str]:
     """The slot starting at `start` if offered now, and the host it goes to; SlotTaken if not offered."""
     day = sales.calendar.local_date(start)
-    window_start, window_end = _window(sales, day, 1)
+    window_start, window_end = window(sales, day, 1)
     busy = busy_between(conn, window_start, window_end)
     slot = slots.is_offered(sales, busy, start, now)
     if slot is None:
@@ -355,17 +277,8 @@ def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime) -> t
     return slot, slots.pick_host(slot, slots.bookings_on(sales, busy, day))
 
 
-def _window(sales: Sales, first_day: date, days: int) -> tuple[datetime, datetime]:
-    """The UTC span to read bookings for those local days, buffers included."""
-    tz = sales.calendar.tz
-    start = datetime.combine(first_day, datetime.min.time(), tz)
-    end = datetime.combine(first_day + timedelta(days=days), datetime.min.time(), tz)
-    pad = sales.consultation.buffer + sales.consultation.length
-    return start - pad, end + pad
-
-
 def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime) -> dict:
-    # A lead's bookings made by sales share one UID (bookingmail.uid): a new one after a cancelled
+    # A lead's bookings made by sales share one UID (messages.uid): a new one after a cancelled
     # one must carry a higher SEQUENCE than that CANCEL, or calendars ignore it.
     before = conn.execute(select(func.max(bookings.c.sequence)).where(bookings.c.lead_id == lead_id)).scalar()
     made = {"id": secrets.token_urlsafe(16), "lead_id": lead_id, "host": host, "starts_at": slot.start,
@@ -391,52 +304,5 @@ def _booking(conn: Connection, booking_id: str) -> dict:
     return dict(found)
 
 
-def _booked(conn: Connection, lead_id: str) -> dict | None:
-    found = conn.execute(select(bookings).where(
-        and_(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED))).mappings().first()
-    return dict(found) if found else None
-
-
-def _updates(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
-    """The new or cancelled invitation, to the visitor and to the host."""
-    ref = f"{made['id']}:{made['sequence']}"
-    found = [job(lead["id"], Kind.BOOKING_UPDATE, made["host"], _message_id(made, "host", domain), now, ref=ref)]
-    if lead.get("email"):
-        found.append(job(lead["id"], Kind.BOOKING_UPDATE, lead["email"], _message_id(made, "visitor", domain),
-                         now, ref=ref))
-    return found
-
-
-def _reminder(made: dict, lead: dict, domain: str, now: datetime) -> list[dict]:
-    """The visitor's reminder a day before; none when the meeting is less than a day away."""
-    due = made["starts_at"] - REMIND_BEFORE
-    if due <= now or not lead.get("email"):
-        return []
-    return [job(lead["id"], Kind.REMIND_VISITOR, lead["email"], _message_id(made, "remind", domain), now,
-                due=due, ref=f"{made['id']}:{made['sequence']}")]
-
-
-def _message_id(made: dict, what: str, domain: str) -> str:
-    return f"<booking.{made['id']}.{made['sequence']}.{what}@{domain}>"
-
-
 def _when(sales: Sales, moment: datetime) -> str:
     return moment.astimezone(sales.calendar.tz).strftime("%a %d %b %Y %H:%M")
-
-
-def still_current(engine: Engine, ref: str | None) -> dict | None:
-    """The booking a message's ref names, if that message is still about its latest state.
-
-    A message to the host who lost a moved meeting (`<id>:<sequence>:former-host`) is about
-    the meeting as that host had it: a cancelled one, whoever has it now and whatever changed
-    since (the worker drops it only if the meeting came back to them); the new host's
-    (`…:new-host`) is about a meeting new to them.
-    """
-    booking_id, _, rest = (ref or "").partition(":")
-    sequence, _, role = rest.partition(":")
-    made = get(engine, booking_id) if booking_id else None
-    if made is not None and role == FORMER_HOST:  # however it changed since, that host lost it
-        return {**made, "status": CANCELLED, "former_host": True}
-    if made is None or str(made["sequence"]) != sequence:
-        return None
-    return {**made, "new_host": role == NEW_HOST}

@@ -26,6 +26,7 @@ METHODS = ("REQUEST", "CANCEL")  # of an invitation
 PUBLISH = "PUBLISH"  # a tentative event: nobody is invited yet
 STATUS = {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED", PUBLISH: "TENTATIVE"}
 ORGANIZER_NAME = "Fernleaf Studio"
+REQUESTED_SUMMARY = f"Consultation with {ORGANIZER_NAME}"
 PHONE_LOCATION = "Phone call"
 MAX_NAME = 200
 # Line breaks and other controls have no place in a CN parameter.
@@ -61,6 +62,17 @@ def tentative(*, uid: str, start: datetime, end: datetime, organizer: str, tz: Z
     event.add("organizer", _address(ORGANIZER_NAME, organizer))
     event.add("description", "\n\n".join(p for p in (wall_time(start, end, tz), description) if p))
     return _calendar(PUBLISH, tz, start, event).to_ical()
+
+
+def requested(lead_id: str, start: datetime, end: datetime, tz: ZoneInfo, *, organizer: str, form_title: str,
+              domain: str, stamp: datetime) -> bytes:
+    """The time a visitor asked for on `form_title`, as the tentative event their confirmation carries.
+
+    Under `consultation_uid`, which the booking sales make from the request keeps.
+    """
+    return tentative(uid=consultation_uid(lead_id, domain), start=start, end=end, organizer=organizer, tz=tz,
+                     stamp=stamp, summary=f"{REQUESTED_SUMMARY} (requested)",
+                     description=f"{form_title}: the time you asked for. We will confirm it by email.")
 
 
 def consultation_uid(lead_id: str, domain: str) -> str:

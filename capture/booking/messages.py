@@ -12,8 +12,8 @@ from datetime import datetime
 
 from capture.booking import invitations
 from capture.core import tokens
+from capture.schema.forms import Form
 from capture.booking.appointments import CANCELLED
-from capture.delivery.mail import PICKED
 
 SUMMARY = "Free consultation with Fernleaf Studio"
 
@@ -29,7 +29,7 @@ def audience(booking: dict, lead: dict, recipient: str) -> str:
 
 
 def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipient: str,
-            now: datetime) -> dict:
+            now: datetime, form: Form | None) -> dict:
     """The `booking` a template shows: when, with whom, how, the visitor's links, the invitation.
 
     The visitor and the host get the invitation; another sales inbox only the facts.
@@ -49,7 +49,7 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
     ics = None
     if who != TEAM:
         ics = invitations.invitation(
-            uid=uid(booking, lead, domain), sequence=booking["sequence"], method=method,
+            uid=uid(booking, lead, domain, form), sequence=booking["sequence"], method=method,
             start=booking["starts_at"], end=booking["ends_at"], organizer=(host_name, booking["host"]),
             attendee=visitor, meeting=meeting, tz=tz,
             summary=SUMMARY if who == VISITOR else f"Consultation: {visitor[0] or visitor[1]}",
@@ -62,7 +62,7 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
             "links": links, "method": method, "ics": ics}
 
 
-def uid(booking: dict, lead: dict, domain: str) -> str:
+def uid(booking: dict, lead: dict, domain: str, form: Form | None) -> str:
     """The event's UID: the booking's own when the visitor booked it with the form, else the request's.
 
     A lead that was not booked with its form (a preferred date and time
@@ -70,9 +70,11 @@ def uid(booking: dict, lead: dict, domain: str) -> str:
     released) had the asked-for time in its confirmation as a tentative event
     under `consultation_uid`; the booking sales make (and every move or cancel
     after it) reuses that UID, so the visitor's calendar replaces the
-    tentative event instead of showing two.
+    tentative event instead of showing two. Whether a time was picked is the
+    form's `booking.slot_field` (forms.yml); a form that books nothing picked none.
     """
-    if (lead.get("data") or {}).get(PICKED) and not lead.get("released_at"):
+    picked = form is not None and form.booking and (lead.get("data") or {}).get(form.booking.slot_field)
+    if picked and not lead.get("released_at"):
         return invitations.booking_uid(booking["id"], domain)
     return invitations.consultation_uid(booking["lead_id"], domain)
 

@@ -26,6 +26,7 @@ from capture.context import current
 
 bp = Blueprint("booking_pages", __name__, url_prefix="/actions/booking")
 VISITOR = appointments.VISITOR
+PICKED = "slot"  # the radio group of times on these pages (templates/booking/*.html), not a form field
 
 
 @bp.get("/<token>")
@@ -95,7 +96,7 @@ def _move(made: dict, lead: dict, token: str):
 def picked_time(now: datetime) -> datetime | None:
     """The time picked on a page's radio group, or None if it cannot be one that was offered."""
     today = current().sales.calendar.local_date(now)
-    return parse_slot(request.form.get("slot", ""), today)
+    return parse_slot(request.form.get(PICKED, ""), today)
 
 
 # --- sales: book the time a visitor asked for ---------------------------------------
@@ -106,7 +107,9 @@ def requested_page(lead: dict, recipient: str, token: str, error: str = "", stat
     now = utcnow()
     if appointments.current(ext.engine, lead["id"]) is not None:
         return _message("Already booked", "This lead has a consultation booked already; see the desk.", 200)
-    asked = requested_slot(lead["data"] or {}, ext.settings.timezone)
+    form = ext.schema.forms.get(lead["form_id"])
+    length = ext.sales.consultation.length if ext.sales.consultation else None
+    asked = requested_slot(form, lead["data"] or {}, ext.settings.timezone, length) if form else None
     day = asked["start"].date() if asked else ext.sales.calendar.local_date(now)
     days = _days(appointments.free(ext.engine, ext.sales, day, 3, now))
     return render_template("booking/confirm.html", lead=lead, asked=asked, days=days, error=error,

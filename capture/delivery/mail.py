@@ -36,8 +36,6 @@ TO_SALES = (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE)
 FOLLOW_UPS = (Kind.REMIND_OWNER, Kind.ESCALATE)
 BOOKING_KINDS = (Kind.BOOKING_UPDATE, Kind.REMIND_VISITOR)
 KINDS = (*TO_SALES, Kind.CONFIRM_VISITOR, *BOOKING_KINDS)
-SLOT_DATE, SLOT_TIME = "preferred_date", "preferred_time"
-PICKED, PICKED_LENGTH = "slot", timedelta(minutes=30)  # a booking form's picked time (forms.yml booking)
 DEFAULT_SLOT_LENGTH = timedelta(hours=1)
 CALENDAR_CHARSET = "UTF-8"  # as the iTIP examples and Gmail's own invitations write it
 HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
@@ -73,15 +71,17 @@ def one_line(value, limit: int = 200) -> str:
 
 def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: History,
             mail_from: Address | str, tz: ZoneInfo, domain: str, links: list[dict] = (),
-            extra: dict | None = None) -> EmailMessage:
+            extra: dict | None = None, slot_length: timedelta | None = None) -> EmailMessage:
     """The whole message for one outbox job; RenderError if it cannot exist.
 
     `links` are the desk and one-click action links of a message to sales;
-    `extra` adds what a reminder says (how long the lead has waited, its owner).
+    `extra` adds what a reminder says (how long the lead has waited, its owner);
+    `slot_length` is how long a picked time lasts (sales.yml consultation.length).
     """
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
-    ctx = {"booking": None, **lead_context(lead, form, history, tz), "links": list(links), **(extra or {})}
+    ctx = {"booking": None, **lead_context(lead, form, history, tz, slot_length), "links": list(links),
+           **(extra or {})}
     if job["kind"] == Kind.CONFIRM_VISITOR:
         return _confirmation(env, job, lead, form, ctx, mail_from, tz, domain)
     if job["kind"] in BOOKING_KINDS:
@@ -166,15 +166,12 @@ def _confirmation(env, job, lead, form, ctx, mail_from, tz, domain) -> EmailMess
 
 
 def _requested(ctx: dict, answers: str, domain: str) -> tuple[bytes, str] | None:
-    """The time asked for as a tentative event, under the UID a booking made from it keeps."""
+    """The time asked for as a tentative event (invitations.requested), if one was asked for."""
     slot = ctx["slot"]
     if not slot:
         return None
-    ics = invitations.tentative(
-        uid=invitations.consultation_uid(ctx["lead_id"], domain), start=slot["start"], end=slot["end"],
-        organizer=answers, tz=ZoneInfo(slot["zone"]), stamp=utcnow(),
-        summary="Consultation with Fernleaf Studio (requested)",
-        description=f"{ctx['form_title']}: the time you asked for. We will confirm it by email.")
+    ics = invitations.requested(ctx["lead_id"], slot["start"], slot["end"], ZoneInfo(slot["zone"]),
+                                organizer=answers, form_title=ctx["form_title"], domain=domain, stamp=utcnow())
     return ics, invitations.PUBLISH
 
 
@@ -244,8 +241,12 @@ def _normalised(email: str | None) -> str:
 
 # --- what the templates see ----------------------------------------------------
 
-def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo) -> dict:
-    """Everything a template shows about a lead, already turned into display text."""
+def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo,
+                 slot_length: timedelta | None = None) -> dict:
+    """Everything a template shows about a lead, already turned into display text.
+
+    `slot_length` is how long a picked time lasts (sales.yml consultation.length; None: no booking).
+    """
     values = lead["data"] or {}
     name = str(values.get("name") or lead.get("name") or "")
     email = str(values.get("email") or lead.get("email") or "")
@@ -260,7 +261,7 @@ def lead_context(lead: dict, form: Form, history: History, tz: ZoneInfo) -> dict
         "who": name or email or "someone", "want": want, "email": email,
         "phone": str(values.get("phone") or ""), "tel": _tel_href(values.get("phone")),
         "fields": _fields(form, values, lead),
-        "slot": requested_slot(values, tz),
+        "slot": requested_slot(form, values, tz, slot_length),
         "attribution": _attribution(lead),
         "history": history,
         "received": received, "tz": tz,
@@ -325,18 +326,25 @@ def _attribution(lead: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
+def requested_slot(form: Form, values: dict, tz: ZoneInfo, length: timedelta | None) -> dict | None:
     """The consultation slot the visitor asked for, as aware datetimes in `tz`.
 
+    The fields are the form's (forms.yml `booking`): `slot_field` holds a picked time,
+    `length` long (sales.yml consultation.length; None when nothing can be booked), and
+    the fields it `replaces` ask for a day (the date field) and a time window instead.
     A picked time that was never booked (a lead held as spam, then released) counts as asked for.
     """
-    if values.get(PICKED):
+    if form.booking is None:
+        return None
+    picked = values.get(form.booking.slot_field)
+    if picked and length:
         try:
-            start = datetime.fromisoformat(str(values[PICKED])).astimezone(tz)
+            start = datetime.fromisoformat(str(picked)).astimezone(tz)
         except ValueError:
             return None
-        return _slot(start, start + PICKED_LENGTH, tz)
-    day, window = values.get(SLOT_DATE), values.get(SLOT_TIME)
+        return _slot(start, start + length, tz)
+    day_field, window_field = asked_fields(form)
+    day, window = values.get(day_field), values.get(window_field)
     found = TIME_WINDOW.match(str(window or ""))
     if not day or not found:
         return None
@@ -349,6 +357,14 @@ def requested_slot(values: dict, tz: ZoneInfo) -> dict | None:
     if end <= start:
         return None
     return _slot(start, end, tz)
+
+
+def asked_fields(form: Form) -> tuple[str | None, str | None]:
+    """The names of the day and the time-window fields a booking form asks with when no time is picked."""
+    replaced = [f for f in (form.field(name) for name in form.booking.replaces) if f is not None]
+    day = next((f.name for f in replaced if f.type == "date"), None)
+    window = next((f.name for f in replaced if f.type != "date"), None)
+    return day, window
 
 
 def _slot(start: datetime, end: datetime, tz: ZoneInfo) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, make_response, render_template, request
 
 from capture.pipeline import stages
+from capture.pipeline.statuses import RANK
 from capture.db import store
 from capture.schema.team import SELLING
 from capture.core.tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
@@ -61,7 +62,7 @@ def _opened(token: str):
         abort(_problem("This link no longer works",
                        f"It was sent to {link.recipient}, who cannot change leads now (sales.yml). "
                        "Ask a salesperson or a manager.", 403))
-    if link.action != BOOK_REQUESTED and stages.RANK[lead["status"]] >= stages.RANK[link.action]:
+    if link.action != BOOK_REQUESTED and RANK[lead["status"]] >= RANK[link.action]:
         abort(_done(lead, link, changed=False))  # an old email never moves a lead back
     return lead, link
 

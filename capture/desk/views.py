@@ -86,7 +86,8 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
         abort(404)
     form = ext.schema.forms.get(lead["form_id"])
     count, last = store.history(ext.engine, lead)
-    shown = lead_context(lead, form, History(count, last), ext.settings.timezone) if form else None
+    shown = lead_context(lead, form, History(count, last), ext.settings.timezone,
+                         ext.sales.consultation.length if ext.sales.consultation else None) if form else None
     events = stages.timeline(ext.engine, lead_id)
     for event in events:
         event["actor_name"] = _name(event["actor"]) or event["actor"]

@@ -17,15 +17,14 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from capture.booking import appointments
 from capture.core import clock
 from capture.booking import invitations
-from capture.pipeline import stages
 from capture.core import ratelimit
 from capture.intake import spam
 from capture.db import store
-from capture.delivery import webhooks
 from capture.core.clock import utcnow
 from capture.schema.forms import SCRIPT_FIELDS, TIME_ON_FORM
 from capture.schema.validation import clean_attribution, validate_submission
-from capture.delivery.outbox import jobs_for_lead, wake_workers
+from capture.delivery.outbox import wake_workers
+from capture.pipeline.arrival import Arrival
 from capture.context import current
 
 log = logging.getLogger(__name__)
@@ -156,22 +155,17 @@ def save(form, values: dict, data: dict) -> dict:
     verdict, digest = judge(form, values, data, now)
     lead = store.lead_row(form.id, values, attribution(data), verdict=verdict, body_hash=digest,
                           consent_version=consent_version(form, values), received_at=now)
+    arrival = Arrival(form, ext.sales, ext.mail_domain, now)
     turn = None
     if not verdict.spam:
-        owner = stages.owner_for(ext.sales, form, values)
-        turn = owner if isinstance(owner, store.Turn) else None
-        lead.update(owner=None if turn else owner, respond_by=stages.due_at(ext.sales, now))
-
-    def jobs_for(row: dict) -> list[dict]:
-        return (jobs_for_lead(form, row, ext.mail_domain, now)
-                + stages.followups(ext.sales, row, ext.mail_domain, now)
-                + webhooks.lead_created(ext.sales, row, now))
+        assigned, turn = arrival.assignment(values)
+        lead.update(assigned)
     start = slot_start(form, values)
     try:
         if start is not None and not verdict.spam:  # a bot holds no host's time
-            lead = book(form, lead, start, jobs_for, data, now)
+            lead = book(form, lead, start, arrival.jobs, data, now)
         else:
-            lead = ext.writer.save(lead, jobs_for, turn)
+            lead = ext.writer.save(lead, arrival.jobs, turn)
     except (store.StoreError, SQLAlchemyError) as exc:
         log.error("could not store a lead for form %s (%s)", form.id, type(exc).__name__)
         raise Problem(503, "We could not save your request just now. Please try again in a minute.")

@@ -1,1 +1,1 @@
-"""Every change to a lead: status, owner, notes and the spam mark (the tray), the response clock, and lead search for the desk and the CLI."""
+"""Every change to a lead: status (statuses.LeadStatus), owner, notes and the spam mark (the tray), what a new lead sets off (arrival), what a consultation does to its lead (consultations, for booking/), the response clock, and lead search for the desk and the CLI."""

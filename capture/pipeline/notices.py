@@ -2,6 +2,7 @@
 and the managers' escalation, each built from the lead as stored when it is due."""
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import EmailMessage
 
 from capture.booking import appointments, messages
@@ -56,14 +57,20 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
         links.insert(1, {"label": "Book the time they asked for", "url": f"{settings.public_url}/actions/{token}"})
     if booking is not None:
         extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=settings,
-                                            domain=cap.mail_domain, recipient=job["recipient"], now=r.now)
+                                            domain=cap.mail_domain, recipient=job["recipient"], now=r.now,
+                                            form=form)
     return mail.compose(r.env, job, lead, form, history=mail.History(count, last),
                         mail_from=settings.mail_from, tz=settings.timezone,
-                        domain=cap.mail_domain, links=links, extra=extra)
+                        domain=cap.mail_domain, links=links, extra=extra, slot_length=slot_length(cap))
 
 
 def bookable(cap: Capture, lead: dict) -> bool:
     """A request for a consultation time that sales can book from the email (not a booking yet)."""
     form = cap.schema.forms.get(lead["form_id"])
     return bool(cap.sales.consultation and form and form.booking
-                and mail.requested_slot(lead["data"] or {}, cap.settings.timezone))
+                and mail.requested_slot(form, lead["data"] or {}, cap.settings.timezone, slot_length(cap)))
+
+
+def slot_length(cap: Capture) -> timedelta | None:
+    """How long a consultation lasts (sales.yml), if the team offers them."""
+    return cap.sales.consultation.length if cap.sales.consultation else None

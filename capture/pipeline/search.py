@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
 from capture.db.models import bookings, leads
-from capture.pipeline.stages import OPEN_STATUSES, STATUSES
+from capture.pipeline.statuses import OPEN_STATUSES, STATUSES, LeadStatus
 
 # A lead whose consultation was called off and not booked again: the inbox says so.
 CALLED_OFF = and_(
@@ -45,7 +45,7 @@ def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | Non
     now = now or utcnow()
     if any("\x00" in str(value) for value in vars(filters).values()):
         return []  # nothing stored holds a NUL (PostgreSQL would refuse to compare with one)
-    overdue = (leads.c.status == "new") & (leads.c.respond_by < now)
+    overdue = (leads.c.status == LeadStatus.NEW) & (leads.c.respond_by < now)
     query = select(*LIST_COLUMNS, overdue.label("overdue"))
     for condition in _conditions(filters, overdue, include_spam):
         query = query.where(condition)

@@ -24,19 +24,14 @@ from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
 from capture.db.engine import writing
 from capture.db.store import LEAD_ID, Turn
+from capture.pipeline.statuses import STAGES, STATUSES, LeadStatus
 from capture.delivery.webhooks import status_changed
 
-STATUSES = ("new", "contacted", "consultation", "proposal", "won", "lost")
-OPEN_STATUSES = STATUSES[:4]
 SYSTEM = "system"
 NOTE_MAX = 5000
 AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MAX_VALUE = 10 ** 11  # a billion in major units, in minor units: past any deal of this studio's
-# Forward order for one-click links: an old email's button never moves a lead back.
-RANK = {"new": 0, "contacted": 1, "consultation": 2, "proposal": 3, "won": 4, "lost": 4}
-# How far along the funnel a lead has come (leads.stage_reached): lost is an end, not a stage.
-STAGES = {status: RANK[status] for status in OPEN_STATUSES + ("won",)}
 
 
 class PipelineError(ValueError):
@@ -63,15 +58,15 @@ def check(sales: Sales, change: Change) -> Change:
     note = _note(change.note, required=False)
     if change.status not in STATUSES:
         raise PipelineError(f"'{change.status}' is not a status (use one of {', '.join(STATUSES)})")
-    if change.status == "won" and not (change.value and change.value > 0):
+    if change.status == LeadStatus.WON and not (change.value and change.value > 0):
         raise PipelineError("A won lead needs its deal value.")
-    if change.status == "lost":
+    if change.status == LeadStatus.LOST:
         if change.reason not in sales.lost_reasons:
             raise PipelineError(f"A lost lead needs a reason: one of {', '.join(sales.lost_reasons)}.")
         if change.reason == "other" and not note:
             raise PipelineError("Please say in a note why the lead was lost.")
-    return Change(change.status, change.value if change.status == "won" else None,
-                  change.reason if change.status == "lost" else None, note)
+    return Change(change.status, change.value if change.status == LeadStatus.WON else None,
+                  change.reason if change.status == LeadStatus.LOST else None, note)
 
 
 def _note(text: str | None, required: bool) -> str | None:
@@ -139,7 +134,7 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
         # The value belongs to a win: moving a lead anywhere else clears it (and the reason, a loss).
         values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason,
                   "deal_value": change.value}
-        if change.status != "new" and lead["first_contact_at"] is None:
+        if change.status != LeadStatus.NEW and lead["first_contact_at"] is None:
             values.update(first_contact(sales, lead["received_at"], now))
         if change.status in STAGES:
             values["stage_reached"] = max(lead["stage_reached"], STAGES[change.status])
@@ -289,7 +284,7 @@ def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict
     Whether each is still wanted is decided when it is due (worker.py): a lead
     contacted by then gets neither.
     """
-    if lead["spam"] or not lead.get("owner") or lead.get("status", "new") != "new":
+    if lead["spam"] or not lead.get("owner") or lead.get("status", LeadStatus.NEW) != LeadStatus.NEW:
         return []  # a booked lead was answered at once: nothing to remind anyone of
     start = clock_start(lead)
     remind_at = sales.calendar.add(start, sales.response.remind_after)

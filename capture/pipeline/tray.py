@@ -15,15 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from capture.core.clock import utcnow
 from capture.booking.appointments import after_release, cancel_upcoming
+from capture.core.clock import utcnow
 from capture.db.models import events, leads, outbox
-from capture.delivery.outbox import jobs_for_lead, wake_workers
-from capture.pipeline.stages import PipelineError, due_at, event_row, followups, locked, owner_for
 from capture.db.engine import writing
-from capture.db.store import Turn, last_owner
-from capture.delivery.webhooks import lead_created
 from capture.delivery.leads import HELD_REASON
+from capture.delivery.outbox import wake_workers
+from capture.pipeline.arrival import Arrival
+from capture.pipeline.stages import PipelineError, event_row, locked
 
 HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (delivery/leads.py too)
 RELEASED, MARKED = "released", "spam"  # event kinds
@@ -39,17 +38,13 @@ def release(capture, lead_id: str, actor: str, now: datetime | None = None) -> d
         form = capture.schema.forms.get(lead["form_id"])
         if form is None:
             raise PipelineError(f"Form {lead['form_id']!r} is no longer in forms.yml.")
-        owner = lead["owner"] or _owner(conn, capture.sales, form, lead["data"])
-        changes = {"spam": False, "released_at": now, "owner": owner,
-                   "respond_by": due_at(capture.sales, now)}
+        arrival = Arrival(form, capture.sales, capture.mail_domain, now)
+        changes = {"spam": False, "released_at": now, **arrival.assigned(conn, lead["data"], lead["owner"])}
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
         row = {**lead, **changes}
-        wanted = (jobs_for_lead(form, row, capture.mail_domain, now)
-                  + followups(capture.sales, row, capture.mail_domain, now)
-                  + lead_created(capture.sales, row, now)  # the team's new lead is the CRM's too
-                  + after_release(conn, capture.sales, row, actor, capture.mail_domain, now))
+        wanted = arrival.jobs(row) + after_release(conn, capture.sales, row, actor, capture.mail_domain, now)
         _queue_missing(conn, lead_id, wanted, now)
-        event = event_row(lead_id, now, actor, RELEASED, owner=owner,
+        event = event_row(lead_id, now, actor, RELEASED, owner=changes["owner"],
                           note="not spam: released from the spam tray")
         conn.execute(events.insert(), event)
     wake_workers()
@@ -77,13 +72,6 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
 
 def _locked(conn, lead_id: str) -> dict:
     return locked(conn, select(leads).where(leads.c.id == lead_id), lead_id)
-
-
-def _owner(conn, sales, form, values: dict) -> str:
-    owner = owner_for(sales, form, values)
-    if isinstance(owner, Turn):
-        return owner.after(conn.execute(last_owner(form.id)).scalar())
-    return owner
 
 
 def _queue_missing(conn, lead_id: str, wanted: list[dict], now: datetime) -> None:

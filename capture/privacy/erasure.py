@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from capture.booking.appointments import cancel_upcoming
+from capture.booking import appointments
 from capture.core.settings import Retention
 from capture.schema.forms import Schema
 from capture.schema.validation import kept_answers
@@ -30,6 +30,8 @@ from capture.db.models import (
     privacy_log,
 )
 from capture.db.engine import writing
+from capture.pipeline import records
+from capture.pipeline.statuses import LeadStatus
 from capture.delivery.webhooks import lead_erased
 from capture.delivery.registry import Kind, register_chore, register_periodic
 from capture.delivery.outbox import ensure_daily
@@ -110,16 +112,16 @@ def erase(engine: Engine, schema: Schema, email: str, actor: str, now: datetime,
         ids = [r.id for r in rows]
         found = {"leads": len(rows), "messages": _count(conn, outbox.c.lead_id.in_(ids)),
                  "notes_naming": _notes_naming(conn, rows, email)}
-        upcoming = and_(bookings.c.lead_id.in_(ids), bookings.c.status == "booked", bookings.c.starts_at > now)
+        upcoming = and_(bookings.c.lead_id.in_(ids), bookings.c.status == appointments.BOOKED,
+                        bookings.c.starts_at > now)
         found["bookings_cancelled"] = conn.execute(select(func.count()).select_from(bookings).where(upcoming)).scalar()
         if not dry_run and rows:
             # "Erasure removes the enquiry" (privacy policy): staff's notes naming them go too.
-            if found["notes_naming"]:
-                conn.execute(update(events).where(events.c.id.in_(found["notes_naming"])).values(note=NOTE_REMOVED))
+            records.replace_notes(conn, found["notes_naming"], NOTE_REMOVED)
             _anonymise(conn, schema, rows, now, sales)
             for lead_id in ids:  # nobody can keep a meeting with someone who asked to be forgotten
-                cancel_upcoming(conn, sales, lead_id, actor, domain, now,
-                                note="cancelled the consultation: the person asked to be erased")
+                appointments.cancel_upcoming(conn, sales, lead_id, actor, domain, now,
+                                             note="cancelled the consultation: the person asked to be erased")
             _log(conn, "erase", len(rows), actor, now)
     return found
 
@@ -173,15 +175,15 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
         spam = [r.id for r in conn.execute(select(leads.c.id).where(
             leads.c.spam.is_(True), leads.c.received_at < now - keep.spam))]
         if spam:
-            conn.execute(delete(events).where(events.c.lead_id.in_(spam)))
-            conn.execute(delete(bookings).where(bookings.c.lead_id.in_(spam)))
+            appointments.forget(conn, spam)
             conn.execute(delete(outbox).where(outbox.c.lead_id.in_(spam)))
-            conn.execute(delete(leads).where(leads.c.id.in_(spam)))
+            records.delete_leads(conn, spam)
         done["spam_deleted"] = len(spam)
         last_change = func.coalesce(leads.c.status_changed_at, leads.c.received_at)
         for name, condition in (
-                ("enquiries_anonymised", and_(leads.c.status != "won", last_change < now - keep.enquiries)),
-                ("clients_anonymised", and_(leads.c.status == "won", last_change < now - keep.clients))):
+                ("enquiries_anonymised",
+                 and_(leads.c.status != LeadStatus.WON, last_change < now - keep.enquiries)),
+                ("clients_anonymised", and_(leads.c.status == LeadStatus.WON, last_change < now - keep.clients))):
             rows = conn.execute(select(*ROW).where(
                 leads.c.spam.is_(False), leads.c.anonymised_at.is_(None), condition)).all()
             _anonymise(conn, schema, rows, now, sales)

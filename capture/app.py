@@ -17,13 +17,13 @@ from capture.cli import commands
 from capture.context import Capture
 from capture.core import ratelimit
 from capture.core.errors import first_line
+from capture.core.http import MAX_BODY
 from capture.core.paths import TEMPLATES
 from capture.core.settings import ConfigError, Settings, load_settings
 from capture.db import store
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
 from capture.intake import api
-from capture.intake.api import MAX_BODY
 from capture.ops import health, site
 from capture.schema.forms import Schema, SchemaError, load_schema
 from capture.schema.sales import Sales, SalesError, load_sales
@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     for warning in settings.warnings:
         print(f"capture: warning: {warning}", file=sys.stderr)
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
-    # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
+    # One byte over the API's limit, so a chunked body over it is seen (core.http.read_body).
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
     app.json.sort_keys = False
     _setup_logging()

@@ -16,7 +16,7 @@ import pytest
 
 from capture.reports import charts
 from capture.pipeline import stages
-from capture.traffic import beacons
+from capture.traffic import counts
 from capture.reports import trends
 from capture.pipeline.stages import Change
 from test_desk import MAYA, PRIYA, TOM, sign_in
@@ -54,8 +54,8 @@ def move(app, lead_id: str, after_minutes: int, *changes: Change) -> None:
 
 def views(app, n: int, ip_prefix: str, path: str, at: datetime = ARRIVED, **utm) -> None:
     for i in range(n):
-        beacons.count_view(ext(app).engine, beacons.View(path=path, **utm),
-                           (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
+        counts.count_view(ext(app).engine, counts.View(path=path, **utm),
+                          (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Boolean, column, select, table
 from capture.pipeline import stages
 from capture.reports import report
 from capture.db import store
-from capture.traffic import beacons
+from capture.traffic import checks
 from capture.schema.forms import ATTRIBUTION_FIELDS
 from capture.db.models import UTCDateTime, events, leads, page_views
 from capture.pipeline.stages import Change
@@ -337,7 +337,7 @@ REFERRERS = ["https://www.Google.com:443/search?q=ada", "https://news.ycombinato
 @pytest.mark.parametrize("referrer", REFERRERS)
 def test_a_referrer_key_is_the_host_as_page_views_keeps_it(app, referrer):
     with app.test_request_context("/api/views", base_url="https://api.capture.example"):
-        assert (store.url_host(referrer) or "") == beacons.clean_referrer(referrer)
+        assert (store.url_host(referrer) or "") == checks.clean_referrer(referrer)
 
 
 def test_the_migration_fills_the_keys_and_stages_of_older_leads(database_url):

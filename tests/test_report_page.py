@@ -110,7 +110,7 @@ def test_marketing_sales_and_managers_see_it_and_its_nav_link(app, client, email
 
 def test_someone_without_a_report_role_is_refused(app, client, monkeypatch):
     sign_in(app, client, PRIYA)
-    monkeypatch.setattr("capture.desk.views.REPORT_ROLES", frozenset({"nobody"}))
+    monkeypatch.setattr("capture.desk.report_page.REPORT_ROLES", frozenset({"nobody"}))
     for path in ("/desk/report", "/desk/report.csv"):
         response = client.get(path)
         assert response.status_code == 403 and "Not for your role" in response.get_data(as_text=True)

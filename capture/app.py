@@ -18,6 +18,7 @@ from capture.cli import commands
 from capture.context import Capture
 from capture.core import ratelimit
 from capture.core.errors import first_line
+from capture.core.http import MAX_BODY
 from capture.core.paths import TEMPLATES
 from capture.core.setting_checks import ConfigError
 from capture.core.settings import Settings, load_settings
@@ -28,7 +29,6 @@ from capture.db.migrate import migrate
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
 from capture.intake import api
-from capture.intake.api import MAX_BODY
 from capture.ops import health, site
 from capture.pipeline import wiring as pipeline
 from capture.privacy import wiring as privacy
@@ -55,7 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     for warning in settings.warnings:
         print(f"capture: warning: {warning}", file=sys.stderr)
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
-    # One byte over the API's limit, so a chunked body over it is seen (api.read_body).
+    # One byte over the API's limit, so a chunked body over it is seen (core.http.read_body).
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY + 1)
     app.json.sort_keys = False
     _setup_logging()

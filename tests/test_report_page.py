@@ -16,7 +16,7 @@ import pytest
 
 from capture.reports import charts
 from capture.pipeline import stages
-from capture.traffic import beacons
+from capture.traffic import counts
 from capture.reports import trends
 from capture.pipeline.stages import Change
 from test_desk import MAYA, PRIYA, TOM, sign_in
@@ -54,8 +54,8 @@ def move(app, lead_id: str, after_minutes: int, *changes: Change) -> None:
 
 def views(app, n: int, ip_prefix: str, path: str, at: datetime = ARRIVED, **utm) -> None:
     for i in range(n):
-        beacons.count_view(ext(app).engine, beacons.View(path=path, **utm),
-                           (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
+        counts.count_view(ext(app).engine, counts.View(path=path, **utm),
+                          (f"{ip_prefix}.{i}", "Firefox", "www.fernleaf.example"), at, ext(app).settings.timezone)
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_marketing_sales_and_managers_see_it_and_its_nav_link(app, client, email
 
 def test_someone_without_a_report_role_is_refused(app, client, monkeypatch):
     sign_in(app, client, PRIYA)
-    monkeypatch.setattr("capture.desk.views.REPORT_ROLES", frozenset({"nobody"}))
+    monkeypatch.setattr("capture.desk.report_page.REPORT_ROLES", frozenset({"nobody"}))
     for path in ("/desk/report", "/desk/report.csv"):
         response = client.get(path)
         assert response.status_code == 403 and "Not for your role" in response.get_data(as_text=True)

@@ -22,7 +22,7 @@ from capture.db import store
 from capture.db.engine import make_engine, reading
 from capture.db.migrate import alembic_config, migrate
 from capture.db.report_keys import url_host, url_path
-from capture.traffic import beacons
+from capture.traffic import checks
 from capture.schema.forms import ATTRIBUTION_FIELDS
 from capture.db.models import UTCDateTime, events, leads, page_views
 from capture.pipeline.stages import Change
@@ -340,7 +340,7 @@ REFERRERS = ["https://www.Google.com:443/search?q=ada", "https://news.ycombinato
 @pytest.mark.parametrize("referrer", REFERRERS)
 def test_a_referrer_key_is_the_host_as_page_views_keeps_it(app, referrer):
     with app.test_request_context("/api/views", base_url="https://api.capture.example"):
-        assert (url_host(referrer) or "") == beacons.clean_referrer(referrer)
+        assert (url_host(referrer) or "") == checks.clean_referrer(referrer)
 
 
 def test_the_migration_fills_the_keys_and_stages_of_older_leads(database_url):

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from capture.privacy import erasure
 from capture.core import sitepaths
 from capture.traffic import beacons
+from capture.traffic.counts import ROW, View, count_view
 from capture.core.setting_checks import ConfigError
 from capture.core.settings import load_settings
 from capture.db.models import daily_salts, daily_visitors, page_views
@@ -56,7 +57,7 @@ def rows(app, table=page_views) -> list[dict]:
 
 def counts(app) -> dict:
     """{(day, path, referrer_host, source, medium, campaign): (views, visitors)}"""
-    return {tuple(r[c] for c in beacons.ROW): (r["views"], r["visitors"]) for r in rows(app)}
+    return {tuple(r[c] for c in ROW): (r["views"], r["visitors"]) for r in rows(app)}
 
 
 def home(day: date = MONDAY.date(), path: str = "/", referrer: str = "", *utm: str) -> tuple:
@@ -241,7 +242,7 @@ def test_no_ip_user_agent_or_hash_is_written_next_to_the_counts(app, client, clo
     assert len(keys) == 4
     stored = rows(app)
     assert len(stored) == 1 and (stored[0]["views"], stored[0]["visitors"]) == (4, 4)
-    assert set(page_views.c.keys()) == {"id", "day", *beacons.ROW[1:], "views", "visitors"}
+    assert set(page_views.c.keys()) == {"id", "day", *ROW[1:], "views", "visitors"}
     secrets = [*ips, *agents, "Firefox", "Safari", "198.51.100", "2001:db8", salt, *keys]
     for row in stored:
         for column, value in row.items():
@@ -259,7 +260,7 @@ def test_the_first_views_of_a_day_from_many_processes_make_one_salt(app, clock):
     def view(n: int) -> None:
         try:
             start.wait()
-            beacons.count_view(engine, beacons.View("/"), (f"192.0.2.{n}", FIREFOX, "localhost"), MONDAY, tz)
+            count_view(engine, View("/"), (f"192.0.2.{n}", FIREFOX, "localhost"), MONDAY, tz)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
     threads = [threading.Thread(target=view, args=(n,)) for n in range(8)]

@@ -6,22 +6,20 @@ token (Flask-WTF); no page is stored by a shared cache.
 """
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, request
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import SQLAlchemyError
 
 from capture.desk import sessions, signin
 from capture.delivery.mail import local_time
 from capture.desk import actions
+from capture.desk import errors
 from capture.desk import auth
 from capture.booking import pages
 from capture.core import link_forms
-from capture.desk import views
-from capture import context
+from capture.desk import lead_page, report_page, views
 from capture.context import current
 
 PAGES = ("/desk/", "/actions/")
@@ -29,8 +27,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 # Only our origin leaves a page: never a token in its path (in another server's log), and our own
 # POSTs carry a real Origin (under no-referrer a browser sends `Origin: null`).
 REFERRER_POLICY = "strict-origin"
-RETRY_AFTER = 60  # seconds: a restarting database is usually back within a minute
-log = logging.getLogger(__name__)
+# The desk's page groups: each adds its routes to views.bp when imported, before it is registered.
+PAGE_GROUPS = (views, lead_page, report_page)
 
 
 def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
@@ -48,18 +46,10 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(actions.bp)
     app.register_blueprint(pages.bp)
-    app.register_error_handler(CSRFError, _csrf_failed)
-    for error in (SQLAlchemyError, context.of(app).engine.dialect.loaded_dbapi.Error):
-        app.register_error_handler(error, _database_down)
+    errors.init_app(app, PAGES)
     app.add_template_filter(local_time, "desk_time")
     app.before_request(_same_origin)
     app.after_request(_private)
-
-
-def _csrf_failed(error: CSRFError):
-    return render_template("desk/message.html", title="This form has expired",
-                           message="The page was open too long or came from elsewhere, so nothing "
-                                   "was changed. Go back, reload the page and try again."), 400
 
 
 def _same_origin() -> None:
@@ -75,26 +65,6 @@ def _same_origin() -> None:
     ours = {f"{request.scheme}://{request.host}".lower(), f"{public.scheme}://{public.netloc}".lower()}
     if origin.lower() not in ours:
         raise CSRFError("The request came from another origin.")
-
-
-def _database_down(error: Exception):
-    """A desk or email page whose database did not answer: the desk's own 503, never a 500.
-
-    Nothing needs resetting for the next request: a dead pooled connection is replaced before
-    use (engine._ping), and SQLAlchemy discards one that fails in use. The log names the kind
-    of error and the page, never the error's text (it can quote a lead's values).
-    """
-    if not request.path.startswith(PAGES):
-        raise error  # the API and the beacons answer their own 503s
-    log.error("the database did not answer %s %s (%s)", request.method, request.endpoint,
-              type(getattr(error, "orig", None) or error).__name__)  # the driver's own kind
-    # Rendered without the app's template context: Flask-Login's context processor would ask
-    # the database who is signed in, and that may be what just failed.
-    page = current_app.jinja_env.get_template("desk/message.html").render(
-        title="Please try again in a minute",
-        message="We could not reach our records just now. Please try again in a minute; "
-                "if you were making a change, check afterwards whether it was made.")
-    return page, 503, {"Retry-After": str(RETRY_AFTER)}
 
 
 def _private(response):

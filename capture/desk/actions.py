@@ -17,6 +17,7 @@ from capture.schema.team import SELLING
 from capture.core.tokens import ACTIONS, BOOK_REQUESTED, TokenError, read_action
 from capture.booking import pages
 from capture.core import link_forms
+from capture.desk import errors
 from capture.context import current
 
 bp = Blueprint("actions", __name__, url_prefix="/actions")
@@ -95,4 +96,4 @@ def _page(lead: dict, link, token: str, error: str = "", status: int = 200):
 
 
 def _problem(title: str, message: str, status: int):
-    return make_response(render_template("desk/message.html", title=title, message=message), status)
+    return errors.page(title, message, status)

@@ -1,18 +1,18 @@
 """The HTTP API: accept a form submission, store it, answer.
 
 The submit view is a pipeline of small steps; a step that must stop the
-request raises `Problem`, and `problem_response` builds every error answer
-in one place, branching once on whether the client asked for JSON.
+request raises `Problem` (core/http.py), and answers.py builds every error
+answer, branching once on whether the client asked for JSON.
 """
 from __future__ import annotations
 
 import logging
 from datetime import date, datetime
 
-from flask import Blueprint, current_app, json, jsonify, redirect, render_template, request
+from flask import Blueprint, current_app, jsonify, redirect, request
 from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from capture.booking import appointments
 from capture.core import clock
@@ -21,7 +21,10 @@ from capture.core import ratelimit
 from capture.intake import spam
 from capture.db import store
 from capture.core.clock import utcnow
-from capture.schema.forms import SCRIPT_FIELDS, TIME_ON_FORM
+from capture.core.cors import Cors
+from capture.core.http import Problem, broken_body, json_object, read_body, wants_json
+from capture.intake.answers import TOO_LARGE, http_error, problem_response
+from capture.schema.forms import TIME_ON_FORM
 from capture.schema.validation import clean_attribution, validate_submission
 from capture.delivery.outbox import wake_workers
 from capture.pipeline.arrival import Arrival
@@ -30,21 +33,16 @@ from capture.context import current
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-MAX_BODY = 64 * 1024
-TOO_LARGE = "The submission is too large (64 KiB at most)."
-MALFORMED = "The request body is malformed (its chunked framing is broken)."
 TOO_MANY_BOOKINGS = "Too many consultations have been booked from your network. Please try again later."
-MAX_DRAIN = 1024 * 1024
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-CORS_MAX_AGE = "86400"
+CORS = Cors(refusal="This form cannot be submitted from that website.", allow_headers="Content-Type, Accept",
+            expose_headers="Retry-After")  # a 429's wait is for the page to read
 
-
-class Problem(Exception):
-    """Stops a request with an HTTP status and a message for the visitor."""
-
-    def __init__(self, status: int, message: str, errors: dict | None = None, **context):
-        super().__init__(message)
-        self.status, self.message, self.errors, self.context = status, message, errors, context
+# Problems here answer in the API's shape; a body gunicorn cannot parse and Werkzeug's own
+# errors are caught app-wide (http_error passes on those outside /api/).
+bp.register_error_handler(Problem, problem_response)
+bp.app_errorhandler(ParseException)(broken_body)
+bp.app_errorhandler(HTTPException)(http_error)
 
 
 # --- the submit pipeline -----------------------------------------------------
@@ -82,65 +80,18 @@ def find_form(form_id: str):
 
 def check_origin() -> None:
     """Refuse a browser post from a site that is not ours or explicitly allowed."""
-    origin = request_origin()
-    if origin is not None and not origin_allowed(origin):
-        raise Problem(403, "This form cannot be submitted from that website.")
+    CORS.check(current().settings.allowed_origins)
 
 
 def parse_body() -> dict:
     """The submitted values as a dict of strings (JSON values as sent)."""
     if request.mimetype not in FORM_TYPES and not request.is_json:
         raise Problem(415, "Send the form as a normal form post or as JSON.")
-    body = read_body()
+    body = read_body(TOO_LARGE)
     if request.mimetype in FORM_TYPES:
         return request.form.to_dict(flat=True)  # parsed from the body read above
-    return _json_object(body)
-
-
-def read_body() -> bytes:
-    """The whole body, or 413 when it is over MAX_BODY, however it is framed.
-
-    A chunked body has no Content-Length: the app's limit is MAX_BODY + 1, so
-    reading one byte past MAX_BODY is how an oversized one is told from a full one
-    (Werkzeug would otherwise stop at the limit and hand on a cut-off body).
-    """
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise Problem(413, TOO_LARGE)
-    try:
-        body = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise Problem(413, TOO_LARGE) from None
-    if len(body) > MAX_BODY:
-        _drain()
-        raise Problem(413, TOO_LARGE)
-    return body
-
-
-def _drain() -> None:
-    """Read and drop the rest of an oversized body (up to MAX_DRAIN), as nginx does.
-
-    A server that closes the connection with unread data makes the client's
-    system reset it, and the client may then never read our 413.
-    """
-    raw, left = request.environ.get("wsgi.input"), MAX_DRAIN
-    try:
-        while raw is not None and left > 0:
-            chunk = raw.read(min(64 * 1024, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-    except (OSError, ValueError):  # the client went away: nothing to answer
-        return
-
-
-def _json_object(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
-        raise Problem(400, "The request body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise Problem(400, "The JSON body must be an object of field names and values.")
-    return data
+    return json_object(body, "The request body is not valid JSON.",
+                       "The JSON body must be an object of field names and values.")
 
 
 def business_today():
@@ -301,89 +252,16 @@ def bad_parameter(name: str, message: str):
     return jsonify(error=f"{name}: {message}"), 400
 
 
-# --- origins and CORS --------------------------------------------------------
-
-def request_origin() -> str | None:
-    """The Origin header (lower-case, no trailing slash), if the browser sent one."""
-    origin = request.headers.get("Origin")
-    return origin.strip().rstrip("/").lower() if origin else None
-
-
-def origin_allowed(origin: str) -> bool:
-    """Same-origin always; others only when listed in CAPTURE_ALLOWED_ORIGINS."""
-    own = request.host_url.rstrip("/").lower()
-    return origin == own or origin in current().settings.allowed_origins
-
+# --- CORS ------------------------------------------------------------------------
 
 @bp.route("/forms/<form_id>", methods=["OPTIONS"])
 def preflight(form_id: str):
-    """Answer a CORS preflight for an allowed origin; refuse the rest."""
+    """Answer a CORS preflight for an allowed origin of a form that exists; refuse the rest."""
     find_form(form_id)
-    origin = request_origin()
-    if origin is None or not origin_allowed(origin):
-        raise Problem(403, "This form cannot be submitted from that website.")
-    response = current_app.response_class(status=204)
-    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-    response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
-    return response
+    return CORS.preflight(current().settings.allowed_origins, current_app.response_class(status=204))
 
 
 @bp.after_request
 def cors_headers(response):
     """Let an allowed origin read the answer (including errors)."""
-    origin = request_origin()
-    if origin is not None and origin_allowed(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    response.vary.add("Origin")
-    return response
-
-
-# --- errors ------------------------------------------------------------------
-
-def wants_json() -> bool:
-    """Did the client send JSON or prefer JSON over HTML?"""
-    accept = request.accept_mimetypes
-    return request.is_json or accept["application/json"] > accept["text/html"]
-
-
-@bp.errorhandler(Problem)
-def problem_response(problem: Problem):
-    """The one place error answers are built: JSON or an HTML page."""
-    if wants_json():
-        body = {"errors": problem.errors} if problem.errors else {"error": problem.message}
-        if "slots" in problem.context:
-            body["slots"] = problem.context["slots"]
-        return jsonify(body), problem.status
-    ext = current()
-    form = problem.context.get("form")
-    data = problem.context.get("data") or {}
-    html = render_template(
-        "server/problem.html", problem=problem, form=form, site_url=ext.settings.site_url or "/",
-        values={k: v for k, v in data.items() if isinstance(v, str)},
-        honeypot=ext.schema.honeypot, attribution=SCRIPT_FIELDS)
-    return html, problem.status
-
-
-@bp.app_errorhandler(ParseException)
-def broken_body(exc: ParseException):
-    """A body gunicorn could not parse while the app read it (a bad chunk size or extension, a
-    missing chunk terminator): the client's mistake, a 400 in the usual shape, on any route."""
-    return current_app.handle_http_exception(BadRequest(MALFORMED))
-
-
-@bp.app_errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    """Werkzeug's own errors (413, 429, 405…) under /api/ in the same shape as ours."""
-    if not request.path.startswith(bp.url_prefix + "/"):
-        return exc
-    messages = {413: TOO_LARGE,
-                429: "Too many submissions from your network. Please wait a minute and try again."}
-    response = problem_response(Problem(exc.code or 500, messages.get(exc.code, exc.description)))
-    body, status = response
-    response = current_app.make_response((body, status))
-    for name in ("Retry-After", "Allow"):
-        if exc.get_response().headers.get(name):
-            response.headers[name] = exc.get_response().headers[name]
-    return response
+    return CORS.headers(response, current().settings.allowed_origins)

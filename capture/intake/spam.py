@@ -21,7 +21,6 @@ from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from capture.schema.forms import Form
 
 CLEAN, SUSPECT, SPAM = "clean", "suspect", "spam"
-VERDICTS = (CLEAN, SUSPECT, SPAM)
 SUSPECT_AT = 3  # sales are told, with "[Check: possible spam]" and the reasons on top
 SPAM_AT = 6  # quarantined: stored, nobody told, reviewable in the desk's spam tray
 

@@ -4,11 +4,14 @@ Each raises ValueError('key.path: problem'); parse_sales adds the file name once
 """
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
 from capture.core.durations import parse_duration
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")  # a calendar day, as YYYY-MM-DD
 
 
 def mapping(raw, where: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:

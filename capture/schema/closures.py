@@ -1,16 +1,15 @@
 """The days the business is shut (sales.yml's holidays): a country's public holidays and listed dates."""
 from __future__ import annotations
 
-import re
 import threading
 from datetime import date, datetime
 
 import holidays
 
 from capture.schema import checks
+from capture.schema.checks import DATE_RE
 
 HOLIDAY_KEYS = ("calendar", "closed")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def closures(raw) -> Closed:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from capture.schema.forms import ATTRIBUTION_FIELDS, Field, Form, Schema
+from capture.schema.checks import DATE_RE
 
 ATTRIBUTION_MAX_LENGTH = 2000  # a long URL's worth; the rest is cut
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
@@ -25,7 +26,6 @@ BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
 # Invisible characters with no job in a single line of text. Zero-width
 # (non-)joiners stay: Persian, Indic scripts and emoji need them.
 INVISIBLE = re.compile(r"[\u200b\u2060\ufeff]")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EARLIEST_DATE = date(1900, 1, 1)
 TEL_ALLOWED = re.compile(r"^\+?[0-9 ().\-/]+$")
 TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from capture.pipeline import stages
-from capture.traffic import beacons
+from capture.traffic import counts
 from capture.core.clock import utcnow
 from capture.schema.forms import load_schema
 from capture.db.models import leads
@@ -78,12 +78,12 @@ def make_history(stack) -> None:
     """The month above: views per source, leads moved back to their day and through the pipeline."""
     sales = load_sales(ROOT / "sales.yml", LONDON, load_schema(ROOT / "forms.yml").forms)
     for source, (medium, campaign, path, visitors) in SOURCES.items():
-        view = beacons.View(path=path, referrer_host={"google": "www.google.com", "linkedin": "www.linkedin.com"}
-                            .get(source, ""), utm_source=source, utm_medium=medium, utm_campaign=campaign)
+        view = counts.View(path=path, referrer_host={"google": "www.google.com", "linkedin": "www.linkedin.com"}
+                           .get(source, ""), utm_source=source, utm_medium=medium, utm_campaign=campaign)
         for i in range(visitors):
             at = weekday_morning(i % 28)
             for _ in range(1 + i % 3):  # some visitors look at more than one page's worth
-                beacons.count_view(stack.engine, view, (f"198.51.100.{i}", f"Browser {i}", "fernleaf"), at, LONDON)
+                counts.count_view(stack.engine, view, (f"198.51.100.{i}", f"Browser {i}", "fernleaf"), at, LONDON)
     for n, (days_ago, source, status, extra) in enumerate(HISTORY):
         lead_id = post_lead(stack, n, source)
         arrived = weekday_morning(days_ago)

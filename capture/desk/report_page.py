@@ -1,0 +1,199 @@
+"""The desk's report page and its CSV: the numbers from page view to won revenue, with charts.
+
+Marketing, sales and managers see it. The routes are on views.bp (desk.report_page, desk.report_csv).
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from datetime import date, timedelta
+
+from flask import abort, current_app, make_response, render_template, request, url_for
+from flask_login import current_user
+
+from capture.context import current
+from capture.desk.views import bp, name_of, require
+from capture.pipeline import stages
+from capture.reports import charts, report, trends
+from capture.schema.checks import DATE_RE
+
+REPORT_ROLES = frozenset({"marketing", "sales", "manager"})
+DIMENSION_LABELS = {"page": "Page", "blog_post": "Blog post", "landing_page": "Landing page",
+                    "source": "Source", "medium": "Medium", "campaign": "Campaign",
+                    "referrer_host": "Referrer host", "form": "Form", "service": "Service", "owner": "Owner"}
+COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Leads",
+                 "conversion_rate": "Leads per 100 visitors", "contacted": "Contacted",
+                 "median_first_contact_minutes": "Median working time to first contact",
+                 "consultations": "Consultations", "proposals": "Proposals", "won": "Won", "lost": "Lost",
+                 "win_rate": "Win rate", "revenue_pence": "Won revenue",
+                 "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
+                 "top_lost_reasons": "Top lost reasons"}
+SORTABLE = tuple(report.COLUMNS[:-1])
+DAYS = (date(2000, 1, 1), date(2099, 12, 31))  # beyond these, a typo (and past what dates can hold)
+
+
+class BadReport(ValueError):
+    """A report parameter the page cannot use; the message says which and what would do."""
+
+
+def _asked_report() -> tuple[dict, "report.Report"]:
+    """The parameters asked for and their report; a bad one answers the page with the problem (400)."""
+    require(bool(current_user.roles & REPORT_ROLES))
+    ext = current()
+    try:
+        asked = _report_args(request.args, ext.settings.timezone)
+    except BadReport as exc:
+        abort(make_response(render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
+                                            **_report_choices()), 400))
+    return asked, report.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
+                                 asked["since"], asked["until"] + timedelta(days=1))
+
+
+@bp.get("/report")
+def report_page():
+    """The numbers from page view to won revenue, per source, campaign, page…, with charts."""
+    ext = current()
+    asked, found = _asked_report()
+    trend = trends.weekly_by_source(ext.engine, ext.settings.timezone, asked["since"],
+                                    asked["until"] + timedelta(days=1), asked["touch"])
+    currency = ext.sales.currency
+    return render_template(
+        "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
+        headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
+        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: stages.money(v, currency),
+        csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
+        leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
+        revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
+        funnel_chart=charts.funnel_chart(found.totals), trend=trend, **_report_choices())
+
+
+@bp.get("/report.csv")
+def report_csv():
+    """The same report as CSV (rows in the page's order, then the totals), for a spreadsheet."""
+    asked, found = _asked_report()
+    out = io.StringIO()
+    report.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
+    name = f"report-{asked['by']}-{asked['touch']}-{asked['since']}-to-{asked['until']}.csv"
+    return current_app.response_class(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _report_args(args, tz) -> dict:
+    """The checked parameters: dimension, touch, first and last day (inclusive), sort and direction."""
+    by, touch = args.get("by", "source"), args.get("touch", "first")
+    if by not in report.DIMENSIONS:
+        raise BadReport(f"There is no report by '{by[:40]}'. Choose one of: "
+                        + ", ".join(label.lower() for label in DIMENSION_LABELS.values()) + ".")
+    if touch not in report.TOUCHES:
+        raise BadReport("Credit the first or the last touch.")
+    first, after = report.default_period(tz)
+    since, until = _day(args, "since", first), _day(args, "until", after - timedelta(days=1))
+    if since > until:
+        raise BadReport(f"The period starts ({since:%-d %b %Y}) after it ends ({until:%-d %b %Y}).")
+    sort, direction = args.get("sort", "leads"), args.get("dir", "desc")
+    if sort not in (by, *SORTABLE):
+        raise BadReport("The table cannot be sorted by that; use the column headings' links.")
+    if direction not in ("asc", "desc"):
+        raise BadReport("Sort ascending (asc) or descending (desc).")
+    return {"by": by, "touch": touch, "since": since, "until": until, "sort": sort, "dir": direction}
+
+
+def _day(args, name: str, default: date) -> date:
+    text = args.get(name, "").strip()
+    if not text:
+        return default
+    try:  # only YYYY-MM-DD: fromisoformat alone also takes week dates (2026-W50-1)
+        day = date.fromisoformat(text) if DATE_RE.match(text) else None
+    except ValueError:
+        day = None
+    if day is None or not DAYS[0] <= day <= DAYS[1]:
+        raise BadReport(f"'{text[:20]}' is not a date the report can use for "
+                        f"{'from' if name == 'since' else 'until'}: write it like 2026-11-03 "
+                        f"(between {DAYS[0].year} and {DAYS[1].year}).")
+    return day
+
+
+def _typed(args) -> dict:
+    """What was asked, as typed (cut short), to show in the form again beside the message."""
+    return {name: args.get(name, "")[:40] for name in ("by", "touch", "since", "until")}
+
+
+def _report_params(asked: dict, **changes) -> dict:
+    params = {**asked, **changes}
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+
+
+def _report_choices() -> dict:
+    return {"dimensions": DIMENSION_LABELS, "column_labels": COLUMN_LABELS}
+
+
+def _sorted(rows: list[dict], asked: dict) -> list[dict]:
+    """The rows by the chosen column; rows without a value ("–") last either way."""
+    name, reverse = asked["sort"], asked["dir"] == "desc"
+    present = [r for r in rows if r[name] is not None]
+    key = (lambda r: str(r[name]).casefold()) if name == asked["by"] else (lambda r: r[name])
+    return sorted(present, key=key, reverse=reverse) + [r for r in rows if r[name] is None]
+
+
+def _headings(asked: dict) -> list[dict]:
+    """The table's column headings: label, the link that sorts by it, and aria-sort."""
+    out = []
+    for name in (asked["by"], *report.COLUMNS):
+        label = DIMENSION_LABELS[name] if name == asked["by"] else COLUMN_LABELS[name]
+        heading = {"name": name, "label": label, "href": None, "aria_sort": None, "next": ""}
+        if name != "top_lost_reasons":
+            current = asked["sort"] == name
+            first = "asc" if name == asked["by"] else "desc"
+            direction = ("asc" if asked["dir"] == "desc" else "desc") if current else first
+            heading.update(href=url_for("desk.report_page", **_report_params(asked, sort=name, dir=direction)),
+                           next="lowest first" if direction == "asc" else "highest first",
+                           aria_sort=("ascending" if asked["dir"] == "asc" else "descending") if current else None)
+            if name == asked["by"]:
+                heading["next"] = "A to Z" if direction == "asc" else "Z to A"
+        out.append(heading)
+    return out
+
+
+def _presets(asked: dict) -> list[tuple[str, str]]:
+    """Quick periods, as in a web analytics tool: (label, link) keeping the other choices."""
+    today = report.default_period(current().settings.timezone)[1] - timedelta(days=1)
+    month = today.replace(day=1)
+    last_month = (month - timedelta(days=1)).replace(day=1)
+    periods = (("Last 7 days", today - timedelta(days=6), today), ("Last 30 days", today - timedelta(days=29), today),
+               ("Last 90 days", today - timedelta(days=89), today), ("This month", month, today),
+               ("Last month", last_month, month - timedelta(days=1)),
+               ("Last 12 months", today - timedelta(days=364), today))
+    return [(label, url_for("desk.report_page", **_report_params(asked, since=since, until=until)))
+            for label, since, until in periods]
+
+
+def _key_label(by: str, key: str) -> str:
+    """An owner's name for their address; a service's label for its value; anything else as it is."""
+    if by == "owner":
+        return name_of(key) if "@" in key else key
+    if by == "service":
+        for form in current().schema.forms.values():
+            field = form.field("service")
+            if field and field.choices and field.choice_label(key) != key:
+                return field.choice_label(key).split(" (")[0]
+    return key
+
+
+def _report_cell(name: str, value, currency: str) -> str:
+    """A figure as people read it; "–" where it does not apply (or cannot be worked out)."""
+    if name == "top_lost_reasons":
+        return ", ".join(f"{reason.replace('_', ' ')} ({n})" for reason, n in value) or "–"
+    if value is None:
+        return "–"
+    if name == "revenue_pence":
+        return stages.money(value, currency)
+    if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
+        return stages.money(round(value / 100) * 100, currency)
+    if name == "median_first_contact_minutes":
+        hours, minutes = divmod(round(value), 60)
+        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    if name == "conversion_rate":
+        return f"{value:.1f}"
+    if name == "win_rate":
+        return f"{value:.1f}%"
+    return f"{value:,}"

@@ -16,7 +16,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from capture.booking import appointments
 from capture.db import store
 from capture.core.clock import utcnow
-from capture.booking.invitations import wall_time
+from capture.core.formatting import wall_time
 from capture.delivery.mail import requested_slot
 from capture.schema.forms import parse_slot
 from capture.pipeline.stages import PipelineError

@@ -24,6 +24,7 @@ from capture.reports import report as reports
 from capture.db import store
 from capture.delivery import webhooks
 from capture.delivery.worker import Worker, start_threads, stop_threads
+from capture.core import formatting
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
@@ -140,7 +141,7 @@ def leads_show(lead_id: str):
         raise click.ClickException(f"no lead with id {lead_id}")
     if not lead["spam"]:
         lead["response"] = stages.response_times(ext.sales, lead)
-        lead["value"] = stages.money(lead["deal_value"], ext.sales.currency) or None
+        lead["value"] = formatting.money(lead["deal_value"], ext.sales.currency) or None
     lead["events"] = stages.timeline(ext.engine, lead_id)
     echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
 

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 
 from capture.desk import sessions
-from capture.delivery.mail import local_time
+from capture.core import formatting
 from capture.desk import actions
 from capture.desk import auth
 from capture.booking import pages
@@ -50,7 +50,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     app.register_error_handler(CSRFError, _csrf_failed)
     for error in (SQLAlchemyError, context.of(app).engine.dialect.loaded_dbapi.Error):
         app.register_error_handler(error, _database_down)
-    app.add_template_filter(local_time, "desk_time")
+    app.jinja_env.filters.update(formatting.FILTERS)
     app.before_request(_same_origin)
     app.after_request(_private)
 

@@ -24,7 +24,7 @@ from capture.pipeline import tray
 from capture.reports import report
 from capture.db import store
 from capture.reports import trends
-from capture.booking.invitations import wall_time
+from capture.core import formatting
 from capture.core.clock import utcnow
 from capture.schema.forms import DATE_RE
 from capture.delivery.mail import History, lead_context
@@ -91,16 +91,16 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
     for event in events:
         event["actor_name"] = _name(event["actor"]) or event["actor"]
         event["owner_name"] = _name(event["owner"])
-        event["value_text"] = stages.money(event["deal_value"], ext.sales.currency)
+        event["value_text"] = formatting.money(event["deal_value"], ext.sales.currency)
     booked = appointments.latest(ext.engine, lead_id)
     if booked:
-        booked = {"when": wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
+        booked = {"when": formatting.wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
                   "host": _name(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED}
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=_name(lead["owner"]),
         times=None if lead["spam"] else stages.response_times(ext.sales, lead),
-        value=stages.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
+        value=formatting.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
         statuses=stages.STATUSES, reasons=ext.sales.lost_reasons, team=_sellers(),
         tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
 
@@ -245,7 +245,7 @@ def report_page():
     return render_template(
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
         headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
-        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: stages.money(v, currency),
+        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: formatting.money(v, currency),
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
         leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
         revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
@@ -274,7 +274,8 @@ def _report_args(args, tz) -> dict:
     first, after = report.default_period(tz)
     since, until = _day(args, "since", first), _day(args, "until", after - timedelta(days=1))
     if since > until:
-        raise BadReport(f"The period starts ({since:%-d %b %Y}) after it ends ({until:%-d %b %Y}).")
+        raise BadReport(f"The period starts ({formatting.short_date(since)}) after it ends "
+                        f"({formatting.short_date(until)}).")
     sort, direction = args.get("sort", "leads"), args.get("dir", "desc")
     if sort not in (by, *SORTABLE):
         raise BadReport("The table cannot be sorted by that; use the column headings' links.")
@@ -371,9 +372,9 @@ def _report_cell(name: str, value, currency: str) -> str:
     if value is None:
         return "–"
     if name == "revenue_pence":
-        return stages.money(value, currency)
+        return formatting.money(value, currency)
     if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
-        return stages.money(round(value / 100) * 100, currency)
+        return formatting.money(round(value / 100) * 100, currency)
     if name == "median_first_contact_minutes":
         hours, minutes = divmod(round(value), 60)
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from capture.booking import appointments
 from capture.core import clock
-from capture.booking import invitations
+from capture.core import formatting
 from capture.pipeline import stages
 from capture.core import ratelimit
 from capture.intake import spam
@@ -206,7 +206,7 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
 
 def already_booked(held: dict) -> str:
     """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
-    when = invitations.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
+    when = formatting.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
     return (f"You already have a consultation booked on {when}. The email we sent you then has "
             f"the links to change or cancel it.")
 

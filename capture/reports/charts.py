@@ -12,7 +12,7 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-from capture.pipeline.stages import money
+from capture.core.formatting import money
 from capture.reports.trends import OTHER, Trend
 
 # Dark, colour-blind-friendly hues, each at least 4.5:1 on white; the last is for "other".

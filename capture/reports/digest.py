@@ -19,7 +19,7 @@ from capture.reports import report
 from capture.delivery.mail import DIGEST  # the message kind, named with the others
 from capture.db.models import outbox
 from capture.delivery.outbox import job
-from capture.pipeline.stages import money
+from capture.core.formatting import money
 from capture.db.store import writing
 
 READERS = ("marketing", "sales", "manager")

@@ -29,7 +29,8 @@ from sqlalchemy.engine import Engine
 from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads, page_views
-from capture.pipeline.stages import STAGES, money
+from capture.core.formatting import money
+from capture.pipeline.stages import STAGES
 from capture.db.store import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")

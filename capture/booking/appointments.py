@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from capture.booking import slots
 from capture.booking import surge
 from capture.booking.slots import Busy, Slot
+from capture.core.formatting import local_time
 from capture.delivery.mail import BOOKING_UPDATE, REMIND_VISITOR
 from capture.db.models import bookings, events, leads, outbox
 from capture.delivery.outbox import job
@@ -421,7 +422,7 @@ def _message_id(made: dict, what: str, domain: str) -> str:
 
 
 def _when(sales: Sales, moment: datetime) -> str:
-    return moment.astimezone(sales.calendar.tz).strftime("%a %d %b %Y %H:%M")
+    return local_time(moment, sales.calendar.tz)
 
 
 def still_current(engine: Engine, ref: str | None) -> dict | None:

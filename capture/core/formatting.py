@@ -49,6 +49,11 @@ def weekday_date(day: date, locale: str = LOCALE) -> str:
     return format_date(day, "EEEE d MMMM y", locale=locale)
 
 
+def short_weekday(day: date, year: bool = True, locale: str = LOCALE) -> str:
+    """'Thu 3 Dec 2026', or 'Thu 3 Dec' without the year."""
+    return format_date(day, "EEE d MMM y" if year else "EEE d MMM", locale=locale)
+
+
 def local_time(moment: datetime | None, tz: ZoneInfo, locale: str = LOCALE) -> str:
     """A stored UTC time as the business sees it, e.g. 'Thu 26 Nov 2026, 16:50 GMT'; '' for None."""
     if moment is None:
@@ -66,4 +71,5 @@ def wall_time(start: datetime, end: datetime, tz: ZoneInfo, locale: str = LOCALE
 
 
 # The Jinja filters every environment (desk pages, mail) registers, under the names templates use.
-FILTERS = {"local": local_time, "desk_time": local_time, "long_date": long_date, "short_date": short_date}
+FILTERS = {"local": local_time, "desk_time": local_time, "long_date": long_date, "short_date": short_date,
+           "short_weekday": short_weekday}

@@ -20,6 +20,7 @@ from capture.delivery import outbox
 from capture.pipeline import stages
 from capture.privacy import erasure
 from capture.pipeline import tray
+from capture.reports import formats
 from capture.reports import report as reports
 from capture.db import store
 from capture.delivery import webhooks
@@ -273,7 +274,7 @@ def leads_export(since, until, include_spam: bool, email, fmt: str, output):
     if fmt == "json":
         raise click.ClickException("--format json is for one person's data: add --email ADDRESS")
     rows = reports.lead_rows(ext.engine, _utc_day(since), _utc_day(until), include_spam)
-    count = reports.write_csv(output, reports.export_columns(ext.schema), rows)
+    count = formats.write_csv(output, reports.export_columns(ext.schema), rows)
     echo(f"{count} leads exported.", err=True)
 
 
@@ -347,11 +348,11 @@ def report(by: str, since, until, touch: str, fmt: str, output):
         raise click.ClickException("--until must be after --since (it is the day to stop before)")
     found = reports.report(ext.engine, ext.settings.timezone, by.replace("-", "_"), touch, since, until)
     if fmt == "csv":
-        reports.write_report_csv(output, found)
+        formats.write_report_csv(output, found)
     elif fmt == "json":
-        output.write(json.dumps(reports.json_records(found), indent=2, ensure_ascii=False) + "\n")
+        output.write(json.dumps(formats.json_records(found), indent=2, ensure_ascii=False) + "\n")
     else:
-        output.write(terminal_safe(reports.text_table(found, ext.sales.currency)) + "\n")
+        output.write(terminal_safe(formats.text_table(found, ext.sales.currency)) + "\n")
 
 
 # --- mail --------------------------------------------------------------------

@@ -21,7 +21,7 @@ from capture.delivery import outbox
 from capture.pipeline import stages
 from capture.privacy import erasure
 from capture.pipeline import tray
-from capture.reports import report
+from capture.reports import formats, report
 from capture.db import store
 from capture.reports import trends
 from capture.core import formatting
@@ -245,7 +245,7 @@ def report_page():
     return render_template(
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
         headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
-        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: formatting.money(v, currency),
+        cell=lambda name, value: formats.figure(name, value, currency), money=lambda v: formatting.money(v, currency),
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
         leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
         revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
@@ -257,7 +257,7 @@ def report_csv():
     """The same report as CSV (rows in the page's order, then the totals), for a spreadsheet."""
     asked, found = _asked_report()
     out = io.StringIO()
-    report.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
+    formats.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
     name = f"report-{asked['by']}-{asked['touch']}-{asked['since']}-to-{asked['until']}.csv"
     return current_app.response_class(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
@@ -363,26 +363,6 @@ def _key_label(by: str, key: str) -> str:
             if field and field.choices and field.choice_label(key) != key:
                 return field.choice_label(key).split(" (")[0]
     return key
-
-
-def _report_cell(name: str, value, currency: str) -> str:
-    """A figure as people read it; "–" where it does not apply (or cannot be worked out)."""
-    if name == "top_lost_reasons":
-        return ", ".join(f"{reason.replace('_', ' ')} ({n})" for reason, n in value) or "–"
-    if value is None:
-        return "–"
-    if name == "revenue_pence":
-        return formatting.money(value, currency)
-    if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
-        return formatting.money(round(value / 100) * 100, currency)
-    if name == "median_first_contact_minutes":
-        hours, minutes = divmod(round(value), 60)
-        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    if name == "conversion_rate":
-        return f"{value:.1f}"
-    if name == "win_rate":
-        return f"{value:.1f}%"
-    return f"{value:,}"
 
 
 def _service_label(row: dict) -> str:

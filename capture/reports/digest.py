@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from capture.pipeline import search
-from capture.reports import report
+from capture.reports import formats, report
 from capture.delivery.mail import DIGEST  # the message kind, named with the others
 from capture.db.models import outbox
 from capture.delivery.outbox import job
@@ -109,7 +109,7 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
 
 
 FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
-           ("median_first_contact_minutes", "Median first reply (working minutes)"), ("won", "Won"),
+           ("median_first_contact_minutes", "Median first reply (working time)"), ("won", "Won"),
            ("revenue_pence", "Revenue"))
 
 
@@ -122,16 +122,8 @@ def _figure(name: str, label: str, this: dict, before: dict, currency: str) -> d
     change = None
     if isinstance(now, (int, float)) and isinstance(then, (int, float)) and then:
         change = round((now - then) * 100 / then)
-    return {"label": label, "now": _shown(name, now, currency), "then": _shown(name, then, currency),
-            "change": change}
-
-
-def _shown(name: str, value, currency: str) -> str:
-    if value is None:
-        return "–"
-    if name == "revenue_pence":
-        return money(value, currency) or money(0, currency)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return {"label": label, "now": formats.figure(name, now, currency),
+            "then": formats.figure(name, then, currency), "change": change}
 
 
 def _top(found, by: str, currency: str) -> list[dict]:

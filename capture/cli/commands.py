@@ -26,6 +26,7 @@ from capture.db import store
 from capture.delivery import webhooks
 from capture.delivery.worker import Worker, start_threads, stop_threads
 from capture.core import formatting
+from capture.core import urls
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
 from capture.core.settings import ConfigError
@@ -89,7 +90,7 @@ def check():
     echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
     echo(f"Leads: stored in {where}")
     echo(f"Mail: {ext.settings.mail.describe()}")
-    echo(f"Links in emails: {ext.settings.public_url}/")
+    echo(f"Links in emails: {urls.external(ext.settings.public_url, '/')}")
     for endpoint in ext.sales.webhooks:
         # Scheme and host only: a receiver's path may carry a token of its own.
         parts = urlsplit(endpoint.url)
@@ -464,7 +465,8 @@ def digest_command(preview: bool, send_now: bool):
     now, tz = utcnow(), ext.settings.timezone
     week = digest.last_week(now, tz)
     if preview:
-        ctx = digest.context(ext.engine, ext.sales, tz, week, f"{ext.settings.public_url}/desk/report", now)
+        report_url = urls.external(ext.settings.public_url, "/desk/report")
+        ctx = digest.context(ext.engine, ext.sales, tz, week, report_url, now)
         env = mail.environment(TEMPLATES / "email")
         reader = (digest.readers(ext.sales) or [None])[0]
         echo(env.get_template(f"{mail.DIGEST}.subject.txt").render(ctx).strip())

@@ -38,6 +38,7 @@ from capture.desk import signin
 from capture.db import store
 from capture.booking import surge
 from capture.core import tokens
+from capture.core import urls
 from capture.delivery import webhooks
 from capture.context import Capture
 from capture.core.clock import utcnow
@@ -300,9 +301,9 @@ class Worker:
                  if job["kind"] in mail.FOLLOW_UPS else {})
         booking = self.booking_for(job, lead)
         if links and booking is None and self.bookable(lead):
-            links.insert(1, {"label": "Book the time they asked for", "url": (
-                f"{cap.settings.public_url}/actions/"
-                f"{tokens.action_token(cap.settings.secret_key, lead['id'], tokens.BOOK_REQUESTED, job['recipient'])}")})
+            token = tokens.action_token(cap.settings.secret_key, lead["id"], tokens.BOOK_REQUESTED, job["recipient"])
+            links.insert(1, {"label": "Book the time they asked for",
+                             "url": urls.external(cap.settings.public_url, f"/actions/{token}")})
         if booking is not None:
             extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=cap.settings,
                                                    domain=cap.mail_domain, recipient=job["recipient"],
@@ -351,7 +352,7 @@ class Worker:
             raise Unwanted("the address no longer reads the digest (sales.yml)")
         week = digest.Week(date.fromisoformat(job["ref"]))
         ctx = digest.context(cap.engine, cap.sales, cap.settings.timezone, week,
-                             f"{cap.settings.public_url}/desk/report", utcnow())
+                             urls.external(cap.settings.public_url, "/desk/report"), utcnow())
         return mail.compose_digest(self.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)
 
     def render_surge(self, job: dict):
@@ -361,7 +362,7 @@ class Worker:
         if member is None or surge.READER not in member.roles:
             raise Unwanted("the address is no longer a manager (sales.yml)")
         ctx = surge.context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
-                            cap.settings.booking_alert, f"{cap.settings.public_url}/desk/", utcnow())
+                            cap.settings.booking_alert, urls.external(cap.settings.public_url, "/desk/"), utcnow())
         return mail.compose_notice(self.env, job, mail.BOOKING_SURGE, {**ctx, "name": member.name},
                                    mail_from=cap.settings.mail_from)
 
@@ -374,7 +375,8 @@ class Worker:
         member = cap.sales.member(link["email"])
         if member is None:
             raise Unwanted("the address is no longer on the team")
-        url = f"{cap.settings.public_url}/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}"
+        url = urls.external(cap.settings.public_url,
+                            f"/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}")
         return mail.compose_sign_in(self.env, job, url=url, name=member.name,
                                     mail_from=cap.settings.mail_from)
 

@@ -19,6 +19,7 @@ from capture.core import clock
 from capture.core import formatting
 from capture.pipeline import stages
 from capture.core import ratelimit
+from capture.core import urls
 from capture.intake import spam
 from capture.db import store
 from capture.delivery import webhooks
@@ -260,7 +261,7 @@ def received(form, lead_id: str):
 
 def thank_you_url(form) -> str:
     """The form's thank-you page on our own site (never a URL from the request)."""
-    return current().settings.site_url + form.thank_you
+    return urls.external(current().settings.site_url, form.thank_you)
 
 
 # --- free consultation times ----------------------------------------------------

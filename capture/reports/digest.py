@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from capture.core import urls
 from capture.pipeline import search
 from capture.reports import formats, report
 from capture.delivery.mail import DIGEST  # the message kind, named with the others
@@ -103,7 +104,7 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
         "waiting": [{"name": row["name"] or row["email"] or "(no name)", "received_at": row["received_at"],
                      "overdue": row["overdue"]} for row in waiting[:WAITING_SHOWN]],
         "waiting_count": len(waiting),
-        "report_url": f"{report_url}?since={week.start}&until={week.end - timedelta(days=1)}",
+        "report_url": urls.external(report_url, since=week.start, until=week.end - timedelta(days=1)),
         "currency": sales.currency, "tz": tz,
     }
 

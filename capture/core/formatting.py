@@ -44,9 +44,9 @@ def day_month(day: date, locale: str = LOCALE) -> str:
     return format_date(day, "d MMM", locale=locale)
 
 
-def weekday_date(day: date, locale: str = LOCALE) -> str:
-    """'Thursday 3 December 2026'."""
-    return format_date(day, "EEEE d MMMM y", locale=locale)
+def weekday_date(day: date, year: bool = True, locale: str = LOCALE) -> str:
+    """'Thursday 3 December 2026', or 'Thursday 3 December' without the year."""
+    return format_date(day, "EEEE d MMMM y" if year else "EEEE d MMMM", locale=locale)
 
 
 def short_weekday(day: date, year: bool = True, locale: str = LOCALE) -> str:
@@ -65,9 +65,9 @@ def local_time(moment: datetime | None, tz: ZoneInfo, locale: str = LOCALE) -> s
 def wall_time(start: datetime, end: datetime, tz: ZoneInfo, locale: str = LOCALE) -> str:
     """The span as the business sees it, e.g. 'Tuesday 1 December 2026, 09:00–09:30 London time (GMT)'."""
     s, e = start.astimezone(tz), end.astimezone(tz)
-    until = f"{e:%H:%M}" if e.date() == s.date() else f"{weekday_date(e, locale)}, {e:%H:%M}"
+    until = f"{e:%H:%M}" if e.date() == s.date() else f"{weekday_date(e, locale=locale)}, {e:%H:%M}"
     place = tz.key.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{weekday_date(s, locale)}, {s:%H:%M}–{until} {place} time ({s:%Z})"
+    return f"{weekday_date(s, locale=locale)}, {s:%H:%M}–{until} {place} time ({s:%Z})"
 
 
 # The Jinja filters every environment (desk pages, mail) registers, under the names templates use.

@@ -274,6 +274,21 @@ def test_search_wildcards_are_literal(app, client, consultation):
     assert "Ada Lovelace" not in client.get("/desk/?owner=&q=%25").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("query, found", [
+    ("100%", "100% Growth"), ("100% growth", "100% Growth"), ("a_b", "Ada a_b Ltd"), ("A_B", "Ada a_b Ltd"),
+    ("x/y", "x/y Partners"), ("a%b", None), ("growth\\", None), ("_", "Ada a_b Ltd"),
+])
+def test_search_takes_percent_underscore_and_slash_literally(app, client, consultation, query, found):
+    # "100%" must not match "1000 Growth", nor "a_b" match "Aab": LIKE's wildcards are plain text.
+    for company in ("100% Growth", "1000 Growth", "Ada a_b Ltd", "Aab Ltd", "x/y Partners"):
+        post(client, consultation, name=f"Lead of {company}", company=company)
+    sign_in(app, client, MAYA)
+    page = client.get("/desk/", query_string={"owner": "", "q": query}).get_data(as_text=True)
+    shown = {company for company in ("100% Growth", "1000 Growth", "Ada a_b Ltd", "Aab Ltd", "x/y Partners")
+             if f"Lead of {company}" in page}
+    assert shown == ({found} if found else set())
+
+
 def test_visitor_text_is_escaped_on_every_desk_page(app, client, consultation):
     lead_id = post(client, consultation, name="<script>alert(1)</script>", message="<img src=x onerror=alert(2)>")
     sign_in(app, client, MAYA)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from capture.pipeline import stages
+from capture.core import formatting
 from capture.core.clock import utcnow
 from capture.db.models import outbox
 from capture.pipeline.stages import Change, PipelineError
@@ -78,7 +79,7 @@ def test_a_lead_moves_through_the_pipeline_with_an_event_for_every_change(app, c
         ("new", "contacted", TOM), ("contacted", "consultation", TOM),
         ("consultation", "proposal", TOM), ("proposal", "won", TOM)]
     assert history[1]["note"] == "Call booked for Tuesday" and history[3]["deal_value"] == 850000
-    assert stages.money(lead["deal_value"], sales.currency) == "£8,500"
+    assert formatting.money(lead["deal_value"], sales.currency) == "£8,500"
 
 
 def test_repeating_a_change_is_harmless(app, client, consultation):

@@ -17,7 +17,7 @@ from alembic import command
 from sqlalchemy import JSON, Boolean, column, select, table
 
 from capture.pipeline import stages
-from capture.reports import report
+from capture.reports import formats, report
 from capture.db import store
 from capture.db.engine import make_engine, reading
 from capture.db.migrate import alembic_config, migrate
@@ -276,7 +276,7 @@ def test_a_friday_evening_lead_first_contacted_on_monday_took_working_minutes(ap
 # --- written out ----------------------------------------------------------------------
 
 def test_json_is_a_list_of_objects_one_snake_case_key_per_column(app, history):
-    records = report.json_records(week(app, "landing_page"))
+    records = formats.json_records(week(app, "landing_page"))
     assert all(list(r) == ["landing_page", *report.COLUMNS] for r in records)
     assert records[-1]["landing_page"] == report.TOTAL
     assert records[-1]["top_lost_reasons"] == [{"reason": "price", "leads": 1}, {"reason": "timing", "leads": 1}]
@@ -286,7 +286,7 @@ def test_json_is_a_list_of_objects_one_snake_case_key_per_column(app, history):
 def test_csv_cannot_trick_a_spreadsheet(app, client, consultation, clock):
     lead(client, consultation, 8, first_utm_campaign='=HYPERLINK("http://x","click")')
     out = io.StringIO()
-    report.write_report_csv(out, week(app, "campaign"))
+    formats.write_report_csv(out, week(app, "campaign"))
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["campaign"] for r in rows] == ['\'=HYPERLINK("http://x","click")', report.TOTAL]
     assert list(rows[0]) == ["campaign", *report.COLUMNS]
@@ -298,7 +298,7 @@ def test_the_command_prints_the_same_numbers(app, history):
     period = ["--since", WEEK[0].isoformat(), "--until", WEEK[1].isoformat()]
     out = runner.invoke(args=["report", "--by", "landing-page", "--format", "json", *period])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output) == report.json_records(week(app, "landing_page"))
+    assert json.loads(out.output) == formats.json_records(week(app, "landing_page"))
     table = runner.invoke(args=["report", *period]).output
     lines = table.splitlines()
     assert lines[0] == "Leads by campaign (first touch), 2026-11-02 to 2026-11-08"

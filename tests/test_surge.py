@@ -12,7 +12,7 @@ from sqlalchemy import select
 from capture.intake import api
 from capture.delivery import outbox
 from capture.delivery import worker
-from capture.delivery.mail import local_time
+from capture.core.formatting import local_time
 from capture.db.models import outbox as outbox_table
 from tests.conftest import ROOT
 from tests.test_appointments import MAYA, ext, sent_mail, visitor

@@ -28,6 +28,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from capture.core.formatting import local_time
 from capture.booking import notices, slots, surge
 from capture.booking.lookup import (
     BOOKED,
@@ -305,4 +306,4 @@ def _booking(conn: Connection, booking_id: str) -> dict:
 
 
 def _when(sales: Sales, moment: datetime) -> str:
-    return moment.astimezone(sales.calendar.tz).strftime("%a %d %b %Y %H:%M")
+    return local_time(moment, sales.calendar.tz)

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
+from capture.core.formatting import wall_time
+
 PRODID = "-//Fernleaf Studio//Capture//EN"
 CONTENT_TYPE = "text/calendar"
 METHODS = ("REQUEST", "CANCEL")  # of an invitation
@@ -92,14 +94,6 @@ def content_params(method: str) -> dict:
     return {"method": method}
 
 
-def wall_time(start: datetime, end: datetime, tz: ZoneInfo) -> str:
-    """The span as the business sees it, e.g. 'Tuesday 1 December 2026, 09:00–09:30 London time (GMT)'."""
-    s, e = start.astimezone(tz), end.astimezone(tz)
-    until = f"{e:%H:%M}" if e.date() == s.date() else f"{_day(e)}, {e:%H:%M}"
-    place = tz.key.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{_day(s)}, {s:%H:%M}–{until} {place} time ({s:%Z})"
-
-
 def _calendar(method: str, tz: ZoneInfo, start: datetime, event: Event) -> Calendar:
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -168,10 +162,6 @@ def _vtimezone(zone: str, year: int) -> Timezone:
     Slow to build, so built once per zone and year; never modified after.
     """
     return Timezone.from_tzinfo(ZoneInfo(zone), zone, date(year - 1, 1, 1), date(year + 2, 1, 1))
-
-
-def _day(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
 
 def _check_times(start: datetime, end: datetime, stamp: datetime) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from capture.booking import invitations
+from capture.core import formatting
 from capture.core import tokens
 from capture.schema.forms import Form
 from capture.booking.appointments import CANCELLED
@@ -55,7 +56,7 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
             summary=SUMMARY if who == VISITOR else f"Consultation: {visitor[0] or visitor[1]}",
             stamp=now, description=_how_to_change(links))
     return {"host": booking["host"], "audience": who, "to_visitor": who == VISITOR,
-            "when": invitations.wall_time(booking["starts_at"], booking["ends_at"], tz),
+            "when": formatting.wall_time(booking["starts_at"], booking["ends_at"], tz),
             "host_name": host_name, "details": meeting.details, "video_url": meeting.video_url,
             "cancelled": cancelled, "handed_over": bool(booking.get("former_host")),
             "moved": booking["sequence"] > 0 and not cancelled and not booking.get("new_host"),

@@ -16,7 +16,7 @@ from flask import Blueprint, abort, make_response, render_template, request
 from capture.booking import appointments
 from capture.db import store
 from capture.core.clock import utcnow
-from capture.booking.invitations import wall_time
+from capture.core.formatting import wall_time, weekday_date
 from capture.delivery.mail import requested_slot
 from capture.schema.validation import parse_slot
 from capture.pipeline.stages import PipelineError
@@ -147,7 +147,7 @@ def _days(found: list) -> list[dict]:
     tz = current().settings.timezone
     days = []
     for day, slots in groupby(found, key=lambda s: s.start.astimezone(tz).date()):
-        days.append({"label": f"{day:%A} {day.day} {day:%B}",
+        days.append({"label": weekday_date(day, year=False),
                      "slots": [{"value": s.start.isoformat(),
                                 "label": f"{s.start.astimezone(tz):%H:%M}–{s.end.astimezone(tz):%H:%M}"}
                                for s in slots]})

@@ -20,6 +20,7 @@ from capture.db.models import bookings, outbox
 from capture.delivery.outbox import job
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register
+from capture.core import urls
 
 WINDOW = timedelta(hours=1)
 SHOWN = 60  # bookings listed in one alert; the count says how many more
@@ -92,6 +93,6 @@ def render(r: Rendering, job: dict):
     if member is None or READER not in member.roles:
         raise Unwanted("the address is no longer a manager (sales.yml)")
     ctx = context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
-                  cap.settings.booking_alert, f"{cap.settings.public_url}/desk/", r.now)
+                  cap.settings.booking_alert, urls.external(cap.settings.public_url, "/desk/"), r.now)
     return mail.compose_notice(r.env, job, Kind.BOOKING_SURGE, {**ctx, "name": member.name},
                                mail_from=cap.settings.mail_from)

@@ -20,11 +20,14 @@ from capture.delivery import outbox
 from capture.pipeline import stages
 from capture.privacy import erasure
 from capture.pipeline import tray
+from capture.reports import formats
 from capture.reports import report as reports
 from capture.db import store
 from capture.db.migrate import migrate
 from capture.delivery import webhooks
 from capture.delivery.worker import Worker, start_threads, stop_threads
+from capture.core import formatting
+from capture.core import urls
 from capture.core.paths import TEMPLATES
 from capture.core.clock import utcnow
 from capture.core.setting_checks import ConfigError
@@ -89,7 +92,7 @@ def check():
     echo(f"Forms: {', '.join(ext.schema.forms)} (from {ext.settings.forms_path})")
     echo(f"Leads: stored in {where}")
     echo(f"Mail: {ext.settings.mail.describe()}")
-    echo(f"Links in emails: {ext.settings.public_url}/")
+    echo(f"Links in emails: {urls.external(ext.settings.public_url, '/')}")
     for endpoint in ext.sales.webhooks:
         # Scheme and host only: a receiver's path may carry a token of its own.
         parts = urlsplit(endpoint.url)
@@ -142,7 +145,7 @@ def leads_show(lead_id: str):
         raise click.ClickException(f"no lead with id {lead_id}")
     if not lead["spam"]:
         lead["response"] = stages.response_times(ext.sales, lead)
-        lead["value"] = stages.money(lead["deal_value"], ext.sales.currency) or None
+        lead["value"] = formatting.money(lead["deal_value"], ext.sales.currency) or None
     lead["events"] = stages.timeline(ext.engine, lead_id)
     echo(json.dumps(lead, indent=2, default=str, ensure_ascii=False))
 
@@ -274,7 +277,7 @@ def leads_export(since, until, include_spam: bool, email, fmt: str, output):
     if fmt == "json":
         raise click.ClickException("--format json is for one person's data: add --email ADDRESS")
     rows = reports.lead_rows(ext.engine, _utc_day(since), _utc_day(until), include_spam)
-    count = reports.write_csv(output, reports.export_columns(ext.schema), rows)
+    count = formats.write_csv(output, reports.export_columns(ext.schema), rows)
     echo(f"{count} leads exported.", err=True)
 
 
@@ -348,11 +351,11 @@ def report(by: str, since, until, touch: str, fmt: str, output):
         raise click.ClickException("--until must be after --since (it is the day to stop before)")
     found = reports.report(ext.engine, ext.settings.timezone, by.replace("-", "_"), touch, since, until)
     if fmt == "csv":
-        reports.write_report_csv(output, found)
+        formats.write_report_csv(output, found)
     elif fmt == "json":
-        output.write(json.dumps(reports.json_records(found), indent=2, ensure_ascii=False) + "\n")
+        output.write(json.dumps(formats.json_records(found), indent=2, ensure_ascii=False) + "\n")
     else:
-        output.write(terminal_safe(reports.text_table(found, ext.sales.currency)) + "\n")
+        output.write(terminal_safe(formats.text_table(found, ext.sales.currency)) + "\n")
 
 
 # --- mail --------------------------------------------------------------------
@@ -464,7 +467,8 @@ def digest_command(preview: bool, send_now: bool):
     now, tz = utcnow(), ext.settings.timezone
     week = digest.last_week(now, tz)
     if preview:
-        ctx = digest.context(ext.engine, ext.sales, tz, week, f"{ext.settings.public_url}/desk/report", now)
+        report_url = urls.external(ext.settings.public_url, "/desk/report")
+        ctx = digest.context(ext.engine, ext.sales, tz, week, report_url, now)
         env = mail.environment(TEMPLATES / "email")
         reader = (digest.readers(ext.sales) or [None])[0]
         echo(env.get_template(f"{Kind.DIGEST}.subject.txt").render(ctx).strip())

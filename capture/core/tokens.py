@@ -17,6 +17,7 @@ from hashlib import sha256
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from capture.core.clock import utcnow
+from capture.core.urls import external
 
 ACTION_SALT = "capture.lead-action"
 SIGN_IN_SALT = "capture.desk-sign-in"
@@ -121,7 +122,7 @@ def read_booking(secret: str, token: str) -> BookingLink:
 def booking_links(secret: str, base_url: str, booking_id: str, email: str) -> list[dict]:
     """The visitor's "Change the time" and "Cancel" links."""
     return [{"action": action, "label": label,
-             "url": f"{base_url}/actions/booking/{booking_token(secret, booking_id, action, email)}"}
+             "url": external(base_url, f"/actions/booking/{booking_token(secret, booking_id, action, email)}")}
             for action, label in (("move", BOOKING_ACTIONS["move"]), ("cancel", BOOKING_ACTIONS["cancel"]))]
 
 
@@ -151,7 +152,8 @@ def _loads(serializer: URLSafeTimedSerializer, token: str, lifetime: timedelta, 
 
 def action_links(secret: str, base_url: str, lead_id: str, recipient: str) -> list[dict]:
     """The links a sales email carries: open in the desk, then each one-click action."""
-    links = [{"label": "Open the lead in the desk", "url": f"{base_url}/desk/leads/{lead_id}"}]
-    links += [{"label": label, "url": f"{base_url}/actions/{action_token(secret, lead_id, action, recipient)}"}
+    links = [{"label": "Open the lead in the desk", "url": external(base_url, f"/desk/leads/{lead_id}")}]
+    links += [{"label": label,
+               "url": external(base_url, f"/actions/{action_token(secret, lead_id, action, recipient)}")}
               for action, label in ACTIONS.items()]
     return links

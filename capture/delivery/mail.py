@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from capture.booking import invitations
 from capture.schema.forms import Form
 from capture.delivery.headers import LiteralAddress, LiteralText
+from capture.core import formatting
 from capture.core.clock import utcnow
 from capture.delivery.registry import Kind, RenderError
 
@@ -59,7 +60,7 @@ def environment(folder) -> Environment:
     env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"], default_for_string=False),
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["local"] = local_time
+    env.filters.update(formatting.FILTERS)
     return env
 
 
@@ -299,7 +300,7 @@ def _day(value: str) -> str:
         day = date.fromisoformat(value)
     except ValueError:
         return value
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    return formatting.weekday_date(day)
 
 
 def _field_href(ftype: str, value: str) -> str | None:
@@ -369,13 +370,5 @@ def asked_fields(form: Form) -> tuple[str | None, str | None]:
 
 def _slot(start: datetime, end: datetime, tz: ZoneInfo) -> dict:
     return {"start": start, "end": end, "zone": tz.key,
-            "label": f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} "
+            "label": f"{formatting.weekday_date(start)}, {start:%H:%M}–{end:%H:%M} "
                      f"({tz.key}, {start:%Z})"}
-
-
-def local_time(moment: datetime | None, tz: ZoneInfo) -> str:
-    """A stored UTC time as the business sees it, e.g. 'Thu 26 Nov 2026, 16:50 GMT'."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(tz)
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"

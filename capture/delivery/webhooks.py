@@ -47,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from standardwebhooks import Webhook
 
+from capture.core import urls
 from capture.core.clock import utcnow
 from capture.core.setting_checks import ConfigError
 from capture.schema.forms import ATTRIBUTION_FIELDS
@@ -326,7 +327,7 @@ def lead_data(capture, lead: dict) -> dict:
     What they wrote in free text stays in the desk (`url`); `deal_value` is in minor units (pence).
     """
     return {
-        "id": lead["id"], "url": f"{capture.settings.public_url}/desk/leads/{lead['id']}",
+        "id": lead["id"], "url": urls.external(capture.settings.public_url, f"/desk/leads/{lead['id']}"),
         "form": lead["form_id"], "received_at": iso(lead["received_at"]), "verdict": lead["verdict"],
         "status": lead["status"], "owner": lead["owner"],
         "name": lead["name"], "email": lead["email"], "phone": lead["phone"], "company": lead["company"],

@@ -13,7 +13,7 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from capture.desk import sessions, signin
-from capture.delivery.mail import local_time
+from capture.core import formatting
 from capture.desk import actions
 from capture.desk import errors
 from capture.desk import auth
@@ -47,7 +47,7 @@ def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:
     app.register_blueprint(actions.bp)
     app.register_blueprint(pages.bp)
     errors.init_app(app, PAGES)
-    app.add_template_filter(local_time, "desk_time")
+    app.jinja_env.filters.update(formatting.FILTERS)
     app.before_request(_same_origin)
     app.after_request(_private)
 

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from capture.booking import appointments
-from capture.booking.invitations import wall_time
+from capture.core import formatting
 from capture.context import current
 from capture.core.clock import utcnow
 from capture.db import store
@@ -40,16 +40,16 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
     for event in events:
         event["actor_name"] = name_of(event["actor"]) or event["actor"]
         event["owner_name"] = name_of(event["owner"])
-        event["value_text"] = stages.money(event["deal_value"], ext.sales.currency)
+        event["value_text"] = formatting.money(event["deal_value"], ext.sales.currency)
     booked = appointments.latest(ext.engine, lead_id)
     if booked:
-        booked = {"when": wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
+        booked = {"when": formatting.wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
                   "host": name_of(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED}
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=name_of(lead["owner"]),
         times=None if lead["spam"] else stages.response_times(ext.sales, lead),
-        value=stages.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
+        value=formatting.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
         statuses=stages.STATUSES, reasons=ext.sales.lost_reasons, team=sellers(),
         tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
 

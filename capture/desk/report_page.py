@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from capture.context import current
 from capture.desk.views import bp, name_of, require
-from capture.pipeline import stages
-from capture.reports import charts, report, trends
+from capture.core import formatting
+from capture.reports import charts, formats, report, trends
 from capture.schema.checks import DATE_RE
 
 REPORT_ROLES = frozenset({"marketing", "sales", "manager"})
@@ -60,7 +60,7 @@ def report_page():
     return render_template(
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
         headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
-        cell=lambda name, value: _report_cell(name, value, currency), money=lambda v: stages.money(v, currency),
+        cell=lambda name, value: formats.figure(name, value, currency), money=lambda v: formatting.money(v, currency),
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
         leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
         revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
@@ -72,7 +72,7 @@ def report_csv():
     """The same report as CSV (rows in the page's order, then the totals), for a spreadsheet."""
     asked, found = _asked_report()
     out = io.StringIO()
-    report.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
+    formats.write_report_csv(out, dataclasses.replace(found, rows=_sorted(found.rows, asked)))
     name = f"report-{asked['by']}-{asked['touch']}-{asked['since']}-to-{asked['until']}.csv"
     return current_app.response_class(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
@@ -89,7 +89,8 @@ def _report_args(args, tz) -> dict:
     first, after = report.default_period(tz)
     since, until = _day(args, "since", first), _day(args, "until", after - timedelta(days=1))
     if since > until:
-        raise BadReport(f"The period starts ({since:%-d %b %Y}) after it ends ({until:%-d %b %Y}).")
+        raise BadReport(f"The period starts ({formatting.short_date(since)}) after it ends "
+                        f"({formatting.short_date(until)}).")
     sort, direction = args.get("sort", "leads"), args.get("dir", "desc")
     if sort not in (by, *SORTABLE):
         raise BadReport("The table cannot be sorted by that; use the column headings' links.")
@@ -177,23 +178,3 @@ def _key_label(by: str, key: str) -> str:
             if field and field.choices and field.choice_label(key) != key:
                 return field.choice_label(key).split(" (")[0]
     return key
-
-
-def _report_cell(name: str, value, currency: str) -> str:
-    """A figure as people read it; "–" where it does not apply (or cannot be worked out)."""
-    if name == "top_lost_reasons":
-        return ", ".join(f"{reason.replace('_', ' ')} ({n})" for reason, n in value) or "–"
-    if value is None:
-        return "–"
-    if name == "revenue_pence":
-        return stages.money(value, currency)
-    if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
-        return stages.money(round(value / 100) * 100, currency)
-    if name == "median_first_contact_minutes":
-        hours, minutes = divmod(round(value), 60)
-        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    if name == "conversion_rate":
-        return f"{value:.1f}"
-    if name == "win_rate":
-        return f"{value:.1f}%"
-    return f"{value:,}"

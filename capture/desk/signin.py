@@ -27,6 +27,7 @@ from capture.core.tokens import SIGN_IN_LIFETIME
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register
 from capture.core import tokens
+from capture.core import urls
 
 # At most this many unused, unexpired links per address: past it no more mail (the page says the same),
 # and the links already in that inbox still work. One requester may ask 5 times an hour (desk/auth.py),
@@ -104,5 +105,6 @@ def render(r: Rendering, job: dict):
     member = cap.sales.member(link["email"])
     if member is None:
         raise Unwanted("the address is no longer on the team")
-    url = f"{cap.settings.public_url}/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}"
+    url = urls.external(cap.settings.public_url,
+                        f"/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}")
     return mail.compose_sign_in(r.env, job, url=url, name=member.name, mail_from=cap.settings.mail_from)

@@ -16,8 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 from capture.booking import appointments
 from capture.core import clock
-from capture.booking import invitations
+from capture.core import formatting
 from capture.core import ratelimit
+from capture.core import urls
 from capture.intake import spam
 from capture.db import store
 from capture.core.clock import utcnow
@@ -152,7 +153,7 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
 
 def already_booked(held: dict) -> str:
     """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
-    when = invitations.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
+    when = formatting.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
     return (f"You already have a consultation booked on {when}. The email we sent you then has "
             f"the links to change or cancel it.")
 
@@ -206,7 +207,7 @@ def received(form, lead_id: str):
 
 def thank_you_url(form) -> str:
     """The form's thank-you page on our own site (never a URL from the request)."""
-    return current().settings.site_url + form.thank_you
+    return urls.external(current().settings.site_url, form.thank_you)
 
 
 # --- free consultation times ----------------------------------------------------

@@ -14,6 +14,7 @@ from capture.delivery.leads import lead_for
 from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted, register
 from capture.pipeline import stages
 from capture.schema.forms import Form
+from capture.core import urls
 
 ANNOUNCING = (Kind.NOTIFY_SALES, Kind.CONFIRM_VISITOR)  # a new lead's first news: with its booking
 
@@ -54,7 +55,7 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
     extra = stages.followup_context(cap.sales, lead, r.now) if job["kind"] in mail.FOLLOW_UPS else {}
     if links and booking is None and bookable(cap, lead):
         token = tokens.action_token(settings.secret_key, lead["id"], tokens.BOOK_REQUESTED, job["recipient"])
-        links.insert(1, {"label": "Book the time they asked for", "url": f"{settings.public_url}/actions/{token}"})
+        links.insert(1, {"label": "Book the time they asked for", "url": urls.external(settings.public_url, f"/actions/{token}")})
     if booking is not None:
         extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=settings,
                                             domain=cap.mail_domain, recipient=job["recipient"], now=r.now,

@@ -73,9 +73,9 @@ def _conditions(filters: Filters, overdue, include_spam: bool) -> list:
 
 def _search(text: str):
     """Name, email or company containing the text, ignoring case (LIKE wildcards are literal)."""
-    escaped = text.strip()[:SEARCH_MAX].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
-    return or_(*(func.lower(column).like(pattern, escape="\\")
+    # ILIKE on PostgreSQL, lower() LIKE lower() on SQLite; autoescape makes % and _ plain characters.
+    wanted = text.strip()[:SEARCH_MAX]
+    return or_(*(column.icontains(wanted, autoescape=True)
                  for column in (leads.c.name, leads.c.email, leads.c.company)))
 
 

@@ -110,15 +110,6 @@ def parse_money(text: str, currency: str = "GBP") -> int:
     return minor
 
 
-def money(minor: int | None, currency: str) -> str:
-    """8500000 pence as '£85,000' (pence shown only when there are any)."""
-    if minor is None:
-        return ""
-    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency, f"{currency} ")
-    whole, pence = divmod(minor, 100)
-    return f"{symbol}{whole:,}" + (f".{pence:02d}" if pence else "")
-
-
 # --- changes -------------------------------------------------------------------
 
 def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, actor: str,

@@ -2,57 +2,58 @@
 
 Each function takes numbers and returns Markup: an <svg role="img"> named by its <title> and
 summed up by its <desc>, then the same numbers as a table (in a <details>) for anyone who
-cannot see the picture. Shapes are rect, line and text only; every text is escaped (a
-campaign's name came from a stranger's link). Colours are dark enough for 3:1 against white,
+cannot see the picture. Python works out the shapes (rect, line and text only); a Jinja macro
+(templates/desk/_charts.html) writes them, autoescaping every text (a campaign's name came from
+a stranger's link). Colours are dark enough for 3:1 against white,
 and neighbouring bar segments are parted by a white line, so no colour stands alone.
 """
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
-from markupsafe import Markup, escape
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 
-from capture.pipeline.stages import money
+from capture.core.formatting import day_month, money
+from capture.core.paths import TEMPLATES
 from capture.reports.trends import OTHER, Trend
 
 # Dark, colour-blind-friendly hues, each at least 4.5:1 on white; the last is for "other".
 PALETTE = ("#1d5c3a", "#0b5cad", "#a4262c", "#7a4a00", "#6b3fa0", "#00707a", "#555555")
 INK, MUTED, GRID = "#1f2a24", "#4a5650", "#d5dbd6"
-FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+CHARTS = "desk/_charts.html"  # the macros that write the SVG and its table
 FUNNEL_STEPS = (("views", "Views"), ("leads", "Leads"), ("contacted", "Contacted"),
                 ("consultations", "Consultation"), ("won", "Won"))
 
 
-def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: list[str]) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{chart_id}" role="img" '
-            f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
-            f'aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" {FONT} font-size="12">'
-            f'<title id="{chart_id}-title">{escape(title)}</title>'
-            f'<desc id="{chart_id}-desc">{escape(desc)}</desc>' + "".join(body) + "</svg>")
+@cache
+def _macros():
+    """The chart macros, in an environment of their own: a chart renders alike in a request and outside."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True).get_template(CHARTS).module
 
 
 def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = INK, size: int | None = None,
-          weight: str = "") -> str:
-    extra = (f' font-size="{size}"' if size else "") + (f' font-weight="{weight}"' if weight else "")
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}"{extra}>'
-            f'{escape(text)}</text>')
+          weight: str = "") -> dict:
+    return {"kind": "text", "x": x, "y": y, "text": text, "anchor": anchor, "fill": fill, "size": size,
+            "weight": weight}
 
 
-def _rect(x: float, y: float, w: float, h: float, fill: str, stroke: bool = False) -> str:
-    edge = ' stroke="#ffffff" stroke-width="1"' if stroke else ""
-    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{max(h, 0):.1f}" fill="{fill}"{edge}/>'
+def _rect(x: float, y: float, w: float, h: float, fill: str, stroke: bool = False) -> dict:
+    return {"kind": "rect", "x": x, "y": y, "w": w, "h": h, "fill": fill, "stroke": stroke}
 
 
-def _table(caption: str, headings: list[str], rows: list[list[str]], foot: list[str] | None = None) -> str:
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headings)
-    body = "".join("<tr>" + f'<th scope="row">{escape(r[0])}</th>'
-                   + "".join(f'<td class="num">{escape(c)}</td>' for c in r[1:]) + "</tr>" for r in rows)
-    tfoot = ("<tfoot><tr>" + f'<th scope="row">{escape(foot[0])}</th>'
-             + "".join(f'<td class="num">{escape(c)}</td>' for c in foot[1:]) + "</tr></tfoot>") if foot else ""
-    return (f'<details class="chart-data"><summary>{escape(caption)}: the numbers as a table</summary>'
-            f'<div class="scroll" role="region" tabindex="0" aria-label="{escape(caption)}, table">'
-            f'<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>'
-            f'<tbody>{body}</tbody>{tfoot}</table></div></details>')
+def _line(x1: int, x2: int, y: float, stroke: str) -> dict:
+    return {"kind": "line", "x1": x1, "x2": x2, "y": y, "stroke": stroke}
+
+
+def _render(chart_id: str, width: int, height: int, title: str, desc: str, shapes: list[dict],
+            caption: str, headings: list[str], rows: list[list[str]], foot: list[str] | None = None) -> Markup:
+    """The SVG and its table through the autoescaped macro in templates/desk/_charts.html."""
+    return _macros().chart({"id": chart_id, "width": width, "height": height, "font": FONT, "title": title,
+                         "desc": desc, "shapes": shapes, "caption": caption, "headings": headings,
+                         "rows": rows, "foot": foot})
 
 
 def nice_ceiling(value: float) -> int:
@@ -66,7 +67,7 @@ def nice_ceiling(value: float) -> int:
 
 
 def week_label(week: date) -> str:
-    return f"{week.day} {week.strftime('%b')}"
+    return day_month(week)
 
 
 # --- leads or won revenue per week, stacked by source ----------------------------------
@@ -100,8 +101,7 @@ def weekly_chart(trend: Trend, series: str, currency: str = "GBP", chart_id: str
     for k in range(ticks + 1):  # gridlines and their values
         value = step * k
         y = top + plot_h - plot_h * k / ticks
-        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{GRID if k else MUTED}" stroke-width="1"/>')
+        body.append(_line(left, width - right, y, GRID if k else MUTED))
         body.append(_text(left - 6, y + 4, money(value, currency) if is_money else f"{value:,}", "end", MUTED, 12))
     slot = plot_w / max(n, 1)
     bar = min(slot * 0.7, 48)
@@ -129,12 +129,11 @@ def weekly_chart(trend: Trend, series: str, currency: str = "GBP", chart_id: str
         lx += 32 + 7.5 * len(label)
         if lx > width - 120 and j < len(trend.sources) - 1:
             lx, ly = left, ly + 18
-    svg = _svg(chart_id, width, height, title, desc, body)
     rows = [[f"Week of {week_label(w)} {w.year}", *(shown(values[s][i]) for s in trend.sources), shown(totals[i])]
             for i, w in enumerate(trend.weeks)]
     foot = ["All weeks", *(shown(sum(values[s])) for s in trend.sources), shown(grand)]
-    table = _table(title, ["Week", *trend.sources, "All sources"], rows, foot)
-    return Markup(svg + table)
+    return _render(chart_id, width, height, title, desc, body, title, ["Week", *trend.sources, "All sources"],
+                   rows, foot)
 
 
 def _colour(index: int, source: str) -> str:
@@ -166,10 +165,9 @@ def funnel_chart(totals: dict, chart_id: str = "funnel") -> Markup:
             body.append(_rect(left, y + 6, max(w, 2), row - 12, PALETTE[0]))
         note = f"{v:,}" + (f"  ({share} of {steps[i - 1][0].lower()})" if share else "")
         body.append(_text(left + bar_w + 10, y + 24, note, "start", INK, 13))
-    svg = _svg(chart_id, width, height, title, desc, body)
     rows = [[label, f"{v:,}", share or "–"] for (label, v), share in zip(steps, shares)]
-    table = _table("Funnel", ["Step", "Number", "Share of the step before"], rows)
-    return Markup(svg + table)
+    return _render(chart_id, width, height, title, desc, body, "Funnel",
+                   ["Step", "Number", "Share of the step before"], rows)
 
 
 def _share(part: int, whole: int) -> str | None:

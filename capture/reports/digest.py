@@ -14,12 +14,13 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from capture.core import urls
 from capture.pipeline import search
-from capture.reports import report
+from capture.reports import formats, report
 from capture.delivery.registry import Kind
 from capture.db.models import outbox
 from capture.delivery.outbox import job
-from capture.pipeline.stages import money
+from capture.core.formatting import money
 from capture.db.engine import writing
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register, register_periodic
@@ -106,13 +107,13 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
         "waiting": [{"name": row["name"] or row["email"] or "(no name)", "received_at": row["received_at"],
                      "overdue": row["overdue"]} for row in waiting[:WAITING_SHOWN]],
         "waiting_count": len(waiting),
-        "report_url": f"{report_url}?since={week.start}&until={week.end - timedelta(days=1)}",
+        "report_url": urls.external(report_url, since=week.start, until=week.end - timedelta(days=1)),
         "currency": sales.currency, "tz": tz,
     }
 
 
 FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
-           ("median_first_contact_minutes", "Median first reply (working minutes)"), ("won", "Won"),
+           ("median_first_contact_minutes", "Median first reply (working time)"), ("won", "Won"),
            ("revenue_pence", "Revenue"))
 
 
@@ -125,16 +126,8 @@ def _figure(name: str, label: str, this: dict, before: dict, currency: str) -> d
     change = None
     if isinstance(now, (int, float)) and isinstance(then, (int, float)) and then:
         change = round((now - then) * 100 / then)
-    return {"label": label, "now": _shown(name, now, currency), "then": _shown(name, then, currency),
-            "change": change}
-
-
-def _shown(name: str, value, currency: str) -> str:
-    if value is None:
-        return "–"
-    if name == "revenue_pence":
-        return money(value, currency) or money(0, currency)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return {"label": label, "now": formats.figure(name, now, currency),
+            "then": formats.figure(name, then, currency), "change": change}
 
 
 def _top(found, by: str, currency: str) -> list[dict]:
@@ -169,5 +162,5 @@ def render(r: Rendering, job: dict):
         raise Unwanted("the address no longer reads the digest (sales.yml)")
     week = Week(date.fromisoformat(job["ref"]))
     ctx = context(cap.engine, cap.sales, cap.settings.timezone, week,
-                  f"{cap.settings.public_url}/desk/report", r.now)
+                  urls.external(cap.settings.public_url, "/desk/report"), r.now)
     return mail.compose_digest(r.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)

@@ -1,4 +1,4 @@
-"""Reading leads back for people: the report from page view to won revenue, CSV export, sources.
+"""Reading leads back for people: the report from page view to won revenue, the leads to export, sources.
 
 For the marketer ("which pages and campaigns bring customers?"), for sales ("how fast do we
 answer, what do we win?") and for tools that import CSV. Spam is left out unless asked for.
@@ -6,7 +6,7 @@ answer, what do we win?") and for tools that import CSV. Spam is left out unless
 The report (`report`) is the one implementation behind the desk page, `flask --app capture
 report` and the weekly digest. Every figure is an SQL aggregate over the period's rows, found
 by an index on (spam, received_at) for leads and the unique index starting with `day` for
-page views; Python only adds up the few grouped rows and formats them.
+page views; Python only adds up the few grouped rows (formats.py writes them out).
 
 The rows are bounded whatever the page views hold: every key with leads has its row, and of
 the keys with views only, the VIEW_ROWS with most visitors; the rest are one row, REST. Any
@@ -16,11 +16,10 @@ tens of thousands of keys that no one would read; listed one per row they made t
 """
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import IO, Iterable
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, and_, case, cast, desc, func, literal, null, or_, select, union_all
@@ -29,7 +28,7 @@ from sqlalchemy.engine import Engine
 from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads, page_views
-from capture.pipeline.stages import STAGES, money
+from capture.pipeline.stages import STAGES
 from capture.db.engine import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")
@@ -38,9 +37,6 @@ SOURCE_DIMENSIONS = {
     "campaign": leads.c.first_utm_campaign, "landing-page": leads.c.landing_page,
     "page": leads.c.page_url, "referrer": leads.c.first_referrer, "form": leads.c.form_id,
 }
-# A spreadsheet runs a cell that starts with one of these as a formula, and
-# every value here came from a stranger on the internet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # --- the report: what it can be grouped by -----------------------------------------------
 # The touch picks which of the lead's two recorded visits is credited: the first (the landing
@@ -280,60 +276,6 @@ def _per_100(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 2) if whole else None
 
 
-# --- the report, written out -------------------------------------------------------------
-
-def json_records(found: Report) -> list[dict]:
-    """The rows then the totals, one key per column (top lost reasons as {reason, leads})."""
-    return [{**row, "top_lost_reasons": [{"reason": r, "leads": n} for r, n in row["top_lost_reasons"]]}
-            for row in found.records()]
-
-
-def write_report_csv(out: IO[str], found: Report) -> int:
-    """The rows then the totals as CSV, header in snake_case, safe to open in a spreadsheet."""
-    return write_csv(out, list(found.columns),
-                     ({**row, "top_lost_reasons": _reasons_text(row)} for row in found.records()))
-
-
-def text_table(found: Report, currency: str = "GBP", width: int = 40) -> str:
-    """The report as an aligned table for people (keys cut to `width` characters)."""
-    headings = (found.by.replace("_", " "), "views", "visitors", "leads", "leads/100v", "contacted",
-                "1st contact", "consult.", "proposals", "won", "lost", "win rate", "revenue",
-                "revenue/100v", "top lost reasons")
-    lines = [[_cut(str(row[found.by]), width), *(_shown(name, row[name], currency) for name in COLUMNS[:-1]),
-              _reasons_text(row)] for row in found.records()]
-    table = [list(headings), *lines]
-    widths = [max(len(line[i]) for line in table) for i in range(len(headings))]
-    text = []
-    for line in table:
-        cells = [line[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(line[1:-1], widths[1:-1])]
-        text.append("  ".join([*cells, line[-1]]).rstrip())
-    last = found.until - timedelta(days=1)
-    title = (f"Leads by {found.by.replace('_', ' ')} ({found.touch} touch), "
-             f"{found.since.isoformat()} to {last.isoformat()}")
-    return "\n".join([title, "", *text[:-1], "", text[-1]])
-
-
-def _shown(name: str, value, currency: str) -> str:
-    if value is None:
-        return "-"
-    if name in ("revenue_pence", "revenue_per_100_visitors_pence"):
-        return money(value, currency)
-    if name == "median_first_contact_minutes":
-        hours, minutes = divmod(round(value), 60)
-        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    if name in ("conversion_rate", "win_rate"):
-        return f"{value:.2f}" if name == "conversion_rate" else f"{value:.1f}%"
-    return f"{value:,}"
-
-
-def _reasons_text(row: dict) -> str:
-    return ", ".join(f"{reason} {count}" for reason, count in row["top_lost_reasons"])
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 # --- the leads themselves ------------------------------------------------------------------
 
 def _period(query, since: datetime | None, until: datetime | None, include_spam: bool):
@@ -362,24 +304,6 @@ def lead_rows(engine: Engine, since=None, until=None, include_spam=False) -> Ite
             yield {**row["data"], **{k: v for k, v in row.items() if k != "data"},
                    "received_at": row["received_at"].isoformat(),
                    "consent_at": row["consent_at"].isoformat() if row["consent_at"] else ""}
-
-
-def write_csv(out: IO[str], columns: list[str], rows: Iterable[dict]) -> int:
-    """Write rows as CSV with a header; returns how many rows were written."""
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    count = 0
-    for row in rows:
-        writer.writerow({k: _cell(row.get(k)) for k in columns})
-        count += 1
-    return count
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def lead_sources(engine: Engine, by: str, since=None, until=None, limit: int = 20) -> list[tuple[str, int]]:

@@ -147,7 +147,7 @@ def test_stored_text_reaches_the_terminal_harmless(app, client, consultation):
 
 
 def test_terminal_safe_keeps_ordinary_text():
-    from capture.cli.commands import terminal_safe
+    from capture.cli.terminal import terminal_safe
     text = "Zoë Ångström — 山田 <zoe@example.com>\nnext line"
     assert terminal_safe(text) == text
     assert terminal_safe("\ud800\t") == "\\ud800\\u0009"

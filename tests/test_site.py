@@ -530,9 +530,16 @@ def test_posts_are_blog_postings(site):
 
 
 def test_every_jsonld_block_parses(site):
+    described = set()
     for path in html_pages(site):
         for block in Page(path.read_text(encoding="utf-8")).jsonld:
-            json.loads(block)
+            data = json.loads(block)
+            assert data["@context"] == "https://schema.org" and data["@type"], path
+            described.add(path.relative_to(site).as_posix())
+    # An empty set would pass the loop: the pages that must describe themselves are named.
+    expected = {"index.html", *(f"{PACKAGES[p]['url']}index.html" for p in PACKAGES),
+                *(f"blog/{yaml.safe_load(post.read_text().split('---')[1])['slug']}/index.html" for post in POSTS)}
+    assert expected <= described, sorted(expected - described)
 
 
 def test_sitemap_lists_the_pages(site):

@@ -99,8 +99,9 @@ def test_a_worker_killed_holding_a_job_loses_its_lease_and_another_delivers_once
     smtp_sink.handler.stall.clear()
     second = start_worker(env, "second", log)
     try:
-        wait_until(lambda: smtp_sink.messages, 30, "the second worker to deliver")
-        time.sleep(0.5)
+        # Done when the database says so: a job recorded as sent is never sent again (no sleep
+        # hoping a second send would have shown by then).
+        wait_until(lambda: jobs(engine)[0]["status"] == "sent", 30, "the second worker to deliver")
     finally:
         assert stop(second) == 0
     assert smtp_sink.message_ids() == {message_id: 1}

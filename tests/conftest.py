@@ -43,6 +43,8 @@ TEST_NOW = os.environ.get("CAPTURE_TEST_NOW", "")
 # with whole working days on both sides and no bank holiday within a week.
 WORKING_MOMENT = datetime(2026, 12, 9, 10, 0, tzinfo=timezone.utc)
 BUSINESS_TZ = ZoneInfo("Europe/London")
+# The fixtures that build the site (tests/test_site.py, tests/test_zensical.py).
+SITE_FIXTURES = {"site", "zsite", "gap_builds"}
 
 
 def pytest_configure(config):
@@ -67,6 +69,10 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    # Everything that uses a built site is `site` (`make test-fast` leaves it out).
+    for item in items:
+        if SITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.site)
     if not TEST_NOW:
         return
     # The end-to-end tests compare what they see with servers and Chromium on the machine's clock.

@@ -14,7 +14,7 @@ WITH_SECRET = CAPTURE_SECRET_KEY=$${CAPTURE_SECRET_KEY:-$(DEV_SECRET)}
 # Links in emails point where `make serve` listens (PORT), unless CAPTURE_PUBLIC_URL says otherwise.
 PUBLIC_URL = CAPTURE_PUBLIC_URL=$${CAPTURE_PUBLIC_URL:-http://127.0.0.1:$(PORT)}
 
-.PHONY: serve test test-weekend site docs migrate leads install clean
+.PHONY: serve test test-fast test-weekend site docs migrate leads install clean
 
 install: $(STAMP)
 
@@ -65,6 +65,11 @@ $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
 
 test: $(STAMP) $(if $(NPM),$(E2E_NODE))
 	$(BIN)/python -m pytest
+
+# The quick loop while coding: no site builds, no browsers, nothing marked slow (over about 3 s).
+# `make test` still runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not site and not e2e and not slow"
 
 # The most date-sensitive tests once more, as if it were a Saturday evening (handbook/development.md,
 # "Time in tests").

@@ -12,9 +12,8 @@ import click
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from capture import context, desk
+from capture import cli, context, desk
 from capture.booking import wiring as booking
-from capture.cli import commands
 from capture.context import Capture
 from capture.core import ratelimit
 from capture.core.errors import first_line
@@ -105,7 +104,7 @@ def _register(app: Flask, settings: Settings) -> None:
     desk.init_app(app, limiter, exempt=(api.bp, health.bp, beacons.bp))
     if settings.site_dir:
         app.register_blueprint(site.make_blueprint(settings.site_dir))
-    commands.register(app)
+    cli.init_app(app)
 
 
 def _setup_logging() -> None:

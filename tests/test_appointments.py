@@ -182,6 +182,7 @@ def test_spam_with_a_slot_books_nothing(app, client):
     assert get_lead(ext(app).engine, response.json["id"])["spam"] is True and count(app, bookings) == 0
 
 
+@pytest.mark.slow
 def test_twenty_racing_for_one_slot_through_gunicorn_one_wins_the_rest_get_409(database_url, tmp_path, one_host):
     server = Gunicorn({**server_env(database_url, tmp_path), "CAPTURE_SALES": str(one_host)}, workers=4)
     try:

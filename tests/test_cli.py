@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -147,7 +148,7 @@ def test_stored_text_reaches_the_terminal_harmless(app, client, consultation):
 
 
 def test_terminal_safe_keeps_ordinary_text():
-    from capture.cli.commands import terminal_safe
+    from capture.cli.terminal import terminal_safe
     text = "Zoë Ångström — 山田 <zoe@example.com>\nnext line"
     assert terminal_safe(text) == text
     assert terminal_safe("\ud800\t") == "\\ud800\\u0009"
@@ -155,10 +156,12 @@ def test_terminal_safe_keeps_ordinary_text():
 
 # --- the pipeline from a terminal ----------------------------------------------------------
 
-def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, consultation):
+def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, clock, consultation):
     runner = app.test_cli_runner()
+    clock.set(datetime(2026, 12, 9, 17, 0, tzinfo=timezone.utc))  # Wednesday, half an hour before closing
     lead_id = client.post("/api/forms/consultation", json=consultation).json["id"]
     by = ["--by", "tom@fernleaf.example"]
+    clock.set(datetime(2026, 12, 10, 9, 45, tzinfo=timezone.utc))  # Thursday, 45 minutes after opening
     assert "is now contacted" in runner.invoke(args=["leads", "status", lead_id, "contacted", *by]).output
     assert "already was contacted" in runner.invoke(args=["leads", "status", lead_id, "contacted", *by]).output
     refused = runner.invoke(args=["leads", "status", lead_id, "won", *by])
@@ -170,7 +173,9 @@ def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, co
     assert stranger.exit_code == 1 and "not on the team" in stranger.output
     shown = json.loads(runner.invoke(args=["leads", "show", lead_id]).output)
     assert (shown["status"], shown["value"], shown["owner"]) == ("won", "£8,500", "tom@fernleaf.example")
-    assert shown["first_contact_at"] and shown["response"]["working_minutes"] >= 0
+    assert shown["first_contact_at"].startswith("2026-12-10 09:45")
+    # 30 working minutes on Wednesday and 45 on Thursday (sales.yml: mon-fri 09:00-17:30, London = UTC in December).
+    assert shown["response"] == {"waiting": False, "wall_minutes": 1005.0, "working_minutes": 75.0, "overdue": True}
     assert [(e["kind"], e["to_status"]) for e in shown["events"]] == [
         ("status", "contacted"), ("status", "won"), ("note", None), ("assign", None)]
     missing = runner.invoke(args=["leads", "status", "nope", "contacted"])

@@ -107,6 +107,7 @@ def test_unreachable_database_names_the_setting(capsys):
     assert len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_gunicorn_reports_a_bad_setting_without_a_traceback(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "CAPTURE_SECRET_KEY": TEST_SECRET, "CAPTURE_TIMEZONE": "Nowhere/Land",
            "CAPTURE_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"}

@@ -19,6 +19,7 @@ HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)  # about 18 commands, each started as its own `flask` process
 def test_the_cli_reference_is_what_the_commands_say():
     """`make docs` writes it again; run that when this fails."""

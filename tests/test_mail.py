@@ -578,6 +578,7 @@ def check_messages(lead: dict, form) -> None:
             assert [a.addr_spec for a in parsed["Reply-To"].addresses] == [lead["email"]]
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(submissions())
 def test_every_accepted_submission_can_be_mailed(submission):

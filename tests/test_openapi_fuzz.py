@@ -149,6 +149,7 @@ def report(failures: dict) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_generated_requests_get_only_described_answers_and_never_a_5xx(server, tmp_path):
     assert REQUIRED_CHECKS.isdisjoint(EXCLUDED_CHECKS)

@@ -383,6 +383,7 @@ def copy_project(dest: Path) -> Path:
     return copy_site_inputs(dest)
 
 
+@pytest.mark.site
 def test_unknown_form_fails_the_strict_build_naming_the_page(tmp_path):
     project = copy_project(tmp_path / "project")
     (project / "docs/contact.md").write_text("# Contact\n\n{{ form(\"newsletter\") }}\n")
@@ -402,6 +403,7 @@ def test_a_copy_without_git_builds_the_same_site_byte_for_byte(site, tmp_path):
     assert [str(p) for p in ours if ours[p] != theirs[p]] == []
 
 
+@pytest.mark.site
 def test_capture_api_url_sets_the_action(tmp_path):
     project = copy_project(tmp_path / "project")
     result = mkdocs_build(project, tmp_path / "out", CAPTURE_API_URL="https://api.fernleaf.example")
@@ -529,10 +531,25 @@ def test_posts_are_blog_postings(site):
         assert data["url"] == f"{SITE_URL}blog/{meta['slug']}/"
 
 
-def test_every_jsonld_block_parses(site):
+def jsonld_pages(site: Path) -> set[str]:
+    """The pages with JSON-LD, each block checked to parse and to name schema.org and a type."""
+    described = set()
     for path in html_pages(site):
         for block in Page(path.read_text(encoding="utf-8")).jsonld:
-            json.loads(block)
+            data = json.loads(block)
+            assert data["@context"] == "https://schema.org" and data["@type"], path
+            described.add(path.relative_to(site).as_posix())
+    return described
+
+
+SERVICE_PAGES = {f"{p['url']}index.html" for p in PACKAGES.values()}
+POST_PAGES = {f"blog/{yaml.safe_load(post.read_text().split('---')[1])['slug']}/index.html" for post in POSTS}
+
+
+def test_every_jsonld_block_parses(site):
+    # Named pages, not just "every block there is": a site with no JSON-LD at all has none to fail.
+    expected = {"index.html", *SERVICE_PAGES, *POST_PAGES}
+    assert expected <= jsonld_pages(site), sorted(expected - jsonld_pages(site))
 
 
 def test_sitemap_lists_the_pages(site):

@@ -53,6 +53,7 @@ def test_an_acknowledged_lead_survives_a_crash(database_url, tmp_path, consultat
     assert jobs == 6  # two sales inboxes, the owner, the confirmation, the reminder, the escalation
 
 
+@pytest.mark.slow
 def test_two_workers_writing_sqlite_at_once_never_see_a_locked_database(sqlite_url, tmp_path, consultation):
     log = open(tmp_path / "gunicorn.log", "wb")
     server = Gunicorn(server_env(sqlite_url, tmp_path), workers=2, log=log)
@@ -76,6 +77,7 @@ MIGRATE = ("from capture.db.engine import make_engine; from capture.db.migrate i
            "migrate(make_engine(sys.argv[1]))")
 
 
+@pytest.mark.slow
 def test_processes_starting_together_migrate_once(database_url):
     procs = [subprocess.Popen([sys.executable, "-c", MIGRATE, database_url], cwd=ROOT,
                               stderr=subprocess.PIPE) for _ in range(4)]
@@ -135,6 +137,7 @@ def _open_and_write(url: str, barrier) -> None:
     os._exit(0)
 
 
+@pytest.mark.slow
 def test_processes_opening_a_new_sqlite_database_at_once_all_succeed(tmp_path):
     # Gunicorn workers and CLI commands meet a fresh database together; turning
     # it to WAL at the same moment used to fail about one round in three.

@@ -454,6 +454,7 @@ def test_no_answer_in_time_or_no_server_is_retried_without_stopping_the_mail(hoo
     assert crm["last_error"] == "webhook endpoint crm: cannot connect (ConnectionRefusedError)"
 
 
+@pytest.mark.slow
 def test_a_receiver_trickling_its_status_line_is_hung_up_on_at_the_deadline_and_never_sent_twice(
         hooked, receiver, consultation):
     # A deadline of 2.5 s (CAPTURE_MAIL_TIMEOUT) against a byte a second: no single read waits
@@ -525,6 +526,7 @@ def notifications(app, lead_id: str) -> set[str]:
         return set(conn.execute(query).scalars())
 
 
+@pytest.mark.slow
 def test_over_https_the_certificate_is_checked_and_the_deadline_holds(make_app, tls_receiver, keys, certificate,
                                                                     consultation, tmp_path):
     path = sales_file(tmp_path, [{"name": "crm", "url": tls_receiver.url("crm"), "events": ALL}])

@@ -213,7 +213,7 @@ def fake_lead(values: dict, **columns) -> dict:
 
 
 def compose(job: dict, lead: dict, form):
-    return mail.compose(mail.environment(TEMPLATES / "email"), job, lead, form, history=mail.History(),
+    return notices.compose(mail.environment(TEMPLATES / "email"), job, lead, form, history=lead_view.History(),
                         mail_from="Fernleaf Studio leads <leads@fernleaf.example>",
                         tz=ZoneInfo("Europe/London"), domain="fernleaf.example")
 
@@ -514,12 +514,12 @@ def test_the_asked_time_is_read_with_the_forms_own_field_names_and_the_consultat
     (tmp_path / "forms.yml").write_text(text)
     form = load_schema(tmp_path / "forms.yml").forms["consultation"]
     tz = ZoneInfo("Europe/London")
-    picked = mail.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45))
+    picked = lead_view.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45))
     assert (picked["start"].hour, picked["end"] - picked["start"]) == (10, timedelta(minutes=45))
-    asked = mail.requested_slot(form, {"day_wanted": "2026-12-02", "preferred_time": "09:00-12:00"}, tz, None)
+    asked = lead_view.requested_slot(form, {"day_wanted": "2026-12-02", "preferred_time": "09:00-12:00"}, tz, None)
     assert (asked["start"].hour, asked["end"].hour) == (9, 12)
-    assert mail.requested_slot(form, {"slot": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45)) is None
-    assert mail.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, None) is None  # nothing bookable
+    assert lead_view.requested_slot(form, {"slot": "2026-12-02T10:00:00+00:00"}, tz, timedelta(minutes=45)) is None
+    assert lead_view.requested_slot(form, {"picked": "2026-12-02T10:00:00+00:00"}, tz, None) is None  # nothing bookable
 
 
 # --- property: whatever the form accepts, both messages can be built and sent ------------------
@@ -527,6 +527,7 @@ def test_the_asked_time_is_read_with_the_forms_own_field_names_and_the_consultat
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
 from capture.schema.validation import clean_attribution, validate_submission  # noqa: E402
+from capture.pipeline import lead_view, notices
 
 TODAY = date(2026, 12, 9)  # a Wednesday; the day the generated submissions are validated on
 

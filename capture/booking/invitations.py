@@ -13,7 +13,6 @@ library. Putting it into a message is mail.py's job: `CONTENT_TYPE` and
 """
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 from capture.core.formatting import wall_time
+from capture.delivery.mail import one_line
 
 PRODID = "-//Fernleaf Studio//Capture//EN"
 CONTENT_TYPE = "text/calendar"
@@ -32,7 +32,6 @@ REQUESTED_SUMMARY = f"Consultation with {ORGANIZER_NAME}"
 PHONE_LOCATION = "Phone call"
 MAX_NAME = 200
 # Line breaks and other controls have no place in a CN parameter.
-UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 def invitation(*, uid: str, sequence: int, method: str, start: datetime, end: datetime,
@@ -145,14 +144,8 @@ def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
 
 def _address(name: str, email: str, **params) -> vCalAddress:
     """A mailto: address with a literal CN (the library quotes and RFC 6868-escapes it)."""
-    cn = _one_line(name)
+    cn = one_line(name, MAX_NAME)
     return vCalAddress.new(email.strip(), cn=cn or None, **params)
-
-
-def _one_line(value, limit: int = MAX_NAME) -> str:
-    # Like mail.one_line, kept here so mail.py can import this module without a cycle.
-    text = " ".join(UNSAFE.sub(" ", str(value or "")).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @lru_cache(maxsize=32)

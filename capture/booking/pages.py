@@ -17,7 +17,7 @@ from capture.booking import appointments
 from capture.db import store
 from capture.core.clock import utcnow
 from capture.core.formatting import wall_time, weekday_date
-from capture.delivery.mail import requested_slot
+from capture.pipeline.lead_view import requested_slot
 from capture.schema.validation import parse_slot
 from capture.pipeline.stages import PipelineError
 from capture.core.tokens import BOOKING_ACTIONS, TokenError, read_booking

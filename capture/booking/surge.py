@@ -94,5 +94,5 @@ def render(r: Rendering, job: dict):
         raise Unwanted("the address is no longer a manager (sales.yml)")
     ctx = context(cap.engine, cap.sales, cap.settings.timezone, datetime.fromisoformat(job["ref"]),
                   cap.settings.booking_alert, urls.external(cap.settings.public_url, "/desk/"), r.now)
-    return mail.compose_notice(r.env, job, Kind.BOOKING_SURGE, {**ctx, "name": member.name},
-                               mail_from=cap.settings.mail_from)
+    return mail.assemble(r.env, job, Kind.BOOKING_SURGE, {**ctx, "name": member.name},
+                         mail_from=cap.settings.mail_from)

@@ -15,7 +15,7 @@ from capture.context import current
 from capture.core.clock import utcnow
 from capture.db import store
 from capture.delivery import outbox
-from capture.delivery.mail import History, lead_context
+from capture.pipeline.lead_view import History, lead_context
 from capture.desk.views import bp, name_of, require, sellers
 from capture.pipeline import stages, tray
 from capture.privacy import erasure

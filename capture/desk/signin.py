@@ -107,4 +107,5 @@ def render(r: Rendering, job: dict):
         raise Unwanted("the address is no longer on the team")
     url = urls.external(cap.settings.public_url,
                         f"/desk/sign-in/{tokens.sign_in_token(cap.settings.secret_key, link['id'])}")
-    return mail.compose_sign_in(r.env, job, url=url, name=member.name, mail_from=cap.settings.mail_from)
+    ctx = {"url": url, "name": member.name, "minutes": int(SIGN_IN_LIFETIME.total_seconds() // 60)}
+    return mail.assemble(r.env, job, Kind.SIGN_IN, ctx, mail_from=cap.settings.mail_from)

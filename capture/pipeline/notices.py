@@ -3,19 +3,29 @@ and the managers' escalation, each built from the lead as stored when it is due.
 from __future__ import annotations
 
 from datetime import timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
-from capture.booking import appointments, messages
+from jinja2 import Environment
+
+from capture.booking import appointments, invitations, messages
 from capture.context import Capture
 from capture.core import tokens
+from capture.core.clock import utcnow
 from capture.db import store
 from capture.delivery import mail
 from capture.delivery.leads import lead_for
 from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted, register
 from capture.pipeline import stages
+from capture.pipeline.lead_view import History, lead_context, requested_slot
 from capture.schema.forms import Form
 from capture.core import urls
 
+TO_SALES = (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE)
+FOLLOW_UPS = (Kind.REMIND_OWNER, Kind.ESCALATE)
+BOOKING_KINDS = (Kind.BOOKING_UPDATE, Kind.REMIND_VISITOR)
+KINDS = (*TO_SALES, Kind.CONFIRM_VISITOR, *BOOKING_KINDS)
 ANNOUNCING = (Kind.NOTIFY_SALES, Kind.CONFIRM_VISITOR)  # a new lead's first news: with its booking
 
 
@@ -30,7 +40,7 @@ def render(r: Rendering, job: dict) -> EmailMessage:
     """A lead's notification, receipt, reminder or escalation; Unwanted once no longer needed."""
     cap = r.capture
     lead = lead_for(cap, job)
-    if job["kind"] in mail.FOLLOW_UPS and lead["status"] != "new":
+    if job["kind"] in FOLLOW_UPS and lead["status"] != "new":
         raise Unwanted(f"the lead was {lead['status']} before this was due")
     form = form_of(cap, lead)
     booking = (appointments.current(cap.engine, lead["id"])
@@ -51,8 +61,8 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
     cap, settings = r.capture, r.capture.settings
     count, last = store.history(cap.engine, lead)
     links = (tokens.action_links(settings.secret_key, settings.public_url, lead["id"], job["recipient"])
-             if job["kind"] in mail.TO_SALES else [])
-    extra = stages.followup_context(cap.sales, lead, r.now) if job["kind"] in mail.FOLLOW_UPS else {}
+             if job["kind"] in TO_SALES else [])
+    extra = stages.followup_context(cap.sales, lead, r.now) if job["kind"] in FOLLOW_UPS else {}
     if links and booking is None and bookable(cap, lead):
         token = tokens.action_token(settings.secret_key, lead["id"], tokens.BOOK_REQUESTED, job["recipient"])
         links.insert(1, {"label": "Book the time they asked for", "url": urls.external(settings.public_url, f"/actions/{token}")})
@@ -60,7 +70,7 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
         extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=settings,
                                             domain=cap.mail_domain, recipient=job["recipient"], now=r.now,
                                             form=form)
-    return mail.compose(r.env, job, lead, form, history=mail.History(count, last),
+    return compose(r.env, job, lead, form, history=History(count, last),
                         mail_from=settings.mail_from, tz=settings.timezone,
                         domain=cap.mail_domain, links=links, extra=extra, slot_length=slot_length(cap))
 
@@ -69,9 +79,84 @@ def bookable(cap: Capture, lead: dict) -> bool:
     """A request for a consultation time that sales can book from the email (not a booking yet)."""
     form = cap.schema.forms.get(lead["form_id"])
     return bool(cap.sales.consultation and form and form.booking
-                and mail.requested_slot(form, lead["data"] or {}, cap.settings.timezone, slot_length(cap)))
+                and requested_slot(form, lead["data"] or {}, cap.settings.timezone, slot_length(cap)))
 
 
 def slot_length(cap: Capture) -> timedelta | None:
     """How long a consultation lasts (sales.yml), if the team offers them."""
     return cap.sales.consultation.length if cap.sales.consultation else None
+
+
+# --- composing: which template, which headers, which calendar ------------------------
+
+def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: History,
+            mail_from: Address | str, tz: ZoneInfo, domain: str, links: list[dict] = (),
+            extra: dict | None = None, slot_length: timedelta | None = None) -> EmailMessage:
+    """The whole message for one outbox job about a lead; RenderError if it cannot exist.
+
+    `links` are the desk and one-click action links of a message to sales;
+    `extra` adds what a reminder says (how long the lead has waited, its owner);
+    `slot_length` is how long a picked time lasts (sales.yml consultation.length).
+    """
+    if job["kind"] not in KINDS:
+        raise RenderError(f"unknown message kind {job['kind']!r}")
+    ctx = {"booking": None, **lead_context(lead, form, history, tz, slot_length), "links": list(links),
+           **(extra or {})}
+    if job["kind"] == Kind.CONFIRM_VISITOR:
+        return _confirmation(env, job, lead, form, ctx, mail_from, domain)
+    if job["kind"] in BOOKING_KINDS:
+        return _about_booking(env, job, lead, form, ctx, mail_from)
+    return _to_sales(env, job, ctx, mail_from)
+
+
+def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from) -> EmailMessage:
+    """A booking's update or reminder: to the visitor's own address or to the booking's host only."""
+    booking = ctx["booking"]
+    if booking is None:
+        raise RenderError("a booking message without a booking")
+    if booking["to_visitor"]:
+        _only_to_the_lead(job, ctx)
+    elif booking["audience"] != "host":
+        raise RenderError("a booking message goes to the visitor or the host only")
+    reply_to = form.recipients(lead["data"])[0] if booking["to_visitor"] else ctx["email"] or booking["host"]
+    return mail.assemble(env, job, job["kind"], ctx, mail_from=mail_from, reply_to=reply_to,
+                         calendar=_invitation(ctx))
+
+
+def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
+    reply_to = mail.address("Reply-To", ctx["email"], ctx["name"]) if ctx["email"] else None
+    return mail.assemble(env, job, job["kind"], ctx, mail_from=mail_from, reply_to=reply_to,
+                         calendar=_invitation(ctx))
+
+
+def _confirmation(env, job, lead, form, ctx, mail_from, domain) -> EmailMessage:
+    _only_to_the_lead(job, ctx)
+    answers = form.recipients(lead["data"])[0]
+    return mail.assemble(env, job, Kind.CONFIRM_VISITOR, ctx, mail_from=mail_from, reply_to=answers,
+                         auto_submitted="auto-replied",
+                         calendar=_invitation(ctx) or _requested(ctx, answers, domain))
+
+
+def _only_to_the_lead(job: dict, ctx: dict) -> None:
+    # Never an open relay: the one recipient is the address the lead gave.
+    own = mail.normalised(ctx["email"])
+    if not own or mail.normalised(job["recipient"]) != own:
+        raise RenderError("a message to a visitor may only go to the lead's own address")
+
+
+def _invitation(ctx: dict) -> mail.CalendarPart | None:
+    """The booking's iCalendar invitation (METHOD REQUEST or CANCEL), if the recipient gets one."""
+    booking = ctx.get("booking")
+    if not (booking and booking["ics"]):
+        return None
+    return mail.CalendarPart(booking["ics"], invitations.content_params(booking["method"]))
+
+
+def _requested(ctx: dict, answers: str, domain: str) -> mail.CalendarPart | None:
+    """The time asked for as a tentative event (invitations.requested), if one was asked for."""
+    slot = ctx["slot"]
+    if not slot:
+        return None
+    ics = invitations.requested(ctx["lead_id"], slot["start"], slot["end"], ZoneInfo(slot["zone"]),
+                                organizer=answers, form_title=ctx["form_title"], domain=domain, stamp=utcnow())
+    return mail.CalendarPart(ics, invitations.content_params(invitations.PUBLISH))

@@ -163,4 +163,4 @@ def render(r: Rendering, job: dict):
     week = Week(date.fromisoformat(job["ref"]))
     ctx = context(cap.engine, cap.sales, cap.settings.timezone, week,
                   urls.external(cap.settings.public_url, "/desk/report"), r.now)
-    return mail.compose_digest(r.env, job, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)
+    return mail.assemble(r.env, job, Kind.DIGEST, {**ctx, "name": member.name}, mail_from=cap.settings.mail_from)

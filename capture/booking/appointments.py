@@ -9,7 +9,7 @@ kept too); on SQLite BEGIN IMMEDIATE already queues writers. The partial
 unique index on (host, start) of booked rows is the last word on both.
 
 Every change is an event on the lead and queues its messages in the same
-transaction (notices.py): the visitor and the host each get the updated
+transaction (outgoing.py): the visitor and the host each get the updated
 invitation (`Kind.BOOKING_UPDATE`, same UID, SEQUENCE one higher), and the visitor
 a reminder the day before, each bound to the booking's SEQUENCE so a message
 about a time since moved or cancelled is never sent (worker.py). A booking
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from capture.core.formatting import local_time
-from capture.booking import notices, slots, surge
+from capture.booking import outgoing, slots, surge
 from capture.booking.lookup import (
     BOOKED,
     CANCELLED,
@@ -108,7 +108,7 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
             lead = consultations.arrived_booked(conn, sales, row, host, VISITOR, now)
             made = _insert(conn, lead["id"], slot, host, now)
             # jobs_for has lead.created (with the status consultation); the booking is news of its own.
-            conn.execute(outbox.insert(), jobs_for(lead) + notices.reminder(made, lead, domain, now)
+            conn.execute(outbox.insert(), jobs_for(lead) + outgoing.reminder(made, lead, domain, now)
                          + booking_event(sales, BOOKING_CREATED, made, now)
                          + surge.alert_jobs(conn, sales, alert_after, domain, now))
     except IntegrityError as exc:  # the unique index: another process won (the lock makes this rare)
@@ -130,8 +130,8 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
             lead, moved_on = consultations.booked_for(
                 conn, sales, lead, host, actor, now=now,
                 note=f"booked the consultation they asked for ({_when(sales, slot.start)})")
-            conn.execute(outbox.insert(), notices.updates(made, lead, domain, now)
-                         + notices.reminder(made, lead, domain, now)
+            conn.execute(outbox.insert(), outgoing.updates(made, lead, domain, now)
+                         + outgoing.reminder(made, lead, domain, now)
                          + moved_on + booking_event(sales, BOOKING_CREATED, made, now))
     except IntegrityError as exc:
         raise SlotTaken() from exc
@@ -180,7 +180,7 @@ def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, doma
     conn.execute(update(bookings).where(bookings.c.id == made["id"]).values(
         status=CANCELLED, sequence=changed["sequence"], changed_at=now))
     consultations.record(conn, made["lead_id"], now, actor, "booking", note=note)
-    jobs = (notices.updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
+    jobs = (outgoing.updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
             + booking_event(sales, BOOKING_CANCELLED, changed, now))
     if lead_goes_on:
         jobs += _no_consultation_left(conn, sales, lead, actor, now)
@@ -209,7 +209,7 @@ def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain
         func.lower(outbox.c.recipient) == str(lead.get("email") or "").lower())).first() is not None
     ended = conn.execute(select(bookings).where(bookings.c.lead_id == lead["id"], bookings.c.status == CANCELLED,
                                                 bookings.c.starts_at > now)).mappings().all()
-    jobs = [j for made in ended for j in notices.updates(dict(made), lead, domain, now)] if told else []
+    jobs = [j for made in ended for j in outgoing.updates(dict(made), lead, domain, now)] if told else []
     return jobs + _no_consultation_left(conn, sales, lead, actor, now)
 
 
@@ -241,9 +241,9 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
             consultations.record(
                 conn, made["lead_id"], now, actor, "booking", owner=host,
                 note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}")
-            told = (notices.handed_over(changed, made["host"], lead, domain, now) if host != made["host"]
-                    else notices.updates(changed, lead, domain, now))
-            conn.execute(outbox.insert(), told + notices.reminder(changed, lead, domain, now)
+            told = (outgoing.handed_over(changed, made["host"], lead, domain, now) if host != made["host"]
+                    else outgoing.updates(changed, lead, domain, now))
+            conn.execute(outbox.insert(), told + outgoing.reminder(changed, lead, domain, now)
                          + booking_event(sales, BOOKING_MOVED, changed, now))
     except IntegrityError as exc:
         raise SlotTaken() from exc

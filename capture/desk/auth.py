@@ -24,6 +24,7 @@ from capture.schema.team import SELLING, Member
 from capture.core.tokens import TokenError, read_sign_in
 from capture.core import link_forms
 from capture.context import current
+from capture.desk import errors
 
 # Where a sign-in may send someone back to: a desk page, nothing from elsewhere.
 RETURN_PATH = re.compile(r"/desk/(?:leads/[A-Za-z0-9_-]{1,40}|report|spam)?")  # used with fullmatch
@@ -142,9 +143,8 @@ def rotate_csrf_secret() -> None:
 
 def _too_many(error):
     """The limit's answer as a desk page (Flask-Limiter adds Retry-After to it)."""
-    return render_template("desk/message.html", title="Too many sign-in requests",
-                           message="Your network has asked for too many sign-in links. Please use a link "
-                                   "you have already been sent, or try again in an hour."), 429
+    return errors.page("Too many sign-in requests", "Your network has asked for too many sign-in links. "
+                       "Please use a link you have already been sent, or try again in an hour.", 429)
 
 
 def show_link(token: str):
@@ -186,5 +186,4 @@ def sign_out():
 
 
 def _link_problem(message: str, status: int):
-    return render_template("desk/message.html", title="This link cannot be used",
-                           message=message, sign_in=True), status
+    return errors.page("This link cannot be used", message, status, sign_in=True)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def message_page(problem: Problem) -> str:
     """The problem's title and message on a desk page."""
-    return render_template(TEMPLATE, title=problem.title, message=problem.message)
+    return render_template(TEMPLATE, title=problem.title, message=problem.message, **problem.context)
 
 
 def bare_message_page(problem: Problem) -> str:
@@ -33,9 +33,10 @@ def bare_message_page(problem: Problem) -> str:
     return current_app.jinja_env.get_template(TEMPLATE).render(title=problem.title, message=problem.message)
 
 
-def page(title: str, message: str, status: int, headers: dict | None = None, bare: bool = False) -> Response:
+def page(title: str, message: str, status: int, headers: dict | None = None, bare: bool = False,
+         **context) -> Response:
     """A message page with `status`: always HTML, the desk's pages are read by people."""
-    problem = Problem(status, message, title=title, headers=headers)
+    problem = Problem(status, message, title=title, headers=headers, **context)
     return render(problem, bare_message_page if bare else message_page, negotiate=False)
 
 

@@ -231,11 +231,6 @@ def owner_for(sales: Sales, form: Form, values: dict) -> str | Turn:
 
 # --- the response clock --------------------------------------------------------
 
-def _scalar(engine: Engine, query):
-    with engine.connect() as conn:
-        return conn.execute(query).scalar()
-
-
 def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dict:
     """Speed to lead: received to first contact (or to now, if still waiting), wall and working time."""
     end = lead.get("first_contact_at") or now or utcnow()

@@ -101,7 +101,8 @@ def test_3_mistakes_are_shown_in_place_and_a_double_click_sends_once(site_stack,
     name.fill(prospect.name)
     email.fill(prospect.email)
     posts = []
-    page.on("request", lambda req: posts.append(req.url) if req.method == "POST" and "/api/forms/" in req.url else None)
+    page.on("request", lambda req: posts.append(req.url)
+            if req.method == "POST" and "/api/forms/" in req.url else None)
     submit.dblclick()
 
     expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")

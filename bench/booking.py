@@ -83,7 +83,7 @@ LATENCY_THREADS = 8
 CHUNK = 25  # one thread's requests of one kind in a row, between readings of the workers' CPU time
 NEARLY_FULL = 0.10  # a round ends when at most this share of the empty calendar's slots is free
 TRIES = 3
-LOCK_KEY = 872412  # capture/appointments.py's advisory lock
+LOCK_KEY = 872412  # capture/booking/appointments.py's advisory lock
 APP_NAME = f"bench_booking_{uuid.uuid4().hex[:8]}"  # the app's connections, for the lock sampler
 
 

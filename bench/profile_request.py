@@ -39,7 +39,7 @@ STAGES = (
     ("reading the body", ("parse_body (api.py",)),
     ("the 201 answer", ("received (api.py",)),
     ("CORS and Vary headers", ("cors_headers (api.py",)),
-    ("the view (rest)", ("submit (api.py", "handler (bare_app.py")),
+    ("the view (rest)", ("submit (api.py", "submit (bare_app.py")),
     ("Flask request/response", ("wsgi_app (app.py",)),
     ("gunicorn: HTTP and socket", ("handle (sync.py",)),
 )

@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sqlalchemy import func, select  # noqa: E402
 
 from capture import create_app
+from capture import context
 from capture.reports import report
 from capture.core import sitepaths
 from capture.db.models import daily_salts, daily_visitors, leads, page_views  # noqa: E402
@@ -109,7 +110,7 @@ def pages(client) -> dict[str, tuple[float, int]]:
 
 def part_one(url: str, folder: str, junk: int, before: bool) -> dict:
     app = make_app(url, folder)
-    engine = app.extensions["capture"].engine
+    engine = context.of(app).engine
     now = datetime.now(timezone.utc)
     today = now.astimezone(TZ).date()
     rng = random.Random(7)
@@ -158,7 +159,7 @@ def part_two(url: str, folder: str, beacons: int) -> dict:
     for name, settings in (("before: no list, no allowance", {"views_new_limit": ""}),
                            ("after: page list + 300 new a day", {"site_paths": str(listed)})):
         app = make_app(url, folder, **settings)
-        engine = app.extensions["capture"].engine
+        engine = context.of(app).engine
         with engine.begin() as conn:  # each setting from scratch: no row, no salt, no visitor key
             for table in (page_views, daily_visitors, daily_salts):
                 conn.execute(table.delete())

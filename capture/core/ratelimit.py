@@ -6,7 +6,7 @@ CAPTURE_BOOKING_RATELIMIT, besides it, to the posts that book a time (counted
 by the submit view once it knows the post carries a slot); the desk's sign-in
 limits (desk/auth.py) are always on. An `Allowance` counts, in the same storage,
 what one address may add in a business day (the page-view counter's new
-visitors and rows, traffic.py).
+visitors and rows, traffic/counts.py).
 """
 import logging
 from dataclasses import dataclass

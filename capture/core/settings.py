@@ -40,7 +40,7 @@ DEFAULTS = {
     # More bookings than this in one hour is unusual for a studio of our size: the managers get one
     # email that hour (surge.py). 0 turns it off.
     "BOOKING_ALERT": "5",
-    # Page-view beacons (traffic.py), per IP: a person reads a page or two a minute; a fast
+    # Page-view beacons (traffic/beacons.py), per IP: a person reads a page or two a minute; a fast
     # reader who opens tabs does tens; a script filling the table is cut off.
     "VIEWS_RATELIMIT": "120 per minute",
     # What one IP may add to the counts in a day: new visitors and new counts rows (a new page,
@@ -99,7 +99,7 @@ class Retention:
     enquiries: timedelta  # after the last contact, for an enquiry that did not become work
     clients: timedelta  # after the last change, for a won lead
     messages: timedelta  # a sent message's recipient and error text
-    page_views: timedelta  # the daily visit counts (traffic.py): no personal data, kept for the report
+    page_views: timedelta  # the daily visit counts (traffic/counts.py): no personal data, kept for the report
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ After MkDocs has written the site, the build (capture/sitebuild.py) lists every 
 the output folder as `location.pathname` gives it (`/`, `/services/`, `/blog/archive/2026/`)
 into `site-paths.json` next to them. The service reads that list once at start
 (CAPTURE_SITE_PATHS, or the file in CAPTURE_SITE_DIR) and stores a page-view beacon only for
-a path on it (traffic.py): anyone can send a beacon for any path, and each made-up one would
+a path on it (traffic/beacons.py): anyone can send a beacon for any path, and each made-up one would
 be a new row of the view counts.
 
 Standard library only: the site build loads this file without Flask (sitebuild.sibling).

@@ -113,7 +113,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
 def reading(engine: Engine) -> Iterator[Connection]:
     """A Core connection in a read transaction: one snapshot, and writers never wait for it.
 
-    For reads that take a while (reports.py): on SQLite a deferred BEGIN instead of the write
+    For reads that take a while (reports/report.py): on SQLite a deferred BEGIN instead of the write
     lock every other transaction takes up front (in WAL mode a reader and the writer do not
     wait for each other), so a report never holds up a lead; on PostgreSQL REPEATABLE READ,
     so that every statement sees the same moment.

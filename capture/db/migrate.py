@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config() -> AlembicConfig:
-    """Alembic's configuration, pointing at capture/migrations."""
+    """Alembic's configuration, pointing at capture/db/migrations."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg

@@ -1,4 +1,4 @@
-"""The tables. Alembic migrations under capture/migrations/ create them.
+"""The tables. Alembic migrations under capture/db/migrations/ create them.
 
 Written as SQLAlchemy Core tables: the lead path uses statements built once
 (see store.py), which costs a fraction of the ORM's unit of work per request.
@@ -54,7 +54,7 @@ leads = Table(
     Column("consent_version", String(40)),
     Column("consent_at", UTCDateTime()),
     *(Column(name, Text) for name in ATTRIBUTION_FIELDS),
-    # The pipeline (pipeline.py): the current state; the events table holds its history.
+    # The pipeline (pipeline/stages.py): the current state; the events table holds its history.
     Column("owner", String(320)),
     Column("deal_value", BigInteger),  # in the currency's minor unit (pence), when won
     Column("lost_reason", String(40)),
@@ -62,14 +62,14 @@ leads = Table(
     Column("status_changed_at", UTCDateTime()),
     Column("respond_by", UTCDateTime()),  # the first-contact promise in working time, set on arrival
     Column("anonymised_at", UTCDateTime()),  # erasure or retention removed what identifies the person
-    # Report keys (reports.py), derived once on arrival (report_keys.attribution_keys) so that grouping
+    # Report keys (reports/report.py), derived once on arrival (report_keys.attribution_keys) so that grouping
     # needs no URL parsing in SQL: the path of landing_page / page_url, the referring host of
-    # first_referrer / referrer (as traffic.py keeps it: lower case, no port, none for our own site).
+    # first_referrer / referrer (as traffic/checks.py keeps it: lower case, no port, none for our own site).
     Column("first_page", String(300)),
     Column("last_page", String(300)),
     Column("first_referrer_host", String(253)),
     Column("last_referrer_host", String(253)),
-    # Working minutes from arrival to first contact, set with first_contact_at (pipeline.py).
+    # Working minutes from arrival to first contact, set with first_contact_at (pipeline/stages.py).
     Column("first_response_minutes", Integer),
     # The furthest open stage ever reached (pipeline.STAGES: 0 new … 4 won), kept when a lead is
     # lost or moved back, so the report's funnel counts a lead lost after a proposal as a proposal.
@@ -125,7 +125,7 @@ sign_outs = Table(
     Column("at", UTCDateTime(), nullable=False),
 )
 
-# Consultations booked (booking.py offers the slots, appointments.py books them). A cancelled
+# Consultations booked (booking/slots.py offers the slots, booking/appointments.py books them). A cancelled
 # booking stays as history; only a booked one holds its host's time.
 bookings = Table(
     "bookings", metadata,
@@ -171,7 +171,7 @@ Index("ix_outbox_confirmation_recipient", func.lower(outbox.c.recipient), outbox
       sqlite_where=outbox.c.kind == "confirm_visitor",
       postgresql_where=outbox.c.kind == "confirm_visitor")
 
-# --- visits (traffic.py) ------------------------------------------------------------
+# --- visits (traffic/) -----------------------------------------------------------------
 # Page views counted per day (the business time zone's day), page, referring site and campaign.
 # "None" is the empty string, not NULL, so the unique index that the counting upsert relies on
 # treats two "no referrer" rows as the same row on every database. No IP address, user agent or

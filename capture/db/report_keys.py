@@ -1,7 +1,7 @@
 """Report keys: the page paths and referring hosts of a lead's attribution, worked out once.
 
-The report (reports.py) groups leads by page and referring site and matches them to the page
-views traffic.py counts. The keys are worked out here, once per lead, so that no query parses
+The report (reports/report.py) groups leads by page and referring site and matches them to the page
+views traffic/counts.py counts. The keys are worked out here, once per lead, so that no query parses
 a URL. (The 0007 migration filled them for older leads with its own copy of these functions.)
 """
 from __future__ import annotations

@@ -91,7 +91,7 @@ def jobs(sales: Sales, kind: str, lead_id: str, subject: str, now: datetime,
 def lead_created(sales: Sales, lead: dict, now: datetime) -> list[dict]:
     """lead.created for a lead that reached the team: on arrival, or on release from the spam tray.
 
-    Its fixed id makes it once per lead: a release queues only what is missing (quarantine.py).
+    Its fixed id makes it once per lead: a release queues only what is missing (pipeline/tray.py).
     """
     if lead["spam"]:
         return []

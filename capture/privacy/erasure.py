@@ -199,7 +199,7 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
 
 
 def _forget_visits(conn: Connection, keep: Retention, now: datetime) -> dict:
-    """The backstop for traffic.py: a day's salt and visitor keys are normally deleted by the next
+    """The backstop for traffic/counts.py: a day's salt and visitor keys are normally deleted by the next
     day's first page view; on a day without one, they go here. Then counts older than kept."""
     salts = conn.execute(delete(daily_salts).where(daily_salts.c.expires_at <= now)).rowcount
     # Keys whose salt is gone match nobody any more; none is kept a moment longer than its salt.

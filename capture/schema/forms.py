@@ -71,7 +71,7 @@ class Route:
 
 @dataclass(frozen=True)
 class Booking:
-    """A form that books a consultation slot (booking.py): the slot replaces the fields asking for a time."""
+    """A form that books a consultation slot (booking/slots.py): the slot replaces the fields asking for a time."""
     slot_field: str
     replaces: tuple[str, ...] = ()
 

@@ -73,9 +73,9 @@ test-fast: $(STAMP)
 
 # The most date-sensitive tests once more, as if it were a Saturday evening (handbook/development.md,
 # "Time in tests").
-WEEKEND_TESTS := tests/test_openapi.py tests/test_digest.py tests/test_appointments.py tests/test_pipeline.py \
-                 tests/test_booking.py tests/test_worktime.py tests/test_forms.py \
-                 tests/test_validation.py
+WEEKEND_TESTS := tests/intake/test_openapi.py tests/reports/test_digest.py tests/booking/test_appointments.py \
+                 tests/pipeline/test_stages.py tests/booking/test_slots.py tests/schema/test_worktime.py \
+                 tests/schema/test_forms.py tests/schema/test_validation.py
 test-weekend: $(STAMP)
 	CAPTURE_TEST_NOW=2026-12-05T19:30:00+00:00 $(BIN)/python -m pytest -q $(WEEKEND_TESTS)
 

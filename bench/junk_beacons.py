@@ -51,7 +51,7 @@ from capture.db.models import daily_salts, daily_visitors, leads, page_views  # 
 from databases import private_database  # noqa: E402
 from report import PAGES, TZ, _copy, _executemany, _sqlite, lead_rows, timed  # noqa: E402
 from report import view_rows as report_view_rows  # noqa: E402
-from tests.test_desk import PRIYA, sign_in  # noqa: E402
+from tests.desk.test_desk import PRIYA, sign_in  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"
 DAYS = 60

@@ -167,7 +167,7 @@ def migrated_database_url(request, database_url) -> str:
 @pytest.fixture
 def settings(migrated_database_url, tmp_path) -> dict:
     """Test settings: real database, mail to a temporary folder, no rate limit."""
-    # The weekly digest is off: its messages would be in every test's outbox (tests/test_digest.py turns it on).
+    # The weekly digest is off: its messages would be in every test's outbox (tests/reports/test_digest.py turns it on).
     return {"database_url": migrated_database_url, "secret_key": TEST_SECRET, "ratelimit": "", "booking_ratelimit": "",
             "mail_url": f"file:{tmp_path / 'mail'}", "embedded_worker": "0", "digest": "0"}
 

@@ -33,7 +33,7 @@ def url_host(url: str | None) -> str | None:
     """The host of a URL as traffic.clean_referrer keeps it (lower case, no port, no final dot).
 
     `www.` stays, as it does in page_views.referrer_host, so the two match; None for no URL.
-    (tests/test_reports.py holds the two functions to the same answers.)
+    (tests/reports/test_report.py holds the two functions to the same answers.)
     """
     try:
         host = (urlsplit((url or "")[:REFERRER_SCAN].strip()).hostname or "").rstrip(".")

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-VERSIONS = Path(__file__).parent.parent / "capture" / "db" / "migrations" / "versions"
+from tests.conftest import ROOT
+
+VERSIONS = ROOT / "capture" / "db" / "migrations" / "versions"
 
 
 def imported_modules(path: Path) -> set[str]:

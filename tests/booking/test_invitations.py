@@ -26,7 +26,7 @@ from capture.core.clock import utcnow
 from capture.schema.consultation import Meeting
 from capture.delivery.worker import Worker
 from tests.conftest import need_service
-from tests.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)
+from tests.booking.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc

@@ -19,7 +19,8 @@ from capture.pipeline import stages
 from capture.traffic import counts
 from capture.reports import trends
 from capture.pipeline.stages import Change
-from test_desk import MAYA, PRIYA, TOM, sign_in
+
+from tests.desk.test_desk import MAYA, PRIYA, TOM, sign_in
 
 # Tuesday 3 November 2026, 10:00 in London (GMT): within working hours.
 ARRIVED = datetime(2026, 11, 3, 10, 0, tzinfo=timezone.utc)

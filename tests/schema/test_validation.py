@@ -5,7 +5,7 @@ import pytest
 
 from capture.schema.forms import ATTRIBUTION_FIELDS, load_schema, parse_schema
 from capture.schema.validation import clean_attribution, validate_submission
-from tests.test_forms import minimal
+from tests.schema.test_forms import minimal
 
 TODAY = date(2030, 6, 15)
 

@@ -78,7 +78,7 @@ def test_real_responses_match_the_description(make_app, api_spec, consultation):
 
 
 def test_each_form_has_its_own_path_whose_examples_are_a_valid_submission(api_spec, client):
-    """The examples are where API testing tools start (tests/test_openapi_fuzz.py): they must pass."""
+    """The examples are where API testing tools start (tests/intake/test_openapi_fuzz.py): they must pass."""
     schemas = api_spec["components"]["schemas"]
     for form_id in load_schema("forms.yml").forms:
         path = f"/api/forms/{form_id}"

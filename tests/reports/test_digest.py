@@ -1,4 +1,4 @@
-"""The weekly digest (capture/digest.py): once a week for any number of workers, the same numbers as the report."""
+"""The weekly digest (capture/reports/digest.py): once a week for any number of workers, the same numbers as the report."""
 from __future__ import annotations
 
 import email

@@ -11,7 +11,7 @@ from capture.core.clock import utcnow
 from capture.desk import auth
 from capture.db.models import outbox, sign_in_links
 from capture.core.tokens import SIGN_IN_LIFETIME
-from tests.test_desk import MAYA, TOM, csrf, link_for, sign_in, sign_in_mail
+from tests.desk.test_desk import MAYA, TOM, csrf, link_for, sign_in, sign_in_mail
 
 STRANGER_IP, TOMS_IP = "203.0.113.9", "198.51.100.7"
 

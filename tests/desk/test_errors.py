@@ -20,7 +20,7 @@ from capture.core import tokens
 from capture.db.engine import make_engine
 from capture.db.store import new_lead_id
 from tests.conftest import TEST_SECRET
-from tests.test_desk import CSRF, MAYA, csrf, post, sign_in
+from tests.desk.test_desk import CSRF, MAYA, csrf, post, sign_in
 
 UNREACHABLE_PG = "postgresql+psycopg://postgres@127.0.0.1:1/test?connect_timeout=2"
 

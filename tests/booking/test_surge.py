@@ -1,4 +1,4 @@
-"""Bookings at an unusual rate (capture/surge.py): one alert an hour to the managers, on both databases.
+"""Bookings at an unusual rate (capture/booking/surge.py): one alert an hour to the managers, on both databases.
 
 The clock is injected: the API, the outbox and the worker read the test's `now`.
 """
@@ -15,7 +15,7 @@ from capture.delivery import worker
 from capture.core.formatting import local_time
 from capture.db.models import outbox as outbox_table
 from tests.conftest import ROOT
-from tests.test_appointments import MAYA, ext, sent_mail, visitor
+from tests.booking.test_appointments import MAYA, ext, sent_mail, visitor
 
 ALERT = "booking_surge"
 

@@ -1,4 +1,4 @@
-"""Booking a consultation in the database (capture/appointments.py) and through the API and pages.
+"""Booking a consultation in the database (capture/booking/appointments.py) and through the API and pages.
 
 Real SQLite and PostgreSQL; the race for one slot runs through gunicorn with
 several workers; iCalendar attachments are parsed back with icalendar.
@@ -27,9 +27,9 @@ from capture.delivery.worker import Worker
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_sink import seven_bit_sink  # noqa: F401  (fixture)
-from tests.test_desk import CSRF
-from tests.test_mail import assert_seven_bit, invitation_part
-from tests.test_store import post_json, server_env
+from tests.desk.test_desk import CSRF
+from tests.delivery.test_mail import assert_seven_bit, invitation_part
+from tests.db.test_store import post_json, server_env
 
 MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"
 # Which slots are free depends on the day and hour: every test starts at the clock's Wednesday morning
@@ -501,7 +501,7 @@ def test_a_cancelled_consultation_shows_as_cancelled(make_app, one_host):
 
 
 def signed_in(app, client):
-    from tests.test_desk import sign_in
+    from tests.desk.test_desk import sign_in
     sign_in(app, client, MAYA)
     return client
 

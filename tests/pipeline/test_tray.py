@@ -20,7 +20,7 @@ from capture.pipeline.stages import Change
 from capture.db.store import get_lead
 from capture.delivery.worker import Worker
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
-from tests.test_desk import MAYA, PRIYA, TOM, csrf, sign_in
+from tests.desk.test_desk import MAYA, PRIYA, TOM, csrf, sign_in
 
 PITCH = ("Hello, we offer high quality backlinks from DA 50+ sites. Prices start from only $25 per link: "
          "https://links.example/a https://links.example/b https://bit.ly/x")

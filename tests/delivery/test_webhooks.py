@@ -1,4 +1,4 @@
-"""Outgoing webhooks (capture/webhooks.py) against a real receiver on loopback.
+"""Outgoing webhooks (capture/delivery/webhooks.py) against a real receiver on loopback.
 
 The receiver is an http.server in a thread that verifies every signature with
 the `standardwebhooks` package, fails the first delivery of some events with
@@ -45,9 +45,9 @@ from capture.db.store import get_lead
 from capture.delivery.worker import Worker, start_threads, stop_threads
 from capture.delivery.registry import Kind
 from tests.conftest import ROOT, need_service
-from tests.test_appointments import first_slots, visitor
-from tests.test_quarantine import PITCH
-from tests.test_worker import wait_until
+from tests.booking.test_appointments import first_slots, visitor
+from tests.pipeline.test_tray import PITCH
+from tests.delivery.test_worker import wait_until
 
 MAYA = "maya@fernleaf.example"
 ALL = ["lead.created", "lead.status_changed", "booking.created", "booking.cancelled"]

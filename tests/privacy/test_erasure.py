@@ -170,7 +170,7 @@ def test_the_privacy_page_states_the_periods_the_code_applies():
 
 def test_no_personal_data_in_any_log_line_of_a_whole_journey(make_app, consultation, caplog):
     """Submit, mail, remind, sign in, act from the email and the desk, erase, retain: scan every log line."""
-    from tests.test_desk import csrf, sign_in
+    from tests.desk.test_desk import csrf, sign_in
     from capture.core import tokens
     caplog.set_level("DEBUG")
     app = make_app()
@@ -218,7 +218,7 @@ def every_text_value(engine) -> list[tuple[str, str, str]]:
 
 def test_erasure_leaves_the_address_nowhere(make_app, consultation, tmp_path):
     """Every table and column, after a life with a booking, a move, reminders and mail sent."""
-    from tests.test_appointments import first_slots
+    from tests.booking.test_appointments import first_slots
     from capture.booking import appointments
     app = make_app()
     client = app.test_client()

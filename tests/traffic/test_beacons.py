@@ -22,8 +22,8 @@ from capture.core.setting_checks import ConfigError
 from capture.core.settings import load_settings
 from capture.db.models import daily_salts, daily_visitors, page_views
 from tests.conftest import REDIS_URL, ROOT, TEST_SECRET
-from tests.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture
-from tests.test_openapi import check
+from tests.core.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture
+from tests.intake.test_openapi import check
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "

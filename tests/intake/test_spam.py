@@ -1,6 +1,6 @@
-"""The spam verdict (capture/spam.py): each signal, the thresholds, and a corpus of real-looking posts.
+"""The spam verdict (capture/intake/spam.py): each signal, the thresholds, and a corpus of real-looking posts.
 
-The corpus (tests/spam_corpus.yml) goes through the real API and database, so
+The corpus (tests/intake/spam_corpus.yml) goes through the real API and database, so
 the repeated-message signal is the one production uses. A false positive
 costs a customer: no genuine submission may be `spam`.
 """
@@ -21,7 +21,7 @@ from tests.conftest import BUSINESS_TZ, ROOT, working_day
 
 SCHEMA = load_schema(ROOT / "forms.yml")
 CONTACT = SCHEMA.forms["contact"]
-CORPUS = yaml.safe_load((ROOT / "tests" / "spam_corpus.yml").read_text())
+CORPUS = yaml.safe_load((ROOT / "tests" / "intake" / "spam_corpus.yml").read_text())
 
 
 def message(text: str, **values) -> dict:

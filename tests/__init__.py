@@ -1,0 +1,1 @@
+"""The tests: tests/<package>/ mirrors capture/<package>/; whole-product checks sit at the top."""

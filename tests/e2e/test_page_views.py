@@ -1,7 +1,7 @@
 """Counting visits in a real browser: one beacon per page view, no cookie, no other host.
 
 The browser presents an ordinary desktop user agent: a headless one is on the
-crawler list (capture/traffic.py) and, rightly, not counted.
+crawler list (capture/traffic/checks.py) and, rightly, not counted.
 """
 from __future__ import annotations
 

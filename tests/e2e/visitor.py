@@ -92,7 +92,7 @@ def fill(form, prospect: Prospect, skip: tuple = ()) -> None:
 def take_a_human_time(page) -> None:
     """Let the page be open as long as a person takes to fill it in.
 
-    The spam filter (capture/spam.py) counts a form sent within seconds of the
+    The spam filter (capture/intake/spam.py) counts a form sent within seconds of the
     page loading as a bot's hint; Playwright fills one in a few milliseconds.
     """
     page.wait_for_timeout(max(0, HUMAN_MS - page.evaluate("performance.now()")))

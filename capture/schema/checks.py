@@ -58,3 +58,14 @@ def minutes(value, where: str, allow_zero: bool = False) -> timedelta:
     if amount % timedelta(minutes=1):
         raise ValueError(f"{where}: '{value}' must be whole minutes")
     return amount
+
+
+def choices(raw, where: str, allowed: tuple[str, ...], noun: str) -> list[str]:
+    """A list of `allowed` values (one may be written on its own); ValueError naming a bad one."""
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list):
+        raise ValueError(f"{where}: expected a list of {noun}s ({', '.join(allowed)})")
+    for value in values:
+        if value not in allowed:
+            raise ValueError(f"{where}: unknown {noun} '{value}' (use {', '.join(allowed)})")
+    return values

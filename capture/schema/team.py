@@ -37,14 +37,7 @@ def _parse_member(raw, where: str) -> Member:
     name = raw["name"]
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{where}.name: expected the member's name")
-    roles = raw["roles"]
-    if isinstance(roles, str):
-        roles = [roles]
-    if not isinstance(roles, list):
-        raise ValueError(f"{where}.roles: expected a list of roles ({', '.join(ROLES)})")
-    for role in roles:
-        if role not in ROLES:
-            raise ValueError(f"{where}.roles: unknown role '{role}' (use {', '.join(ROLES)})")
+    roles = checks.choices(raw["roles"], f"{where}.roles", ROLES, "role")
     return Member(name=name.strip(), email=checks.email(raw["email"], f"{where}.email"),
                   roles=frozenset(roles))
 

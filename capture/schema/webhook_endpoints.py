@@ -48,14 +48,7 @@ def _parse_endpoint(raw, where: str) -> Endpoint:
     if not isinstance(name, str) or not ENDPOINT_NAME_RE.match(name):
         raise ValueError(f"{where}.name: '{name}' must be lower-case letters, digits and '_' "
                          "(it names the secret's variable, CAPTURE_WEBHOOK_SECRET_NAME)")
-    events = raw["events"]
-    if isinstance(events, str):
-        events = [events]
-    if not isinstance(events, list):
-        raise ValueError(f"{where}.events: expected a list of events ({', '.join(WEBHOOK_EVENTS)})")
-    for event in events:
-        if event not in WEBHOOK_EVENTS:
-            raise ValueError(f"{where}.events: unknown event '{event}' (use {', '.join(WEBHOOK_EVENTS)})")
+    events = checks.choices(raw["events"], f"{where}.events", WEBHOOK_EVENTS, "event")
     if len(set(events)) != len(events):
         raise ValueError(f"{where}.events: an event is listed twice")
     return Endpoint(name=name, url=_webhook_url(raw["url"], f"{where}.url"), events=frozenset(events))

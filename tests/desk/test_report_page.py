@@ -10,47 +10,21 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from capture.reports import charts
-from capture.pipeline import stages
 from capture.traffic import counts
 from capture.reports import trends
 from capture.pipeline.stages import Change
 
 from tests.desk.test_desk import MAYA, PRIYA, TOM, sign_in
+# The same history helpers as the report's own tests, from Tuesday 3 November 2026, 10:00 GMT.
+from tests.reports.test_report import ARRIVED, clock, ext, lead, move  # noqa: F401  (clock: fixture)
 
-# Tuesday 3 November 2026, 10:00 in London (GMT): within working hours.
-ARRIVED = datetime(2026, 11, 3, 10, 0, tzinfo=timezone.utc)
 PERIOD = "since=2026-11-02&until=2026-11-15"  # two weeks, Monday to Sunday
 SVG = re.compile(r"<svg\b.*?</svg>", re.S)
-
-
-def ext(app):
-    return app.extensions["capture"]
-
-
-@pytest.fixture
-def clock(clock):
-    """The shared clock (tests/conftest.py) from ARRIVED; clock(moment) sets it."""
-    clock.set(ARRIVED)
-    return clock.set
-
-
-def lead(client, consultation, n: int, **fields) -> str:
-    body = {**consultation, "email": f"visitor{n}@example.com", "message": f"We need a new site ({n}).",
-            "time_on_form": "60000", **fields}
-    response = client.post("/api/forms/consultation", json=body)
-    assert response.status_code == 201, response.json
-    return response.json["id"]
-
-
-def move(app, lead_id: str, after_minutes: int, *changes: Change) -> None:
-    for i, change in enumerate(changes):
-        stages.change_status(ext(app).engine, ext(app).sales, lead_id, change, MAYA,
-                               now=ARRIVED + timedelta(minutes=after_minutes + i))
 
 
 def views(app, n: int, ip_prefix: str, path: str, at: datetime = ARRIVED, **utm) -> None:

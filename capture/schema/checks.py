@@ -69,3 +69,15 @@ def choices(raw, where: str, allowed: tuple[str, ...], noun: str) -> list[str]:
         if value not in allowed:
             raise ValueError(f"{where}: unknown {noun} '{value}' (use {', '.join(allowed)})")
     return values
+
+
+def parsed_list(raw, section: str, expected: str, parse, key: str) -> tuple:
+    """Each item of the list `section` as `parse(item, where)` makes it, none listed twice by `key`."""
+    if not isinstance(raw, list):
+        raise ValueError(f"{section}: expected a list of {expected}")
+    found = tuple(parse(item, f"{section}[{i}]") for i, item in enumerate(raw))
+    keys = [getattr(item, key) for item in found]
+    for i, value in enumerate(keys):
+        if value in keys[:i]:
+            raise ValueError(f"{section}[{i}].{key}: '{value}' is listed twice")
+    return found

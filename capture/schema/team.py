@@ -20,13 +20,7 @@ class Member:
 
 def parse_team(raw) -> tuple[Member, ...]:
     """The team list: each member once, and someone who can own a lead."""
-    if not isinstance(raw, list):
-        raise ValueError("team: expected a list of members with name, email and roles")
-    team = tuple(_parse_member(item, f"team[{i}]") for i, item in enumerate(raw))
-    emails = [m.email for m in team]
-    for i, email in enumerate(emails):
-        if email in emails[:i]:
-            raise ValueError(f"team[{i}].email: '{email}' is listed twice")
+    team = checks.parsed_list(raw, "team", "members with name, email and roles", _parse_member, "email")
     if not any(m.roles & SELLING for m in team):
         raise ValueError("team: needs at least one member with the role sales or manager")
     return team

@@ -32,14 +32,7 @@ def parse_webhooks(raw) -> tuple[Endpoint, ...]:
     """The webhook endpoints: each with a unique name, an https URL and the events it wants."""
     if raw is None:
         return ()
-    if not isinstance(raw, list):
-        raise ValueError("webhooks: expected a list of endpoints with name, url and events")
-    found = tuple(_parse_endpoint(item, f"webhooks[{i}]") for i, item in enumerate(raw))
-    names = [e.name for e in found]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ValueError(f"webhooks[{i}].name: '{name}' is listed twice")
-    return found
+    return checks.parsed_list(raw, "webhooks", "endpoints with name, url and events", _parse_endpoint, "name")
 
 
 def _parse_endpoint(raw, where: str) -> Endpoint:

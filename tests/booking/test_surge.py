@@ -4,13 +4,11 @@ The clock is injected: the API, the outbox and the worker read the test's `now`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from capture.intake import api
-from capture.delivery import outbox
 from capture.delivery import worker
 from capture.core.formatting import local_time
 from capture.db.models import outbox as outbox_table
@@ -20,29 +18,17 @@ from tests.booking.test_appointments import MAYA, ext, sent_mail, visitor
 ALERT = "booking_surge"
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    # Three days from now at five past an hour, so a burst of minutes stays in one clock hour
-    # (the slots are then asked for from that day, whichever weekday it is).
-    start = (datetime.now(timezone.utc) + timedelta(days=3)).replace(minute=5, second=0, microsecond=0)
-    found = Clock(start)
-    for module in (api, outbox, worker):
-        monkeypatch.setattr(module, "utcnow", found)
-    return found
+def clock(clock):
+    """The shared clock (tests/conftest.py) at five past an hour of its working Wednesday, so a burst
+    of minutes stays in one clock hour; the API, the outbox and the worker all read it."""
+    clock.set(clock.moment.replace(minute=5, second=0, microsecond=0))
+    return clock
 
 
-def slots(client, clock: Clock) -> list[str]:
-    response = client.get(f"/api/slots?form=consultation&from={clock.now.date()}&days=14")
+def slots(client, clock) -> list[str]:
+    # From the next day: however far a test moves the clock within today, these stay bookable.
+    response = client.get(f"/api/slots?form=consultation&from={(clock.moment + timedelta(days=1)).date()}&days=14")
     return [s["start"] for s in response.json["slots"]]
 
 
@@ -52,23 +38,23 @@ def alerts(app) -> list[dict]:
             select(outbox_table).where(outbox_table.c.kind == ALERT).order_by(outbox_table.c.id)).mappings()]
 
 
-def burst(app, clock: Clock, numbers, times: list[str]) -> None:
+def burst(app, clock, numbers, times: list[str]) -> None:
     client = app.test_client()
     for n in numbers:
-        clock.now += timedelta(minutes=1)
+        clock.moment += timedelta(minutes=1)
         assert client.post("/api/forms/consultation", json=visitor(n, times[n])).status_code == 201
 
 
 def test_a_burst_alerts_the_managers_once_an_hour_and_the_worker_renders_it(make_app, clock, tmp_path):
     app = make_app(booking_alert="5")
     times = slots(app.test_client(), clock)
-    first_made = clock.now + timedelta(minutes=1)
+    first_made = clock.moment + timedelta(minutes=1)
     burst(app, clock, range(5), times)
     assert alerts(app) == []  # five in an hour is not unusual
     burst(app, clock, range(5, 9), times)  # the sixth raises it; the next three do not again
     [alert] = alerts(app)
     assert (alert["recipient"], alert["lead_id"], alert["status"]) == (MAYA, None, "pending")
-    assert alert["message_id"] == f"<surge.{clock.now:%Y-%m-%dT%H}.maya.at.fernleaf.example@fernleaf.example>"
+    assert alert["message_id"] == f"<surge.{clock.moment:%Y-%m-%dT%H}.maya.at.fernleaf.example@fernleaf.example>"
 
     worker.Worker(ext(app)).run_once()
     [message] = [m for m in sent_mail(tmp_path) if str(m["Subject"]).startswith("Unusual booking rate")]
@@ -85,17 +71,17 @@ def test_a_burst_alerts_the_managers_once_an_hour_and_the_worker_renders_it(make
         assert f"v{n}@example.com" not in text + html and f"Visitor {n}" not in text + html
 
     # Still unusual in the next clock hour: one more alert, for that hour.
-    clock.now = clock.now.replace(minute=0) + timedelta(hours=1, minutes=2)
+    clock.moment = clock.moment.replace(minute=0) + timedelta(hours=1, minutes=2)
     burst(app, clock, [9], times)
     assert [a["message_id"].split(".")[1] for a in alerts(app)] == [
-        f"{clock.now - timedelta(hours=1):%Y-%m-%dT%H}", f"{clock.now:%Y-%m-%dT%H}"]
+        f"{clock.moment - timedelta(hours=1):%Y-%m-%dT%H}", f"{clock.moment:%Y-%m-%dT%H}"]
 
 
 def test_bookings_spread_over_hours_raise_no_alert_and_zero_turns_it_off(make_app, clock):
     spread, off = make_app(booking_alert="2"), make_app(booking_alert="0")
     times = slots(spread.test_client(), clock)
     for n in range(6):
-        clock.now += timedelta(minutes=31)  # one every 32 minutes: never more than two in an hour
+        clock.moment += timedelta(minutes=31)  # one every 32 minutes: never more than two in an hour
         burst(spread, clock, [n], times)
     assert alerts(spread) == []
     burst(off, clock, range(6, 12), times)

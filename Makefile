@@ -66,10 +66,10 @@ $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
 test: $(STAMP) $(if $(NPM),$(E2E_NODE))
 	$(BIN)/python -m pytest
 
-# The quick loop while coding: no site builds, no browsers, nothing marked slow (over about 3 s).
-# `make test` still runs everything.
+# The quick loop while coding (under a minute on two cores): SQLite only, no site builds, no
+# browsers, nothing marked slow (over about 3 s), on every core. `make test` still runs everything.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not site and not e2e and not slow"
+	$(BIN)/python -m pytest -q -n auto -m "not site and not e2e and not slow and not postgres"
 
 # The most date-sensitive tests once more, as if it were a Saturday evening (handbook/development.md,
 # "Time in tests").

@@ -2,7 +2,8 @@
 
 Only capture/booking/ writes the bookings table, so every booking that ends
 tells the calendars and the webhooks; only capture/pipeline/ writes a lead's
-row and its events (status, owner, notes, the spam mark). The scan finds
+row and its events (status, owner, notes, the spam mark); only capture/delivery/
+changes a job once it is queued. The scan finds
 SQLAlchemy writes (`update(bookings)`, `bookings.insert()`, `delete(leads)`…)
 and raw SQL naming the table; the behaviour tests check what the owner does
 for each caller.
@@ -46,26 +47,27 @@ def _name(node) -> str:
     return node.attr if isinstance(node, ast.Attribute) else ""
 
 
-def _is_write(call: ast.Call, table: str) -> bool:
+def _is_write(call: ast.Call, table: str, verbs: tuple[str, ...]) -> bool:
     func = _name(call.func)
-    if isinstance(call.func, ast.Attribute) and func in VERBS and _name(call.func.value) == table:
+    if isinstance(call.func, ast.Attribute) and func in verbs and _name(call.func.value) == table:
         return True  # bookings.update(), models.bookings.insert()
     # update(bookings), sqlite_insert(bookings), _insert(conn, bookings)…
-    return any(verb in func.lower() for verb in VERBS) and any(_name(arg) == table for arg in call.args)
+    return any(verb in func.lower() for verb in verbs) and any(_name(arg) == table for arg in call.args)
 
 
-def _raw_sql(table: str) -> re.Pattern:
-    return re.compile(rf"\b(update|insert\s+into|delete\s+from)\s+\"?{table}\b", re.IGNORECASE)
+def _raw_sql(verbs: tuple[str, ...], table: str) -> re.Pattern:
+    sql = {"update": "update", "insert": r"insert\s+into", "delete": r"delete\s+from"}
+    return re.compile(rf"\b({'|'.join(sql[v] for v in verbs)})\s+\"?{table}\b", re.IGNORECASE)
 
 
-def writers_in(source: str, table: str, path: str = "<test>") -> set[tuple[str, str]]:
-    """(path, function) of every write to `table` in this module's source."""
-    found, raw = set(), _raw_sql(table)
+def writers_in(source: str, table: str, path: str = "<test>", verbs: tuple[str, ...] = VERBS) -> set[tuple[str, str]]:
+    """(path, function) of every write (by `verbs`) to `table` in this module's source."""
+    found, raw = set(), _raw_sql(verbs, table)
 
     def visit(node, where: str) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             where = node.name
-        if isinstance(node, ast.Call) and _is_write(node, table):
+        if isinstance(node, ast.Call) and _is_write(node, table, verbs):
             found.add((path, where))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and raw.search(node.value):
             found.add((path, where))
@@ -76,13 +78,13 @@ def writers_in(source: str, table: str, path: str = "<test>") -> set[tuple[str, 
     return found
 
 
-def writers(table: str) -> set[tuple[str, str]]:
+def writers(table: str, verbs: tuple[str, ...] = VERBS) -> set[tuple[str, str]]:
     """Every (module, function) in capture/ that writes `table`; migrations (which own the schema) aside."""
     found = set()
     for path in sorted(CAPTURE.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
         if not rel.startswith("capture/db/migrations/"):
-            found |= writers_in(path.read_text(encoding="utf-8"), table, rel)
+            found |= writers_in(path.read_text(encoding="utf-8"), table, rel, verbs)
     return found
 
 
@@ -119,6 +121,15 @@ def test_only_the_pipeline_writes_a_lead_and_its_events(table):
     assert any(path.startswith("capture/pipeline/") for path, _ in found)
     outside = {where for where in found if not where[0].startswith("capture/pipeline/")}
     assert outside - LEAD_WRITERS == set()
+
+
+def test_only_delivery_changes_a_queued_job():
+    # Any capability queues jobs (an insert in its own transaction); holding one back, sending it
+    # again, readdressing or forgetting it is delivery's (delivery/amend.py), as the worker's outcomes are.
+    found = writers("outbox", verbs=("update", "delete"))
+    assert ("capture/delivery/amend.py", "drop_waiting") in found
+    assert {where for where in found if not where[0].startswith("capture/delivery/")} == set()
+    assert writers_in("def f():\n    conn.execute(outbox.insert(), jobs)\n", "outbox", verbs=("update", "delete")) == set()
 
 
 # --- what the owner does, whoever calls it ----------------------------------------------

@@ -53,6 +53,7 @@ from capture.delivery.webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKIN
 from capture.pipeline import consultations
 from capture.pipeline.stages import NoSuchLead, PipelineError
 from capture.schema.sales import Sales
+from capture.delivery.status import JobStatus
 
 # What callers read here too: one module to ask about bookings.
 __all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
@@ -205,7 +206,7 @@ def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain
     from the notification, or the visitor does.
     """
     told = conn.execute(select(outbox.c.id).where(
-        outbox.c.lead_id == lead["id"], outbox.c.status == "sent",
+        outbox.c.lead_id == lead["id"], outbox.c.status == JobStatus.SENT,
         func.lower(outbox.c.recipient) == str(lead.get("email") or "").lower())).first() is not None
     ended = conn.execute(select(bookings).where(bookings.c.lead_id == lead["id"], bookings.c.status == CANCELLED,
                                                 bookings.c.starts_at > now)).mappings().all()

@@ -8,6 +8,7 @@ from capture.context import current
 from capture.delivery import outbox, webhooks
 from capture.cli.terminal import echo
 from capture.delivery.registry import Kind
+from capture.delivery.status import JobStatus
 
 outbox_cli = AppGroup("outbox", help="Look at and retry outgoing mail.")
 
@@ -25,10 +26,10 @@ def outbox_list(status: str, limit: int):
     """
     jobs = outbox.list_jobs(current().engine, None if status == "all" else status, limit)
     for job in jobs:
-        due = job["sent_at"] if job["status"] == "sent" else job["available_at"]
+        due = job["sent_at"] if job["status"] == JobStatus.SENT else job["available_at"]
         echo(f"{job['id']:>6}  {job['status']:<7} {job['kind']:<15} tries={job['attempts']:<3} "
                    f"{due:%Y-%m-%d %H:%M:%S}  lead {job['lead_id']}  to {_recipient(job)}")
-        if job["last_error"] and job["status"] != "sent":
+        if job["last_error"] and job["status"] != JobStatus.SENT:
             echo(f"        last error: {job['last_error'][:200]}")
     if not jobs:
         echo("No messages.")

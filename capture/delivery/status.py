@@ -14,3 +14,4 @@ class JobStatus(StrEnum):
 
 
 WAITING = (JobStatus.PENDING, JobStatus.SENDING)
+FINISHED = (JobStatus.SENT, JobStatus.DEAD, JobStatus.DROPPED)

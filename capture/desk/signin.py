@@ -28,6 +28,7 @@ from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register
 from capture.core import tokens
 from capture.core import urls
+from capture.delivery.status import JobStatus
 
 # At most this many unused, unexpired links per address: past it no more mail (the page says the same),
 # and the links already in that inbox still work. One requester may ask 5 times an hour (desk/auth.py),
@@ -54,7 +55,7 @@ def request_link(engine: Engine, sales: Sales, email: str, domain: str, now: dat
         message = job(None, Kind.SIGN_IN, address if mailed else ERASED, f"<sign-in.{link_id}@{domain}>", now,
                       ref=link_id)
         if not mailed:
-            message.update(status="dropped", last_error="not sent: not on the team, or "
+            message.update(status=JobStatus.DROPPED, last_error="not sent: not on the team, or "
                                                         f"{LIVE_LINKS} links to the address are live")
         conn.execute(outbox.insert(), message)
     wake_workers()

@@ -26,6 +26,7 @@ from capture.db.engine import writing
 from capture.db.store import LEAD_ID, Turn
 from capture.pipeline.statuses import STAGES, STATUSES, LeadStatus
 from capture.delivery.webhooks import status_changed
+from capture.delivery import amend
 
 SYSTEM = "system"
 NOTE_MAX = 5000
@@ -166,9 +167,7 @@ def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
         if lead["owner"] == member.email:
             return None
         conn.execute(update(leads).where(leads.c.id == lead_id).values(owner=member.email))
-        # The reminder not yet sent goes to whoever owns the lead now.
-        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.kind == Kind.REMIND_OWNER,
-                                          outbox.c.status == "pending").values(recipient=member.email))
+        amend.readdress_reminder(conn, lead_id, member.email)
         event = event_row(lead_id, now or utcnow(), actor, "assign", owner=member.email,
                        note=f"from {lead['owner'] or 'nobody'}")
         conn.execute(events.insert(), event)

@@ -17,12 +17,13 @@ from sqlalchemy import select, update
 
 from capture.booking.appointments import after_release, cancel_upcoming
 from capture.core.clock import utcnow
-from capture.db.models import events, leads, outbox
+from capture.db.models import events, leads
 from capture.db.engine import writing
 from capture.delivery.leads import HELD_REASON
 from capture.delivery.outbox import wake_workers
 from capture.pipeline.arrival import Arrival
 from capture.pipeline.stages import PipelineError, event_row, locked
+from capture.delivery import amend
 
 HELD = f"not sent: {HELD_REASON}"  # last_error of a message a "Spam" decision held back (delivery/leads.py too)
 RELEASED, MARKED = "released", "spam"  # event kinds
@@ -43,7 +44,7 @@ def release(capture, lead_id: str, actor: str, now: datetime | None = None) -> d
         conn.execute(update(leads).where(leads.c.id == lead_id).values(**changes))
         row = {**lead, **changes}
         wanted = arrival.jobs(row) + after_release(conn, capture.sales, row, actor, capture.mail_domain, now)
-        _queue_missing(conn, lead_id, wanted, now)
+        amend.queue_again(conn, lead_id, wanted, HELD)
         event = event_row(lead_id, now, actor, RELEASED, owner=changes["owner"],
                           note="not spam: released from the spam tray")
         conn.execute(events.insert(), event)
@@ -58,8 +59,7 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
         lead = _locked(conn, lead_id)
         if lead["spam"]:
             return None
-        conn.execute(update(outbox).where(outbox.c.lead_id == lead_id, outbox.c.status == "pending")
-                     .values(status="dropped", last_error=HELD))
+        amend.drop_waiting(conn, lead_id, HELD)
         # A bot's booking holds no host's time: cancelled through the booking module, so the host's
         # calendar and the webhooks hear of it (a release does not restore it: the visitor rebooks).
         cancel_upcoming(conn, capture.sales, lead_id, actor, capture.mail_domain, now,
@@ -72,19 +72,3 @@ def hold(capture, lead_id: str, actor: str, now: datetime | None = None) -> dict
 
 def _locked(conn, lead_id: str) -> dict:
     return locked(conn, select(leads).where(leads.c.id == lead_id), lead_id)
-
-
-def _queue_missing(conn, lead_id: str, wanted: list[dict], now: datetime) -> None:
-    """Insert the jobs not written yet; send again those a "Spam" decision held back."""
-    existing = {row.message_id: row.status == "dropped" and row.last_error == HELD
-                for row in conn.execute(select(outbox.c.message_id, outbox.c.status, outbox.c.last_error)
-                                        .where(outbox.c.lead_id == lead_id))}
-    new = [job for job in wanted if job["message_id"] not in existing]
-    if new:
-        conn.execute(outbox.insert(), new)
-    for job in wanted:
-        if existing.get(job["message_id"]):
-            conn.execute(update(outbox).where(outbox.c.message_id == job["message_id"]).values(
-                status="pending", last_error=None, recipient=job["recipient"],
-                available_at=job["available_at"], scheduled_for=job["scheduled_for"]))
-

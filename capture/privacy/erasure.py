@@ -36,13 +36,14 @@ from capture.delivery.webhooks import lead_erased
 from capture.delivery.registry import Kind, register_chore, register_periodic
 from capture.delivery.outbox import ensure_daily
 from capture.context import Capture
+from capture.delivery import amend
+from capture.delivery.status import FINISHED, WAITING
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
 PERSONAL = ("name", "email", "phone", "company", "body_hash")
 # Attribution URLs keep scheme, host and path: a query can carry anything (?email=…).
 URL_COLUMNS = ("page_url", "referrer", "landing_page", "first_referrer")
 ERASED = "erased"  # what an address becomes (the column must hold something)
-WAITING = ("pending", "sending")
 # What the retention run reports about leads (privacy_log's count); the rest is about messages and visits.
 LEAD_COUNTS = ("spam_deleted", "enquiries_anonymised", "clients_anonymised")
 # What anonymising a lead reads of it.
@@ -72,19 +73,17 @@ def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime, sale
         # A message not sent yet would now say nothing: it is not sent at all. Except a calendar
         # update to a host (their calendar must lose the meeting) and the webhooks, whose sending
         # decides what may still be told (webhooks.AFTER_ERASURE).
-        to_host = and_(outbox.c.kind == "booking_update",
+        to_host = and_(outbox.c.kind == Kind.BOOKING_UPDATE,
                        func.lower(outbox.c.recipient) != (row.email or "").lower())
-        conn.execute(update(outbox).where(outbox.c.lead_id == row.id, outbox.c.status.in_(WAITING),
-                                          outbox.c.kind != "webhook", ~to_host)
-                     .values(status="dropped", last_error="not sent: the lead was erased"))
+        amend.drop_waiting(conn, row.id, "not sent: the lead was erased", waiting=WAITING,
+                           spare=or_(outbox.c.kind == Kind.WEBHOOK, to_host))
         conn.execute(update(leads).where(leads.c.id == row.id).values(
             **dict.fromkeys(PERSONAL), data=kept_answers(schema, row.form_id, row.data or {}),
             anonymised_at=now, **{c: without_query(getattr(row, c)) for c in URL_COLUMNS}))
-        theirs = outbox.c.kind == "confirm_visitor"
+        theirs = outbox.c.kind == Kind.CONFIRM_VISITOR
         if row.email:  # booking updates and reminders too: whatever went to their address
             theirs = or_(theirs, func.lower(outbox.c.recipient) == row.email.lower())
-        conn.execute(update(outbox).where(outbox.c.lead_id == row.id, theirs)
-                     .values(recipient=ERASED, last_error=None))
+        amend.forget_recipients(conn, and_(outbox.c.lead_id == row.id, theirs), ERASED)
         erased_news = lead_erased(sales, row.id, now) if sales is not None else []
         if erased_news:
             conn.execute(outbox.insert(), erased_news)
@@ -176,7 +175,7 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
             leads.c.spam.is_(True), leads.c.received_at < now - keep.spam))]
         if spam:
             appointments.forget(conn, spam)
-            conn.execute(delete(outbox).where(outbox.c.lead_id.in_(spam)))
+            amend.delete_for_leads(conn, spam)
             records.delete_leads(conn, spam)
         done["spam_deleted"] = len(spam)
         last_change = func.coalesce(leads.c.status_changed_at, leads.c.received_at)
@@ -188,11 +187,9 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
                 leads.c.spam.is_(False), leads.c.anonymised_at.is_(None), condition)).all()
             _anonymise(conn, schema, rows, now, sales)
             done[name] = len(rows)
-        cleared = conn.execute(update(outbox).where(
-            outbox.c.status.in_(("sent", "dead", "dropped")), outbox.c.recipient != ERASED,
-            func.coalesce(outbox.c.sent_at, outbox.c.created_at) < now - keep.messages)
-            .values(recipient=ERASED, last_error=None))
-        done["messages_cleared"] = cleared.rowcount
+        done["messages_cleared"] = amend.forget_recipients(conn, and_(
+            outbox.c.status.in_(FINISHED), outbox.c.recipient != ERASED,
+            func.coalesce(outbox.c.sent_at, outbox.c.created_at) < now - keep.messages), ERASED)
         done.update(_forget_visits(conn, keep, now))
         _log(conn, "retention", sum(done[k] for k in LEAD_COUNTS), "system", now)
     return done

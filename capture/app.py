@@ -22,19 +22,19 @@ from capture.core.paths import TEMPLATES
 from capture.core.setting_checks import ConfigError
 from capture.core.settings import Settings, load_settings
 from capture.db import store
-from capture.delivery import wiring as delivery
 from capture.db.engine import make_engine
 from capture.db.migrate import migrate
+from capture.delivery import wiring as delivery
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
-from capture.intake import api
-from capture.ops import health, site
+from capture.intake import wiring as intake
+from capture.ops import wiring as ops
 from capture.pipeline import wiring as pipeline
 from capture.privacy import wiring as privacy
 from capture.reports import wiring as reports
 from capture.schema.forms import Schema, SchemaError, load_schema
 from capture.schema.sales import Sales, SalesError, load_sales
-from capture.traffic import beacons
+from capture.traffic import wiring as traffic
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -96,14 +96,11 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 def _register(app: Flask, settings: Settings) -> None:
     limiter = ratelimit.init_app(app, settings)
-    for capability in (delivery, pipeline, booking, reports, privacy):
+    for capability in (delivery, pipeline, booking, reports, privacy):  # their message kinds
         capability.init_app(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    beacons.init_app(app, limiter, settings)
-    desk.init_app(app, limiter, exempt=(api.bp, health.bp, beacons.bp))
-    if settings.site_dir:
-        app.register_blueprint(site.make_blueprint(settings.site_dir))
+    # The public endpoints: JSON for browsers on other pages and for monitors, so no CSRF token.
+    public = [bp for capability in (intake, traffic, ops) for bp in capability.init_app(app, limiter)]
+    desk.init_app(app, limiter, exempt=tuple(public))
     cli.init_app(app)
 
 

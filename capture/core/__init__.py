@@ -1,1 +1,1 @@
-"""The small core every capability stands on: settings, the clock, errors, tokens, paths, rate limits and the form tokens of email-link pages. Imports nothing else from capture."""
+"""The small core every capability stands on: settings (settings, setting_checks, mail_url, durations), the clock, errors and HTTP answers (errors, http, cors), tokens and links (tokens, urls, link_forms), formatting through Babel, paths, rate limits and the site's page list. Imports nothing else from capture."""

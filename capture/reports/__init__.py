@@ -1,1 +1,1 @@
-"""What marketing and sales read: the report (one implementation for the desk, CLI and digest), trends, charts and the weekly digest."""
+"""What marketing and sales read: the report (one implementation for the desk, CLI and digest; formats writes it out), trends, charts (an autoescaped Jinja macro) and the weekly digest (a periodic message kind). Wired in by wiring.init_app."""

@@ -1,1 +1,3 @@
-"""Running it: the health endpoint, access-log redaction and serving the built site. Wired in by wiring.init_app."""
+"""Running it: the health endpoint, access-log redaction and serving the built site. Wired in by
+wiring.init_app.
+"""

@@ -75,7 +75,7 @@ def read_action(secret: str, token: str) -> ActionLink:
     return ActionLink(*payload)
 
 
-BOOKING_SALT = "capture.booking.slots"
+BOOKING_SALT = "capture.booking"  # in every booking link mailed: never renamed with a module
 BOOKING_LIFETIME = timedelta(days=60)  # past the furthest meeting one can book, with room to spare
 BOOKING_ACTIONS = {"cancel": "Cancel the consultation", "move": "Change the time"}
 BOOK_REQUESTED = "book"  # sales confirm the time a visitor asked for (bound like an action)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, Field, Form, Schema
+from capture.schema.validation import SATURDAY
 
 # Free-text fields also take a JSON number as the text it spells (a phone number sent as one).
 NUMBER_AS_TEXT = ("text", "textarea", "tel", "url")
@@ -268,7 +269,10 @@ def _example(f: Field):
     if f.choices:
         return f.choices[0].value
     if f.type == "date":
-        return (utcnow().date() + timedelta(days=min(7, f.days_ahead // 2))).isoformat()
+        day = utcnow().date() + timedelta(days=min(7, f.days_ahead // 2))
+        while f.weekdays_only and day.weekday() >= SATURDAY:  # a weekend day would be refused
+            day += timedelta(days=1)
+        return day.isoformat()
     return EXAMPLES_BY_AUTOCOMPLETE.get(f.autocomplete, EXAMPLES_BY_TYPE.get(f.type, "Example"))
 
 

@@ -56,6 +56,7 @@ class Field:
     consent: bool = False
     not_past: bool = False
     days_ahead: int = DEFAULT_DAYS_AHEAD
+    weekdays_only: bool = False  # a date field: Monday to Friday, on the server as in the copy
     rows: int = 4
 
     def choice_label(self, value: str) -> str:
@@ -214,12 +215,15 @@ def _parse_field(spec, index: int, where: str) -> Field:
     days_ahead = spec.get("days_ahead", DEFAULT_DAYS_AHEAD)
     if not isinstance(days_ahead, int) or days_ahead < 0 or (ftype != "date" and "days_ahead" in spec):
         raise SchemaError(f"{here}: days_ahead is a whole number of days, for a date field")
+    if spec.get("weekdays_only") and ftype != "date":
+        raise SchemaError(f"{here}: weekdays_only is for a date field")
     return Field(name=name, label=str(spec.get("label") or name), type=ftype,
                  required=bool(spec.get("required", False)), max_length=max_length,
                  choices=choices, help=str(spec.get("help", "")),
                  autocomplete=str(spec.get("autocomplete", "")),
                  placeholder=str(spec.get("placeholder", "")), consent=bool(spec.get("consent")),
                  not_past=bool(spec.get("not_past")), days_ahead=days_ahead,
+                 weekdays_only=bool(spec.get("weekdays_only")),
                  rows=int(spec.get("rows", 4)))
 
 

@@ -59,6 +59,8 @@ def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
 
 
 SLOT_MESSAGE = "Please pick one of the times offered."
+WEEKDAYS_MESSAGE = "Please choose a weekday (Monday to Friday)."
+SATURDAY = 5  # date.weekday()
 
 
 SLOT_RANGE = timedelta(days=400)  # past any horizon sales.yml allows (365 days): nothing else was offered
@@ -207,6 +209,8 @@ def _date(f: Field, value: str, today) -> str:
         raise ValueError("Please enter a date from 1900 onwards.")
     if day > today + timedelta(days=f.days_ahead):
         raise ValueError(f"Please choose a date within the next {f.days_ahead} days.")
+    if f.weekdays_only and day.weekday() >= SATURDAY:
+        raise ValueError(WEEKDAYS_MESSAGE)
     return day.isoformat()
 
 

@@ -31,6 +31,7 @@ def test_the_real_schema_loads_with_both_forms():
     ({"max_lenght": 10}, "field 'email': unknown key 'max_lenght'"),
     ({"name": "Bad Name"}, "field 'Bad Name': names are lower-case"),
     ({"consent": True}, "field 'email': only a checkbox can record consent"),
+    ({"weekdays_only": True}, "field 'email': weekdays_only is for a date field"),
     ({"name": "fax"}, "field 'fax': clashes with the honeypot name"),
 ])
 def test_field_errors_name_the_form_and_field(change, message):

@@ -53,6 +53,8 @@ def test_a_valid_submission_is_cleaned(consultation_form):
     ("preferred_date", "2030-W26-1", "YYYY-MM-DD"),
     ("preferred_date", "20300615", "YYYY-MM-DD"),
     ("preferred_date", "2030-06-15T10:00", "YYYY-MM-DD"),
+    ("preferred_date", "2030-06-22", "Please choose a weekday (Monday to Friday)."),  # a Saturday
+    ("preferred_date", "2030-06-23", "Please choose a weekday (Monday to Friday)."),  # a Sunday
     ("name", "Ada\u202eecalevoL", "characters we cannot accept"),
     ("name", "Ada\u2066x\u2069", "characters we cannot accept"),
     ("name", "Ada\x85Lovelace", "characters we cannot accept"),
@@ -96,6 +98,15 @@ def test_attribution_is_trimmed_and_unknown_keys_dropped():
     assert "password" not in cleaned and "first_utm_term" not in cleaned
     assert cleaned["first_utm_source"] == "first_utm_source"
     assert "\n" not in cleaned["page_url"] and len(cleaned["page_url"]) == 2000
+
+
+def test_weekdays_only_holds_on_the_server_as_the_copy_says(consultation_form):
+    # forms.yml's preferred_date says "Weekdays only": a browser without the script cannot stop a
+    # Saturday, so the server refuses it; Monday and Friday are fine.
+    assert consultation_form.field("preferred_date").weekdays_only
+    for monday_to_friday in ("2030-06-17", "2030-06-21"):
+        _, errors = validate_submission(consultation_form, {**VALID, "preferred_date": monday_to_friday}, TODAY)
+        assert errors == {}
 
 
 def test_a_date_at_the_horizon_is_accepted_and_stored_normalised(consultation_form):

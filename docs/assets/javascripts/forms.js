@@ -96,6 +96,7 @@
       if (el.hasAttribute("data-not-past") && value < today()) return "Please choose a date from today onwards.";
       var ahead = el.getAttribute("data-days-ahead");
       if (ahead && value > today(+ahead)) return "Please choose a date within the next " + ahead + " days.";
+      if (el.hasAttribute("data-weekdays-only") && new Date(value + "T12:00:00Z").getUTCDay() % 6 === 0) return "Please choose a weekday (Monday to Friday).";
     }
     return "";
   }

@@ -138,6 +138,12 @@ bookings = Table(
     Column("sequence", Integer, nullable=False),  # iCalendar SEQUENCE: one more at every change
     Column("created_at", UTCDateTime(), nullable=False),
     Column("changed_at", UTCDateTime()),
+    Column("meeting_kind", String(8), nullable=False, server_default="phone"),  # phone, video
+    Column("visitor_zone", String(64)),  # IANA name the visitor's picker sent; None: the studio's zone
+    Column("cancel_reason", Text),  # the visitor's optional words when cancelling
+    Column("outcome", String(8)),  # held, no_show: recorded by the host after the meeting
+    Column("outcome_at", UTCDateTime()),
+    Column("outcome_by", String(320)),
     Index("ix_bookings_lead", "lead_id"),
     Index("ix_bookings_starts_at", "starts_at"),
 )

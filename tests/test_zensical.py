@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests import test_site as mk
+from tests.site import test_chrome as chrome
 from tests.conftest import need_service
 
 try:
@@ -199,6 +200,31 @@ def test_home_cards_and_404_page_show_prices_as_written(zsite):
         price = f"£{int(pkg['price_from']):,}"
         assert f"from <strong>{price}</strong>" in home, pkg["id"]
         assert f"from {price}" in not_found, pkg["id"]
+
+
+# --- an agency's chrome (tests/site/test_chrome.py) ---------------------------------------------
+
+@pytest.mark.parametrize("rel", chrome.MARKETING)
+def test_marketing_pages_have_no_pager_and_no_table_of_contents(zsite, rel):
+    chrome.test_marketing_pages_have_no_pager_and_no_table_of_contents(zsite, rel)
+
+
+@pytest.mark.parametrize("rel", ["index.html", "services/starter-site/index.html", "blog/index.html"])
+def test_phone_menu_opens_at_the_top_level(zsite, rel):
+    chrome.test_phone_menu_opens_at_the_top_level(zsite, rel)
+
+
+def test_every_page_has_book_a_consultation_in_its_header(zsite):
+    chrome.test_every_page_has_book_a_consultation_in_its_header(zsite)
+
+
+def test_dates_are_uk_dates_everywhere(zsite):
+    chrome.test_dates_are_uk_dates_everywhere(zsite)
+
+
+@pytest.mark.parametrize("rel, cards", [("index.html", 3), ("about/index.html", 4)])
+def test_work_cards_have_decorative_inline_illustrations(zsite, rel, cards):
+    chrome.test_work_cards_have_decorative_inline_illustrations(zsite, rel, cards)
 
 
 # --- forms from forms.yml ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ PAGES = {
     "service page": "/services/business-site/",
     "blog": "/blog/",
     "blog post": "/blog/website-cost-guide/",
+    "case study": "/blog/before-and-after-southville-plumbing/",
     "consultation": "/consultation/",
     "contact": "/contact/",
     "about": "/about/",
@@ -46,6 +47,30 @@ def test_page_has_no_axe_violations(path, site_stack, open_page, axe_source):
     page = open_page(site_stack.site_url + path)
     violations = axe_violations(page, axe_source)
     assert not violations, f"axe on {path}:\n{describe(violations)}"
+
+
+PHONE = {"width": 390, "height": 844}
+PHONE_PAGES = {"home": "/", "service page": "/services/business-site/",
+               "post": "/blog/website-cost-2026/", "consultation": "/consultation/"}
+
+
+@pytest.mark.parametrize("path", PHONE_PAGES.values(), ids=PHONE_PAGES.keys())
+def test_phone_header_books_a_consultation_and_the_menu_opens_at_the_top(path, site_stack, open_page,
+                                                                          axe_source):
+    page = open_page()
+    page.set_viewport_size(PHONE)
+    page.goto(site_stack.site_url + path)
+    book = page.locator("header").get_by_role("link", name="Book a consultation")
+    expect(book).to_be_visible()
+    box = book.bounding_box()
+    assert box["width"] >= 24 and box["height"] >= 24 and box["y"] + box["height"] <= PHONE["height"], box
+    assert book.evaluate("a => a.href") == site_stack.site_url + "/consultation/"
+    page.locator("header label[for=__drawer]").click()
+    menu = page.get_by_role("navigation", name="Menu")
+    for name in ("Home", "Services", "Work & about", "Blog", "Contact", "Starter site"):
+        expect(menu.get_by_role("link", name=name, exact=True)).to_be_in_viewport()
+    violations = axe_violations(page, axe_source)
+    assert not violations, f"axe on {path} at 390×844 with the menu open:\n{describe(violations)}"
 
 
 def test_consultation_page_with_errors_showing_has_no_axe_violations(site_stack, open_page, axe_source):

@@ -1,4 +1,4 @@
-"""Lighthouse (mobile preset) on the built site, served compressed as in production.
+"""Lighthouse on a phone (its default mobile profile) on the built site, served compressed as in production.
 
     .venv/bin/python bench/lighthouse/run.py [--runs 1]
 
@@ -6,7 +6,9 @@ Builds the site (strict) into a temporary folder with SITE_URL pointing at a loc
 gzip server (serve.py), then runs the pinned Lighthouse 12.2.3 from this folder's
 package-lock.json (`npm ci` here if node_modules is missing) in Debian's chromium
 (`apt-get install chromium`; CHROME_PATH overrides /usr/bin/chromium) on four pages:
-home, a service page, a blog post and the consultation page. Prints any audit that
+home, a service page, a blog post and the consultation page, each on Lighthouse's default
+phone profile (`--form-factor=mobile`, stated so that a changed default cannot silently turn it
+into a desktop run: a 412x823 screen at 1.75x, slow 4G and a 4x slower CPU). Prints any audit that
 cost points, then the four category scores per page last: the median of --runs, with the
 lowest-highest range when runs differ. Target: 100 everywhere.
 """
@@ -60,7 +62,8 @@ def audit(binary: Path, url: str, report: Path, chrome: str) -> dict:
     """One Lighthouse run: the parsed JSON report."""
     env = dict(os.environ, CHROME_PATH=chrome)
     subprocess.run([str(binary), url, "--quiet", "--output=json", f"--output-path={report}",
-                    f"--only-categories={','.join(CATEGORIES)}", f"--chrome-flags={CHROME_FLAGS}"],
+                    "--form-factor=mobile", f"--only-categories={','.join(CATEGORIES)}",
+                    f"--chrome-flags={CHROME_FLAGS}"],
                    env=env, check=True, timeout=240)
     return json.loads(report.read_text())
 
@@ -109,7 +112,7 @@ def main() -> None:
         finally:
             server.shutdown()
     version = json.loads((HERE / "node_modules/lighthouse/package.json").read_text())["version"]
-    print(f"\nLighthouse {version}, mobile preset, site served gzipped from 127.0.0.1; "
+    print(f"\nLighthouse {version}, phone profile (mobile), site served gzipped from 127.0.0.1; "
           f"median of {args.runs} run(s)")
     print(f"{'page':14s} {'performance':>12s} {'accessibility':>14s} {'best practices':>15s} {'SEO':>8s}")
     for name, by_cat in scores.items():

@@ -65,10 +65,21 @@ def test_phone_header_books_a_consultation_and_the_menu_opens_at_the_top(path, s
     box = book.bounding_box()
     assert box["width"] >= 24 and box["height"] >= 24 and box["y"] + box["height"] <= PHONE["height"], box
     assert book.evaluate("a => a.href") == site_stack.site_url + "/consultation/"
-    page.locator("header label[for=__drawer]").click()
     menu = page.get_by_role("navigation", name="Menu")
+    home = menu.get_by_role("link", name="Home", exact=True)
+    expect(home).not_to_be_in_viewport()
+    page.locator("header label[for=__drawer]").click()  # the pointer: the menu button
     for name in ("Home", "Services", "Work & about", "Blog", "Contact", "Starter site"):
         expect(menu.get_by_role("link", name=name, exact=True)).to_be_in_viewport()
+    page.reload()
+    in_menu = "document.activeElement.closest('.md-sidebar--primary') !== null"
+    for _ in range(8):  # the keyboard: the skip link, the header's button (the home page's hero),
+        page.keyboard.press("Tab")  # then the menu, which slides in while focus is inside it
+        if page.evaluate(in_menu):
+            break
+    page.keyboard.press("Tab")  # past the menu's logo
+    expect(home).to_be_focused()
+    expect(home).to_be_in_viewport()
     violations = axe_violations(page, axe_source)
     assert not violations, f"axe on {path} at 390×844 with the menu open:\n{describe(violations)}"
 

@@ -221,7 +221,8 @@ def test_the_desk_records_a_no_show_for_a_past_meeting_only(met):
     app, client, done, coming = met
     sign_in(app, client, MAYA)
     page = client.get(f"/desk/leads/{done}").get_data(as_text=True)
-    assert "How did the consultation go?" in page and "They did not show" in page
+    assert "How did the consultation go?" in page and '<button type="submit">It was held</button>' in page
+    assert '<button type="submit" class="secondary">They did not show</button>' in page
     assert "How did the consultation go?" not in client.get(f"/desk/leads/{coming}").get_data(as_text=True)
     made, token = booking_of(app, done), token_on(client.get(f"/desk/leads/{done}"))
     response = client.post(f"/desk/leads/{done}/outcome",

@@ -36,6 +36,7 @@ from capture.booking.lookup import (
     FORMER_HOST,
     NEW_HOST,
     booked,
+    booked_after,
     busy_between,
     current,
     free,
@@ -49,7 +50,8 @@ from capture.booking.lookup import (
 from capture.booking.slots import Slot
 from capture.db.models import bookings, leads, outbox
 from capture.db.engine import writing
-from capture.delivery.webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event
+from capture.delivery.webhooks import (BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event,
+                                       booking_no_show)
 from capture.pipeline import consultations
 from capture.pipeline.consultations import HELD, NO_SHOW
 from capture.pipeline.stages import NoSuchLead, PipelineError
@@ -279,11 +281,11 @@ def record_outcome(engine: Engine, sales: Sales, booking_id: str, outcome: str, 
         lead = _lead(conn, made["lead_id"])
         conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
             outcome=outcome, outcome_at=now, outcome_by=actor))
-        later = conn.execute(select(bookings.c.id).where(
-            bookings.c.lead_id == lead["id"], bookings.c.status == BOOKED, bookings.c.starts_at > now)).first()
-        jobs = consultations.met_or_missed(
-            conn, sales, lead, outcome, actor, now, another_booked=later is not None,
+        row_id, jobs = consultations.met_or_missed(
+            conn, sales, lead, outcome, actor, now, another_booked=booked_after(conn, lead["id"], now),
             note=f"{consultations.OUTCOME_NOTES[outcome]} ({_when(sales, made['starts_at'])})")
+        if outcome == NO_SHOW:
+            jobs += booking_no_show(sales, made, row_id, now)
         if jobs:
             conn.execute(outbox.insert(), jobs)
     return {**made, "outcome": outcome, "outcome_at": now, "outcome_by": actor}

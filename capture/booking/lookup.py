@@ -73,6 +73,13 @@ def booked(conn: Connection, lead_id: str) -> dict | None:
     return dict(found) if found else None
 
 
+def booked_after(conn: Connection, lead_id: str, moment: datetime) -> bool:
+    """Whether the lead has a meeting booked to start after `moment` (read in the caller's transaction)."""
+    query = select(bookings.c.id).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED,
+                                        bookings.c.starts_at > moment)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def latest(engine: Engine, lead_id: str) -> dict | None:
     """The lead's booked meeting, or else its last cancelled one (what the lead page shows)."""
     query = (select(bookings).where(bookings.c.lead_id == lead_id)

@@ -85,8 +85,9 @@ OUTCOME_NOTES = {HELD: "the consultation was held", NO_SHOW: "they did not come 
 
 
 def met_or_missed(conn: Connection, sales: Sales, lead: dict, outcome: str, actor: str, now: datetime,
-                  note: str, another_booked: bool) -> list[dict]:
-    """How a meeting went, on the lead's timeline and in its status; the webhooks that wants.
+                  note: str, another_booked: bool) -> tuple[int, list[dict]]:
+    """How a meeting went, on the lead's timeline and in its status: the event row's id, and the
+    webhooks a status change wants.
 
     Always an event (kind `held` or `no_show`), so a changed mind shows both. A no-show is not a
     consultation held: a lead at `consultation` goes back to `contacted` (as a cancelled meeting
@@ -94,12 +95,12 @@ def met_or_missed(conn: Connection, sales: Sales, lead: dict, outcome: str, acto
     booked. A meeting held brings a lead below `consultation` (a no-show recorded first) back to it.
     Leads further on (proposal, won, lost) keep their status.
     """
-    record(conn, lead["id"], now, actor, outcome, note=note)
+    row_id = record(conn, lead["id"], now, actor, outcome, note=note)
     if outcome == NO_SHOW and lead["status"] == CONSULTATION and not another_booked:
-        return _moved(conn, sales, lead, CONTACTED, actor, now, "no-show: back to follow-up")
+        return row_id, _moved(conn, sales, lead, CONTACTED, actor, now, "no-show: back to follow-up")
     if outcome == HELD and RANK[lead["status"]] < RANK[CONSULTATION]:
-        return _moved(conn, sales, lead, CONSULTATION, actor, now, "the consultation was held after all")
-    return []
+        return row_id, _moved(conn, sales, lead, CONSULTATION, actor, now, "the consultation was held after all")
+    return row_id, []
 
 
 def _moved(conn: Connection, sales: Sales, lead: dict, to: str, actor: str, now: datetime,

@@ -10,15 +10,18 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from capture.booking import aftercare, appointments
 from capture.core import link_forms
 from capture.db.models import bookings, outbox
 from capture.db.store import get_lead
+from capture.delivery import webhooks
 from capture.delivery.worker import Worker
 from capture.pipeline import stages
 from tests.booking.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401
+from tests.delivery.test_webhooks import keys, receiver, sales_file  # noqa: F401  (fixtures)
 from tests.desk.test_desk import sign_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -254,3 +257,29 @@ def test_record_outcome_is_refused_for_a_cancelled_meeting(met, clock):
     with pytest.raises(appointments.NotYet, match="cancelled"):
         appointments.record_outcome(cap.engine, cap.sales, made["id"], "held", MAYA,
                                     made["ends_at"] + timedelta(hours=1))
+
+
+# --- the webhook ---------------------------------------------------------------------------
+
+def test_each_no_show_recorded_is_a_booking_no_show_webhook(make_app, receiver, keys, tmp_path, clock):
+    path = sales_file(tmp_path, [{"name": "crm", "url": receiver.url("crm"),
+                                  "events": ["booking.no_show", "lead.status_changed"]}])
+    app = make_app(sales=str(path), webhook_secret_crm=keys["crm"])
+    client = app.test_client()
+    lead_id = book(client, 1, first_slots(client)[0]["start"])
+    made, cap = booking_of(app, lead_id), ext(app)
+    first = clock.set(made["ends_at"] + timedelta(minutes=1))
+    for outcome in ("no_show", "held", "no_show"):  # a changed mind, twice
+        appointments.record_outcome(cap.engine, cap.sales, made["id"], outcome, MAYA, clock.advance(minutes=1))
+    with time_machine.travel(clock.moment, tick=False):  # a receiver whose clock agrees with ours
+        Worker(cap).run_once()
+    receiver.assert_once()
+    found = receiver.events()
+    assert [kind for kind, _ in found] == ["lead.status_changed", "booking.no_show", "lead.status_changed",
+                                           "lead.status_changed", "booking.no_show"]
+    no_shows = [data["booking"] for kind, data in found if kind == "booking.no_show"]
+    assert all(b["id"] == made["id"] and b["outcome"] == "no_show" and b["recorded_by"] == MAYA for b in no_shows)
+    stamps = [p["timestamp"] for _, _, p in receiver.accepted if p["type"] == "booking.no_show"]
+    assert stamps == [webhooks.iso(first + timedelta(minutes=1)), webhooks.iso(first + timedelta(minutes=3))]
+    assert [data["change"]["to"] for kind, data in found if kind == "lead.status_changed"] == \
+        ["contacted", "consultation", "contacted"]

@@ -28,7 +28,7 @@ from capture.core import urls
 from capture.core.formatting import wall_time
 from capture.core.tokens import ClockSigner, TokenError
 from capture.db.engine import writing
-from capture.db.models import bookings, outbox
+from capture.db.models import bookings, leads, outbox
 from capture.delivery import mail
 from capture.delivery.leads import lead_for
 from capture.delivery.outbox import job
@@ -68,9 +68,12 @@ def schedule(cap, now: datetime) -> None:
 
 def queue(engine: Engine, domain: str, now: datetime) -> int:
     """Queue the question about every meeting ended in the last CATCH_UP with no outcome and none queued; how many."""
-    ended = select(bookings.c.id, bookings.c.lead_id, bookings.c.host).where(
-        bookings.c.status == BOOKED, bookings.c.outcome.is_(None), bookings.c.ends_at <= now,
-        bookings.c.ends_at > now - CATCH_UP, bookings.c.starts_at > now - CATCH_UP - LONGEST_MEETING)
+    # A lead in the spam tray is asked about once released (if still within CATCH_UP); an erased one never.
+    ended = (select(bookings.c.id, bookings.c.lead_id, bookings.c.host)
+             .join(leads, leads.c.id == bookings.c.lead_id)
+             .where(bookings.c.status == BOOKED, bookings.c.outcome.is_(None), bookings.c.ends_at <= now,
+                    bookings.c.ends_at > now - CATCH_UP, bookings.c.starts_at > now - CATCH_UP - LONGEST_MEETING,
+                    leads.c.spam.is_(False), leads.c.anonymised_at.is_(None)))
     with engine.connect() as conn:
         rows = [job(lead_id, Kind.AFTER_MEETING, host, message_id(booking_id, domain), now, ref=booking_id)
                 for booking_id, lead_id, host in conn.execute(ended)]

@@ -19,7 +19,7 @@ from capture.db.models import bookings, outbox
 from capture.db.store import get_lead
 from capture.delivery import webhooks
 from capture.delivery.worker import Worker
-from capture.pipeline import stages
+from capture.pipeline import stages, tray
 from tests.booking.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401
 from tests.delivery.test_webhooks import keys, receiver, sales_file  # noqa: F401  (fixtures)
 from tests.desk.test_desk import sign_in
@@ -100,6 +100,17 @@ def test_one_question_per_ended_meeting_none_for_cancelled_or_future_ones_at_any
     made = booking_of(app, held)
     assert (question["lead_id"], question["recipient"], question["ref"]) == (held, MAYA, made["id"])
     assert question["message_id"] == f"<booking.{made['id']}.after@fernleaf.example>"
+
+
+def test_no_question_for_a_lead_in_the_spam_tray_until_released_nor_after_a_week(met, clock):
+    app, client, done, coming = met
+    cap = ext(app)
+    tray.hold(cap, done, MAYA)
+    assert queue(app, clock.moment) == 0
+    tray.release(cap, done, MAYA)
+    assert queue(app, clock.moment) == 1
+    late = clock.set(booking_of(app, coming)["ends_at"] + aftercare.CATCH_UP + timedelta(seconds=1))
+    assert queue(app, late) == 0  # the later meeting ended more than a week ago: never asked about
 
 
 def test_the_worker_asks_through_its_schedule_and_the_email_has_both_links(met, tmp_path):

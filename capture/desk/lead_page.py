@@ -109,7 +109,7 @@ def record_outcome(lead_id: str):
     require(current_user.can_change)
     ext, form = current(), request.form
     made = appointments.get(ext.engine, form.get("booking", ""))
-    if made is None or made["lead_id"] != lead_id:
+    if store.get_lead(ext.engine, lead_id) is None or made is None or made["lead_id"] != lead_id:
         abort(404)
     try:
         changed = appointments.record_outcome(ext.engine, ext.sales, made["id"], form.get("outcome", ""),

@@ -253,6 +253,9 @@ def test_the_desk_records_a_no_show_for_a_past_meeting_only(met):
     mixed = client.post(f"/desk/leads/{coming}/outcome",
                         data={"csrf_token": token, "booking": made["id"], "outcome": "held"})
     assert mixed.status_code == 404  # another lead's meeting
+    for impossible in ("a\x00b", "x" * 200, ""):  # never reaches the database as a booking id
+        assert client.post(f"/desk/leads/{done}/outcome", data={"csrf_token": token, "booking": impossible,
+                                                                "outcome": "held"}).status_code == 404
     bad = client.post(f"/desk/leads/{done}/outcome", data={"csrf_token": token, "booking": made["id"],
                                                            "outcome": "maybe"})
     assert bad.status_code == 422 and booking_of(app, done)["outcome"] == "no_show"

@@ -1,10 +1,10 @@
 """What a consultation does to its lead, for the booking package to call in its own transaction.
 
-A booking made, moved to another host or called off changes the lead's
-status and owner and adds to its timeline. Those columns and the events are
-the pipeline's, so the booking package asks here instead of writing them
-(tests/test_owners.py keeps it so); what the booking itself is stays in
-capture/booking/.
+A booking made, moved to another host or called off, and how a meeting went
+(held or a no-show), change the lead's status and owner and add to its
+timeline. Those columns and the events are the pipeline's, so the booking
+package asks here instead of writing them (tests/test_owners.py keeps it so);
+what the booking itself is stays in capture/booking/.
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def met_or_missed(conn: Connection, sales: Sales, lead: dict, outcome: str, acto
     if outcome == NO_SHOW and lead["status"] == CONSULTATION and not another_booked:
         return row_id, _moved(conn, sales, lead, CONTACTED, actor, now, "no-show: back to follow-up")
     if outcome == HELD and RANK[lead["status"]] < RANK[CONSULTATION]:
-        return row_id, _moved(conn, sales, lead, CONSULTATION, actor, now, "the consultation was held after all")
+        return row_id, _moved(conn, sales, lead, CONSULTATION, actor, now, "the consultation was held")
     return row_id, []
 
 

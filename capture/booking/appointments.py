@@ -36,6 +36,7 @@ from capture.booking.lookup import (
     FORMER_HOST,
     NEW_HOST,
     booked,
+    booked_after,
     busy_between,
     current,
     free,
@@ -49,15 +50,18 @@ from capture.booking.lookup import (
 from capture.booking.slots import Slot
 from capture.db.models import bookings, leads, outbox
 from capture.db.engine import writing
-from capture.delivery.webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event
+from capture.delivery.webhooks import (BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event,
+                                       booking_no_show)
 from capture.pipeline import consultations
+from capture.pipeline.consultations import HELD, NO_SHOW
 from capture.pipeline.stages import NoSuchLead, PipelineError
 from capture.schema.sales import Sales
 from capture.delivery.status import JobStatus
 
 # What callers read here too: one module to ask about bookings.
 __all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
-           "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget", "move",
+           "NotYet", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget",
+           "move", "record_outcome", "HELD", "NO_SHOW",
            "busy_between", "current", "free", "get", "latest", "next_free", "open_booking", "still_current"]
 
 VISITOR = "visitor"  # the actor of what the visitor does
@@ -249,6 +253,42 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
+
+
+class NotYet(PipelineError):
+    """How a meeting went is known only once it has started (or it was cancelled): a 409."""
+
+
+def record_outcome(engine: Engine, sales: Sales, booking_id: str, outcome: str, actor: str,
+                   now: datetime) -> dict | None:
+    """Record that a meeting was held or a no-show (the host's email link, the desk); None if already so.
+
+    The last one recorded wins (a host who clicked the wrong link records again); the lead's
+    timeline keeps both, and its status follows (pipeline/consultations.py: a no-show sends a
+    lead at `consultation` back to `contacted`).
+    """
+    if outcome not in consultations.OUTCOME_NOTES:
+        raise PipelineError(f"Unknown outcome {outcome!r}: held or no_show.")
+    with writing(engine) as conn:
+        made = _booking(conn, booking_id)
+        if made["status"] != BOOKED:
+            raise NotYet("This consultation was cancelled, so there is nothing to record.")
+        if made["starts_at"] > now:
+            raise NotYet(f"This consultation has not started yet ({_when(sales, made['starts_at'])}): "
+                         "record how it went afterwards.")
+        if made["outcome"] == outcome:
+            return None
+        lead = _lead(conn, made["lead_id"])
+        conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
+            outcome=outcome, outcome_at=now, outcome_by=actor))
+        row_id, jobs = consultations.met_or_missed(
+            conn, sales, lead, outcome, actor, now, another_booked=booked_after(conn, lead["id"], now),
+            note=f"{consultations.OUTCOME_NOTES[outcome]} ({_when(sales, made['starts_at'])})")
+        if outcome == NO_SHOW:
+            jobs += booking_no_show(sales, made, row_id, now)
+        if jobs:
+            conn.execute(outbox.insert(), jobs)
+    return {**made, "outcome": outcome, "outcome_at": now, "outcome_by": actor}
 
 
 def forget(conn: Connection, lead_ids: list[str]) -> None:

@@ -5,6 +5,7 @@ transaction so the answer cannot go stale before its insert.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from capture.schema.sales import Sales
 BOOKED, CANCELLED = "booked", "cancelled"
 # A moved meeting that changed hands: the ref of the CANCEL to its first host and of the new host's REQUEST.
 FORMER_HOST, NEW_HOST = "former-host", "new-host"
+BOOKING_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # secrets.token_urlsafe(16), as appointments makes them
 NEXT_FREE = 5  # how many other times a 409 offers
 LONGEST_MEETING = timedelta(days=1)  # bounds the search for a meeting not over yet to the starts_at index
 
@@ -73,6 +75,13 @@ def booked(conn: Connection, lead_id: str) -> dict | None:
     return dict(found) if found else None
 
 
+def booked_after(conn: Connection, lead_id: str, moment: datetime) -> bool:
+    """Whether the lead has a meeting booked to start after `moment` (read in the caller's transaction)."""
+    query = select(bookings.c.id).where(bookings.c.lead_id == lead_id, bookings.c.status == BOOKED,
+                                        bookings.c.starts_at > moment)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def latest(engine: Engine, lead_id: str) -> dict | None:
     """The lead's booked meeting, or else its last cancelled one (what the lead page shows)."""
     query = (select(bookings).where(bookings.c.lead_id == lead_id)
@@ -83,7 +92,9 @@ def latest(engine: Engine, lead_id: str) -> dict | None:
 
 
 def get(engine: Engine, booking_id: str) -> dict | None:
-    """One booking, whatever its state."""
+    """One booking, whatever its state; None also for anything that cannot be a booking id (a form's value)."""
+    if not BOOKING_ID.fullmatch(booking_id or ""):
+        return None
     with engine.connect() as conn:
         found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
     return dict(found) if found else None

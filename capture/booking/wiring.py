@@ -1,12 +1,16 @@
-"""How booking plugs into the app: its message kinds (its pages are the desk's blueprint's)."""
+"""How booking plugs into the app: its message kinds and the host's after-meeting pages
+(the visitor's pages are the desk's blueprint's)."""
 from __future__ import annotations
 
 from flask import Flask
 
-from capture.booking import surge, updates
+from capture.booking import aftercare, outcome_pages, surge, updates
 
 
 def init_app(app: Flask) -> None:
-    """Register the booking updates, the day-before reminder and the managers' booking-rate alert."""
+    """Register the booking updates, the day-before reminder, the managers' booking-rate alert,
+    and the host's after-meeting question with its pages."""
     updates.init_app()
     surge.init_app()
+    aftercare.init_app()
+    app.register_blueprint(outcome_pages.bp)

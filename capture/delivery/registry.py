@@ -29,6 +29,7 @@ class Kind(StrEnum):
     BOOKING_SURGE = "booking_surge"  # bookings arrive at an unusual rate: to the managers
     BOOKING_UPDATE = "booking_update"  # a booking moved, cancelled or made by sales: to visitor and host
     REMIND_VISITOR = "remind_visitor"  # the day before a booked consultation
+    AFTER_MEETING = "after_meeting"  # to the host once a meeting has ended: held or no-show?
     WEBHOOK = "webhook"  # a signed POST to a team's tool: a message to a machine
     RETENTION = "retention"  # the daily privacy housekeeping: a job, not a message
 

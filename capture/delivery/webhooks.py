@@ -46,12 +46,14 @@ from capture.schema.sales import Sales
 from capture.delivery.posting import CannotConnect, post, refusal
 from capture.delivery.transport import SendError
 
-LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED = WEBHOOK_EVENTS
+(LEAD_CREATED, STATUS_CHANGED, BOOKING_CREATED, BOOKING_CANCELLED, BOOKING_MOVED, LEAD_ERASED,
+ BOOKING_NO_SHOW) = WEBHOOK_EVENTS
 # The event id's last part for each type (the id names what the payload is built from).
 _SUFFIX = {LEAD_CREATED: "created", STATUS_CHANGED: "status", BOOKING_CREATED: "booked",
-           BOOKING_CANCELLED: "cancelled", BOOKING_MOVED: "moved", LEAD_ERASED: "erased"}
+           BOOKING_CANCELLED: "cancelled", BOOKING_MOVED: "moved", LEAD_ERASED: "erased",
+           BOOKING_NO_SHOW: "no_show"}
 # Events that happen more than once to their subject: the id ends with the event row or SEQUENCE.
-NUMBERED = (STATUS_CHANGED, BOOKING_MOVED)
+NUMBERED = (STATUS_CHANGED, BOOKING_MOVED, BOOKING_NO_SHOW)
 # What is still told about an erased lead: that it was erased, and that its meeting is off.
 AFTER_ERASURE = (LEAD_ERASED, BOOKING_CANCELLED)
 _TYPE = {suffix: kind for kind, suffix in _SUFFIX.items()}
@@ -107,6 +109,11 @@ def booking_event(sales: Sales, kind: str, booking: dict, now: datetime) -> list
     """booking.created, .cancelled (once to a booking) or .moved (numbered by its SEQUENCE)."""
     number = booking["sequence"] if kind in NUMBERED else None
     return jobs(sales, kind, booking["lead_id"], booking["id"], now, number=number)
+
+
+def booking_no_show(sales: Sales, booking: dict, event_row_id: int, now: datetime) -> list[dict]:
+    """booking.no_show for the timeline's no-show event row just written (again after a change of mind)."""
+    return jobs(sales, BOOKING_NO_SHOW, booking["lead_id"], booking["id"], now, number=event_row_id)
 
 
 def lead_erased(sales: Sales, lead_id: str, now: datetime) -> list[dict]:
@@ -199,6 +206,10 @@ def build(capture, kind: str, lead: dict, subject: str, number: int | None) -> d
         at = made["created_at"] if kind == BOOKING_CREATED else made["changed_at"]
         data["booking"] = {"id": made["id"], "status": made["status"], "host": made["host"],
                            "starts_at": iso(made["starts_at"]), "ends_at": iso(made["ends_at"])}
+        if kind == BOOKING_NO_SHOW:  # when and by whom; `outcome` is the answer now (a host may change it)
+            recorded = _event(capture.engine, lead["id"], number)
+            at = recorded["at"]
+            data["booking"].update(outcome=made["outcome"], recorded_by=recorded["actor"])
     return {"type": kind, "timestamp": iso(at), "data": data}
 
 

@@ -22,7 +22,9 @@ from capture.privacy import erasure
 from capture.pipeline.notices import slot_length
 
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
-                tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation"}
+                tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation",
+                appointments.HELD: "Consultation held", appointments.NO_SHOW: "No-show"}
+OUTCOMES = {appointments.HELD: "held", appointments.NO_SHOW: "a no-show"}
 
 
 @bp.get("/leads/<lead_id>")
@@ -44,7 +46,9 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
     booked = appointments.latest(ext.engine, lead_id)
     if booked:
         booked = {"when": formatting.wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
-                  "host": name_of(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED}
+                  "host": name_of(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED,
+                  "id": booked["id"], "started": booked["starts_at"] <= utcnow(),
+                  "outcome": OUTCOMES.get(booked["outcome"]), "outcome_by": name_of(booked["outcome_by"])}
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=name_of(lead["owner"]),
@@ -97,6 +101,27 @@ def mark_spam(lead_id: str):
     require(current_user.can_change)
     return _apply(lead_id, lambda: tray.hold(current(), lead_id, current_user.email),
                   lambda _: "Moved to the spam tray.")
+
+
+@bp.post("/leads/<lead_id>/outcome")
+def record_outcome(lead_id: str):
+    """How the lead's meeting went: held or a no-show (after it started; the last answer wins)."""
+    require(current_user.can_change)
+    ext, form = current(), request.form
+    made = appointments.get(ext.engine, form.get("booking", ""))
+    if store.get_lead(ext.engine, lead_id) is None or made is None or made["lead_id"] != lead_id:
+        abort(404)
+    try:
+        changed = appointments.record_outcome(ext.engine, ext.sales, made["id"], form.get("outcome", ""),
+                                              current_user.email, utcnow())
+    except appointments.NotYet as exc:
+        return lead_page(lead_id, error=str(exc), status=409)
+    except stages.NoSuchLead:
+        abort(404)
+    except stages.PipelineError as exc:
+        return lead_page(lead_id, error=str(exc), status=422)
+    flash(f"Recorded: the consultation was {OUTCOMES[changed['outcome']]}." if changed else "Nothing to change.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 
 
 @bp.post("/leads/<lead_id>/erase")

@@ -24,7 +24,8 @@ DIMENSION_LABELS = {"page": "Page", "blog_post": "Blog post", "landing_page": "L
 COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Leads",
                  "conversion_rate": "Leads per 100 visitors", "contacted": "Contacted",
                  "median_first_contact_minutes": "Median working time to first contact",
-                 "consultations": "Consultations", "proposals": "Proposals", "won": "Won", "lost": "Lost",
+                 "consultations": "Consultations", "meetings": "Meetings booked", "held": "Meetings held",
+                 "no_shows": "No-shows", "proposals": "Proposals", "won": "Won", "lost": "Lost",
                  "win_rate": "Win rate", "revenue_pence": "Won revenue",
                  "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
                  "top_lost_reasons": "Top lost reasons"}

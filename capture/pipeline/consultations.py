@@ -1,10 +1,10 @@
 """What a consultation does to its lead, for the booking package to call in its own transaction.
 
-A booking made, moved to another host or called off changes the lead's
-status and owner and adds to its timeline. Those columns and the events are
-the pipeline's, so the booking package asks here instead of writing them
-(tests/test_owners.py keeps it so); what the booking itself is stays in
-capture/booking/.
+A booking made, moved to another host or called off, and how a meeting went
+(held or a no-show), change the lead's status and owner and add to its
+timeline. Those columns and the events are the pipeline's, so the booking
+package asks here instead of writing them (tests/test_owners.py keeps it so);
+what the booking itself is stays in capture/booking/.
 """
 from __future__ import annotations
 
@@ -78,3 +78,36 @@ def rehosted(conn: Connection, lead: dict, host: str) -> dict:
         return lead
     conn.execute(update(leads).where(leads.c.id == lead["id"]).values(owner=host))
     return {**lead, "owner": host}
+
+
+HELD, NO_SHOW = "held", "no_show"  # bookings.outcome, and the timeline event's kind
+OUTCOME_NOTES = {HELD: "the consultation was held", NO_SHOW: "they did not come to the consultation"}
+
+
+def met_or_missed(conn: Connection, sales: Sales, lead: dict, outcome: str, actor: str, now: datetime,
+                  note: str, another_booked: bool) -> tuple[int, list[dict]]:
+    """How a meeting went, on the lead's timeline and in its status: the event row's id, and the
+    webhooks a status change wants.
+
+    Always an event (kind `held` or `no_show`), so a changed mind shows both. A no-show is not a
+    consultation held: a lead at `consultation` goes back to `contacted` (as a cancelled meeting
+    does), so the inbox and reminders treat it as needing follow-up, unless another meeting is
+    booked. A meeting held brings a lead below `consultation` (a no-show recorded first) back to it.
+    Leads further on (proposal, won, lost) keep their status.
+    """
+    row_id = record(conn, lead["id"], now, actor, outcome, note=note)
+    if outcome == NO_SHOW and lead["status"] == CONSULTATION and not another_booked:
+        return row_id, _moved(conn, sales, lead, CONTACTED, actor, now, "no-show: back to follow-up")
+    if outcome == HELD and RANK[lead["status"]] < RANK[CONSULTATION]:
+        return row_id, _moved(conn, sales, lead, CONSULTATION, actor, now, "the consultation was held")
+    return row_id, []
+
+
+def _moved(conn: Connection, sales: Sales, lead: dict, to: str, actor: str, now: datetime,
+           note: str) -> list[dict]:
+    changes = {"status": to, "status_changed_at": now}
+    if lead["stage_reached"] < STAGES[to]:
+        changes["stage_reached"] = STAGES[to]
+    conn.execute(update(leads).where(leads.c.id == lead["id"]).values(**changes))
+    row_id = record(conn, lead["id"], now, actor, "status", from_status=lead["status"], to_status=to, note=note)
+    return status_changed(sales, lead["id"], row_id, now)

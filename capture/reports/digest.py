@@ -113,7 +113,8 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
 
 
 FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
-           ("median_first_contact_minutes", "Median first reply (working time)"), ("won", "Won"),
+           ("median_first_contact_minutes", "Median first reply (working time)"),
+           ("no_shows", "No-shows at consultations"), ("won", "Won"),
            ("revenue_pence", "Revenue"))
 
 

@@ -17,8 +17,9 @@ MISSING = "–"  # a rate without a base, views for a lead-only dimension
 # A spreadsheet runs a cell that starts with one of these as a formula, and
 # every value here came from a stranger on the internet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TEXT_HEADINGS = ("views", "visitors", "leads", "leads/100v", "contacted", "1st contact", "consult.",
-                 "proposals", "won", "lost", "win rate", "revenue", "revenue/100v", "top lost reasons")
+TEXT_HEADINGS = ("views", "visitors", "leads", "leads/100v", "contacted", "1st contact", "consult.", "meetings",
+                 "held", "no-shows", "proposals", "won", "lost", "win rate", "revenue", "revenue/100v",
+                 "top lost reasons")
 
 
 def figure(name: str, value, currency: str) -> str:

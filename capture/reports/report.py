@@ -29,6 +29,7 @@ from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads, page_views
 from capture.pipeline.stages import STAGES
+from capture.reports import meetings
 from capture.db.engine import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")
@@ -78,9 +79,10 @@ BLOG_POST, BLOG_DEEPER = "/blog/_%/", "/blog/%/%/"
 TOP_LOST_REASONS = 3
 # The columns after the dimension's own, in order; the keys of every row (JSON, CSV header).
 COLUMNS = ("views", "visitors", "leads", "conversion_rate", "contacted", "median_first_contact_minutes",
-           "consultations", "proposals", "won", "lost", "win_rate", "revenue_pence",
+           "consultations", *meetings.COLUMNS, "proposals", "won", "lost", "win_rate", "revenue_pence",
            "revenue_per_100_visitors_pence", "top_lost_reasons")
 COUNTS = ("leads", "contacted", "consultations", "proposals", "won", "lost", "revenue_pence")
+TALLIED = (*COUNTS, *meetings.COLUMNS)  # what a row and the totals add up
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
     viewed = and_(page_views.c.day >= since, page_views.c.day < until)
     with reading(engine) as conn:
         funnel, reasons, medians = _merge(conn.execute(_leads(key, arrived)))
+        met = meetings.by_key(conn, key, arrived)  # a subset of the funnel's keys: the same leads
         views = None
         if by in VIEW_KEYS:
             view_key = _key(by, page_views.c[VIEW_KEYS[by]])
@@ -137,14 +140,14 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
                      if seen is not None}
         total_views = conn.execute(_views(None, viewed)).one() if views is None else None
     blank = NONE if by in ("service", "owner") else UNKNOWN
-    rows = [_row(by, found or blank, funnel.get(found, {}), views.get(found) if views is not None else None,
-                 views is not None, medians.get(found), reasons.get(found, Counter()))
+    rows = [_row(by, found or blank, {**funnel.get(found, {}), **met.get(found, {})},
+                 views.get(found) if views is not None else None, views is not None, medians.get(found), reasons.get(found, Counter()))
             for found in set(funnel) | set(views or ())]
     rows.sort(key=lambda r: (-r["leads"], -(r["visitors"] or 0), r[by]))
     if views is not None:  # every view is in exactly one row
         total_views = tuple(sum(r[name] for r in rows) for name in ("views", "visitors"))
-    totals = _row(by, TOTAL, {name: sum(r[name] for r in rows) for name in COUNTS}, total_views, True,
-                  medians.get(ALL), sum(reasons.values(), Counter()))
+    summed = {name: sum(r[name] for r in rows) for name in TALLIED}
+    totals = _row(by, TOTAL, summed, total_views, True, medians.get(ALL), sum(reasons.values(), Counter()))
     return Report(by, touch, since, until, rows, totals)
 
 
@@ -259,14 +262,14 @@ def _views_kept(key, viewed, lead_keys: set):
 
 def _row(by: str, key: str, counts: dict, views, has_views: bool, median, reasons: Counter) -> dict:
     """One report row: the counts, and the rates worked out from them."""
-    n = {name: int(counts.get(name) or 0) for name in COUNTS}
+    n = {name: int(counts.get(name) or 0) for name in TALLIED}
     visited, visitors = (int(views[0]), int(views[1])) if views is not None else (0, 0)
     decided = n["won"] + n["lost"]
     return {by: key, "views": visited if has_views else None, "visitors": visitors if has_views else None,
             "leads": n["leads"], "conversion_rate": _per_100(n["leads"], visitors),
             "contacted": n["contacted"],
             "median_first_contact_minutes": round(float(median), 1) if median is not None else None,
-            "consultations": n["consultations"], "proposals": n["proposals"], "won": n["won"],
+            "consultations": n["consultations"], **{name: n[name] for name in meetings.COLUMNS}, "proposals": n["proposals"], "won": n["won"],
             "lost": n["lost"], "win_rate": _per_100(n["won"], decided), "revenue_pence": n["revenue_pence"],
             "revenue_per_100_visitors_pence": round(100 * n["revenue_pence"] / visitors) if visitors else None,
             "top_lost_reasons": sorted(reasons.items(), key=lambda r: (-r[1], r[0]))[:TOP_LOST_REASONS]}

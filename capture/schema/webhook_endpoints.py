@@ -11,7 +11,7 @@ from capture.schema import checks
 WEBHOOK_KEYS = ("name", "url", "events")
 # What an endpoint may subscribe to (webhooks.py sends them).
 WEBHOOK_EVENTS = ("lead.created", "lead.status_changed", "booking.created", "booking.cancelled",
-                  "booking.moved", "lead.erased")
+                  "booking.moved", "lead.erased", "booking.no_show")
 ENDPOINT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 
 

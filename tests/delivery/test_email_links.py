@@ -7,12 +7,12 @@ none may leave a session cookie behind: only the page's button (a POST) acts.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from capture.booking import appointments
+from capture.booking import aftercare, appointments
 from capture.desk import signin
 from capture.core.clock import utcnow
 from capture.db.models import bookings, events, leads, outbox, sign_in_links, sign_outs
@@ -63,6 +63,9 @@ def every_kind_of_email(make_app, smtp_sink, consultation):
     appointments.move(ext.engine, ext.sales, made["id"], _at(slots[-5]), "visitor", ext.mail_domain, utcnow())
     assert signin.request_link(ext.engine, ext.sales, "maya@fernleaf.example", ext.mail_domain, utcnow())
     assert app.test_cli_runner().invoke(args=["digest", "--send"]).exit_code == 0
+    # The host's after-meeting question, queued as the worker's look would once the moved meeting ended.
+    ended = appointments.current(ext.engine, booked)["ends_at"]
+    assert aftercare.queue(ext.engine, ext.mail_domain, ended + timedelta(minutes=1)) >= 1
     deliver(app)
     with ext.engine.connect() as conn:
         kinds = dict(conn.execute(select(outbox.c.message_id, outbox.c.kind)).all())

@@ -118,13 +118,14 @@ def keyed(found: report.Report) -> dict:
 
 
 def row(by, key, views, visitors, leads_, contacted, median, consultations, proposals, won, lost,
-        revenue, reasons) -> dict:
+        revenue, reasons, meetings=0, held=0, no_shows=0) -> dict:
     """A report row as it should be, its rates worked out here from the counts."""
     def per_100(part, whole):
         return round(100 * part / whole, 2) if whole else None
     return {by: key, "views": views, "visitors": visitors, "leads": leads_,
             "conversion_rate": per_100(leads_, visitors), "contacted": contacted,
-            "median_first_contact_minutes": median, "consultations": consultations, "proposals": proposals,
+            "median_first_contact_minutes": median, "consultations": consultations,
+            "meetings": meetings, "held": held, "no_shows": no_shows, "proposals": proposals,
             "won": won, "lost": lost, "win_rate": per_100(won, won + lost), "revenue_pence": revenue,
             "revenue_per_100_visitors_pence": round(100 * revenue / visitors) if visitors else None,
             "top_lost_reasons": reasons}

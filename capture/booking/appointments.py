@@ -57,12 +57,14 @@ from capture.delivery.status import JobStatus
 
 # What callers read here too: one module to ask about bookings.
 __all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
-           "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget", "move",
+           "REASON_MARK", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget",
+           "forget_reasons", "move",
            "busy_between", "current", "free", "get", "latest", "next_free", "open_booking", "still_current"]
 
 VISITOR = "visitor"  # the actor of what the visitor does
 LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
 MOVING = "moving"  # a booking's status for the moment its own time is not in the way of its new one
+REASON_MARK = "\nTheir reason: "  # how a cancel's timeline note quotes the visitor's reason
 
 
 class SlotTaken(PipelineError):
@@ -154,7 +156,7 @@ def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: st
         lead = _lead(conn, made["lead_id"])
         note = f"cancelled the consultation on {_when(sales, made['starts_at'])}"
         return end(conn, sales, made, lead, actor, domain, now,
-                   note=f"{note}\nTheir reason: {reason}" if reason else note, reason=reason or None)
+                   note=f"{note}{REASON_MARK}{reason}" if reason else note, reason=reason or None)
 
 
 def cancel_upcoming(conn: Connection, sales: Sales, lead_id: str, actor: str, domain: str, now: datetime,
@@ -256,6 +258,11 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
+
+
+def forget_reasons(conn: Connection, lead_id: str) -> None:
+    """Erasure: the visitor's words when cancelling go with the rest of what they told us."""
+    conn.execute(update(bookings).where(bookings.c.lead_id == lead_id).values(cancel_reason=None))
 
 
 def forget(conn: Connection, lead_ids: list[str]) -> None:

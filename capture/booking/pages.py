@@ -41,9 +41,9 @@ TITLES = {"move": "Move your consultation", "cancel": "Cancel your consultation"
 @bp.app_context_processor
 def _site() -> dict:
     """For templates/booking/base.html, wherever a page extending it is rendered: the site's
-    shell (read only when a page asks) and where the site is."""
+    shell (read only when a page asks) and the site's base URL (CAPTURE_SITE_URL)."""
     return {"site_shell": lambda: site_shell.load(current().settings.site_dir),
-            "site_url": current().settings.site_url}
+            "site_base": current().settings.site_url}
 
 
 @bp.get("/<token>")

@@ -16,6 +16,7 @@ from capture.booking import appointments
 from capture.core import tokens
 from capture.core.clock import utcnow
 from capture.db.models import bookings, events, outbox
+from capture.privacy import erasure
 from tests.booking.test_appointments import MAYA, TOM, booked_lead, ext, first_slots, visitor
 from tests.booking.test_appointments import one_host  # noqa: F401  (fixture)
 from tests.conftest import TEST_SECRET
@@ -257,3 +258,17 @@ def test_a_post_without_the_form_token_or_with_another_links_is_refused(make_app
     assert client.get(path_for(theirs, "cancel", "v1@example.com")).status_code == 404
     assert client.post(cancel + "/keep", data={}).status_code == 405
     assert all(appointments.current(ext(app).engine, i) is not None for i in ids)
+
+
+def test_erasing_the_person_removes_their_reason_from_the_booking_and_the_timeline(make_app, one_host):
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
+    made = appointments.current(ext(app).engine, lead_id)
+    path = path_for(made, "cancel")
+    client.post(path, data={"csrf_token": form_token(client, path), "reason": "My mother is in hospital"})
+    erasure.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), sales=ext(app).sales,
+                  domain=ext(app).mail_domain)
+    assert appointments.get(ext(app).engine, made["id"])["cancel_reason"] is None
+    with ext(app).engine.connect() as conn:
+        notes = [n for (n,) in conn.execute(select(events.c.note).where(events.c.lead_id == lead_id))]
+    assert not any("hospital" in (n or "") for n in notes)
+    assert "cancelled the consultation [their reason was removed at erasure]" in notes

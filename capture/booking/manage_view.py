@@ -48,7 +48,7 @@ def slot_value(moment: datetime) -> str:
 
 
 def days(found: list[Slot], tz: ZoneInfo) -> list[dict]:
-    """Free slots grouped by day in `tz`, labelled for people; `picked` marks none yet."""
+    """Free slots grouped by day in `tz`, labelled for people."""
     grouped = []
     for day, slots in groupby(found, key=lambda s: s.start.astimezone(tz).date()):
         grouped.append({"label": weekday_date(day, year=False), "iso": day.isoformat(),

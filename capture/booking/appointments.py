@@ -60,13 +60,14 @@ from capture.delivery.status import JobStatus
 
 # What callers read here too: one module to ask about bookings.
 __all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
-           "NotYet", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release", "forget",
-           "move", "record_outcome", "HELD", "NO_SHOW",
+           "NotYet", "REASON_MARK", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release",
+           "forget", "forget_reasons", "move", "record_outcome", "HELD", "NO_SHOW",
            "busy_between", "current", "free", "get", "latest", "next_free", "open_booking", "still_current"]
 
 VISITOR = "visitor"  # the actor of what the visitor does
 LOCK_KEY = 872412  # the PostgreSQL advisory lock all bookings take in turn
 MOVING = "moving"  # a booking's status for the moment its own time is not in the way of its new one
+REASON_MARK = "\nTheir reason: "  # how a cancel's timeline note quotes the visitor's reason
 
 
 class SlotTaken(PipelineError):
@@ -143,16 +144,22 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
     return Booked(lead, made)
 
 
-def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: str, now: datetime) -> dict | None:
-    """Cancel a booking (frees the time, tells visitor and host); None if it already was."""
+def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: str, now: datetime,
+           reason: str | None = None) -> dict | None:
+    """Cancel a booking (frees the time, tells visitor and host); None if it already was.
+
+    The visitor's `reason`, if they gave one, is kept on the booking and quoted on the
+    lead's timeline (visitor text: the desk escapes it like every note).
+    """
     with writing(engine) as conn:
         _take_turn(conn)
         made = _booking(conn, booking_id)
         if made["status"] != BOOKED:
             return None
         lead = _lead(conn, made["lead_id"])
+        note = f"cancelled the consultation on {_when(sales, made['starts_at'])}"
         return end(conn, sales, made, lead, actor, domain, now,
-                   note=f"cancelled the consultation on {_when(sales, made['starts_at'])}")
+                   note=f"{note}{REASON_MARK}{reason}" if reason else note, reason=reason or None)
 
 
 def cancel_upcoming(conn: Connection, sales: Sales, lead_id: str, actor: str, domain: str, now: datetime,
@@ -173,7 +180,7 @@ def cancel_upcoming(conn: Connection, sales: Sales, lead_id: str, actor: str, do
 
 
 def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, domain: str, now: datetime,
-        note: str, tell_visitor: bool = True, lead_goes_on: bool = True) -> dict:
+        note: str, tell_visitor: bool = True, lead_goes_on: bool = True, reason: str | None = None) -> dict:
     """The one place a booking ends: the time is freed and everyone who had it is told.
 
     SEQUENCE goes up and the host (and the visitor, unless `tell_visitor` is off) get a
@@ -181,9 +188,10 @@ def end(conn: Connection, sales: Sales, made: dict, lead: dict, actor: str, doma
     to the webhooks. A lead in the pipeline whose only consultation this was is back to
     `contacted` (the inbox then shows the consultation as cancelled, not as coming).
     """
-    changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now}
+    changed = {**made, "status": CANCELLED, "sequence": made["sequence"] + 1, "changed_at": now,
+               "cancel_reason": reason}
     conn.execute(update(bookings).where(bookings.c.id == made["id"]).values(
-        status=CANCELLED, sequence=changed["sequence"], changed_at=now))
+        status=CANCELLED, sequence=changed["sequence"], changed_at=now, cancel_reason=reason))
     consultations.record(conn, made["lead_id"], now, actor, "booking", note=note)
     jobs = (outgoing.updates(changed, lead if tell_visitor else {**lead, "email": None}, domain, now)
             + booking_event(sales, BOOKING_CANCELLED, changed, now))
@@ -222,8 +230,8 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
          now: datetime) -> dict | None:
     """Move a booking to another offered time in one transaction; None if it is already there.
 
-    The host may change (whoever is free then): the host who loses the meeting gets a
-    CANCEL and the one who gains it a REQUEST. The booking keeps its id, so its UID, and
+    The host stays when free then; otherwise it changes (whoever is free then): the host
+    who loses the meeting gets a CANCEL and the one who gains it a REQUEST. The booking keeps its id, so its UID, and
     its SEQUENCE goes up.
     """
     try:
@@ -236,7 +244,7 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
                 return None
             # Its own time is not in the way of its new one.
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(status=MOVING))
-            slot, host = _choose(conn, sales, start, now)
+            slot, host = _choose(conn, sales, start, now, keep=made["host"])
             changed = {**made, "host": host, "starts_at": slot.start, "ends_at": slot.end,
                        "sequence": made["sequence"] + 1, "changed_at": now}
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
@@ -291,6 +299,11 @@ def record_outcome(engine: Engine, sales: Sales, booking_id: str, outcome: str, 
     return {**made, "outcome": outcome, "outcome_at": now, "outcome_by": actor}
 
 
+def forget_reasons(conn: Connection, lead_id: str) -> None:
+    """Erasure: the visitor's words when cancelling go with the rest of what they told us."""
+    conn.execute(update(bookings).where(bookings.c.lead_id == lead_id).values(cancel_reason=None))
+
+
 def forget(conn: Connection, lead_ids: list[str]) -> None:
     """Delete these leads' bookings with the leads (retention deleting old spam): nothing is told.
 
@@ -308,14 +321,22 @@ def _take_turn(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
 
-def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime) -> tuple[Slot, str]:
-    """The slot starting at `start` if offered now, and the host it goes to; SlotTaken if not offered."""
+def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime,
+            keep: str | None = None) -> tuple[Slot, str]:
+    """The slot starting at `start` if offered now, and the host it goes to; SlotTaken if not offered.
+
+    `keep` (a moved meeting's host) keeps it when free then: the visitor keeps the person they
+    expect; otherwise the day's meetings are spread across the hosts as for a new booking.
+    """
     day = sales.calendar.local_date(start)
     window_start, window_end = window(sales, day, 1)
     busy = busy_between(conn, window_start, window_end)
     slot = slots.is_offered(sales, busy, start, now)
     if slot is None:
         raise SlotTaken()
+    kept = [host for host in slot.hosts if keep and host == keep.strip().lower()]
+    if kept:
+        return slot, kept[0]
     return slot, slots.pick_host(slot, slots.bookings_on(sales, busy, day))
 
 

@@ -1,39 +1,64 @@
-"""The visitor's pages from their booking email: cancel, or change the time. GET and HEAD show;
+"""The visitor's pages from their booking email: keep, move or cancel. GET and HEAD show;
 only the POST route acts.
 
-The link's token is bound to the booking, the action and the visitor's
-address (tokens.py); a mail scanner opening it changes nothing. Changing the
-time needs no JavaScript: the free times are a plain radio group, shown in
-the business's time zone and named as such.
+The link's token is bound to the booking, the action and the visitor's address
+(tokens.py); a mail scanner opening it changes nothing. Each page offers all three
+choices: keep (a page saying nothing changes), move (the free times, grouped by day,
+as radios the site's script turns into the month grid: no JavaScript needed) and
+cancel (with an optional reason for the team). Times are in the visitor's zone, named.
+The pages wear the site's own header, footer and style (core/site_shell.py).
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from itertools import groupby
 
 from flask import Blueprint, abort, make_response, render_template, request
 
-from capture.booking import appointments
+from capture.booking import appointments, manage_view
 from capture.db import store
 from capture.core.clock import utcnow
-from capture.core.formatting import wall_time, weekday_date
+from capture.core.formatting import wall_time
+from capture.core import site_shell
 from capture.pipeline.lead_view import requested_slot
 from capture.schema.validation import parse_slot
 from capture.pipeline.stages import PipelineError
-from capture.core.tokens import BOOKING_ACTIONS, TokenError, read_booking
+from capture.core.tokens import TokenError, read_booking
+from capture.core.urls import external
 from capture.core import link_forms
 from capture.context import current
 
 bp = Blueprint("booking_pages", __name__, url_prefix="/actions/booking")
 VISITOR = appointments.VISITOR
 PICKED = "slot"  # the radio group of times on these pages (templates/booking/*.html), not a form field
+REASON = "reason"  # the cancel page's optional text box
+REASON_MAX = 1000
+# What a reason keeps of the control characters: line breaks and tabs (PostgreSQL refuses NUL).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+TITLES = {"move": "Move your consultation", "cancel": "Cancel your consultation"}
+
+
+@bp.app_context_processor
+def _site() -> dict:
+    """For templates/booking/base.html, wherever a page extending it is rendered: the site's
+    shell (read only when a page asks) and the site's base URL (CAPTURE_SITE_URL)."""
+    return {"site_shell": lambda: site_shell.load(current().settings.site_dir),
+            "site_base": current().settings.site_url}
 
 
 @bp.get("/<token>")
 def show(token: str):
-    """The cancel or change-the-time page (GET and HEAD): it changes nothing."""
+    """The move or cancel page (GET and HEAD): it changes nothing."""
     link, made, lead = _opened(token)
     return _page(link.action, made, lead, token)
+
+
+@bp.get("/<token>/keep")
+def keep(token: str):
+    """'Keep my booking': the booking as it stands; nothing to do, so nothing to post."""
+    _, made, _ = _opened(token)
+    return _message("Your consultation stands", "Nothing has changed. We look forward to talking to you.",
+                    200, booking=made)
 
 
 @bp.post("/<token>")
@@ -42,7 +67,7 @@ def act(token: str):
     """The button: cancel, or move to the picked time."""
     link, made, lead = _opened(token)
     if link.action == "cancel":
-        return _cancel(made)
+        return _cancel(made, lead, token)
     return _move(made, lead, token)
 
 
@@ -60,18 +85,24 @@ def _opened(token: str):
                        "we will sort it out.", 404))
     if made["status"] != appointments.BOOKED:
         abort(_message("This consultation was cancelled", "To talk to us after all, book a new time "
-                       "on our website or reply to our email.", 410))
+                       "on our website or reply to our email.", 410, rebook=True))
     if made["starts_at"] <= utcnow():
         abort(_message("This consultation has taken place", "It can no longer be changed here. "
                        "Reply to our email if anything is needed.", 410))
     return link, made, lead
 
 
-def _cancel(made: dict):
+def _cancel(made: dict, lead: dict, token: str):
     ext = current()
-    appointments.cancel(ext.engine, ext.sales, made["id"], VISITOR, ext.mail_domain, utcnow())
+    raw = request.form.get(REASON, "")
+    reason = CONTROL.sub("", raw.replace("\r\n", "\n")).strip()
+    if len(reason) > REASON_MAX:
+        return _page("cancel", made, lead, token, status=422, reason=raw,
+                     reason_error=f"Please keep the reason under {REASON_MAX:,} characters "
+                                  f"(it has {len(reason):,}).")
+    appointments.cancel(ext.engine, ext.sales, made["id"], VISITOR, ext.mail_domain, utcnow(), reason=reason)
     return _message("Your consultation is cancelled", "We have emailed you the cancellation for your "
-                    "calendar. Changed your mind? Book a new time on our website.", 200)
+                    "calendar. Changed your mind? Book a new time whenever suits you.", 200, rebook=True)
 
 
 def _move(made: dict, lead: dict, token: str):
@@ -79,7 +110,7 @@ def _move(made: dict, lead: dict, token: str):
     now = utcnow()
     start = picked_time(now)
     if start is None:
-        return _page("move", made, lead, token, error="Please pick one of the times below.", status=422)
+        return _page("move", made, lead, token, error="Pick a time.", status=422)
     try:
         moved = appointments.move(ext.engine, ext.sales, made["id"], start, VISITOR, ext.mail_domain, now)
     except appointments.SlotTaken as exc:
@@ -87,10 +118,13 @@ def _move(made: dict, lead: dict, token: str):
     except PipelineError as exc:
         return _message("This consultation cannot be moved", str(exc), 409)
     if moved is None:
-        return _message("Your consultation keeps its time", f"{_when(made)}: the time you picked is the "
-                        "one you have, so nothing changed and no new invitation was sent.", 200)
-    return _message("Your consultation has a new time", f"{_when(moved)}. We have emailed you the updated "
-                    "invitation for your calendar.", 200)
+        return _message("Your consultation keeps its time", "The time you picked is the one you have, "
+                        "so nothing changed and no new invitation was sent.", 200, booking=made)
+    said = "We have emailed you the updated invitation for your calendar."
+    if moved["host"].lower() != made["host"].lower():
+        said = (f"Your meeting is now with {manage_view.host_name(ext.sales, moved['host'])}, as "
+                f"{manage_view.host_name(ext.sales, made['host'])} is not free then. {said}")
+    return _message("Your consultation has a new time", said, 200, booking=moved)
 
 
 def picked_time(now: datetime) -> datetime | None:
@@ -111,9 +145,9 @@ def requested_page(lead: dict, recipient: str, token: str, error: str = "", stat
     length = ext.sales.consultation.length if ext.sales.consultation else None
     asked = requested_slot(form, lead["data"] or {}, ext.settings.timezone, length) if form else None
     day = asked["start"].date() if asked else ext.sales.calendar.local_date(now)
-    days = _days(appointments.free(ext.engine, ext.sales, day, 3, now))
+    days = manage_view.days(appointments.free(ext.engine, ext.sales, day, 3, now), ext.settings.timezone)
     return render_template("booking/confirm.html", lead=lead, asked=asked, days=days, error=error,
-                           zone=_zone_name(ext.settings.timezone.key), who=recipient,
+                           zone=manage_view.zone_name(ext.settings.timezone), who=recipient,
                            form_token=link_forms.form_token(token)), status
 
 
@@ -133,48 +167,39 @@ def book_requested(lead: dict, recipient: str, token: str):
         return requested_page(lead, recipient, token, f"{exc} Nothing was overwritten.", 409)
     except PipelineError as exc:
         return _message("Not booked", str(exc), 409)
-    return _message("Booked", f"{_when(made)}, with {_host_name(made['host'])}. The visitor and "
+    return _message("Booked", f"{_when(made)}, with {manage_view.host_name(ext.sales, made['host'])}. The visitor and "
                     "the host have the invitation.", 200)
 
 
-def _host_name(email: str) -> str:
-    member = current().sales.member(email)
-    return member.name if member else email
-
-
-def _days(found: list) -> list[dict]:
-    """Free slots grouped by business-local day, labelled for people."""
-    tz = current().settings.timezone
-    days = []
-    for day, slots in groupby(found, key=lambda s: s.start.astimezone(tz).date()):
-        days.append({"label": weekday_date(day, year=False),
-                     "slots": [{"value": s.start.isoformat(),
-                                "label": f"{s.start.astimezone(tz):%H:%M}–{s.end.astimezone(tz):%H:%M}"}
-                               for s in slots]})
-    return days
-
-
-def _page(action: str, made: dict, lead: dict, token: str, error: str = "", status: int = 200):
+def _page(action: str, made: dict, lead: dict, token: str, error: str = "", status: int = 200, **more):
+    """The move or cancel page: the booking, the three choices, and the chosen one's form."""
     ext = current()
+    settings = ext.settings
+    tz = manage_view.zone_of(made, settings.timezone)
     days = []
     if action == "move":
         now = utcnow()
-        days = _days(appointments.free(ext.engine, ext.sales, ext.sales.calendar.local_date(now),
-                                       ext.sales.consultation.horizon_days, now))
-    return render_template("booking/manage.html", action=action, title=BOOKING_ACTIONS[action],
-                           when=_when(made), name=lead["name"] or "", days=days, error=error,
-                           zone=_zone_name(ext.settings.timezone.key),
-                           form_token=link_forms.form_token(token)), status
+        days = manage_view.days(appointments.free(ext.engine, ext.sales, ext.sales.calendar.local_date(now),
+                                                  ext.sales.consultation.horizon_days, now), tz)
+    return render_template("booking/manage.html", action=action, title=TITLES[action], name=lead["name"] or "",
+                           card=manage_view.card(made, ext.sales, settings.timezone), days=days, error=error,
+                           zone=manage_view.zone_name(tz), keep_url=_keep_url(token),
+                           links=manage_view.links(settings.secret_key, settings.public_url, made, lead["email"]),
+                           reason_max=REASON_MAX, form_token=link_forms.form_token(token), **more), status
+
+
+def _keep_url(token: str) -> str:
+    return external(current().settings.public_url, f"/actions/booking/{token}/keep")
 
 
 def _when(made: dict) -> str:
     return wall_time(made["starts_at"], made["ends_at"], current().settings.timezone)
 
 
-def _zone_name(key: str) -> str:
-    """'Europe/London' as 'London time'."""
-    return key.rsplit("/", 1)[-1].replace("_", " ") + " time"
-
-
-def _message(title: str, message: str, status: int):
-    return make_response(render_template("booking/message.html", title=title, message=message), status)
+def _message(title: str, message: str, status: int, booking: dict | None = None, rebook: bool = False):
+    """A page that says what happened (or why nothing can), with the booking as it is now if given."""
+    ext = current()
+    shown = manage_view.card(booking, ext.sales, ext.settings.timezone) if booking else None
+    return make_response(render_template(
+        "booking/message.html", title=title, message=message, card=shown,
+        rebook_url=manage_view.rebook_url(ext.settings.site_url) if rebook else ""), status)

@@ -84,9 +84,18 @@ def _anonymise(conn: Connection, schema: Schema, rows: list, now: datetime, sale
         if row.email:  # booking updates and reminders too: whatever went to their address
             theirs = or_(theirs, func.lower(outbox.c.recipient) == row.email.lower())
         amend.forget_recipients(conn, and_(outbox.c.lead_id == row.id, theirs), ERASED)
+        appointments.forget_reasons(conn, row.id)  # their words when cancelling, kept twice
+        records.replace_notes(conn, _reasons_quoted(conn, row.id), REASON_REMOVED)
         erased_news = lead_erased(sales, row.id, now) if sales is not None else []
         if erased_news:
             conn.execute(outbox.insert(), erased_news)
+
+
+def _reasons_quoted(conn: Connection, lead_id: str) -> list[int]:
+    """The timeline notes quoting the visitor's reason for cancelling a meeting."""
+    return [e.id for e in conn.execute(select(events.c.id).where(
+        events.c.lead_id == lead_id, events.c.kind == "booking",
+        events.c.note.contains(appointments.REASON_MARK, autoescape=True)))]
 
 
 def _log(conn: Connection, action: str, count: int, actor: str, now: datetime) -> None:
@@ -130,6 +139,7 @@ def _count(conn: Connection, condition) -> int:
 
 
 NOTE_REMOVED = "[note removed at erasure: it named the person]"
+REASON_REMOVED = "cancelled the consultation [their reason was removed at erasure]"
 
 
 def _notes_naming(conn: Connection, rows: list, email: str) -> list[int]:

@@ -186,7 +186,8 @@ def site_stack(e2e_tools, inbox, make_database, tmp_path_factory):
     origin = f"http://127.0.0.1:{port}"
     site = build_site(work / "site", site_url=origin + "/")
     stack = Stack(site_url=origin, api_url=origin, database_url=make_database("one_server"))
-    env = _app_env(stack.database_url, inbox.port, CAPTURE_PUBLIC_URL=origin)
+    # The service reads the built site too, so the pages booking emails open wear its header and footer.
+    env = _app_env(stack.database_url, inbox.port, CAPTURE_PUBLIC_URL=origin, CAPTURE_SITE_DIR=str(site))
     try:
         stack.services.append(start_web(env, api_port, work))
         stack.services.append(start_worker(env, work))

@@ -58,7 +58,7 @@ def test_a_race_for_one_time_then_a_cancel_from_the_email_frees_it(site_stack, i
     [confirmation] = inbox.wait_for(lambda m: m["X-Capture-Lead"] == lead_a["id"] and m.envelope_to == [ada.email])
     assert str(confirmation["Subject"]).startswith("Your free consultation is booked: ")
     page = open_page(link_in(confirmation, "Cancel the consultation"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel the consultation")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel your consultation")
     no_axe_violations(page, axe_source)
     assert site_stack.leads(id=lead_a["id"])[0]["status"] == "consultation"
     page.get_by_role("button", name="Cancel the consultation").click()

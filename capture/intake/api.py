@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from capture.booking import appointments
+from capture.booking import appointments, meeting
 from capture.core import clock
 from capture.core import formatting
 from capture.core import ratelimit
@@ -139,9 +139,10 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
     ext = current()
     if ext.sales.consultation is None:
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
+    kind, zone = meeting.chosen(form, lead["data"], ext.sales.consultation.meeting)
     try:
         return appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
-                                           now, alert_after=ext.settings.booking_alert).lead
+                                           now, alert_after=ext.settings.booking_alert, kind=kind, zone=zone).lead
     except appointments.SlotTaken as exc:
         others = appointments.next_free(ext.engine, ext.sales, start, now)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,

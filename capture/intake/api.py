@@ -23,6 +23,7 @@ from capture.intake import spam
 from capture.db import store
 from capture.core.clock import utcnow
 from capture.core.cors import Cors
+from capture.core.zones import shown_zone
 from capture.core.http import Problem, broken_body, json_object, read_body, wants_json
 from capture.intake.answers import TOO_LARGE, http_error, problem_response
 from capture.schema.forms import TIME_ON_FORM
@@ -150,13 +151,14 @@ def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,
                       slots=[slot_json(slot) for slot in others]) from None
     except appointments.AlreadyBooked as exc:
-        message = already_booked(exc.booking)
+        message = already_booked(exc.booking, zone)
         raise Problem(409, message, {form.booking.slot_field: message}, form=form, data=data) from None
 
 
-def already_booked(held: dict) -> str:
-    """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
-    when = formatting.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
+def already_booked(held: dict, zone: str | None) -> str:
+    """What a visitor who holds a consultation is told, in the zone they sent now (else the one they booked in)."""
+    tz = shown_zone(zone or held.get("visitor_zone"), current().settings.timezone)
+    when = formatting.wall_time(held["starts_at"], held["ends_at"], tz)
     return (f"You already have a consultation booked on {when}. The email we sent you then has "
             f"the links to change or cancel it.")
 

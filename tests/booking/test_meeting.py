@@ -198,3 +198,16 @@ def test_a_video_call_gives_the_visitor_and_the_host_the_link(make_app, one_host
         [event] = invitation(message).walk("VEVENT")
         assert str(event["LOCATION"]) == VIDEO_URL and str(event["URL"]) == VIDEO_URL
     assert "We will call" not in plain
+
+
+def test_one_who_already_holds_a_booking_is_told_its_time_in_their_zone(make_app, one_host):
+    app = make_app(sales=str(one_host))
+    client = app.test_client()
+    slots = first_slots(client)
+    client.post("/api/forms/consultation", json=visitor(1, slots[0]["start"], time_zone="America/New_York"))
+    held = datetime.fromisoformat(slots[0]["start"]), datetime.fromisoformat(slots[0]["end"])
+    again = client.post("/api/forms/consultation", json=visitor(1, slots[3]["start"]))
+    assert again.status_code == 409
+    assert wall_time(*held, NEW_YORK) in again.json["errors"]["slot"]  # the zone they booked in
+    again = client.post("/api/forms/consultation", json=visitor(1, slots[3]["start"], time_zone="Asia/Tokyo"))
+    assert wall_time(*held, ZoneInfo("Asia/Tokyo")) in again.json["errors"]["slot"]  # the zone they are in now

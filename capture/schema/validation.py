@@ -59,14 +59,14 @@ def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
             errors[f.name] = _required_message(f)
         elif value not in ("", None):
             clean[f.name] = value
-    _conditions(form, clean, errors)
+    _conditions(form, clean, errors, form.booking.replaces if slot else ())
     return clean, errors
 
 
-def _conditions(form: Form, clean: dict, errors: dict) -> None:
+def _conditions(form: Form, clean: dict, errors: dict, replaced: tuple[str, ...]) -> None:
     """A field required only with certain answers (required_when in forms.yml): a phone call needs a number."""
     for f in form.fields:
-        if not f.required_when or f.name in clean or f.name in errors:
+        if not f.required_when or f.name in clean or f.name in errors or f.name in replaced:
             continue
         if all(str(clean.get(key, "")) == value for key, value in f.required_when.items()):
             errors[f.name] = f.required_message or _required_message(f)

@@ -118,7 +118,8 @@ def message(n: int) -> str:
 def visitor(n: int, domain: str, slot: str | None = None) -> dict:
     """The consultation form as the site's script posts it: with a slot, or with a preference."""
     values = {"name": f"Visitor {n}", "email": f"v{n}{domain}", "service": SERVICES[n % 4],
-              "budget": "5k-10k", "consent": True, "message": message(n), "time_on_form": "60000",
+              "budget": "5k-10k", "meeting_kind": "video", "consent": True, "message": message(n),
+              "time_on_form": "60000",
               "page_url": "https://www.fernleaf.example/consultation/"}
     if slot:
         return {**values, "slot": slot}

@@ -32,7 +32,8 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from tests.gunicorn_server import Gunicorn  # noqa: E402
 
-FORM = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",
+FORM = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "meeting_kind": "phone",
+        "phone": "+44 20 7946 0018",
         "company": "Analytical Engines", "service": "business", "budget": "5k-10k",
         "preferred_date": (date.today() + timedelta(days=7)).isoformat(),
         "preferred_time": "09:00-12:00", "message": "A new site for our gear shop.", "consent": "on",

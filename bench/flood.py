@@ -124,7 +124,8 @@ def genuine_form(n: int) -> tuple[str, dict]:
               "first_utm_source": "google", "first_utm_medium": "organic"}
     if n % 3 == 2:
         return "contact", {**values, "page_url": f"https://{SITE}/contact/"}
-    return "consultation", {**values, "service": service, "budget": "5k-10k", "preferred_date": soon(),
+    return "consultation", {**values, "service": service, "budget": "5k-10k", "meeting_kind": "phone",
+                            "preferred_date": soon(),
                             "preferred_time": "09:00-12:00", "page_url": f"https://{SITE}/consultation/"}
 
 
@@ -199,7 +200,7 @@ def bot_values(rng: random.Random, form_id: str, email: str, message: str) -> di
     values = {"name": rng.choice(SPAM_NAMES), "email": email, "company": "Digital Growth Agency",
               "phone": "+1 202 555 0" + str(rng.randint(100, 199)), "message": message, "consent": "on"}
     if form_id == "consultation":
-        values.update(service=rng.choice(["starter", "business", "ecommerce", "unsure"]),
+        values.update(service=rng.choice(["starter", "business", "ecommerce", "unsure"]), meeting_kind="phone",
                       budget=rng.choice(["under-2k", "over-10k", "unknown"]), preferred_date=soon(),
                       preferred_time="09:00-12:00", website="https://rank-rocket.example/")
     if rng.random() < 0.5:

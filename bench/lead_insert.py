@@ -32,7 +32,8 @@ from capture.db.migrate import migrate  # noqa: E402
 from capture.db.store import LeadWriter, lead_row  # noqa: E402
 
 FORM = load_schema(ROOT / "forms.yml").forms["consultation"]
-VALUES = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",
+VALUES = {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "meeting_kind": "phone",
+          "phone": "+44 20 7946 0018",
           "service": "ecommerce", "budget": "5k-10k", "preferred_date": "2026-12-04",
           "preferred_time": "09:00-12:00", "message": "A new site for our gear shop.", "consent": True}
 CLEAN_VERDICT = Verdict(CLEAN, 0)

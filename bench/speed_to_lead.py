@@ -44,7 +44,8 @@ LEAD_HEADER = re.compile(rb"^X-Capture-Lead: (\S+)", re.M | re.I)
 
 def form(i: int) -> dict:
     return {"name": f"Ada Lovelace {i}", "email": f"ada{i}@analytical.example.com",
-            "phone": "+44 20 7946 0018", "company": "Analytical Engines", "service": "business",
+            "meeting_kind": "phone", "phone": "+44 20 7946 0018", "company": "Analytical Engines",
+            "service": "business",
             "budget": "5k-10k", "preferred_date": (date.today() + timedelta(days=7)).isoformat(),
             "preferred_time": "09:00-12:00", "message": "A new site for our gear shop.",
             "consent": "on", "page_url": "https://www.fernleaf.example/services/business/",

@@ -32,6 +32,7 @@ from capture.ops import wiring as ops
 from capture.pipeline import wiring as pipeline
 from capture.privacy import wiring as privacy
 from capture.reports import wiring as reports
+from capture.schema.agreement import check_agreement
 from capture.schema.forms import Schema, SchemaError, load_schema
 from capture.schema.sales import Sales, SalesError, load_sales
 from capture.traffic import wiring as traffic
@@ -47,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
         settings = load_settings(config)
         schema = load_schema(settings.forms_path)
         sales = load_sales(settings.sales_path, settings.timezone, schema.forms)
+        check_agreement(schema, sales)
         check_secrets(sales, settings.webhook_secrets)  # every process, not just the sending one
     except (ConfigError, SchemaError, SalesError) as exc:
         print(f"capture: {exc}", file=sys.stderr)

@@ -247,7 +247,8 @@ def consultation(request) -> dict:
     if "clock" in request.fixturenames:
         request.getfixturevalue("clock")  # "today" is the test's clock, set first
     today = capture_clock.today(BUSINESS_TZ)
-    return {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "phone": "+44 20 7946 0018",
+    return {"name": "Ada Lovelace", "email": "ada@analytical.example.com", "meeting_kind": "phone",
+            "phone": "+44 20 7946 0018",
             "company": "Analytical Engines Ltd", "website": "analytical.example.com",
             "service": "ecommerce", "budget": "5k-10k",
             "preferred_date": working_day(today + timedelta(days=7)).isoformat(),

@@ -151,7 +151,7 @@ def _book(app) -> tuple[str, dict]:
     start = client.get("/api/slots?form=consultation&days=7").json["slots"][0]["start"]
     lead_id = client.post("/api/forms/consultation", json={
         "name": "Visitor 1", "email": "v1@example.com", "service": "business", "budget": "5k-10k",
-        "consent": True, "slot": start, "message": "Our shop needs a new site.", "time_on_form": "60000"}).json["id"]
+        "meeting_kind": "video", "consent": True, "slot": start, "message": "Our shop needs a new site.", "time_on_form": "60000"}).json["id"]
     return lead_id, appointments.current(app.extensions["capture"].engine, lead_id)
 
 

@@ -95,8 +95,11 @@ class Booked:
 # --- booking ----------------------------------------------------------------------
 
 def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, jobs_for, domain: str,
-                   now: datetime, alert_after: int = 0) -> Booked:
+                   now: datetime, alert_after: int = 0, kind: str | None = None, zone: str | None = None) -> Booked:
     """Store a new lead and book it `start`, in one transaction; SlotTaken if it is not offered.
+
+    `kind` is how the visitor chose to meet (meeting.chosen; default the first kind offered)
+    and `zone` their IANA zone (None: the studio's), which their messages show times in.
 
     The lead's owner becomes the host, its status `consultation` and its first
     contact now: the visitor was answered at once. AlreadyBooked if the address
@@ -112,7 +115,7 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
                 raise AlreadyBooked(held)
             slot, host = _choose(conn, sales, start, now)
             lead = consultations.arrived_booked(conn, sales, row, host, VISITOR, now)
-            made = _insert(conn, lead["id"], slot, host, now)
+            made = _insert(conn, lead["id"], slot, host, now, _kind(sales, kind), zone)
             # jobs_for has lead.created (with the status consultation); the booking is news of its own.
             conn.execute(outbox.insert(), jobs_for(lead) + outgoing.reminder(made, lead, domain, now)
                          + booking_event(sales, BOOKING_CREATED, made, now)
@@ -123,8 +126,11 @@ def book_with_lead(engine: Engine, sales: Sales, row: dict, start: datetime, job
 
 
 def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, actor: str, domain: str,
-                   now: datetime) -> Booked:
-    """Sales confirm a time for a lead that asked for one: booked as if the visitor had picked it."""
+                   now: datetime, kind: str | None = None, zone: str | None = None) -> Booked:
+    """Sales confirm a time for a lead that asked for one: booked as if the visitor had picked it.
+
+    `kind` and `zone` as the visitor's request chose them (meeting.chosen), as for book_with_lead.
+    """
     try:
         with writing(engine) as conn:
             _take_turn(conn)
@@ -132,7 +138,7 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
             if booked(conn, lead_id) is not None:
                 raise PipelineError("This lead already has a consultation booked.")
             slot, host = _choose(conn, sales, start, now)
-            made = _insert(conn, lead_id, slot, host, now)
+            made = _insert(conn, lead_id, slot, host, now, _kind(sales, kind), zone)
             lead, moved_on = consultations.booked_for(
                 conn, sales, lead, host, actor, now=now,
                 note=f"booked the consultation they asked for ({_when(sales, slot.start)})")
@@ -340,13 +346,20 @@ def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime,
     return slot, slots.pick_host(slot, slots.bookings_on(sales, busy, day))
 
 
-def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime) -> dict:
+def _kind(sales: Sales, kind: str | None) -> str:
+    """The kind asked for if offered, else the first offered (one kind: nothing to choose)."""
+    offered = sales.consultation.meeting.kinds
+    return kind if kind in offered else offered[0]
+
+
+def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime, kind: str,
+            zone: str | None) -> dict:
     # A lead's bookings made by sales share one UID (messages.uid): a new one after a cancelled
     # one must carry a higher SEQUENCE than that CANCEL, or calendars ignore it.
     before = conn.execute(select(func.max(bookings.c.sequence)).where(bookings.c.lead_id == lead_id)).scalar()
     made = {"id": secrets.token_urlsafe(16), "lead_id": lead_id, "host": host, "starts_at": slot.start,
             "ends_at": slot.end, "status": BOOKED, "sequence": 0 if before is None else before + 1,
-            "created_at": now, "changed_at": None}
+            "created_at": now, "changed_at": None, "meeting_kind": kind, "visitor_zone": zone}
     conn.execute(bookings.insert(), made)
     return made
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
+from capture.booking.meeting import VIDEO, How, location
 from capture.core.formatting import wall_time
 from capture.delivery.mail import one_line
 
@@ -29,24 +30,25 @@ PUBLISH = "PUBLISH"  # a tentative event: nobody is invited yet
 STATUS = {"REQUEST": "CONFIRMED", "CANCEL": "CANCELLED", PUBLISH: "TENTATIVE"}
 ORGANIZER_NAME = "Fernleaf Studio"
 REQUESTED_SUMMARY = f"Consultation with {ORGANIZER_NAME}"
-PHONE_LOCATION = "Phone call"
 MAX_NAME = 200
 # Line breaks and other controls have no place in a CN parameter.
 
 
 def invitation(*, uid: str, sequence: int, method: str, start: datetime, end: datetime,
-               organizer: tuple[str, str], attendee: tuple[str, str], meeting, tz: ZoneInfo,
+               organizer: tuple[str, str], attendee: tuple[str, str], how: How, line: str, tz: ZoneInfo,
                summary: str, stamp: datetime, description: str = "") -> bytes:
     """The invitation (REQUEST) or cancellation (CANCEL) of one booked consultation.
 
-    `organizer` and `attendee` are (name, email); `meeting` is consultation.Meeting.
+    `organizer` and `attendee` are (name, email); `how` is how it is held (booking/meeting.py)
+    and `line` what the reader is told about it, in their voice; `tz` the reader's zone,
+    which the description's time is written in.
     """
     _check_method(method)
     _check_times(start, end, stamp)
     if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
         raise ValueError("sequence must be a whole number from 0")
     event = _event(uid, sequence, method, start, end, organizer, attendee,
-                   meeting, tz, summary, stamp, description)
+                   how, line, tz, summary, stamp, description)
     return _calendar(method, tz, start, event).to_ical()
 
 
@@ -111,7 +113,7 @@ def _timed(uid, sequence, method, start, end, stamp, summary) -> Event:
     event = Event()
     event.add("uid", uid)
     event.add("sequence", sequence)
-    # Stored in UTC, as every time here is; the business zone is shown in
+    # Stored in UTC, as every time here is; the reader's zone is shown in
     # the description and the VTIMEZONE, so no client has to resolve a TZID
     # (some ignore an attached VTIMEZONE and guess from the name).
     event.add("dtstamp", stamp.astimezone(timezone.utc))
@@ -123,7 +125,7 @@ def _timed(uid, sequence, method, start, end, stamp, summary) -> Event:
     return event
 
 
-def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
+def _event(uid, sequence, method, start, end, organizer, attendee, how, line, tz,
            summary, stamp, description) -> Event:
     event = _timed(uid, sequence, method, start, end, stamp, summary)
     event.add("organizer", _address(*organizer))
@@ -132,12 +134,10 @@ def _event(uid, sequence, method, start, end, organizer, attendee, meeting, tz,
     if attendee[1]:  # an erased visitor has no address: the host's CANCEL names nobody
         event.add("attendee", _address(*attendee, role="REQ-PARTICIPANT", rsvp=False,
                                        partstat="ACCEPTED" if method == "REQUEST" else None))
-    if meeting.kind == "video" and meeting.video_url:
-        event.add("location", meeting.video_url)
-        event.add("url", meeting.video_url)
-    else:
-        event.add("location", PHONE_LOCATION)
-    parts = (meeting.details, wall_time(start, end, tz), description)
+    event.add("location", location(how))
+    if how.kind == VIDEO and how.video_url:
+        event.add("url", how.video_url)
+    parts = (line, how.details, wall_time(start, end, tz), description)
     event.add("description", "\n\n".join(p for p in parts if p))
     return event
 

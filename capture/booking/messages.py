@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from capture.booking import invitations
+from capture.booking import invitations, meeting
 from capture.core import formatting
 from capture.core import tokens
+from capture.core.zones import shown_zone
 from capture.schema.forms import Form
 from capture.booking.appointments import CANCELLED
 
@@ -33,15 +34,19 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
             now: datetime, form: Form | None) -> dict:
     """The `booking` a template shows: when, with whom, how, the visitor's links, the invitation.
 
-    The visitor and the host get the invitation; another sales inbox only the facts.
+    The visitor and the host get the invitation; another sales inbox only the facts. The
+    visitor reads the times in their own zone (the one the picker sent), named; the team
+    in the studio's.
     """
-    tz = settings.timezone
     if booking.get("former_host"):  # the host a move took it from: their copy is cancelled
         booking = {**booking, "host": recipient}
     who = audience(booking, lead, recipient)
+    tz = shown_zone(booking.get("visitor_zone"), settings.timezone) if who == VISITOR else settings.timezone
     host = sales.member(booking["host"])
     host_name = host.name if host else booking["host"]
-    meeting = sales.consultation.meeting
+    how = meeting.of(booking, lead, sales.consultation.meeting)
+    visitor_name = str(lead.get("name") or "")
+    line = meeting.to_visitor(how) if who == VISITOR else meeting.to_host(how, visitor_name)
     cancelled = booking["status"] == CANCELLED
     method = "CANCEL" if cancelled else "REQUEST"
     links = (tokens.booking_links(settings.secret_key, settings.public_url, booking["id"], recipient)
@@ -52,12 +57,15 @@ def context(booking: dict, lead: dict, *, sales, settings, domain: str, recipien
         ics = invitations.invitation(
             uid=uid(booking, lead, domain, form), sequence=booking["sequence"], method=method,
             start=booking["starts_at"], end=booking["ends_at"], organizer=(host_name, booking["host"]),
-            attendee=visitor, meeting=meeting, tz=tz,
+            attendee=visitor, how=how, line=line, tz=tz,
             summary=SUMMARY if who == VISITOR else f"Consultation: {visitor[0] or visitor[1]}",
             stamp=now, description=_how_to_change(links))
     return {"host": booking["host"], "audience": who, "to_visitor": who == VISITOR,
             "when": formatting.wall_time(booking["starts_at"], booking["ends_at"], tz),
-            "host_name": host_name, "details": meeting.details, "video_url": meeting.video_url,
+            "host_name": host_name, "how": line, "details": how.details, "kind": how.kind,
+            # The line without its link, for HTML mail that makes the link a link.
+            "how_lead": line.removesuffix(how.video_url or "").rstrip() if how.video_url else line,
+            "video_url": how.video_url, "zone": tz.key,
             "cancelled": cancelled, "handed_over": bool(booking.get("former_host")),
             "moved": booking["sequence"] > 0 and not cancelled and not booking.get("new_host"),
             "links": links, "method": method, "ics": ics}

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, make_response, render_template, request
 
-from capture.booking import appointments, manage_view
+from capture.booking import appointments, manage_view, meeting
 from capture.db import store
 from capture.core.clock import utcnow
 from capture.core.formatting import wall_time
@@ -160,9 +160,11 @@ def book_requested(lead: dict, recipient: str, token: str):
     start = picked_time(now)
     if start is None:
         return requested_page(lead, recipient, token, "Please pick one of the times below.", 422)
+    kind, zone = meeting.chosen(ext.schema.forms.get(lead["form_id"]), lead["data"] or {},
+                                ext.sales.consultation.meeting)
     try:
         made = appointments.book_requested(ext.engine, ext.sales, lead["id"], start, recipient,
-                                           ext.mail_domain, now).booking
+                                           ext.mail_domain, now, kind=kind, zone=zone).booking
     except appointments.SlotTaken as exc:
         return requested_page(lead, recipient, token, f"{exc} Nothing was overwritten.", 409)
     except PipelineError as exc:

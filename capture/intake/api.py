@@ -14,7 +14,7 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from capture.booking import appointments
+from capture.booking import appointments, confirmation, meeting
 from capture.core import clock
 from capture.core import formatting
 from capture.core import ratelimit
@@ -23,6 +23,7 @@ from capture.intake import spam
 from capture.db import store
 from capture.core.clock import utcnow
 from capture.core.cors import Cors
+from capture.core.zones import shown_zone
 from capture.core.http import Problem, broken_body, json_object, read_body, wants_json
 from capture.intake.answers import TOO_LARGE, http_error, problem_response
 from capture.schema.forms import TIME_ON_FORM
@@ -58,8 +59,8 @@ def submit(form_id: str):
     if errors:
         raise Problem(422, "Some answers need another look.", errors, form=form, data=data)
     limit_bookings(form, values, data)
-    lead = save(form, values, data)
-    return received(form, lead["id"])
+    lead, made = save(form, values, data)
+    return received(form, lead, made)
 
 
 def limit_bookings(form, values: dict, data: dict) -> None:
@@ -100,8 +101,8 @@ def business_today():
     return clock.today(current().settings.timezone)
 
 
-def save(form, values: dict, data: dict) -> dict:
-    """Store the lead and its outbox jobs in one transaction; 503 if that fails."""
+def save(form, values: dict, data: dict) -> tuple[dict, dict | None]:
+    """Store the lead and its outbox jobs in one transaction: (lead, its booking if one was made); 503 on failure."""
     ext = current()
     now = utcnow()
     verdict, digest = judge(form, values, data, now)
@@ -113,9 +114,10 @@ def save(form, values: dict, data: dict) -> dict:
         assigned, turn = arrival.assignment(values)
         lead.update(assigned)
     start = slot_start(form, values)
+    made = None
     try:
         if start is not None and not verdict.spam:  # a bot holds no host's time
-            lead = book(form, lead, start, arrival.jobs, data, now)
+            lead, made = book(form, lead, start, arrival.jobs, data, now)
         else:
             lead = ext.writer.save(lead, arrival.jobs, turn)
     except (store.StoreError, SQLAlchemyError) as exc:
@@ -124,7 +126,7 @@ def save(form, values: dict, data: dict) -> dict:
     if not verdict.spam:
         wake_workers()
     log.info("lead %s stored (form %s, %s)", lead["id"], form.id, verdict.label)
-    return lead
+    return lead, made
 
 
 def slot_start(form, values: dict) -> datetime | None:
@@ -133,27 +135,30 @@ def slot_start(form, values: dict) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> dict:
-    """Store the lead with its booking; 409 with the next free times when the time is gone,
-    409 naming the meeting they hold when the address already has one."""
+def book(form, lead: dict, start: datetime, jobs_for, data: dict, now: datetime) -> tuple[dict, dict]:
+    """Store the lead with its booking: (lead, booking); 409 with the next free times when the time
+    is gone, 409 naming the meeting they hold when the address already has one."""
     ext = current()
     if ext.sales.consultation is None:
         raise Problem(422, "Booking online is closed.", {form.booking.slot_field: CLOSED}, form=form, data=data)
+    kind, zone = meeting.chosen(form, lead["data"], ext.sales.consultation.meeting)
     try:
-        return appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
-                                           now, alert_after=ext.settings.booking_alert).lead
+        done = appointments.book_with_lead(ext.engine, ext.sales, lead, start, jobs_for, ext.mail_domain,
+                                           now, alert_after=ext.settings.booking_alert, kind=kind, zone=zone)
+        return done.lead, done.booking
     except appointments.SlotTaken as exc:
         others = appointments.next_free(ext.engine, ext.sales, start, now)
         raise Problem(409, str(exc), {form.booking.slot_field: str(exc)}, form=form, data=data,
                       slots=[slot_json(slot) for slot in others]) from None
     except appointments.AlreadyBooked as exc:
-        message = already_booked(exc.booking)
+        message = already_booked(exc.booking, zone)
         raise Problem(409, message, {form.booking.slot_field: message}, form=form, data=data) from None
 
 
-def already_booked(held: dict) -> str:
-    """What a visitor who holds a consultation is told (in the business's time, as their email says)."""
-    when = formatting.wall_time(held["starts_at"], held["ends_at"], current().settings.timezone)
+def already_booked(held: dict, zone: str | None) -> str:
+    """What a visitor who holds a consultation is told, in the zone they sent now (else the one they booked in)."""
+    tz = shown_zone(zone or held.get("visitor_zone"), current().settings.timezone)
+    when = formatting.wall_time(held["starts_at"], held["ends_at"], tz)
     return (f"You already have a consultation booked on {when}. The email we sent you then has "
             f"the links to change or cancel it.")
 
@@ -198,10 +203,17 @@ def consent_version(form, values: dict) -> str | None:
     return None
 
 
-def received(form, lead_id: str):
-    """201 with the lead id for JSON clients; 303 to the thank-you page for browsers."""
+def received(form, lead: dict, made: dict | None):
+    """201 with the lead id (and the Booked card) for JSON clients; 303 for browsers, to the
+    Booked page after a booking, else to the form's thank-you page."""
+    ext = current()
     if wants_json():
-        return jsonify(id=lead_id, status="received"), 201
+        body = {"id": lead["id"], "status": "received"}
+        if made is not None:
+            body["booking"] = confirmation.details(made, lead, sales=ext.sales, settings=ext.settings)
+        return jsonify(body), 201
+    if made is not None:
+        return redirect(confirmation.page_url(made, lead, ext.settings), code=303)
     return redirect(thank_you_url(form), code=303)
 
 

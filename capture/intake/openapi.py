@@ -76,8 +76,9 @@ def _submit_operation(summary: str, body_schema: str, parameters: list, operatio
             "application/x-www-form-urlencoded": {"schema": body},
             "multipart/form-data": {"schema": body}}},
         "responses": {
-            "201": _json_response("Received", "Stored (JSON clients)."),
-            "303": {"description": "Stored; browsers are sent to the form's thank-you page.",
+            "201": _json_response("Received", "Stored (JSON clients); a booking also gets its Booked card."),
+            "303": {"description": "Stored; browsers are sent to the form's thank-you page, or after "
+                                   "a booking to its Booked page.",
                     "headers": {"Location": {"schema": {"type": "string"}}}},
             "422": _problem_response("ValidationErrors", "Some fields are invalid; a browser gets "
                                                          "the form again with each problem."),
@@ -190,7 +191,9 @@ def _components(schema: Schema) -> dict:
         "Submission": {"anyOf": [{"$ref": f"#/components/schemas/{n}"} for n in forms]},
         "Received": {"type": "object", "required": ["id", "status"], "additionalProperties": False,
                      "properties": {"id": {"type": "string", "minLength": 16},
-                                    "status": {"const": "received"}}},
+                                    "status": {"const": "received"},
+                                    "booking": {"$ref": "#/components/schemas/BookedCard"}}},
+        "BookedCard": _booked_card_schema(),
         "ValidationErrors": {"type": "object", "required": ["errors"], "additionalProperties": False,
                              "properties": {"errors": {"type": "object", "minProperties": 1,
                                                        "additionalProperties": {"type": "string"}}}},
@@ -216,6 +219,26 @@ def _components(schema: Schema) -> dict:
     }
 
 
+def _booked_card_schema() -> dict:
+    """What capture/booking/confirmation.details gives: texts formatted for the visitor, null when absent."""
+    text, url = {"type": "string"}, {"type": "string", "format": "uri"}
+    maybe = {"type": ["string", "null"]}
+    return {"type": "object", "additionalProperties": False,
+            "description": "The Booked card: times in the visitor's zone (and the studio's when it differs).",
+            "required": ["what", "kind", "starts_at", "ends_at", "time_zone", "when", "studio_when", "host", "how",
+                         "video_url", "invitation_to", "calendar", "manage"],
+            "properties": {
+                "what": text, "kind": {"enum": ["phone", "video"]},
+                "starts_at": {"type": "string", "format": "date-time"},
+                "ends_at": {"type": "string", "format": "date-time"},
+                "time_zone": text, "when": text, "studio_when": maybe, "host": text, "how": text,
+                "video_url": maybe, "invitation_to": maybe,
+                "calendar": {"type": "object", "additionalProperties": False, "required": ["google", "outlook", "ics"],
+                             "properties": {"google": url, "outlook": url, "ics": url}},
+                "manage": {"type": "object", "additionalProperties": False, "required": ["move", "cancel"],
+                           "properties": {"move": url, "cancel": url}}}}
+
+
 def _slots_schema() -> dict:
     return {"type": "object", "required": ["timezone", "length_minutes", "slots"], "additionalProperties": False,
             "properties": {"timezone": {"type": "string"}, "length_minutes": {"type": "integer", "minimum": 1},
@@ -235,17 +258,37 @@ def _form_schema(form: Form, schema: Schema) -> dict:
     props[schema.honeypot] = {"description": "Honeypot: leave it out or empty. Any value, of any "
                                              "type, marks the lead as spam; the answer is the same."}
     required = [f.name for f in form.fields if f.required]
+    conditions = {"allOf": _conditions(form)} if _conditions(form) else {}
     if form.booking is None:
-        return {"type": "object", "title": form.title, "properties": props, "required": required}
+        return {"type": "object", "title": form.title, "properties": props, "required": required, **conditions}
     # A booking: either a slot, or the fields it replaces (the request path).
     props[form.booking.slot_field] = {
         "anyOf": [{"type": "string", "maxLength": 40}, *BLANK],
         "description": "The `start` of a time offered by GET /api/slots: books it (409 if it was just "
                        "taken). Without it, the fields it replaces ask for a preferred time.",
         "examples": [""]}
+    if form.booking.zone_field:
+        props[form.booking.zone_field] = {
+            "anyOf": [{"type": "string", "maxLength": 64}, *BLANK],
+            "description": "The visitor's IANA time zone (sent by the site's script): the booking's "
+                           "messages show its times there. A name the tz database does not list is "
+                           "refused; none means the studio's zone.",
+            "examples": ["Europe/London"]}
     others = [name for name in required if name not in form.booking.replaces]
     return {"type": "object", "title": form.title, "properties": props, "required": others,
-            "anyOf": [{"required": required}, {"required": [form.booking.slot_field]}]}
+            "anyOf": [{"required": required}, {"required": [form.booking.slot_field]}], **conditions}
+
+
+def _conditions(form: Form) -> list[dict]:
+    """forms.yml's required_when as JSON Schema: with these answers, this field too is required."""
+    found = []
+    for f in form.fields:
+        if f.required_when:
+            found.append({"if": {"required": list(f.required_when),
+                                 "properties": {k: {"const": v} for k, v in f.required_when.items()}},
+                          "then": {"required": [f.name],
+                                   "properties": {f.name: {"not": {"anyOf": BLANK}}}}})
+    return found
 
 
 def _field_schema(f: Field) -> dict:

@@ -63,7 +63,7 @@ def _fields(form: Form, values: dict, lead: dict) -> list[dict]:
         value = values.get(f.name)
         if value in (None, "", False) and not f.consent:
             continue
-        if f.type == "select":
+        if f.type in ("select", "radio"):
             text = f.choice_label(str(value))
         elif f.type == "checkbox":
             text = "Yes" if value else "No"

@@ -9,20 +9,26 @@ from capture.schema import checks, worktime
 from capture.schema.team import Member, seller
 
 CONSULTATION_KEYS = ("hosts", "length", "buffer", "min_notice", "horizon_days", "step", "meeting")
-MEETING_KEYS = ("kind", "video_url", "details")
+MEETING_KEYS = ("kinds", "kind", "video_url", "details")
 MEETING_KINDS = ("phone", "video")
-# What an invitation says when sales.yml gives no details of its own.
-MEETING_DETAILS = {"phone": "We will call you on the number you gave.",
-                   "video": "Join the video call with the link in this invitation."}
+# The line an invitation adds when sales.yml gives no details of its own (the number or the
+# link itself is said by each message, from the booking).
+MEETING_DETAILS = {"phone": "Please have your phone to hand at the time booked.",
+                   "video": "Open the link a minute early to check your camera and sound."}
 MAX_DETAILS = 300  # a sentence or two in an invitation, not a letter
 MAX_HORIZON_DAYS = 365
 
 
 @dataclass(frozen=True)
 class Meeting:
-    kind: str  # phone or video
-    details: str
-    video_url: str | None = None
+    kinds: tuple[str, ...]  # phone, video: what a visitor may choose; the first when they say nothing
+    details: dict[str, str]  # by kind: the extra line an invitation carries
+    video_url: str | None = None  # when video is offered
+
+    @property
+    def kind(self) -> str:
+        """The kind a booking is when the visitor chose none (only one is offered)."""
+        return self.kinds[0]
 
 
 @dataclass(frozen=True)
@@ -86,18 +92,45 @@ def _horizon(raw) -> int:
 
 
 def _parse_meeting(raw) -> Meeting:
-    """How the consultation happens: a phone call, or a video link (https)."""
+    """How the consultation happens: the kinds a visitor may choose, a video link (https), the lines for invitations."""
     raw = checks.mapping({} if raw is None else raw, "consultation.meeting", MEETING_KEYS)
-    kind = raw.get("kind", "phone")
-    if kind not in MEETING_KINDS:
-        raise ValueError(f"consultation.meeting.kind: unknown kind '{kind}' "
-                         f"(use {', '.join(MEETING_KINDS)})")
+    kinds = _kinds(raw)
     url = raw.get("video_url")
-    if kind != "video" and url is not None:
+    if "video" not in kinds and url is not None:
         raise ValueError("consultation.meeting.video_url: only kind video takes a video_url")
-    if kind == "video":
+    if "video" in kinds:
         url = _video_url(url)
-    return Meeting(kind=kind, details=_details(raw.get("details"), kind), video_url=url)
+    return Meeting(kinds=kinds, details=_all_details(raw.get("details"), kinds), video_url=url)
+
+
+def _kinds(raw: dict) -> tuple[str, ...]:
+    """`kinds: [phone, video]`, or the older `kind: phone` as a list of one; phone if neither."""
+    if "kind" in raw and "kinds" in raw:
+        raise ValueError("consultation.meeting: give kind or kinds, not both")
+    if "kinds" not in raw:
+        kind = raw.get("kind", "phone")
+        if kind not in MEETING_KINDS:
+            raise ValueError(f"consultation.meeting.kind: unknown kind '{kind}' "
+                             f"(use {', '.join(MEETING_KINDS)})")
+        return (kind,)
+    listed = raw["kinds"]
+    if not isinstance(listed, list) or not listed:
+        raise ValueError(f"consultation.meeting.kinds: expected a list of {', '.join(MEETING_KINDS)}")
+    for kind in listed:
+        if kind not in MEETING_KINDS:
+            raise ValueError(f"consultation.meeting.kinds: unknown kind '{kind}' "
+                             f"(use {', '.join(MEETING_KINDS)})")
+        if listed.count(kind) > 1:
+            raise ValueError(f"consultation.meeting.kinds: '{kind}' is listed twice")
+    return tuple(listed)
+
+
+def _all_details(raw, kinds: tuple[str, ...]) -> dict[str, str]:
+    """Each kind's line: one text for every kind, or a mapping by kind; a default for each left out."""
+    if isinstance(raw, dict):
+        checks.mapping(raw, "consultation.meeting.details", kinds)
+        return {kind: _details(raw.get(kind), kind, f"consultation.meeting.details.{kind}") for kind in kinds}
+    return {kind: _details(raw, kind, "consultation.meeting.details") for kind in kinds}
 
 
 def _video_url(raw) -> str:
@@ -111,13 +144,13 @@ def _video_url(raw) -> str:
     return url
 
 
-def _details(raw, kind: str) -> str:
-    """The invitation's line on how to join, on one line."""
+def _details(raw, kind: str, where: str) -> str:
+    """The invitation's extra line about the meeting, on one line."""
     if raw is None:
         return MEETING_DETAILS[kind]
     text = " ".join(str(raw).split()) if isinstance(raw, str) else ""
     if not text:
-        raise ValueError("consultation.meeting.details: expected a short text for invitations")
+        raise ValueError(f"{where}: expected a short text for invitations")
     if len(text) > MAX_DETAILS:
-        raise ValueError(f"consultation.meeting.details: longer than {MAX_DETAILS} characters")
+        raise ValueError(f"{where}: longer than {MAX_DETAILS} characters")
     return text

@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 from email_validator import EmailNotValidError, validate_email
 
-FIELD_TYPES = ("text", "email", "tel", "url", "textarea", "select", "checkbox", "date", "time")
+FIELD_TYPES = ("text", "email", "tel", "url", "textarea", "select", "radio", "checkbox", "date", "time")
+CHOOSING = ("select", "radio")  # the types that take choices
 DEFAULT_MAX_LENGTH = {"textarea": 5000, "email": 254, "url": 2000}
 FALLBACK_MAX_LENGTH = 200
 
@@ -58,6 +59,9 @@ class Field:
     days_ahead: int = DEFAULT_DAYS_AHEAD
     weekdays_only: bool = False  # a date field: Monday to Friday, on the server as in the copy
     rows: int = 4
+    # Required only when other fields have these answers ({meeting_kind: phone}), with this text.
+    required_when: dict[str, str] | None = None
+    required_message: str = ""
 
     def choice_label(self, value: str) -> str:
         """The visitor-facing label of a select value (the value itself if unknown)."""
@@ -72,9 +76,16 @@ class Route:
 
 @dataclass(frozen=True)
 class Booking:
-    """A form that books a consultation slot (booking/slots.py): the slot replaces the fields asking for a time."""
+    """A form that books a consultation slot (booking/slots.py): the slot replaces the fields asking for a time.
+
+    `kind_field` is the form's field where the visitor chooses phone or video (its choices are
+    sales.yml's meeting kinds); `zone_field` the name the site's script sends the visitor's
+    IANA time zone as (not a field people see, like the slot).
+    """
     slot_field: str
     replaces: tuple[str, ...] = ()
+    kind_field: str | None = None
+    zone_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,7 @@ def _parse_form(fid: str, spec, source: str) -> Form:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SchemaError(f"{where} field '{dupes[0]}': the name is used twice")
+    _check_conditions(fields, where)
     thank_you = str(spec.get("thank_you", ""))
     if not thank_you.startswith("/") or thank_you.startswith("//"):
         raise SchemaError(f"{where}: thank_you must be a path on the site such as /thank-you/")
@@ -170,11 +182,29 @@ def _parse_form(fid: str, spec, source: str) -> Form:
                 booking=_parse_booking(spec.get("booking"), fields, where))
 
 
+def _check_conditions(fields: tuple[Field, ...], where: str) -> None:
+    """Each required_when names another field of the form, and one of its choices if it has any."""
+    for f in fields:
+        for key, value in (f.required_when or {}).items():
+            other = next((o for o in fields if o.name == key), None)
+            if other is None or other.name == f.name:
+                raise SchemaError(f"{where} field '{f.name}': required_when names an unknown field '{key}'")
+            if other.choices and value not in {c.value for c in other.choices}:
+                raise SchemaError(f"{where} field '{f.name}': required_when: '{value}' is not one of "
+                                  f"{key}'s choices")
+
+
+BOOKING_KEYS = ("slot_field", "replaces", "kind_field", "zone_field")
+
+
 def _parse_booking(raw, fields: tuple[Field, ...], where: str) -> Booking | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or not isinstance(raw.get("slot_field"), str):
         raise SchemaError(f"{where} booking: needs slot_field (the name the chosen slot is sent as)")
+    unknown_keys = sorted(str(k) for k in raw if k not in BOOKING_KEYS)
+    if unknown_keys:
+        raise SchemaError(f"{where} booking: unknown key '{unknown_keys[0]}' (use {', '.join(BOOKING_KEYS)})")
     names = {f.name for f in fields}
     slot_field = raw["slot_field"]
     if not FIELD_NAME_RE.match(slot_field) or slot_field in names:
@@ -183,7 +213,21 @@ def _parse_booking(raw, fields: tuple[Field, ...], where: str) -> Booking | None
     unknown = [n for n in replaces if n not in names]
     if unknown:
         raise SchemaError(f"{where} booking: replaces names an unknown field '{unknown[0]}'")
-    return Booking(slot_field, replaces)
+    zone_field = raw.get("zone_field")
+    if zone_field is not None and (not isinstance(zone_field, str) or not FIELD_NAME_RE.match(zone_field)
+                                   or zone_field in names or zone_field == slot_field):
+        raise SchemaError(f"{where} booking: zone_field '{zone_field}' must be a new lower-case name")
+    return Booking(slot_field, replaces, _kind_field(raw.get("kind_field"), fields, where), zone_field)
+
+
+def _kind_field(raw, fields: tuple[Field, ...], where: str) -> str | None:
+    """The field where the visitor chooses how to meet: a select or radio of the form."""
+    if raw is None:
+        return None
+    field = next((f for f in fields if f.name == raw), None)
+    if field is None or field.type not in CHOOSING:
+        raise SchemaError(f"{where} booking: kind_field '{raw}' must name a select or radio field of the form")
+    return field.name
 
 
 def _list(spec: dict, key: str, where: str) -> list:
@@ -217,6 +261,7 @@ def _parse_field(spec, index: int, where: str) -> Field:
         raise SchemaError(f"{here}: days_ahead is a whole number of days, for a date field")
     if spec.get("weekdays_only") and ftype != "date":
         raise SchemaError(f"{here}: weekdays_only is for a date field")
+    required_when = _required_when(spec, here)
     return Field(name=name, label=str(spec.get("label") or name), type=ftype,
                  required=bool(spec.get("required", False)), max_length=max_length,
                  choices=choices, help=str(spec.get("help", "")),
@@ -224,16 +269,27 @@ def _parse_field(spec, index: int, where: str) -> Field:
                  placeholder=str(spec.get("placeholder", "")), consent=bool(spec.get("consent")),
                  not_past=bool(spec.get("not_past")), days_ahead=days_ahead,
                  weekdays_only=bool(spec.get("weekdays_only")),
-                 rows=int(spec.get("rows", 4)))
+                 rows=int(spec.get("rows", 4)), required_when=required_when,
+                 required_message=" ".join(str(spec.get("required_message") or "").split()))
+
+
+def _required_when(spec: dict, here: str) -> dict[str, str] | None:
+    """`required_when: {field: value}`: required only while those answers are given (checked per form)."""
+    raw = spec.get("required_when")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw or spec.get("required"):
+        raise SchemaError(f"{here}: required_when is a mapping of field: value, for a field not always required")
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def _parse_choices(raw, ftype: str, here: str) -> tuple[Choice, ...]:
-    if ftype != "select":
+    if ftype not in CHOOSING:
         if raw:
-            raise SchemaError(f"{here}: only a select has choices")
+            raise SchemaError(f"{here}: only a select or radio has choices")
         return ()
     if not raw or not isinstance(raw, list):
-        raise SchemaError(f"{here}: a select needs a non-empty list of choices")
+        raise SchemaError(f"{here}: a {ftype} needs a non-empty list of choices")
     choices = []
     for item in raw:
         if isinstance(item, dict) and "value" in item:

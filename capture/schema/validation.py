@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from capture.core.zones import known_zone
 from capture.schema.forms import ATTRIBUTION_FIELDS, Field, Form, Schema
 from capture.schema.checks import DATE_RE
 
@@ -42,6 +43,7 @@ def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
     """
     clean, errors = {}, {}
     slot = _slot(form, data, clean, errors, today)
+    _zone(form, data, clean, errors)
     for f in form.fields:
         if slot and f.name in form.booking.replaces:
             continue
@@ -51,11 +53,39 @@ def validate_submission(form: Form, data, today: date) -> tuple[dict, dict]:
         except ValueError as exc:
             errors[f.name] = str(exc)
             continue
+        if value in ("", None) and f.type == "radio" and len(f.choices) == 1:
+            value = f.choices[0].value  # one way offered: nothing to choose
         if value in ("", None, False) and f.required:
             errors[f.name] = _required_message(f)
         elif value not in ("", None):
             clean[f.name] = value
+    _conditions(form, clean, errors, form.booking.replaces if slot else ())
     return clean, errors
+
+
+def _conditions(form: Form, clean: dict, errors: dict, replaced: tuple[str, ...]) -> None:
+    """A field required only with certain answers (required_when in forms.yml): a phone call needs a number."""
+    for f in form.fields:
+        if not f.required_when or f.name in clean or f.name in errors or f.name in replaced:
+            continue
+        if all(str(clean.get(key, "")) == value for key, value in f.required_when.items()):
+            errors[f.name] = f.required_message or _required_message(f)
+
+
+ZONE_MESSAGE = "We do not know this time zone. Please reload the page and try again."
+
+
+def _zone(form: Form, data, clean: dict, errors: dict) -> None:
+    """The visitor's IANA zone the picker sent, kept only if the tz database lists it; none means the studio's."""
+    name = form.booking.zone_field if form.booking else None
+    raw = data.get(name) if name else None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return
+    zone = known_zone(raw.strip()) if isinstance(raw, str) else None
+    if zone is None:
+        errors[name] = ZONE_MESSAGE
+    else:
+        clean[name] = zone.key
 
 
 SLOT_MESSAGE = "Please pick one of the times offered."
@@ -105,7 +135,7 @@ def parse_slot(raw, today: date) -> datetime | None:
 def _required_message(f: Field) -> str:
     if f.type == "checkbox":
         return "Please tick this box to continue."
-    if f.type == "select":
+    if f.type in ("select", "radio"):
         return "Please choose an option."
     return f"Please fill in “{f.label}”."
 
@@ -220,7 +250,7 @@ def _time(f: Field, value: str, today) -> str:
     return value
 
 
-CLEANERS = {"email": _email, "tel": _tel, "url": _url, "select": _select,
+CLEANERS = {"email": _email, "tel": _tel, "url": _url, "select": _select, "radio": _select,
             "date": _date, "time": _time}
 
 
@@ -244,7 +274,7 @@ def _attribution_text(raw: str) -> str:
     return text.strip()
 
 
-CHOICE_TYPES = ("select", "checkbox", "date", "time")  # answers picked, not typed
+CHOICE_TYPES = ("select", "radio", "checkbox", "date", "time")  # answers picked, not typed
 
 
 def kept_answers(schema: Schema, form_id: str, data: dict) -> dict:

@@ -55,6 +55,7 @@ def ext(app):
 
 def visitor(n: int | str, slot: str, **more) -> dict:
     return {"name": f"Visitor {n}", "email": f"v{n}@example.com", "service": "business", "budget": "5k-10k",
+            "meeting_kind": "phone", "phone": "+44 20 7946 0018",
             "consent": True, "slot": slot, "message": f"Our shop needs a new site ({n}).",
             "time_on_form": "60000", **more}
 

@@ -23,16 +23,18 @@ from capture.booking.invitations import (
 from capture.booking import appointments
 from capture.pipeline import tray
 from capture.core.clock import utcnow
-from capture.schema.consultation import Meeting
+from capture.booking.meeting import How
 from capture.delivery.worker import Worker
 from tests.conftest import need_service
 from tests.booking.test_appointments import MAYA, ext, first_slots, one_host, sent_mail, visitor  # noqa: F401 (fixture)
 
 LONDON = ZoneInfo("Europe/London")
 UTC = timezone.utc
-PHONE = Meeting(kind="phone", details="We will call you on the number you gave.")
-VIDEO = Meeting(kind="video", details="Join the video call with the link in this invitation.",
-                video_url="https://meet.example.com/fernleaf-consult")
+PHONE = How(kind="phone", phone="+44 20 7946 0018", details="Please have your phone to hand.")
+PHONE_LINE = "We will call you on +44 20 7946 0018."
+VIDEO = How(kind="video", details="Open the link a minute early.",
+            video_url="https://meet.example.com/fernleaf-consult")
+VIDEO_LINE = "Join the video call: https://meet.example.com/fernleaf-consult"
 AWKWARD = 'Zoë "Z" O\'Neil; CEO, Acme\nLtd'
 WINTER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # GMT: 09:00 in London
 SUMMER = datetime(2026, 7, 14, 13, 0, tzinfo=UTC)  # BST: 14:00 in London
@@ -43,7 +45,7 @@ def build(**changes) -> bytes:
     args = dict(uid="booking-7f3a@fernleaf.example", sequence=0, method="REQUEST",
                 start=WINTER, end=WINTER.replace(minute=30),
                 organizer=("Priya Shah", "priya@fernleaf.example"),
-                attendee=("Sam Visitor", "sam@example.com"), meeting=PHONE, tz=LONDON,
+                attendee=("Sam Visitor", "sam@example.com"), how=PHONE, line=PHONE_LINE, tz=LONDON,
                 summary="Consultation with Fernleaf Studio",
                 stamp=datetime(2026, 11, 20, 10, 15, tzinfo=UTC),
                 description="To cancel, use the link in your confirmation email.")
@@ -104,21 +106,23 @@ def test_the_description_shows_the_wall_time_in_the_business_zone(start, line):
     _, event = parse(build(start=start, end=start.replace(minute=30)))
     text = str(event["DESCRIPTION"])
     assert line in text
-    assert text.startswith(PHONE.details)
+    assert text.startswith(f"{PHONE_LINE}\n\n{PHONE.details}")
     assert text.endswith("To cancel, use the link in your confirmation email.")
 
 
-def test_a_phone_call_says_so_and_has_no_link():
-    _, event = parse(build(meeting=PHONE))
-    assert str(event["LOCATION"]) == "Phone call"
+def test_a_phone_call_says_so_with_the_number_and_has_no_link():
+    _, event = parse(build(how=PHONE))
+    assert str(event["LOCATION"]) == "Phone call: +44 20 7946 0018"
     assert "URL" not in event
+    _, event = parse(build(how=How(kind="phone"), line="We will call you."))
+    assert str(event["LOCATION"]) == "Phone call"
 
 
 def test_a_video_call_gives_its_link_as_location_and_url():
-    _, event = parse(build(meeting=VIDEO))
+    _, event = parse(build(how=VIDEO, line=VIDEO_LINE))
     assert str(event["LOCATION"]) == VIDEO.video_url
     assert str(event["URL"]) == VIDEO.video_url
-    assert str(event["DESCRIPTION"]).startswith(VIDEO.details)
+    assert str(event["DESCRIPTION"]).startswith(f"{VIDEO_LINE}\n\n{VIDEO.details}")
 
 
 def test_a_cancellation_is_the_same_event_with_a_higher_sequence():
@@ -182,7 +186,7 @@ def test_an_address_cannot_smuggle_in_a_line():
 
 @pytest.mark.parametrize("start", [WINTER, SUMMER])
 def test_lines_end_in_crlf_and_are_folded_at_75_octets(start):
-    ics = build(start=start, end=start.replace(minute=30), meeting=VIDEO,
+    ics = build(start=start, end=start.replace(minute=30), how=VIDEO, line=VIDEO_LINE,
                 attendee=(AWKWARD + " " + "é" * 150, "zoe@example.com"),
                 description="A long note. " * 20)
     assert ics.endswith(b"\r\n")

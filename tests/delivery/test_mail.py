@@ -546,6 +546,7 @@ ANY_VALUE = ANY_TEXT | st.integers() | st.booleans() | st.none() | st.floats()
 def valid_values(form_id: str) -> dict:
     day = TODAY.isoformat()
     return {"consultation": {"name": "Ada", "email": "ada@analytical.example.com", "service": "ecommerce",
+                             "meeting_kind": "video",
                              "budget": "5k-10k", "preferred_date": day, "preferred_time": "09:00-12:00",
                              "consent": True},
             "contact": {"name": "Ada", "email": "ada@analytical.example.com", "message": "Hi",

@@ -103,3 +103,23 @@ def test_a_second_booking_for_one_address_and_the_booking_limit_match_the_descri
     for response in (held, over):
         check(spec, "/api/forms/consultation", "post", response)
         check(spec, "/api/forms/{form_id}", "post", response)
+
+
+def test_a_phone_call_needs_a_number_in_the_description_too(api_spec):
+    schema = {**api_spec["components"]["schemas"]["ConsultationSubmission"], "components": api_spec["components"]}
+    validator = Draft202012Validator(schema)
+    example = {name: prop["examples"][0] for name, prop in schema["properties"].items() if "examples" in prop}
+    assert validator.is_valid({**example, "meeting_kind": "phone"})
+    assert not validator.is_valid({**example, "meeting_kind": "phone", "phone": ""})
+    assert not validator.is_valid({k: v for k, v in {**example, "meeting_kind": "phone"}.items() if k != "phone"})
+    assert validator.is_valid({**example, "meeting_kind": "video", "phone": ""})
+    assert schema["properties"]["time_zone"]["examples"] == ["Europe/London"]
+
+
+def test_a_booking_answers_with_the_booked_card_as_described(clock, client, api_spec, consultation):
+    start = client.get("/api/slots?form=consultation&days=3").json["slots"][0]["start"]
+    booked = client.post("/api/forms/consultation", json={**consultation, "slot": start, "time_on_form": "60000",
+                                                          "time_zone": "America/New_York"})
+    assert booked.status_code == 201 and booked.json["booking"]["time_zone"] == "America/New_York"
+    check(api_spec, "/api/forms/consultation", "post", booked)
+    check(api_spec, "/api/forms/{form_id}", "post", booked)

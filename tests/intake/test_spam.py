@@ -130,6 +130,8 @@ def _post(client, entry: dict) -> str:
     values = dict(entry["values"])
     if entry["form"] == "consultation":
         values["preferred_date"] = working_day(clock.today(BUSINESS_TZ) + timedelta(days=10)).isoformat()
+        # A phone call needs a number: an entry without one asked for a video call.
+        values.setdefault("meeting_kind", "phone" if values.get("phone") else "video")
     if entry.get("seconds") is not None:
         values["time_on_form"] = str(int(entry["seconds"] * 1000))
     response = client.post(f"/api/forms/{entry['form']}", json=values)

@@ -55,7 +55,7 @@ def test_erasure_removes_the_person_and_keeps_the_numbers(app, client, consultat
     for lead_id in (first, second):
         lead = get_lead(engine, lead_id)
         assert all(lead[k] is None for k in ("name", "email", "phone", "company"))
-        assert set(lead["data"]) <= {"service", "budget", "preferred_date", "preferred_time", "consent"}
+        assert set(lead["data"]) <= {"service", "budget", "meeting_kind", "preferred_date", "preferred_time", "consent"}
         assert "message" not in lead["data"] and "website" not in lead["data"]
         assert lead["anonymised_at"] is not None and lead["form_id"] == "consultation"
         assert ADA not in json.dumps(lead, default=str).lower()

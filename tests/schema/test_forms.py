@@ -16,7 +16,7 @@ def test_the_real_schema_loads_with_both_forms():
     schema = load_schema("forms.yml")
     assert {"consultation", "contact"} <= set(schema.forms)
     names = [f.name for f in schema.forms["consultation"].fields]
-    assert names == ["name", "email", "phone", "company", "website", "service", "budget",
+    assert names == ["name", "email", "meeting_kind", "phone", "company", "website", "service", "budget",
                      "preferred_date", "preferred_time", "message", "consent"]
     consent = schema.forms["consultation"].field("consent")
     assert consent.required and consent.consent and consent.type == "checkbox"
@@ -26,7 +26,12 @@ def test_the_real_schema_loads_with_both_forms():
     ({"type": "colour"}, "form 'contact' field 'email': unknown type 'colour'"),
     ({"type": "select"}, "form 'contact' field 'email': a select needs a non-empty list of choices"),
     ({"type": "select", "choices": ["a", "a"]}, "field 'email': a choice value is listed twice"),
-    ({"choices": ["a"]}, "field 'email': only a select has choices"),
+    ({"choices": ["a"]}, "field 'email': only a select or radio has choices"),
+    ({"type": "radio"}, "field 'email': a radio needs a non-empty list of choices"),
+    ({"required_when": "phone"}, "field 'email': required_when is a mapping of field: value"),
+    ({"required_when": {"email": "x"}, "required": True}, "field 'email': required_when is a mapping"),
+    ({"required_when": {"nope": "x"}}, "field 'email': required_when names an unknown field 'nope'"),
+    ({"required_when": {"email": "x"}}, "field 'email': required_when names an unknown field 'email'"),
     ({"max_length": 0}, "field 'email': max_length must be a positive whole number"),
     ({"max_lenght": 10}, "field 'email': unknown key 'max_lenght'"),
     ({"name": "Bad Name"}, "field 'Bad Name': names are lower-case"),
@@ -94,3 +99,43 @@ def test_days_ahead_belongs_to_date_fields():
         parse_schema(minimal(days_ahead=10))
     with pytest.raises(SchemaError, match="days_ahead"):
         parse_schema(minimal(type="date", days_ahead="soon"))
+
+
+def test_the_consultation_chooses_how_to_meet_and_a_phone_call_needs_a_number():
+    form = load_schema("forms.yml").forms["consultation"]
+    kind = form.field("meeting_kind")
+    assert kind.type == "radio" and kind.required and kind.label == "How shall we meet?"
+    assert [c.value for c in kind.choices] == ["phone", "video"]
+    phone = form.field("phone")
+    assert not phone.required and phone.required_when == {"meeting_kind": "phone"}
+    assert phone.required_message == "We need a number to call you on."
+    assert (form.booking.kind_field, form.booking.zone_field) == ("meeting_kind", "time_zone")
+
+
+def booking_form(**booking) -> dict:
+    raw = minimal()
+    raw["forms"]["contact"]["fields"] += [
+        {"name": "how", "type": "radio", "choices": ["phone", "video"]},
+        {"name": "phone", "type": "tel", "required_when": {"how": "phone"}}]
+    raw["forms"]["contact"]["booking"] = {"slot_field": "slot", **booking}
+    return raw
+
+
+@pytest.mark.parametrize("booking, message", [
+    ({"kind_field": "nope"}, "booking: kind_field 'nope' must name a select or radio field"),
+    ({"kind_field": "phone"}, "booking: kind_field 'phone' must name a select or radio field"),
+    ({"zone_field": "phone"}, "booking: zone_field 'phone' must be a new lower-case name"),
+    ({"zone_field": "slot"}, "booking: zone_field 'slot' must be a new lower-case name"),
+    ({"zone_field": "Time Zone"}, "booking: zone_field 'Time Zone' must be a new lower-case name"),
+    ({"zone": "tz"}, "booking: unknown key 'zone'"),
+])
+def test_booking_keys_are_checked(booking, message):
+    with pytest.raises(SchemaError, match=message):
+        parse_schema(booking_form(**booking))
+
+
+def test_required_when_must_name_one_of_the_other_fields_choices():
+    raw = booking_form()
+    raw["forms"]["contact"]["fields"][-1]["required_when"] = {"how": "pigeon"}
+    with pytest.raises(SchemaError, match="field 'phone': required_when: 'pigeon' is not one of how's choices"):
+        parse_schema(raw)

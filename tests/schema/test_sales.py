@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from capture.schema.checks import duration
-from capture.schema.consultation import Consultation, Meeting
+from capture.schema.consultation import MEETING_DETAILS, Consultation, Meeting
 from capture.schema.sales import SalesError, load_sales, parse_sales
 
 LONDON = ZoneInfo("Europe/London")
@@ -217,11 +217,22 @@ def test_hours_text_follows_the_hours():
     ("consultation.horizon_days", 400, "consultation.horizon_days: '400' is not a whole number"),
     ("consultation.horizon_days", "21", "consultation.horizon_days: '21' is not a whole number"),
     ("consultation.horizon_days", True, "consultation.horizon_days: 'True' is not a whole number"),
-    ("consultation.meeting", "phone", "consultation.meeting: expected a mapping with kind, video_url, details"),
-    ("consultation.meeting.kind", "pigeon", "consultation.meeting.kind: unknown kind 'pigeon' (use phone, video)"),
-    ("consultation.meeting.kind", "video", "consultation.meeting.video_url: kind video needs a video_url"),
-    ("consultation.meeting.video_url", "https://meet.example/fernleaf",
+    ("consultation.meeting", "phone", "consultation.meeting: expected a mapping with kinds, kind, video_url, details"),
+    ("consultation.meeting", {"kind": "pigeon"}, "consultation.meeting.kind: unknown kind 'pigeon' (use phone, video)"),
+    ("consultation.meeting", {"kind": "video"}, "consultation.meeting.video_url: kind video needs a video_url"),
+    ("consultation.meeting.kinds", ["phone", "pigeon"],
+     "consultation.meeting.kinds: unknown kind 'pigeon' (use phone, video)"),
+    ("consultation.meeting.kinds", [], "consultation.meeting.kinds: expected a list of phone, video"),
+    ("consultation.meeting.kinds", "phone", "consultation.meeting.kinds: expected a list of phone, video"),
+    ("consultation.meeting.kinds", ["video", "video"], "consultation.meeting.kinds: 'video' is listed twice"),
+    ("consultation.meeting.kind", "phone", "consultation.meeting: give kind or kinds, not both"),
+    ("consultation.meeting", {"kinds": ["video"]}, "consultation.meeting.video_url: kind video needs a video_url"),
+    ("consultation.meeting", {"kinds": ["phone"], "video_url": "https://meet.example/fernleaf"},
      "consultation.meeting.video_url: only kind video takes a video_url"),
+    ("consultation.meeting.details", {"phone": "Ring", "fax": "Beep"},
+     "consultation.meeting.details.fax: unknown key (use phone, video)"),
+    ("consultation.meeting.details", {"video": ""},
+     "consultation.meeting.details.video: expected a short text"),
     ("consultation.meeting", {"kind": "video", "video_url": "http://meet.example/fernleaf"},
      "consultation.meeting.video_url: 'http://meet.example/fernleaf' is not an https:// link"),
     ("consultation.meeting", {"kind": "video", "video_url": "https://"},
@@ -247,7 +258,9 @@ def test_the_consultation_section_of_the_real_file(sales):
         hosts=("maya@fernleaf.example", "tom@fernleaf.example"), length=timedelta(minutes=30),
         buffer=timedelta(minutes=15), min_notice=timedelta(hours=2), horizon_days=21,
         step=timedelta(minutes=30),
-        meeting=Meeting(kind="phone", details="We will call you on the number you gave."))
+        meeting=Meeting(kinds=("phone", "video"), video_url="https://meet.fernleaf.example/consultation",
+                        details={"phone": "Please have your phone to hand at the time booked.",
+                                 "video": "Open the link a minute early to check your camera and sound."}))
 
 
 @pytest.mark.parametrize("section", [None, {}])
@@ -257,7 +270,7 @@ def test_an_empty_consultation_section_means_every_default(section):
         hosts=("maya@fernleaf.example", "tom@fernleaf.example"), length=timedelta(minutes=30),
         buffer=timedelta(0), min_notice=timedelta(hours=2), horizon_days=21,
         step=timedelta(minutes=30),
-        meeting=Meeting(kind="phone", details="We will call you on the number you gave."))
+        meeting=Meeting(kinds=("phone",), details={"phone": MEETING_DETAILS["phone"]}))
 
 
 def test_without_a_consultation_section_there_is_no_booking():
@@ -282,10 +295,21 @@ def test_the_step_defaults_to_the_length():
 def test_a_video_meeting_has_an_https_link_and_default_details():
     raw = changed(real_raw(), "consultation.meeting", {"kind": "video", "video_url": " https://meet.example/fernleaf "})
     meeting = parse_sales(raw, LONDON, FORMS).consultation.meeting
-    assert meeting == Meeting(kind="video", video_url="https://meet.example/fernleaf",
-                              details="Join the video call with the link in this invitation.")
+    assert meeting == Meeting(kinds=("video",), video_url="https://meet.example/fernleaf",
+                              details={"video": MEETING_DETAILS["video"]})
+    assert meeting.kind == "video"  # the older single kind is a list of one
     raw = changed(real_raw(), "consultation.meeting.details", "  Ring us on\n 020 7946 0000.  ")
-    assert parse_sales(raw, LONDON, FORMS).consultation.meeting.details == "Ring us on 020 7946 0000."
+    details = parse_sales(raw, LONDON, FORMS).consultation.meeting.details
+    assert details == {"phone": "Ring us on 020 7946 0000.", "video": "Ring us on 020 7946 0000."}
+
+
+def test_both_kinds_offered_phone_first_and_details_by_kind_default_when_left_out():
+    raw = changed(real_raw(), "consultation.meeting", {"kinds": ["video", "phone"],
+                                                       "video_url": "https://meet.example/x",
+                                                       "details": {"video": "Camera on, please."}})
+    meeting = parse_sales(raw, LONDON, FORMS).consultation.meeting
+    assert meeting.kinds == ("video", "phone") and meeting.kind == "video"
+    assert meeting.details == {"video": "Camera on, please.", "phone": MEETING_DETAILS["phone"]}
 
 
 @pytest.mark.parametrize("roles, message", [

@@ -15,7 +15,7 @@ def consultation_form():
     return load_schema("forms.yml").forms["consultation"]
 
 
-VALID = {"name": "Ada", "email": "ada@analytical.example.com", "service": "starter",
+VALID = {"name": "Ada", "email": "ada@analytical.example.com", "meeting_kind": "video", "service": "starter",
          "budget": "under-2k", "preferred_date": "2030-06-20", "preferred_time": "09:00-12:00",
          "consent": "on"}
 
@@ -46,6 +46,12 @@ def test_a_valid_submission_is_cleaned(consultation_form):
     ("website", "not a site", "web address"),
     ("service", "platinum", "choose one of the options"),
     ("service", "", "Please choose an option."),
+    ("meeting_kind", "", "Please choose an option."),
+    ("meeting_kind", "pigeon", "Please choose one of the options."),
+    ("time_zone", "Mars/Olympus_Mons", "We do not know this time zone."),
+    ("time_zone", "../../etc/passwd", "We do not know this time zone."),
+    ("time_zone", "UTC+5", "We do not know this time zone."),
+    ("time_zone", 5, "We do not know this time zone."),
     ("preferred_date", "20/06/2030", "YYYY-MM-DD"),
     ("preferred_date", "2030-06-14", "from today onwards"),
     ("preferred_date", "9999-12-31", "within the next 90 days"),
@@ -71,6 +77,38 @@ def test_invalid_values_get_a_visitor_friendly_message(consultation_form, field,
     _, errors = validate_submission(consultation_form, {**VALID, field: value}, TODAY)
     assert list(errors) == [field]
     assert message in errors[field]
+
+
+def test_a_phone_call_needs_a_number_and_a_video_call_does_not(consultation_form):
+    clean, errors = validate_submission(consultation_form, {**VALID, "meeting_kind": "phone"}, TODAY)
+    assert errors == {"phone": "We need a number to call you on."}
+    clean, errors = validate_submission(consultation_form, {**VALID, "meeting_kind": "phone",
+                                                            "phone": " +44 20 7946 0018 "}, TODAY)
+    assert not errors and (clean["meeting_kind"], clean["phone"]) == ("phone", "+44 20 7946 0018")
+    clean, errors = validate_submission(consultation_form, VALID, TODAY)
+    assert not errors and clean["meeting_kind"] == "video" and "phone" not in clean
+    # A number that is not one is said as such, not as missing.
+    _, errors = validate_submission(consultation_form, {**VALID, "meeting_kind": "phone", "phone": "soon"}, TODAY)
+    assert "phone number using digits" in errors["phone"]
+
+
+def test_with_one_way_to_meet_the_choice_may_be_left_out():
+    raw = minimal()
+    raw["forms"]["contact"]["fields"] += [
+        {"name": "how", "type": "radio", "required": True, "choices": ["phone"]},
+        {"name": "phone", "type": "tel", "required_when": {"how": "phone"}, "required_message": "A number, please."}]
+    form = parse_schema(raw).forms["contact"]
+    assert validate_submission(form, {"email": "a@b.example"}, TODAY) == ({"email": "a@b.example", "how": "phone"},
+                                                                         {"phone": "A number, please."})
+    assert validate_submission(form, {"email": "a@b.example", "how": "video"}, TODAY)[1] == {
+        "how": "Please choose one of the options."}
+
+
+@pytest.mark.parametrize("raw, kept", [("America/New_York", "America/New_York"), (" Asia/Kolkata ", "Asia/Kolkata"),
+                                       ("", None), (None, None)])
+def test_the_visitors_time_zone_is_kept_when_known_and_empty_means_the_studios(consultation_form, raw, kept):
+    clean, errors = validate_submission(consultation_form, {**VALID, "time_zone": raw}, TODAY)
+    assert not errors and clean.get("time_zone") == kept
 
 
 def test_textarea_keeps_line_breaks(consultation_form):

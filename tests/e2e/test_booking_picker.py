@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 from capture.schema.sales import load_sales
 from e2e_stack import ROOT
 from test_accessibility import axe_violations, describe
-from visitor import Prospect, fill, tab_until, take_a_human_time, wait_for_lead
+from visitor import Prospect, fill, wait_for_lead
 
 CONSULTATION = "/consultation/"
 REPLACED = ("preferred_date", "preferred_time")

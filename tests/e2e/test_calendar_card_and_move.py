@@ -108,7 +108,10 @@ def test_a_booking_made_shows_the_booked_card(site_stack, device, axe_source):
     card = page.locator(".capture-booked")
     heading = card.get_by_role("heading", name="Booked", level=2)
     expect(heading).to_be_focused()
-    expect(form).to_be_hidden()
+    expect(form.get_by_role("status")).to_have_text("Thank you, Ada! Your time is booked.")
+    for name in ("email", "consent"):  # the fields give way to the card
+        expect(form.locator(f"[name={name}]")).to_be_hidden()
+    expect(form.locator(".capture-picker")).to_be_hidden()
     expect(card).to_contain_text("Free 30-minute consultation by video")
     expect(card).to_contain_text(BOOKING["when"])
     expect(card).to_contain_text(BOOKING["studio_when"])
@@ -188,3 +191,35 @@ def test_the_move_page_radios_feed_the_same_calendar(site_stack, device, axe_sou
     expect(page.locator("p")).to_have_text("Moved")
     assert posted == [[("token", "signed"), ("slot", "2027-01-04T11:00:00Z")]]
     assert asked == []
+
+
+def test_the_visitors_zone_goes_with_the_form_when_it_asks_for_it(site_stack, browser):
+    # A form whose schema has a time_zone field says so with data-zone-field (form.html); the
+    # script fills that input, or makes it, with the browser's IANA zone.
+    context = browser.new_context(locale="en-GB", timezone_id="America/New_York")
+    posted = []
+
+    def with_zone_field(route):
+        page_html = route.fetch().text()
+        route.fulfill(content_type="text/html", body=page_html.replace(
+            'data-slot-field="slot"', 'data-slot-field="slot" data-zone-field="time_zone"'))
+
+    def answer(route):
+        posted.append(dict(parse_qsl(route.request.post_data or "")))
+        route.fulfill(status=201, content_type="application/json", body='{"id": "x", "status": "received"}')
+
+    try:
+        page = context.new_page()
+        page.route("**/consultation/", with_zone_field)
+        page.route("**/api/slots*", lambda route: slots_answer(route, GIVEN))
+        page.route("**/api/forms/consultation", answer)
+        page.goto(site_stack.site_url + CONSULTATION)
+        form = consultation_form(page)
+        fill(form, Prospect("cal-zone"), skip=REPLACED)
+        pick(picker(form), GIVEN[1]["start"])
+        submit(form)
+        expect(form.get_by_role("status")).to_have_text(
+            "Thank you, Ada! We have received your message and will reply soon.")  # no booking object: as before
+        assert posted[0]["time_zone"] == "America/New_York" and posted[0]["slot"] == GIVEN[1]["start"]
+    finally:
+        context.close()

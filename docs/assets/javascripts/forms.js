@@ -131,10 +131,10 @@
     });
   }
 
-  function sent(form) {
+  function sent(form, note) {
     var name = form.elements.name ? form.elements.name.value.trim().split(/\s+/)[0] : "";
     form.classList.add("capture-form--sent");
-    status(form, "Thank you" + (name ? ", " + name : "") + "! We have received your message and will reply soon.", "sent").focus();
+    return status(form, "Thank you" + (name ? ", " + name : "") + "! " + (note || "We have received your message and will reply soon."), "sent");
   }
 
   function send(form) {
@@ -150,7 +150,7 @@
     fetch(form.action, { method: "POST", body: body, headers: { Accept: "application/json" } })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          if (response.ok) return body.booking ? booked(form, body.booking) : sent(form);
+          if (response.ok) return (body.booking ? booked(form, body.booking) : sent(form)).focus();
           if (response.status === 409 && box && body.errors) return taken(form, box, body);
           if (response.status === 422 && body.errors) return showErrors(form, body.errors);
           status(form, body.error || "Sorry, something went wrong (" + response.status + "). Please try again.", "error");
@@ -301,6 +301,7 @@
   }
 
   function picker(form) { return form.querySelector("[data-slot-field]"); }
+  function hidden(parent, name) { var input = el("input", parent); input.type = "hidden"; input.name = name; return input; }
 
   /* The fields the picker replaces: shown and sent (on), or hidden and left out. */
   function fallback(form, box, on) {
@@ -313,12 +314,10 @@
 
   function setup(form, box) {
     var set = box.querySelector("fieldset"), label = el("label", set, "", "capture-picker__none"),
-        none = box.none = el("input", null), slot = box.input = el("input", box), zoneField = box.dataset.zoneField,
-        zone = form.elements[zoneField || "time_zone"];
-    slot.type = "hidden"; slot.name = box.dataset.slotField;
+        none = box.none = el("input"), slot = box.input = hidden(box, box.dataset.slotField),
+        zoneField = box.dataset.zoneField, zone = form.elements[zoneField || "time_zone"] || zoneField && hidden(form, zoneField);
     none.type = "checkbox";
     label.append(none, NONE);
-    if (!zone && zoneField) { zone = el("input", form); zone.type = "hidden"; zone.name = zoneField; }
     if (zone) zone.value = ZONE;
     box.pick = function (start) {
       slot.value = start;
@@ -441,10 +440,8 @@
     links(card, "Add it to your calendar:", [["Google Calendar", calendar.google], ["Outlook", calendar.outlook],
                                             ["Download an .ics file", calendar.ics]], base);
     links(card, "Need to change it?", [["Move the consultation", manage.move], ["Cancel it", manage.cancel]], base);
-    sent(form);
-    form.hidden = true;
-    form.before(card);
-    heading.focus();
+    sent(form, "Your time is booked.").after(card); /* the fields give way to the card */
+    return heading;
   }
 
   function enhance(form) {

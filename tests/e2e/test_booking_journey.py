@@ -12,7 +12,7 @@ import urllib.request
 
 from playwright.sync_api import expect
 
-from test_booking_picker import REPLACED, consultation_form, offered, slot_radios, submit
+from test_booking_picker import REPLACED, consultation_form, offered, pick, submit
 from test_sales_journey import link_in, no_axe_violations
 from visitor import Prospect, fill, wait_for_lead
 
@@ -41,14 +41,14 @@ def test_a_race_for_one_time_then_a_cancel_from_the_email_frees_it(site_stack, i
     assert start in offered(first) and start in offered(form_b)
     for form, prospect in ((first, ada), (form_b, bea)):
         fill(form, prospect, skip=REPLACED)
-        form.locator(f"input[name=slot][value='{start}']").check()
+        pick(form.locator(".capture-picker"), start)
     submit(first)
     expect(first.get_by_role("status")).to_contain_text("Thank you, Ada")
     submit(form_b)
     expect(form_b.locator(".capture-picker")).to_contain_text("That time was just taken. Please pick another.")
     assert start not in offered(form_b)
     assert form_b.locator("[name=email]").input_value() == bea.email  # nothing lost
-    slot_radios(form_b).first.check()
+    form_b.locator(".capture-picker__taken [data-start]").first.click()  # the nearest free time
     submit(form_b)
     expect(form_b.get_by_role("status")).to_contain_text("Thank you, Bea")
     lead_a, lead_b = wait_for_lead(site_stack, ada.email), wait_for_lead(site_stack, bea.email)

@@ -1,12 +1,14 @@
 """The booking picker on the consultation page: forms.js, GET /api/slots and booking by `slot`.
 
-With the script the form shows the free slots as radios grouped by day, in the
-visitor's own time zone, in place of the preferred-date fields (which stay in
-the markup for visitors without it). Booking, the slot leaving the picker, the
-conflict after someone else took a time, axe and the time-zone line run on the
-real service (nginx -> gunicorn, conftest.py's `site_stack`). Only the fallback
-(`/api/slots` unreachable, failing or empty) and the rendering of a given list
-use a faked answer (`page.route`).
+With the script the form shows a month calendar of the free times (the whole
+horizon, asked a week at a time), in the visitor's own time zone, in place of
+the preferred-date fields (which stay in the markup for visitors without it);
+picking a day lists its times as buttons. Booking, the slot leaving the picker,
+the conflict after someone else took a time, axe and the time-zone line run on
+the real service (nginx -> gunicorn, conftest.py's `site_stack`). Only the
+fallback (`/api/slots` unreachable, failing or empty) and the rendering of a
+given list use a faked answer (`page.route`). The calendar's keyboard, roles,
+phone and move-page journeys: test_calendar_picker.py.
 """
 from __future__ import annotations
 
@@ -22,28 +24,62 @@ from playwright.sync_api import expect
 from capture.schema.sales import load_sales
 from e2e_stack import ROOT
 from test_accessibility import axe_violations, describe
-from visitor import Prospect, fill, tab_until, take_a_human_time, wait_for_lead
+from visitor import Prospect, fill, wait_for_lead
 
 CONSULTATION = "/consultation/"
 REPLACED = ("preferred_date", "preferred_time")
 NONE_OF_THESE = "None of these times suit me"
+TIMES = ".capture-picker__times [data-start]"
 # Who can host a consultation (sales.yml, as deploy/env.example's CAPTURE_SALES points to it).
 HOSTS = load_sales(ROOT / "sales.yml", ZoneInfo("Europe/London")).consultation.hosts
+
+# Every time the calendar offers: each month, each marked day's times; then back to the first day.
+WALK = """box => {
+  const prev = box.querySelector('[aria-label="Previous month"]'), next = box.querySelector('[aria-label="Next month"]');
+  const found = [];
+  while (prev.getAttribute('aria-disabled') !== 'true') prev.click();
+  for (;;) {
+    for (const td of box.querySelectorAll('td.capture-cal__free')) {
+      td.click();
+      box.querySelectorAll('.capture-picker__times [data-start]').forEach(b => found.push(b.dataset.start));
+    }
+    if (next.getAttribute('aria-disabled') === 'true') break;
+    next.click();
+  }
+  while (prev.getAttribute('aria-disabled') !== 'true') prev.click();
+  box.querySelector('td.capture-cal__free').click();
+  return found;
+}"""
 
 
 def consultation_form(page):
     return page.locator("form[data-capture-form=consultation]")
 
 
-def slot_radios(form):
-    """The picker's radios for real slots (not the "none of these" choice)."""
-    return form.locator(".capture-picker input[type=radio][name=slot]:not([value=''])")
+def time_buttons(box):
+    """The chosen day's times (buttons) in a form's or the move page's calendar."""
+    return box.locator(TIMES)
 
 
 def offered(form) -> list[str]:
-    """The slot starts the picker offers, as the API sent them."""
-    expect(form.locator(".capture-picker")).to_be_visible()
-    return slot_radios(form).evaluate_all("els => els.map(el => el.value)")
+    """Every slot start the calendar offers, as the API sent them (walking month by month)."""
+    box = form.locator(".capture-picker")
+    expect(box.get_by_role("grid")).to_be_visible()
+    return box.evaluate(WALK)
+
+
+def pick(box, start: str) -> None:
+    """With the mouse: the month buttons to `start`'s day, the day, then the time."""
+    day = box.page.evaluate("s => { const d = new Date(s); return +new Date(d.getFullYear(), d.getMonth(), d.getDate()); }",
+                            start)
+    for _ in range(24):
+        if box.locator(f"td[data-t='{day}']").count():
+            break
+        shown = int(box.locator("td[data-t]").first.get_attribute("data-t"))
+        box.get_by_role("button", name="Next month" if day > shown else "Previous month").click()
+    box.locator(f"td[data-t='{day}']").click()
+    box.locator(f"{TIMES}[data-start='{start}']").click()
+    expect(box.locator(f"{TIMES}[data-start='{start}']")).to_have_attribute("aria-pressed", "true")
 
 
 def submit(form):
@@ -104,53 +140,13 @@ def book(stack, open_page, start: str, journey: str) -> dict:
     form = consultation_form(open_page(stack.site_url + CONSULTATION))
     assert start in offered(form)
     fill(form, prospect, skip=REPLACED)
-    form.locator(f"input[name=slot][value='{start}']").check()
+    pick(form.locator(".capture-picker"), start)
     submit(form)
     expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")
     return wait_for_lead(stack, prospect.email)
 
 
-def test_a_visitor_books_a_slot_with_the_keyboard(site_stack, open_page):
-    prospect = Prospect("pick-keys")
-    page = open_page(site_stack.site_url + CONSULTATION)
-    sent = posts_to_the_form(page)
-    form = consultation_form(page)
-    starts = offered(form)
-    assert len(starts) >= 3, starts
-    for name in REPLACED:  # the picker stands in for them
-        expect(form.locator(f"[name={name}]")).to_be_hidden()
-    expect(page.locator("#form-consultation-picker-live")).to_have_text(
-        f"{len(starts)} free times to choose from.")
-    fill(form, prospect, skip=REPLACED)
-
-    # Tab from the field before the picker lands in the radio group; arrows move; Space picks.
-    form.locator("[name=budget]").focus()
-    page.keyboard.press("Tab")
-    focused = "document.activeElement"
-    assert page.evaluate(f"{focused}.type === 'radio' && {focused}.name === 'slot'")
-    assert page.evaluate(f"{focused}.value") == starts[0]
-    page.keyboard.press("ArrowDown")
-    page.keyboard.press("ArrowDown")
-    page.keyboard.press("Space")
-    chosen = page.evaluate(f"{focused}.value")
-    assert chosen == starts[2]
-    expect(form.locator(f"input[name=slot][value='{chosen}']")).to_be_checked()
-    tab_until(page, "el.type === 'submit' && el.form && el.form.id === 'form-consultation'", 8,
-              "the submit button")
-    take_a_human_time(page)
-    page.keyboard.press("Enter")
-
-    expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")
-    assert len(sent) == 1
-    assert sent[0]["slot"] == chosen  # exactly as the API sent it
-    assert not any(name in sent[0] for name in REPLACED)
-    lead = wait_for_lead(site_stack, prospect.email)
-    assert lead["spam"] is False and lead["service"] == prospect.service
-    [booking] = bookings(site_stack, lead["id"])
-    assert booking["status"] == "booked" and booking["host"] in HOSTS
-    assert booking["starts_at"] == datetime.fromisoformat(chosen)
-    assert lead["owner"] == booking["host"]
-
+# The keyboard, role-and-name, "Pick a time" and taken-time journeys (desktop and phone): test_calendar_picker.py.
 
 def test_a_slot_booked_for_every_host_is_not_offered_to_the_next_visitor(site_stack, open_page):
     # A time is offered while any host is free for it, so it goes once each host has it.
@@ -168,93 +164,42 @@ def test_a_slot_booked_for_every_host_is_not_offered_to_the_next_visitor(site_st
     assert start not in offered(later)
 
 
-def test_a_slot_taken_meanwhile_is_refreshed_and_every_other_answer_kept(site_stack, open_page, axe_source):
-    slow = Prospect("pick-slow")
-    page = open_page(site_stack.site_url + CONSULTATION)
-    form = consultation_form(page)
-    start = offered(form)[-4]
-    fill(form, slow, skip=REPLACED)
-    form.locator(f"input[name=slot][value='{start}']").check()
-    # Meanwhile other visitors take that time with every host.
-    for n, _ in enumerate(HOSTS):
-        book(site_stack, open_page, start, f"pick-quick-{n}")
-
-    submit(form)
-
-    group = form.locator("#form-consultation-slot")
-    expect(group).to_have_attribute("aria-invalid", "true")
-    expect(form.locator("#form-consultation-slot-error")).to_have_text(
-        "That time was just taken. Please pick another.")
-    expect(page.locator("#form-consultation-picker-live")).to_contain_text("just taken")
-    expect(form.get_by_role("status")).to_have_attribute("data-state", "error")
-    assert start not in offered(form)
-    expect(slot_radios(form).first).to_be_focused()
-    expect(form.locator("input[name=slot]:checked")).to_have_count(0)
-    for name, value in slow.answers().items():
-        if name not in REPLACED:
-            expect(form.locator(f"[name={name}]")).to_have_value(value)
-    expect(form.locator("[name=consent]")).to_be_checked()
-    assert site_stack.leads(email=slow.email) == []
-    violations = axe_violations(page, axe_source)
-    assert not violations, f"axe on the picker after a 409:\n{describe(violations)}"
-
-    # Picking another time clears the problem and books it.
-    other = slot_radios(form).first.get_attribute("value")
-    slot_radios(form).first.check()
-    expect(group).not_to_have_attribute("aria-invalid", "true")
-    submit(form)
-    expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")
-    lead = wait_for_lead(site_stack, slow.email)
-    assert bookings(site_stack, lead["id"])[0]["starts_at"] == datetime.fromisoformat(other)
-
-
-def test_nothing_picked_asks_for_a_preferred_date_instead(site_stack, open_page):
+def test_none_of_these_shows_the_preferred_date_fields_and_a_time_hides_them(site_stack, open_page):
     prospect = Prospect("pick-none")
     page = open_page(site_stack.site_url + CONSULTATION)
     sent = posts_to_the_form(page)
     form = consultation_form(page)
-    offered(form)
-    fill(form, prospect, skip=REPLACED)
-
-    submit(form)  # nothing picked: the preferred-date fields come back, with their problems
-
-    day = form.locator("[name=preferred_date]")
-    expect(day).to_be_visible()
-    expect(day).to_be_focused()
-    expect(day).to_have_attribute("aria-invalid", "true")
-    expect(form.get_by_label(re.compile(NONE_OF_THESE))).to_be_checked()
-    assert sent == []
-    day.fill(prospect.preferred_date)
-    form.locator("[name=preferred_time]").select_option(prospect.preferred_time)
-    submit(form)
-
-    expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")
-    assert sent[0]["preferred_date"] == prospect.preferred_date and "slot" not in sent[0]
-    lead = wait_for_lead(site_stack, prospect.email)
-    assert lead["spam"] is False
-
-
-def test_none_of_these_shows_the_preferred_date_fields_and_a_slot_hides_them(site_stack, open_page):
-    form = consultation_form(open_page(site_stack.site_url + CONSULTATION))
+    box = form.locator(".capture-picker")
     offered(form)
     day = form.locator("[name=preferred_date]")
+    expect(day).to_be_hidden()
     form.get_by_label(re.compile(NONE_OF_THESE)).check()
     expect(day).to_be_visible()
     expect(day).to_be_enabled()
-    slot_radios(form).first.check()
+    time_buttons(box).first.click()  # a time after all: the fields go, and are not sent
+    expect(form.get_by_label(re.compile(NONE_OF_THESE))).not_to_be_checked()
     expect(day).to_be_hidden()
-    expect(day).to_be_disabled()  # so it is not sent
+    expect(day).to_be_disabled()
+    form.get_by_label(re.compile(NONE_OF_THESE)).check()  # and back: no time is sent, the fields are
+    expect(time_buttons(box).first).to_have_attribute("aria-pressed", "false")
+    fill(form, prospect, skip=("preferred_date",))
+    day.fill(prospect.preferred_date)
+    submit(form)
+    expect(form.get_by_role("status")).to_contain_text("Thank you, Ada")
+    assert sent[0]["preferred_date"] == prospect.preferred_date and "slot" not in sent[0]
+    assert wait_for_lead(site_stack, prospect.email)["spam"] is False
 
 
 def test_the_picker_has_no_axe_violations(site_stack, open_page, axe_source):
     page = open_page(site_stack.site_url + CONSULTATION)
     form = consultation_form(page)
+    box = form.locator(".capture-picker")
     offered(form)
     violations = axe_violations(page, axe_source)
     assert not violations, f"axe on the picker:\n{describe(violations)}"
-    # A time picked; then nothing picked and sent, so "none of these" and the date fields show
-    # with their problems. (The picker with a 409's problem: the conflict test.)
-    slot_radios(form).first.check()
+    # A time picked; then "none of these" sent empty, so the date fields show with their problems.
+    # (After "Pick a time" and a 409: test_calendar_picker.py.)
+    time_buttons(box).first.click()
     assert not axe_violations(page, axe_source)
     form.get_by_label(re.compile(NONE_OF_THESE)).check()
     submit(form)
@@ -267,14 +212,17 @@ def test_times_are_shown_in_the_visitors_own_time_zone(site_stack, open_in_zone)
     zone = ZoneInfo("America/New_York")
     page = open_in_zone(site_stack.site_url + CONSULTATION, "America/New_York")
     form = consultation_form(page)
+    box = form.locator(".capture-picker")
     starts = offered(form)
-    expect(form.locator(".capture-picker")).to_contain_text("Times shown in New York time.")
-    for radio in slot_radios(form).all()[:5]:
-        local = datetime.fromisoformat(radio.get_attribute("value")).astimezone(zone)
-        label = radio.locator("xpath=ancestor::label[1]")
-        expect(label).to_have_text(local.strftime("%H:%M"))
-        legend = radio.locator("xpath=ancestor::fieldset[1]/legend")
-        expect(legend).to_have_text(f"{local:%A} {local.day} {local:%B}")
+    expect(box).to_contain_text("Times shown in New York time.")
+    first = datetime.fromisoformat(starts[0]).astimezone(zone)
+    expect(box.locator(".capture-cal__month")).to_have_text(f"{first:%B} {first.year}")
+    expect(box.locator("td[aria-selected=true]")).to_have_text(str(first.day))
+    expect(box.locator(".capture-picker__on")).to_have_text(f"Times on {first:%A} {first.day} {first:%B}")
+    for button in time_buttons(box).all()[:5]:
+        local = datetime.fromisoformat(button.get_attribute("data-start")).astimezone(zone)
+        assert local.date() == first.date()
+        expect(button).to_have_text(local.strftime("%H:%M"))
     assert starts == sorted(starts, key=datetime.fromisoformat)
 
 
@@ -352,16 +300,21 @@ def test_slots_are_grouped_by_the_visitors_own_day(site_stack, open_in_zone):
 
     page = open_in_zone(site_stack.site_url + CONSULTATION, "Asia/Tokyo", route=answer)
     form = consultation_form(page)
-    expect(form.locator(".capture-picker")).to_be_visible()
-    days = form.locator(".capture-picker__days fieldset")
-    expect(days).to_have_count(2)
-    expect(days.nth(0).locator("legend")).to_have_text("Tuesday 1 December")
-    expect(days.nth(0).locator("label")).to_have_text(["18:00"])
-    expect(days.nth(1).locator("legend")).to_have_text("Wednesday 2 December")
-    expect(days.nth(1).locator("label")).to_have_text(["01:30", "02:00"])
-    expect(form.locator(".capture-picker")).to_contain_text("Times shown in Tokyo time.")
-    expect(page.locator("#form-consultation-picker-live")).to_have_text("3 free times to choose from.")
-    # The picker asks the form's own API for the form's slots.
-    assert re.fullmatch(re.escape(site_stack.api_url) + r"/api/slots\?form=consultation"
-                        r"&from=\d{4}-\d{2}-\d{2}&days=\d+", requests[0])
-    assert slot_radios(form).evaluate_all("els => els.map(el => el.value)") == [g["start"] for g in given]
+    box = form.locator(".capture-picker")
+    expect(box).to_be_visible()
+    marked = box.locator("td.capture-cal__free")
+    expect(marked).to_have_count(2)
+    expect(marked.nth(0)).to_have_attribute("aria-label", "Tuesday 1 December, 1 free time")
+    expect(marked.nth(1)).to_have_attribute("aria-label", "Wednesday 2 December, 2 free times")
+    expect(box.locator(".capture-picker__on")).to_have_text("Times on Tuesday 1 December")
+    expect(time_buttons(box)).to_have_text(["18:00"])
+    marked.nth(1).click()
+    expect(time_buttons(box)).to_have_text(["01:30", "02:00"])
+    expect(box).to_contain_text("Times shown in Tokyo time.")
+    expect(page.locator("#form-consultation-picker-live")).to_have_text("Wednesday 2 December, 2 free times.")
+    # The picker asks the form's own API for the form's slots, a week at a time; the same
+    # answer again (nothing new in the fourth week) ends the asking.
+    assert all(re.fullmatch(re.escape(site_stack.api_url) + r"/api/slots\?form=consultation"
+                            r"&from=\d{4}-\d{2}-\d{2}&days=7", url) for url in requests)
+    assert len(requests) == 8
+    assert offered(form) == [g["start"] for g in given]

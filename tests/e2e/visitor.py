@@ -114,9 +114,11 @@ def fill_with_keyboard(page, form, prospect: Prospect) -> None:
     for name, value in {**prospect.answers(), "consent": "on"}.items():
         field_id = f"{form_id}-{name}"
         if name == "preferred_date" and picker_showing(form):
-            tab_until(page, "el.type === 'radio'", limit, "the booking picker")
-            page.keyboard.press("ArrowUp")  # from the first time round to the last choice, "None of these…"
-            assert page.evaluate("document.activeElement.checked && !document.activeElement.value")
+            # Past the calendar to its last control, "None of these…", which brings the fields back.
+            tab_until(page, "el.type === 'checkbox' && !!el.closest('.capture-picker')", max(limit, 60),
+                      "the booking picker")  # past the month buttons, the grid's one stop and a day's times
+            page.keyboard.press("Space")
+            assert page.evaluate("document.activeElement.checked")
         tab_until(page, f"el.id === {field_id!r}", limit, f"the {name} field")
         limit = 8   # then each field follows the last (help links may sit between them)
         field = page.locator(f"#{field_id}")

@@ -23,7 +23,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from capture.schema.forms import SCRIPT_FIELDS, Field, load_schema
+from capture.schema.forms import SCRIPT_FIELDS, load_schema
 from capture.sitebuild import FormMarkerError, FormRenderer, copy_site_inputs, form_action, package_price
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,6 +217,9 @@ def test_form_matches_the_schema(site, rel, form_id, presets):
     named = [(t, a) for t, a in controls if t in ("input", "select", "textarea") and a.get("name")]
     visible = [(t, a) for t, a in named
                if a.get("type") != "hidden" and a["name"] != SCHEMA.honeypot]
+    # A radio group is one field: its first radio stands for it.
+    visible = [(t, a) for i, (t, a) in enumerate(visible)
+               if a.get("type") != "radio" or all(b["name"] != a["name"] for _, b in visible[:i])]
     assert [a["name"] for _, a in visible] == [f.name for f in form.fields]
     for (tag, attrs), field in zip(visible, form.fields):
         check_control(p, prefix, tag, attrs, field)
@@ -229,7 +232,8 @@ def test_form_matches_the_schema(site, rel, form_id, presets):
             selected[current] = attrs["value"]
     assert selected == presets
     hidden = [a["name"] for t, a in named if a.get("type") == "hidden"]
-    assert hidden == list(SCRIPT_FIELDS)
+    zone = [form.booking.zone_field] if form.booking and form.booking.zone_field else []
+    assert hidden == zone + list(SCRIPT_FIELDS)
     honeypot = [a for t, a in named if a["name"] == SCHEMA.honeypot]
     assert len(honeypot) == 1 and honeypot[0]["tabindex"] == "-1"
     assert p.find("div", **{"class": "capture-hp"}) and not p.find("div", **{"aria-hidden": "true", "class": "capture-hp"})
@@ -247,8 +251,14 @@ def check_control(p: Page, prefix: str, tag: str, attrs: dict, field) -> None:
         assert attrs["type"] == "text" and attrs["inputmode"] == "url", field.name
     elif tag == "input":
         assert attrs["type"] == field.type, field.name
-    assert attrs["id"] == f"{prefix}-{field.name}"
     assert ("required" in attrs) == field.required, field.name
+    if field.type == "radio":
+        # The group's fieldset carries the name, help and error (test_a_radio_field_is_a_group...).
+        assert attrs["id"] == f"{prefix}-{field.name}-{field.choices[0].value}"
+        [group] = p.find("fieldset", id=f"{prefix}-{field.name}")
+        assert f"{prefix}-{field.name}-error" in group["aria-describedby"].split()
+        return
+    assert attrs["id"] == f"{prefix}-{field.name}"
     if field.type in ("text", "email", "tel", "url", "textarea"):
         assert attrs["maxlength"] == str(field.max_length), field.name
     if field.autocomplete:
@@ -334,7 +344,7 @@ def test_booking_form_has_a_hidden_picker_where_the_replaced_fields_are(site, re
         [control] = [a for t, a in p.tags if a.get("id") == f"{prefix}-{name}"]
         assert control["name"] == name and "disabled" not in control and "hidden" not in control
     ids = [a["id"] for t, a in p.tags if t in ("div", "input", "select", "textarea")
-           and a.get("id", "").startswith(prefix + "-")]
+           and a.get("id", "").startswith(prefix + "-") and a.get("type") != "hidden"]
     assert ids[ids.index(f"{prefix}-picker") + 1] == f"{prefix}-{booking.replaces[0]}"
 
 
@@ -342,33 +352,42 @@ def test_forms_without_booking_have_no_picker(site):
     assert "capture-picker" not in (site / "contact/index.html").read_text()
 
 
-def schema_with_zone_field(form_id: str):
-    """SCHEMA with a `time_zone` field added to one form (as forms.yml may give a booking form)."""
-    zone = Field(name="time_zone", label="Your time zone", type="text", max_length=64)
+def schema_without_zone_field(form_id: str):
+    """SCHEMA with the booking's zone_field taken out (a booking form that does not ask for zones)."""
     form = SCHEMA.forms[form_id]
-    return replace(SCHEMA, forms={**SCHEMA.forms, form_id: replace(form, fields=form.fields + (zone,))})
+    return replace(SCHEMA, forms={**SCHEMA.forms, form_id: replace(form, booking=replace(form.booking, zone_field=None))})
 
 
-@pytest.mark.parametrize("with_zone", [False, True], ids=["no time_zone field", "a time_zone field"])
-def test_the_picker_brings_the_time_zone_input_only_when_the_schema_has_the_field(with_zone):
-    schema = schema_with_zone_field("consultation") if with_zone else SCHEMA
+@pytest.mark.parametrize("with_zone", [False, True], ids=["no zone_field", "zone_field"])
+def test_the_picker_brings_the_time_zone_input_only_when_the_booking_names_one(with_zone):
+    schema = SCHEMA if with_zone else schema_without_zone_field("consultation")
+    zone = SCHEMA.forms["consultation"].booking.zone_field
+    assert zone, "forms.yml's consultation booking names its zone_field"
     html = FormRenderer(schema).render("consultation", page="consultation.md")
     p = Page(html)
     [box] = p.find("div", **{"class": "capture-picker"})
-    zones = [a for t, a in p.tags if a.get("name") == "time_zone"]
+    zones = [a for t, a in p.tags if a.get("name") == zone]
     if not with_zone:
         assert zones == [] and "data-zone-field" not in box
         return
     # One hidden input (forms.js fills it with the visitor's IANA zone), not a visible field.
-    assert zones == [{"type": "hidden", "id": "form-consultation-time_zone", "name": "time_zone", "value": ""}]
-    assert box["data-zone-field"] == "time_zone"
-    assert "Your time zone" not in html
+    assert zones == [{"type": "hidden", "id": f"form-consultation-{zone}", "name": zone, "value": ""}]
+    assert box["data-zone-field"] == zone
 
 
-def test_a_time_zone_field_on_a_form_without_booking_stays_an_ordinary_field():
-    html = FormRenderer(schema_with_zone_field("contact")).render("contact", page="contact.md")
-    [zone] = [a for t, a in Page(html).tags if a.get("name") == "time_zone"]
-    assert zone["type"] == "text" and "Your time zone" in html
+def test_a_radio_field_is_a_group_of_choices_with_its_label_as_legend():
+    form = SCHEMA.forms["consultation"]
+    kind = form.field(form.booking.kind_field)
+    html = FormRenderer(SCHEMA).render("consultation", page="consultation.md")
+    p = Page(html)
+    radios = [a for t, a in p.tags if t == "input" and a.get("name") == kind.name]
+    assert [r["value"] for r in radios] == [c.value for c in kind.choices]
+    assert all(r["type"] == "radio" for r in radios)
+    # The first choice is chosen until the visitor picks another: one tap fewer on a phone.
+    assert "checked" in radios[0] and all("checked" not in r for r in radios[1:])
+    for radio, choice in zip(radios, kind.choices):
+        assert f'<label for="{radio["id"]}">{choice.label}</label>' in html
+    assert f"<legend>{kind.label} " in html
 
 
 # --- the form marker, unit by unit -------------------------------------------------------

@@ -239,8 +239,8 @@ def test_select_options_are_the_schema_choices(zsite, rel, form_id, presets):
     mk.test_select_options_are_the_schema_choices(zsite, rel, form_id, presets)
 
 
-def test_forms_script_is_small_and_loaded_everywhere(zsite):
-    mk.test_forms_script_is_small_and_loaded_everywhere(zsite)
+def test_forms_script_is_loaded_everywhere(zsite):
+    mk.test_forms_script_is_loaded_everywhere(zsite)
 
 
 def test_no_theme_javascript_is_loaded(zsite):

@@ -10,7 +10,7 @@ cancelled since, one whose outcome the desk has recorded, or a lead in the spam 
 
 The links are signed here (bound to the booking, the outcome and the host's address, valid
 LIFETIME) and open outcome_pages.py: GET shows the meeting and one button, only its POST
-records (appointments.record_outcome).
+records (outcomes.record_outcome).
 """
 from __future__ import annotations
 

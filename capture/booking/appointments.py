@@ -28,7 +28,6 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from capture.core.formatting import local_time
 from capture.booking import outgoing, slots, surge
 from capture.booking.lookup import (
     BOOKED,
@@ -36,8 +35,9 @@ from capture.booking.lookup import (
     FORMER_HOST,
     NEW_HOST,
     booked,
-    booked_after,
+    booking_row,
     busy_between,
+    business_time,
     current,
     free,
     get,
@@ -46,22 +46,21 @@ from capture.booking.lookup import (
     open_booking,
     still_current,
     window,
+    writable_lead,
 )
 from capture.booking.slots import Slot
 from capture.db.models import bookings, leads, outbox
 from capture.db.engine import writing
-from capture.delivery.webhooks import (BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event,
-                                       booking_no_show)
+from capture.delivery.webhooks import BOOKING_CANCELLED, BOOKING_CREATED, BOOKING_MOVED, booking_event
 from capture.pipeline import consultations
-from capture.pipeline.consultations import HELD, NO_SHOW
-from capture.pipeline.stages import NoSuchLead, PipelineError
+from capture.pipeline.stages import PipelineError
 from capture.schema.sales import Sales
 from capture.delivery.status import JobStatus
 
 # What callers read here too: one module to ask about bookings.
 __all__ = ["AlreadyBooked", "Booked", "SlotTaken", "BOOKED", "CANCELLED", "FORMER_HOST", "NEW_HOST", "VISITOR",
-           "NotYet", "REASON_MARK", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release",
-           "forget", "forget_reasons", "move", "record_outcome", "HELD", "NO_SHOW",
+           "REASON_MARK", "book_requested", "book_with_lead", "cancel", "cancel_upcoming", "after_release",
+           "forget", "forget_reasons", "move",
            "busy_between", "current", "free", "get", "latest", "next_free", "open_booking", "still_current"]
 
 VISITOR = "visitor"  # the actor of what the visitor does
@@ -134,14 +133,14 @@ def book_requested(engine: Engine, sales: Sales, lead_id: str, start: datetime, 
     try:
         with writing(engine) as conn:
             _take_turn(conn)
-            lead = _lead(conn, lead_id)
+            lead = writable_lead(conn, lead_id)
             if booked(conn, lead_id) is not None:
                 raise PipelineError("This lead already has a consultation booked.")
             slot, host = _choose(conn, sales, start, now)
             made = _insert(conn, lead_id, slot, host, now, _kind(sales, kind), zone)
             lead, moved_on = consultations.booked_for(
                 conn, sales, lead, host, actor, now=now,
-                note=f"booked the consultation they asked for ({_when(sales, slot.start)})")
+                note=f"booked the consultation they asked for ({business_time(sales, slot.start)})")
             conn.execute(outbox.insert(), outgoing.updates(made, lead, domain, now)
                          + outgoing.reminder(made, lead, domain, now)
                          + moved_on + booking_event(sales, BOOKING_CREATED, made, now))
@@ -159,11 +158,11 @@ def cancel(engine: Engine, sales: Sales, booking_id: str, actor: str, domain: st
     """
     with writing(engine) as conn:
         _take_turn(conn)
-        made = _booking(conn, booking_id)
+        made = booking_row(conn, booking_id)
         if made["status"] != BOOKED:
             return None
-        lead = _lead(conn, made["lead_id"])
-        note = f"cancelled the consultation on {_when(sales, made['starts_at'])}"
+        lead = writable_lead(conn, made["lead_id"])
+        note = f"cancelled the consultation on {business_time(sales, made['starts_at'])}"
         return end(conn, sales, made, lead, actor, domain, now,
                    note=f"{note}{REASON_MARK}{reason}" if reason else note, reason=reason or None)
 
@@ -243,7 +242,7 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
     try:
         with writing(engine) as conn:
             _take_turn(conn)
-            made = _booking(conn, booking_id)
+            made = booking_row(conn, booking_id)
             if made["status"] != BOOKED:
                 raise PipelineError("This consultation was cancelled; please book a new one.")
             if made["starts_at"] == start:
@@ -256,10 +255,10 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
                 status=BOOKED, host=host, starts_at=slot.start, ends_at=slot.end,
                 sequence=changed["sequence"], changed_at=now))
-            lead = consultations.rehosted(conn, _lead(conn, made["lead_id"]), host)
+            lead = consultations.rehosted(conn, writable_lead(conn, made["lead_id"]), host)
             consultations.record(
                 conn, made["lead_id"], now, actor, "booking", owner=host,
-                note=f"moved the consultation from {_when(sales, made['starts_at'])} to {_when(sales, slot.start)}")
+                note=f"moved the consultation from {business_time(sales, made['starts_at'])} to {business_time(sales, slot.start)}")
             told = (outgoing.handed_over(changed, made["host"], lead, domain, now) if host != made["host"]
                     else outgoing.updates(changed, lead, domain, now))
             conn.execute(outbox.insert(), told + outgoing.reminder(changed, lead, domain, now)
@@ -267,42 +266,6 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
     except IntegrityError as exc:
         raise SlotTaken() from exc
     return changed
-
-
-class NotYet(PipelineError):
-    """How a meeting went is known only once it has started (or it was cancelled): a 409."""
-
-
-def record_outcome(engine: Engine, sales: Sales, booking_id: str, outcome: str, actor: str,
-                   now: datetime) -> dict | None:
-    """Record that a meeting was held or a no-show (the host's email link, the desk); None if already so.
-
-    The last one recorded wins (a host who clicked the wrong link records again); the lead's
-    timeline keeps both, and its status follows (pipeline/consultations.py: a no-show sends a
-    lead at `consultation` back to `contacted`).
-    """
-    if outcome not in consultations.OUTCOME_NOTES:
-        raise PipelineError(f"Unknown outcome {outcome!r}: held or no_show.")
-    with writing(engine) as conn:
-        made = _booking(conn, booking_id)
-        if made["status"] != BOOKED:
-            raise NotYet("This consultation was cancelled, so there is nothing to record.")
-        if made["starts_at"] > now:
-            raise NotYet(f"This consultation has not started yet ({_when(sales, made['starts_at'])}): "
-                         "record how it went afterwards.")
-        if made["outcome"] == outcome:
-            return None
-        lead = _lead(conn, made["lead_id"])
-        conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
-            outcome=outcome, outcome_at=now, outcome_by=actor))
-        row_id, jobs = consultations.met_or_missed(
-            conn, sales, lead, outcome, actor, now, another_booked=booked_after(conn, lead["id"], now),
-            note=f"{consultations.OUTCOME_NOTES[outcome]} ({_when(sales, made['starts_at'])})")
-        if outcome == NO_SHOW:
-            jobs += booking_no_show(sales, made, row_id, now)
-        if jobs:
-            conn.execute(outbox.insert(), jobs)
-    return {**made, "outcome": outcome, "outcome_at": now, "outcome_by": actor}
 
 
 def forget_reasons(conn: Connection, lead_id: str) -> None:
@@ -362,23 +325,3 @@ def _insert(conn: Connection, lead_id: str, slot: Slot, host: str, now: datetime
             "created_at": now, "changed_at": None, "meeting_kind": kind, "visitor_zone": zone}
     conn.execute(bookings.insert(), made)
     return made
-
-
-def _lead(conn: Connection, lead_id: str) -> dict:
-    # Not in the spam tray, not erased: only such a lead can be booked, moved or cancelled for.
-    query = select(leads).where(leads.c.id == lead_id, leads.c.spam.is_(False), leads.c.anonymised_at.is_(None))
-    found = conn.execute(query).mappings().first()
-    if found is None:
-        raise NoSuchLead(f"There is no lead {lead_id}.")
-    return dict(found)
-
-
-def _booking(conn: Connection, booking_id: str) -> dict:
-    found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
-    if found is None:
-        raise NoSuchLead("There is no such booking.")
-    return dict(found)
-
-
-def _when(sales: Sales, moment: datetime) -> str:
-    return local_time(moment, sales.calendar.tz)

@@ -13,7 +13,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from capture.booking import slots
 from capture.booking.slots import Busy, Slot
+from capture.core.formatting import local_time
 from capture.db.models import bookings, leads
+from capture.pipeline.stages import NoSuchLead
 from capture.schema.sales import Sales
 
 BOOKED, CANCELLED = "booked", "cancelled"
@@ -133,3 +135,28 @@ def still_current(engine: Engine, ref: str | None) -> dict | None:
     if made is None or str(made["sequence"]) != sequence:
         return None
     return {**made, "new_host": role == NEW_HOST}
+
+
+def writable_lead(conn: Connection, lead_id: str) -> dict:
+    """The lead a booking change is for, inside the writer's transaction.
+
+    Not in the spam tray, not erased: only such a lead can be booked, moved or cancelled for.
+    """
+    query = select(leads).where(leads.c.id == lead_id, leads.c.spam.is_(False), leads.c.anonymised_at.is_(None))
+    found = conn.execute(query).mappings().first()
+    if found is None:
+        raise NoSuchLead(f"There is no lead {lead_id}.")
+    return dict(found)
+
+
+def booking_row(conn: Connection, booking_id: str) -> dict:
+    """One booking by id, inside the writer's transaction; NoSuchLead when there is none."""
+    found = conn.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
+    if found is None:
+        raise NoSuchLead("There is no such booking.")
+    return dict(found)
+
+
+def business_time(sales: Sales, moment: datetime) -> str:
+    """A meeting's start as the team's timeline notes give it, in the studio's zone."""
+    return local_time(moment, sales.calendar.tz)

@@ -1,4 +1,4 @@
-"""What the visitor's manage pages show: their booking as a card, the free times by day, the links.
+"""What the visitor's manage pages show besides the card (confirmation.details): free times by day, links.
 
 Times are shown in the zone the visitor booked in (zones.shown_zone: the studio's when the
 booking has none), and that zone is named. Pure reading: nothing here changes a booking.
@@ -11,15 +11,12 @@ from zoneinfo import ZoneInfo
 
 from capture.booking.slots import Slot
 from capture.core import tokens
-from capture.core.formatting import wall_time, weekday_date
+from capture.core.formatting import weekday_date
 from capture.core.urls import external
 from capture.core.zones import shown_zone, zone_label
 from capture.schema.sales import Sales
 
 REBOOK_PATH = "/consultation/"  # the site's booking page (docs/consultation.md)
-HOW = {"phone": "Phone call: we call you on the number you gave",
-       "video": "Video call: the link is in your calendar invitation"}
-
 
 def zone_of(booking: dict, studio: ZoneInfo) -> ZoneInfo:
     """The zone this visitor sees their times in."""
@@ -30,16 +27,6 @@ def host_name(sales: Sales, email: str) -> str:
     """A host's name as the team list gives it (the address if they have left the team)."""
     member = sales.member(email)
     return member.name if member else email
-
-
-def card(booking: dict, sales: Sales, studio: ZoneInfo) -> dict:
-    """The booking as the visitor reads it: when (in their zone, and the studio's if it differs), with whom, how."""
-    tz = zone_of(booking, studio)
-    studio_when = wall_time(booking["starts_at"], booking["ends_at"], studio)
-    when = wall_time(booking["starts_at"], booking["ends_at"], tz)
-    return {"when": when, "studio_when": studio_when if studio_when != when else "",
-            "host": host_name(sales, booking["host"]),
-            "how": HOW.get(booking.get("meeting_kind") or "phone", HOW["phone"])}
 
 
 def slot_value(moment: datetime) -> str:

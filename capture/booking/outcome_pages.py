@@ -2,14 +2,14 @@
 
 GET and HEAD show the meeting and one button (a mail scanner opening the link records
 nothing); only the POST with the page's form token (core/link_forms.py) records, through
-appointments.record_outcome, as done by the address the email went to. Pressing it again
+outcomes.record_outcome, as done by the address the email went to. Pressing it again
 changes nothing; the other link, or the desk, changes the answer (the last one wins).
 """
 from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, render_template
 
-from capture.booking import aftercare, appointments
+from capture.booking import aftercare, appointments, outcomes
 from capture.context import current
 from capture.core import link_forms
 from capture.core.clock import utcnow
@@ -37,9 +37,9 @@ def act(token: str):
     link, made, lead = _opened(token)
     ext = current()
     try:
-        changed = appointments.record_outcome(ext.engine, ext.sales, made["id"], link.outcome, link.recipient,
+        changed = outcomes.record_outcome(ext.engine, ext.sales, made["id"], link.outcome, link.recipient,
                                               utcnow())
-    except appointments.NotYet as exc:
+    except outcomes.NotYet as exc:
         return _page(link, made, lead, token, error=str(exc), status=409)
     except NoSuchLead:
         abort(_message("There is no such lead", "It may have been erased or marked as spam since.", 404))

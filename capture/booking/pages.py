@@ -16,6 +16,7 @@ from datetime import datetime
 from flask import Blueprint, abort, make_response, render_template, request
 
 from capture.booking import appointments, manage_view, meeting
+from capture.booking.confirmation import details
 from capture.db import store
 from capture.core.clock import utcnow
 from capture.core.formatting import wall_time
@@ -56,9 +57,9 @@ def show(token: str):
 @bp.get("/<token>/keep")
 def keep(token: str):
     """'Keep my booking': the booking as it stands; nothing to do, so nothing to post."""
-    _, made, _ = _opened(token)
+    _, made, lead = _opened(token)
     return _message("Your consultation stands", "Nothing has changed. We look forward to talking to you.",
-                    200, booking=made)
+                    200, booking=made, lead=lead)
 
 
 @bp.post("/<token>")
@@ -119,12 +120,12 @@ def _move(made: dict, lead: dict, token: str):
         return _message("This consultation cannot be moved", str(exc), 409)
     if moved is None:
         return _message("Your consultation keeps its time", "The time you picked is the one you have, "
-                        "so nothing changed and no new invitation was sent.", 200, booking=made)
+                        "so nothing changed and no new invitation was sent.", 200, booking=made, lead=lead)
     said = "We have emailed you the updated invitation for your calendar."
     if moved["host"].lower() != made["host"].lower():
         said = (f"Your meeting is now with {manage_view.host_name(ext.sales, moved['host'])}, as "
                 f"{manage_view.host_name(ext.sales, made['host'])} is not free then. {said}")
-    return _message("Your consultation has a new time", said, 200, booking=moved)
+    return _message("Your consultation has a new time", said, 200, booking=moved, lead=lead)
 
 
 def picked_time(now: datetime) -> datetime | None:
@@ -184,7 +185,7 @@ def _page(action: str, made: dict, lead: dict, token: str, error: str = "", stat
         days = manage_view.days(appointments.free(ext.engine, ext.sales, ext.sales.calendar.local_date(now),
                                                   ext.sales.consultation.horizon_days, now), tz)
     return render_template("booking/manage.html", action=action, title=TITLES[action], name=lead["name"] or "",
-                           card=manage_view.card(made, ext.sales, settings.timezone), days=days, error=error,
+                           card=details(made, lead, sales=ext.sales, settings=settings), days=days, error=error,
                            zone=manage_view.zone_name(tz), keep_url=_keep_url(token),
                            links=manage_view.links(settings.secret_key, settings.public_url, made, lead["email"]),
                            reason_max=REASON_MAX, form_token=link_forms.form_token(token), **more), status
@@ -198,10 +199,11 @@ def _when(made: dict) -> str:
     return wall_time(made["starts_at"], made["ends_at"], current().settings.timezone)
 
 
-def _message(title: str, message: str, status: int, booking: dict | None = None, rebook: bool = False):
+def _message(title: str, message: str, status: int, booking: dict | None = None, lead: dict | None = None,
+             rebook: bool = False):
     """A page that says what happened (or why nothing can), with the booking as it is now if given."""
     ext = current()
-    shown = manage_view.card(booking, ext.sales, ext.settings.timezone) if booking else None
+    shown = details(booking, lead or {}, sales=ext.sales, settings=ext.settings) if booking else None
     return make_response(render_template(
         "booking/message.html", title=title, message=message, card=shown,
         rebook_url=manage_view.rebook_url(ext.settings.site_url) if rebook else ""), status)

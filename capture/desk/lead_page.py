@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from capture.booking import appointments
+from capture.booking import appointments, outcomes
 from capture.core import formatting
 from capture.context import current
 from capture.core.clock import utcnow
@@ -23,8 +23,8 @@ from capture.pipeline.notices import slot_length
 
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
                 tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation",
-                appointments.HELD: "Consultation held", appointments.NO_SHOW: "No-show"}
-OUTCOMES = {appointments.HELD: "held", appointments.NO_SHOW: "a no-show"}
+                outcomes.HELD: "Consultation held", outcomes.NO_SHOW: "No-show"}
+OUTCOMES = {outcomes.HELD: "held", outcomes.NO_SHOW: "a no-show"}
 
 
 @bp.get("/leads/<lead_id>")
@@ -112,9 +112,9 @@ def record_outcome(lead_id: str):
     if store.get_lead(ext.engine, lead_id) is None or made is None or made["lead_id"] != lead_id:
         abort(404)
     try:
-        changed = appointments.record_outcome(ext.engine, ext.sales, made["id"], form.get("outcome", ""),
+        changed = outcomes.record_outcome(ext.engine, ext.sales, made["id"], form.get("outcome", ""),
                                               current_user.email, utcnow())
-    except appointments.NotYet as exc:
+    except outcomes.NotYet as exc:
         return lead_page(lead_id, error=str(exc), status=409)
     except stages.NoSuchLead:
         abort(404)

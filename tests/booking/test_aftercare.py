@@ -1,4 +1,4 @@
-"""After a meeting (capture/booking/aftercare.py, outcome_pages.py, appointments.record_outcome):
+"""After a meeting (capture/booking/aftercare.py, outcome_pages.py, outcomes.record_outcome):
 the host's question, its one-click pages and what held or no-show does to the lead.
 
 Real SQLite and PostgreSQL; the clock is injected (the API, the outbox, the worker and the
@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from capture.booking import aftercare, appointments
+from capture.booking import aftercare, appointments, outcomes
 from capture.core import link_forms
 from capture.db.models import bookings, outbox
 from capture.db.store import get_lead
@@ -141,7 +141,7 @@ def test_a_question_queued_is_dropped_when_nobody_needs_to_answer(met, change):
     if change == "cancel":
         appointments.cancel(cap.engine, cap.sales, made["id"], MAYA, cap.mail_domain, made["ends_at"])
     else:
-        appointments.record_outcome(cap.engine, cap.sales, made["id"], "held", MAYA, made["ends_at"])
+        outcomes.record_outcome(cap.engine, cap.sales, made["id"], "held", MAYA, made["ends_at"])
     Worker(cap).run_once()
     [question] = questions(app)
     assert question["status"] == "dropped"
@@ -218,7 +218,7 @@ def test_a_no_show_with_another_meeting_booked_keeps_the_lead_at_consultation(me
         conn.execute(bookings.insert(), {**made, "id": "second-meeting", "sequence": 1, "outcome": None,
                                          "starts_at": made["starts_at"] + timedelta(days=3),
                                          "ends_at": made["ends_at"] + timedelta(days=3)})
-    appointments.record_outcome(cap.engine, cap.sales, made["id"], "no_show", MAYA, clock.moment)
+    outcomes.record_outcome(cap.engine, cap.sales, made["id"], "no_show", MAYA, clock.moment)
     assert get_lead(cap.engine, done)["status"] == "consultation"
     assert [kind for kind, *_ in timeline(app, done)] == ["status", "no_show"]
 
@@ -268,8 +268,8 @@ def test_record_outcome_is_refused_for_a_cancelled_meeting(met, clock):
     cap = ext(app)
     made = booking_of(app, coming)
     appointments.cancel(cap.engine, cap.sales, made["id"], MAYA, cap.mail_domain, clock.moment)
-    with pytest.raises(appointments.NotYet, match="cancelled"):
-        appointments.record_outcome(cap.engine, cap.sales, made["id"], "held", MAYA,
+    with pytest.raises(outcomes.NotYet, match="cancelled"):
+        outcomes.record_outcome(cap.engine, cap.sales, made["id"], "held", MAYA,
                                     made["ends_at"] + timedelta(hours=1))
 
 
@@ -284,7 +284,7 @@ def test_each_no_show_recorded_is_a_booking_no_show_webhook(make_app, receiver, 
     made, cap = booking_of(app, lead_id), ext(app)
     first = clock.set(made["ends_at"] + timedelta(minutes=1))
     for outcome in ("no_show", "held", "no_show"):  # a changed mind, twice
-        appointments.record_outcome(cap.engine, cap.sales, made["id"], outcome, MAYA, clock.advance(minutes=1))
+        outcomes.record_outcome(cap.engine, cap.sales, made["id"], outcome, MAYA, clock.advance(minutes=1))
     with time_machine.travel(clock.moment, tick=False):  # a receiver whose clock agrees with ours
         Worker(cap).run_once()
     receiver.assert_once()

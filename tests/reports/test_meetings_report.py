@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from capture.booking import appointments
+from capture.booking import appointments, outcomes
 from capture.reports import digest, formats, report
 from tests.booking.test_appointments import MAYA, ext, first_slots, one_host, visitor  # noqa: F401
 from tests.desk.test_desk import sign_in
@@ -36,7 +36,7 @@ def meetings(make_app, one_host, clock):  # noqa: F811
     appointments.cancel(cap.engine, cap.sales, made["cancelled"]["id"], MAYA, cap.mail_domain, clock.moment)
     now = clock.set(max(m["ends_at"] for m in made.values()) + timedelta(minutes=1))
     for name, outcome in (("held", "held"), ("missed", "no_show"), ("blog_missed", "no_show")):
-        appointments.record_outcome(cap.engine, cap.sales, made[name]["id"], outcome, MAYA, now)
+        outcomes.record_outcome(cap.engine, cap.sales, made[name]["id"], outcome, MAYA, now)
     return app, made
 
 
@@ -62,7 +62,7 @@ def test_meetings_held_and_no_shows_by_campaign_source_and_landing_page(meetings
 def test_the_last_answer_counts_in_the_report(meetings, clock):
     app, made = meetings
     cap = ext(app)
-    appointments.record_outcome(cap.engine, cap.sales, made["missed"]["id"], "held", MAYA, clock.advance(hours=1))
+    outcomes.record_outcome(cap.engine, cap.sales, made["missed"]["id"], "held", MAYA, clock.advance(hours=1))
     assert counts(app, "campaign")["autumn"] == (3, 3, 2, 0)
 
 

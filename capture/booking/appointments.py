@@ -269,8 +269,9 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
 
 
 def forget_reasons(conn: Connection, lead_id: str) -> None:
-    """Erasure: the visitor's words when cancelling go with the rest of what they told us."""
-    conn.execute(update(bookings).where(bookings.c.lead_id == lead_id).values(cancel_reason=None))
+    """Erasure: the visitor's words when cancelling, and the zone their browser was in, go with the
+    rest of what they told us (the times stay, as the host's calendar history)."""
+    conn.execute(update(bookings).where(bookings.c.lead_id == lead_id).values(cancel_reason=None, visitor_zone=None))
 
 
 def forget(conn: Connection, lead_ids: list[str]) -> None:

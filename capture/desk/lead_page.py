@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from capture.booking import appointments, outcomes
+from capture.booking import appointments, meeting, outcomes
 from capture.core import formatting
 from capture.context import current
 from capture.core.clock import utcnow
@@ -45,7 +45,9 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
         event["value_text"] = formatting.money(event["deal_value"], ext.sales.currency)
     booked = appointments.latest(ext.engine, lead_id)
     if booked:
+        how = meeting.of(booked, lead, ext.sales.consultation.meeting) if ext.sales.consultation else None
         booked = {"when": formatting.wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
+                  "how": meeting.to_host(how, lead["name"] or "") if how else "",
                   "host": name_of(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED,
                   "id": booked["id"], "started": booked["starts_at"] <= utcnow(),
                   "outcome": OUTCOMES.get(booked["outcome"]), "outcome_by": name_of(booked["outcome_by"])}

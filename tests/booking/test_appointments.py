@@ -502,6 +502,12 @@ def test_a_cancelled_consultation_shows_as_cancelled(make_app, one_host):
     assert "Consultation cancelled:" in page and "Consultation booked:" not in page
 
 
+def test_the_lead_page_tells_the_host_how_to_meet(make_app, one_host):
+    app, client, slot, lead_id = booked_lead(make_app, one_host)
+    page = signed_in(app, client).get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+    assert "Consultation booked:" in page and "Call Visitor 1 on +44 20 7946 0018." in page
+
+
 def signed_in(app, client):
     from tests.desk.test_desk import sign_in
     sign_in(app, client, MAYA)

@@ -260,14 +260,18 @@ def test_a_post_without_the_form_token_or_with_another_links_is_refused(make_app
     assert all(appointments.current(ext(app).engine, i) is not None for i in ids)
 
 
-def test_erasing_the_person_removes_their_reason_from_the_booking_and_the_timeline(make_app, one_host):
+def test_erasing_the_person_removes_their_reason_and_zone_from_the_booking_and_the_timeline(make_app, one_host):
     app, client, slot, lead_id = booked_lead(make_app, one_host)
     made = appointments.current(ext(app).engine, lead_id)
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(bookings).where(bookings.c.id == made["id"]).values(visitor_zone="America/New_York"))
     path = path_for(made, "cancel")
     client.post(path, data={"csrf_token": form_token(client, path), "reason": "My mother is in hospital"})
+    assert appointments.get(ext(app).engine, made["id"])["visitor_zone"] == "America/New_York"
     erasure.erase(ext(app).engine, ext(app).schema, "v1@example.com", MAYA, utcnow(), sales=ext(app).sales,
                   domain=ext(app).mail_domain)
-    assert appointments.get(ext(app).engine, made["id"])["cancel_reason"] is None
+    erased = appointments.get(ext(app).engine, made["id"])
+    assert (erased["cancel_reason"], erased["visitor_zone"]) == (None, None)
     with ext(app).engine.connect() as conn:
         notes = [n for (n,) in conn.execute(select(events.c.note).where(events.c.lead_id == lead_id))]
     assert not any("hospital" in (n or "") for n in notes)

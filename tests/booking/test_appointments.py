@@ -24,6 +24,7 @@ from capture.db.models import bookings, leads, outbox
 from capture.db.engine import make_engine
 from capture.db.store import get_lead
 from capture.delivery.worker import Worker
+from capture.pipeline.stages import NoSuchLead
 from tests.conftest import ROOT, TEST_SECRET
 from tests.gunicorn_server import Gunicorn
 from tests.smtp_sink import seven_bit_sink  # noqa: F401  (fixture)
@@ -705,7 +706,7 @@ def test_an_erased_lead_cannot_be_booked_from_an_old_email(make_app, consultatio
     book = "/actions/" + tokens.action_token(TEST_SECRET, lead_id, tokens.BOOK_REQUESTED, MAYA)
     assert client.get(book).status_code == 404
     slot = datetime.fromisoformat(first_slots(client, days=14)[-1]["start"])
-    with pytest.raises(appointments.NoSuchLead):
+    with pytest.raises(NoSuchLead):
         appointments.book_requested(ext(app).engine, ext(app).sales, lead_id, slot, MAYA, ext(app).mail_domain,
                                     utcnow())
     assert appointments.current(ext(app).engine, lead_id) is None

@@ -50,14 +50,14 @@ def _site() -> dict:
 @bp.get("/<token>")
 def show(token: str):
     """The move or cancel page (GET and HEAD): it changes nothing."""
-    link, made, lead = _opened(token)
+    link, made, lead = opened(token)
     return _page(link.action, made, lead, token)
 
 
 @bp.get("/<token>/keep")
 def keep(token: str):
     """'Keep my booking': the booking as it stands; nothing to do, so nothing to post."""
-    _, made, lead = _opened(token)
+    _, made, lead = opened(token)
     return _message("Your consultation stands", "Nothing has changed. We look forward to talking to you.",
                     200, booking=made, lead=lead)
 
@@ -66,14 +66,17 @@ def keep(token: str):
 @link_forms.acts
 def act(token: str):
     """The button: cancel, or move to the picked time."""
-    link, made, lead = _opened(token)
+    link, made, lead = opened(token)
     if link.action == "cancel":
         return _cancel(made, lead, token)
     return _move(made, lead, token)
 
 
-def _opened(token: str):
-    """(link, booking, lead) for a usable token; otherwise the page saying why not (aborts)."""
+def opened(token: str, past_ok: bool = False):
+    """(link, booking, lead) for a usable token; otherwise the page saying why not (aborts).
+
+    The manage pages refuse a meeting that has started; the Booked page (booked.py) may be
+    reopened afterwards (`past_ok`)."""
     ext = current()
     try:
         link = read_booking(ext.settings.secret_key, token)
@@ -81,13 +84,13 @@ def _opened(token: str):
         abort(_message("This link cannot be used", str(exc), exc.status))
     made = appointments.get(ext.engine, link.booking_id)
     lead = store.get_lead(ext.engine, made["lead_id"]) if made else None
-    if made is None or lead is None or not link.is_for(lead["email"]):
+    if made is None or lead is None or not link.is_for(lead["email"]) or ext.sales.consultation is None:
         abort(_message("There is no such booking", "It may have been erased. Reply to our email and "
                        "we will sort it out.", 404))
     if made["status"] != appointments.BOOKED:
         abort(_message("This consultation was cancelled", "To talk to us after all, book a new time "
                        "on our website or reply to our email.", 410, rebook=True))
-    if made["starts_at"] <= utcnow():
+    if made["starts_at"] <= utcnow() and not past_ok:
         abort(_message("This consultation has taken place", "It can no longer be changed here. "
                        "Reply to our email if anything is needed.", 410))
     return link, made, lead

@@ -22,7 +22,7 @@ CONSULTATION = "/consultation/"
 def post_booking(stack, start: str, email: str) -> int:
     """Someone else books `start` (through the API, as the site's script would)."""
     body = {"name": "Earlier Visitor", "email": email, "service": "business", "budget": "5k-10k",
-            "consent": True, "slot": start, "time_on_form": "60000",
+            "consent": True, "meeting_kind": "video", "slot": start, "time_on_form": "60000",
             "message": f"Booked before the race ({email})."}
     request = urllib.request.Request(stack.api_url + "/api/forms/consultation", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})

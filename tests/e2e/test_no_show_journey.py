@@ -29,6 +29,7 @@ def book(stack, name: str, email: str) -> str:
     with urllib.request.urlopen(stack.api_url + "/api/slots?form=consultation&days=21", timeout=10) as response:
         start = json.load(response)["slots"][-1]["start"]
     body = {"name": name, "email": email, "service": "business", "budget": "5k-10k", "consent": True,
+            "meeting_kind": "phone", "phone": "+44 20 7946 0018",
             "slot": start, "time_on_form": "60000", "message": "A new site for our bakery, please."}
     request = urllib.request.Request(stack.api_url + "/api/forms/consultation", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})

@@ -16,7 +16,7 @@ import icalendar
 
 BUSINESS_TZ = ZoneInfo("Europe/London")  # CAPTURE_TIMEZONE in deploy/env.example
 SALES = "sales@fernleaf.example"         # forms.yml: consultation -> notify.to (non e-commerce)
-FIELD_ORDER = ("name", "email", "phone", "company", "website", "service", "budget",
+FIELD_ORDER = ("name", "email", "meeting_kind", "phone", "company", "website", "service", "budget",
                "preferred_date", "preferred_time", "message", "consent")
 NONE_OF_THESE = re.compile("None of these times suit me")  # the booking picker's way to the fields
 
@@ -43,6 +43,7 @@ class Prospect:
     """A visitor's answers to the consultation form."""
     journey: str
     name: str = "Ada Lovelace"
+    meeting_kind: str = "phone"  # a call needs the number below (forms.yml: required_when)
     phone: str = "+44 20 7946 0018"
     company: str = "Analytical Engines Ltd"
     # With a scheme: without the script, the browser itself checks type=url and refuses a bare domain.
@@ -79,6 +80,9 @@ def fill(form, prospect: Prospect, skip: tuple = ()) -> None:
     for name, value in prospect.answers().items():
         if name in skip:
             continue
+        if name == "meeting_kind":
+            form.locator(f"[name={name}][value={value}]").check()
+            continue
         field = form.locator(f"[name={name}]")
         if field.evaluate("el => el.tagName") == "SELECT":
             field.select_option(value)
@@ -113,6 +117,14 @@ def fill_with_keyboard(page, form, prospect: Prospect) -> None:
     limit = 200  # the first field: past the header, navigation and the article's links
     for name, value in {**prospect.answers(), "consent": "on"}.items():
         field_id = f"{form_id}-{name}"
+        if name == "meeting_kind":  # a radio group is one Tab stop (its checked radio); arrows choose
+            tab_until(page, f"el.name === {name!r}", limit, "the meeting_kind group")
+            for _ in range(4):
+                if page.evaluate("document.activeElement.value") == value:
+                    break
+                page.keyboard.press("ArrowDown")
+            assert page.evaluate("document.activeElement.checked && document.activeElement.value") == value
+            continue
         if name == "preferred_date" and picker_showing(form):
             # Past the calendar to its last control, "None of these…", which brings the fields back.
             tab_until(page, "el.type === 'checkbox' && !!el.closest('.capture-picker')", max(limit, 60),

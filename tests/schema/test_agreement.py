@@ -35,7 +35,7 @@ def test_a_form_offering_a_kind_sales_does_not_hold_is_one_line_naming_both_file
     with pytest.raises(SalesError) as caught:
         check_agreement(schema, sales)
     assert str(caught.value) == ("sales.yml: consultation.meeting.kinds (phone) and forms.yml: form 'consultation' "
-                                 "field 'meeting_kind' (phone, video) must offer the same kinds")
+                                 "field 'meeting_kind' (video, phone) must offer the same kinds")
 
 
 def test_the_order_does_not_matter_and_no_consultation_means_nothing_to_agree_on():
@@ -55,4 +55,4 @@ def test_the_service_refuses_to_start_when_they_disagree(make_app, tmp_path, cap
     assert stopped.value.code == 4
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"capture: {path}: consultation.meeting.kinds (video) and ")
-    assert err[0].endswith("forms.yml: form 'consultation' field 'meeting_kind' (phone, video) must offer the same kinds")
+    assert err[0].endswith("forms.yml: form 'consultation' field 'meeting_kind' (video, phone) must offer the same kinds")

@@ -105,7 +105,7 @@ def test_the_consultation_chooses_how_to_meet_and_a_phone_call_needs_a_number():
     form = load_schema("forms.yml").forms["consultation"]
     kind = form.field("meeting_kind")
     assert kind.type == "radio" and kind.required and kind.label == "How shall we meet?"
-    assert [c.value for c in kind.choices] == ["phone", "video"]
+    assert [c.value for c in kind.choices] == ["video", "phone"]  # video first: a number only from those who want a call
     phone = form.field("phone")
     assert not phone.required and phone.required_when == {"meeting_kind": "phone"}
     assert phone.required_message == "We need a number to call you on."

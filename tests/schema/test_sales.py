@@ -230,7 +230,7 @@ def test_hours_text_follows_the_hours():
     ("consultation.meeting", {"kinds": ["phone"], "video_url": "https://meet.example/fernleaf"},
      "consultation.meeting.video_url: only kind video takes a video_url"),
     ("consultation.meeting.details", {"phone": "Ring", "fax": "Beep"},
-     "consultation.meeting.details.fax: unknown key (use phone, video)"),
+     "consultation.meeting.details.fax: unknown key (use video, phone)"),
     ("consultation.meeting.details", {"video": ""},
      "consultation.meeting.details.video: expected a short text"),
     ("consultation.meeting", {"kind": "video", "video_url": "http://meet.example/fernleaf"},
@@ -258,7 +258,7 @@ def test_the_consultation_section_of_the_real_file(sales):
         hosts=("maya@fernleaf.example", "tom@fernleaf.example"), length=timedelta(minutes=30),
         buffer=timedelta(minutes=15), min_notice=timedelta(hours=2), horizon_days=21,
         step=timedelta(minutes=30),
-        meeting=Meeting(kinds=("phone", "video"), video_url="https://meet.fernleaf.example/consultation",
+        meeting=Meeting(kinds=("video", "phone"), video_url="https://meet.fernleaf.example/consultation",
                         details={"phone": "Please have your phone to hand at the time booked.",
                                  "video": "Open the link a minute early to check your camera and sound."}))
 

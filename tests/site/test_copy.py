@@ -107,7 +107,7 @@ def test_testimonials_are_signed_by_clients_not_by_the_team(site, people):
 
 def test_consultation_copy_says_what_happens_with_or_without_the_script(site):
     text = " ".join(blocks(site, "consultation/index.html").blocks)
-    assert "A 30-minute call by phone or video" in text
+    assert "A 30-minute call by video or phone" in text
     assert "your browser does not run our script" in text
     assert "Weekdays only" in text  # the preferred date's help, which the server now enforces too
 

@@ -19,7 +19,8 @@ from tests.desk.test_desk import MAYA, PRIYA, sign_in
 from tests.desk.test_report_page import PERIOD, history, page  # noqa: F401  (history: fixture)
 from tests.reports.test_report import ARRIVED, clock, lead  # noqa: F401  (clock: fixture)
 
-ROW_LINK = re.compile(r'<th scope="row"><a href="([^"]+)">[^<]*<span class="visually-hidden">: its (\d+) leads? in')
+ROW = re.compile(r'<tr>\s*<th scope="row"><a href="([^"]+)">.*?</th>(.*?)</tr>', re.S)
+CELL = re.compile(r'<td class="num">([^<]*)</td>')
 LEAD = re.compile(r'href="/desk/leads/([^"]+)"')
 SITE = "https://www.fernleaf.example"
 
@@ -35,6 +36,11 @@ def leads_of_period(app, client, consultation, history, clock) -> dict:
     return ids
 
 
+def row_links(html: str) -> list[tuple[str, int]]:
+    """(link, leads) for each linked row of the report's table: leads is the third figure (views, visitors, leads)."""
+    return [(href, int(CELL.findall(cells)[2].replace(",", ""))) for href, cells in ROW.findall(html)]
+
+
 def inbox_ids(client, href: str) -> set[str]:
     response = client.get(markup.unescape(href))
     assert response.status_code == 200
@@ -48,7 +54,7 @@ def test_every_rows_link_opens_exactly_its_leads(app, client, leads_of_period, b
     sign_in(app, client, MAYA)  # a salesperson's inbox shows their own leads unless a link says otherwise
     html = page(client, f"by={by}&touch={touch}&{PERIOD}").get_data(as_text=True)
     table = html.split('<table class="report">', 1)[1].split("</tbody>", 1)[0]
-    links = ROW_LINK.findall(table)
+    links = row_links(table)
     assert links
     seen: set[str] = set()
     for href, n in links:
@@ -66,10 +72,10 @@ def test_every_rows_link_opens_exactly_its_leads(app, client, leads_of_period, b
 def test_a_campaigns_and_the_direct_rows_leads(app, client, leads_of_period):
     sign_in(app, client, PRIYA)
     by_campaign = page(client, f"by=campaign&{PERIOD}").get_data(as_text=True)
-    autumn = next(href for href, _ in ROW_LINK.findall(by_campaign) if "campaign=autumn" in href)
+    autumn = next(href for href, _ in row_links(by_campaign) if "campaign=autumn" in href)
     assert inbox_ids(client, autumn) == {leads_of_period[k] for k in ("won", "lost", "later")}
     by_source = page(client, f"by=source&{PERIOD}").get_data(as_text=True)
-    direct = next(href for href, _ in ROW_LINK.findall(by_source) if re.search(r"source=(\(none\)|%28none%29)", href))
+    direct = next(href for href, _ in row_links(by_source) if re.search(r"source=(\(none\)|%28none%29)", href))
     assert inbox_ids(client, direct) == {leads_of_period["direct"]}
     opened = client.get(markup.unescape(direct)).get_data(as_text=True)
     assert "Only leads with source: none recorded (first touch), from 2 Nov 2026, until 15 Nov 2026." in opened

@@ -1,7 +1,9 @@
 """Finding leads for people: the desk's inbox and `leads list`, with filters and search.
 
 Overdue leads (still `new` past their first-contact deadline, `respond_by`)
-come first, then the newest. Spam never shows here: it has its own tray
+come first, then the newest. Besides the inbox's own filters, a report row's link narrows it
+to the row's leads: where they came from at the first or last touch (ATTRIBUTION, NOT_SET for
+none recorded) and when they arrived (desk/lead_links.py reads those from the link). Spam never shows here: it has its own tray
 (`tray`), newest first, with the filter's reasons.
 """
 from __future__ import annotations

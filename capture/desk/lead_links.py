@@ -56,6 +56,8 @@ def described(args) -> list[str]:
     touch = "last" if args.get("touch") == "last" else "first"
     said = [f"{LABELS[name]}: {'none recorded' if value == search.NOT_SET else value} ({touch} touch)"
             for name in search.ATTRIBUTION if (value := args.get(name, "")[:VALUE_MAX])]
+    # The owner and service selects offer no "none": say so here when a row asked for it.
+    said += [f"no {name}" for name in ("owner", "service") if args.get(name) == search.NOT_SET]
     for name, word in (("since", "from"), ("until", "until")):
         day = args.get(name, "")
         if DATE_RE.match(day) and _valid(day):

@@ -80,6 +80,8 @@ def test_a_campaigns_and_the_direct_rows_leads(app, client, leads_of_period):
     opened = client.get(markup.unescape(direct)).get_data(as_text=True)
     assert "Only leads with source: none recorded (first touch), from 2 Nov 2026, until 15 Nov 2026." in opened
     assert '<input type="hidden" name="source" value="(none)">' in opened  # kept when the filters change
+    assert lead_links.described({"owner": "(none)", "service": "starter", "touch": "last", "medium": "cpc",
+                                 "until": "2026-11-15"}) == ["medium: cpc (last touch)", "no owner", "until 15 Nov 2026"]
 
 
 def test_rows_of_no_one_key_and_without_leads_have_no_link(app, client, leads_of_period):

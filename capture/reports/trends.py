@@ -108,9 +108,8 @@ def over_time(engine: Engine, tz: ZoneInfo, since: date, until: date, by: str = 
 
 
 def _leads_query(edges: list[datetime], key):
-    """Per bar and key: leads and won revenue. Bar n holds what arrived before edge n + 1."""
-    index = case(*((leads.c.received_at < edge, n) for n, edge in enumerate(edges[1:-1])),
-                 else_=len(edges) - 2) if len(edges) > 2 else literal(0)
+    """Per bar and key: leads and won revenue (`edges`: each bar's start, then the end of the last)."""
+    index = _bar_of(leads.c.received_at, edges[:-1], 0, len(edges) - 2)
     arrived = and_(leads.c.spam.is_(False), leads.c.received_at >= edges[0], leads.c.received_at < edges[-1])
     won = case((leads.c.status == "won", leads.c.deal_value), else_=0)
     # A subquery, so that GROUP BY names its columns instead of repeating the CASE with its
@@ -119,6 +118,17 @@ def _leads_query(edges: list[datetime], key):
     return (select(inner.c.bar, inner.c.key, func.count().label("leads"),
                    func.coalesce(func.sum(inner.c.won), 0).label("revenue"))
             .group_by(inner.c.bar, inner.c.key))
+
+
+def _bar_of(column, starts: list[datetime], low: int, high: int):
+    """The bar (low to high) a time falls in, as nested CASEs halving the bars: about log2(bars)
+    comparisons a lead instead of one per bar. With 200,000 leads on SQLite a flat CASE was up to
+    1.4× slower over 3 years (36 bars) and up to 2× over 30 days (bench/report.py's history)."""
+    if low == high:
+        return literal(low)
+    middle = (low + high + 1) // 2  # the first bar of the upper half
+    return case((column < starts[middle], _bar_of(column, starts, low, middle - 1)),
+                else_=_bar_of(column, starts, middle, high))
 
 
 def _visitors_query(since: date, until: date):

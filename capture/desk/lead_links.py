@@ -38,11 +38,13 @@ def row_params(by: str, touch: str, key: str, since: date, until: date) -> dict 
 
 
 def narrowing(args, tz: ZoneInfo) -> dict:
-    """The search.Filters arguments from a row's link: touch, attribution and arrival days; ValueError names the bad one."""
+    """search.Filters' arguments from a row's link (touch, attribution, arrival days); ValueError names a bad one."""
     touch = args.get("touch", "first")
     if touch not in search.TOUCHES:
         raise ValueError("Credit: choose the first or the last touch.")
-    found = {"touch": touch, **{name: args.get(name, "")[:VALUE_MAX] for name in search.ATTRIBUTION if name != "campaign"}}
+    # The campaign is one of the inbox's own filters (views.py reads it).
+    found = {"touch": touch, **{name: args.get(name, "")[:VALUE_MAX]
+                                for name in search.ATTRIBUTION if name != "campaign"}}
     since, until = _day(args, "since", "From"), _day(args, "until", "Until")
     if since and until and since > until:
         raise ValueError(f"From: {short_date(since)} is after the last day, {short_date(until)}.")

@@ -3,8 +3,8 @@
 Overdue leads (still `new` past their first-contact deadline, `respond_by`)
 come first, then the newest. Besides the inbox's own filters, a report row's link narrows it
 to the row's leads: where they came from at the first or last touch (ATTRIBUTION, NOT_SET for
-none recorded) and when they arrived (desk/lead_links.py reads those from the link). Spam never shows here: it has its own tray
-(`tray`), newest first, with the filter's reasons.
+none recorded) and when they arrived (desk/lead_links.py reads those from the link).
+Spam never shows here: it has its own tray (`tray`), newest first, with the filter's reasons.
 """
 from __future__ import annotations
 
@@ -79,9 +79,9 @@ def _conditions(filters: Filters, overdue, include_spam: bool) -> list:
     elif filters.status != "all":
         found.append(leads.c.status.in_(OPEN_STATUSES))
     touch = TOUCHES.index(filters.touch) if filters.touch in TOUCHES else 0
+    attribution = ((leads.c[columns[touch]], getattr(filters, name)) for name, columns in ATTRIBUTION.items())
     for column, value in ((leads.c.owner, filters.owner.lower()), (leads.c.form_id, filters.form),
-                          (leads.c.service, filters.service),
-                          *((leads.c[columns[touch]], getattr(filters, name)) for name, columns in ATTRIBUTION.items())):
+                          (leads.c.service, filters.service), *attribution):
         if value == NOT_SET:  # none recorded: the report's "(none)" and "(direct or unknown)" rows
             found.append(func.coalesce(column, "") == "")
         elif value:

@@ -216,7 +216,8 @@ def visitors_and_leads_chart(trend: Trend, chart_id: str = "visitors-leads") -> 
     every, base = _every(n, plot_w), 22 + 2 * panel_h + gap
     for i, start in enumerate(trend.bars):
         if i % every == 0:
-            body.append(_text(left + slot * i + slot / 2, base + 16, bar_label(start, trend.grain), "middle", MUTED, 12))
+            x = left + slot * i + slot / 2
+            body.append(_text(x, base + 16, bar_label(start, trend.grain), "middle", MUTED, 12))
     rows = [[bar_name(start, trend.grain), f"{trend.visitors[i]:,}", f"{leads[i]:,}"]
             for i, start in enumerate(trend.bars)]
     return _render(chart_id, WIDTH, height, title, desc, body, title, [per.capitalize(), "Visitors", "Leads"],

@@ -44,6 +44,11 @@ def day_month(day: date, locale: str = LOCALE) -> str:
     return format_date(day, "d MMM", locale=locale)
 
 
+def month_year(day: date, locale: str = LOCALE) -> str:
+    """'Dec 2026', e.g. a month on a chart's axis."""
+    return format_date(day, "MMM y", locale=locale)
+
+
 def weekday_date(day: date, year: bool = True, locale: str = LOCALE) -> str:
     """'Thursday 3 December 2026', or 'Thursday 3 December' without the year."""
     return format_date(day, "EEEE d MMMM y" if year else "EEEE d MMMM", locale=locale)

@@ -5,6 +5,7 @@ Marketing, sales and managers see it. The routes are on views.bp (desk.report_pa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 from datetime import date, timedelta
 
@@ -13,8 +14,9 @@ from flask_login import current_user
 
 from capture.context import current
 from capture.desk.views import bp, name_of, require
-from capture.core import formatting
-from capture.reports import charts, formats, report, trends
+from capture.core import formatting, page_titles
+from capture.desk import lead_links
+from capture.reports import charts, formats, open_pipeline, report, trends
 from capture.schema.checks import DATE_RE
 
 REPORT_ROLES = frozenset({"marketing", "sales", "manager"})
@@ -30,6 +32,7 @@ COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Lead
                  "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
                  "top_lost_reasons": "Top lost reasons"}
 SORTABLE = tuple(report.COLUMNS[:-1])
+PAGE_DIMENSIONS = frozenset({"page", "blog_post", "landing_page"})  # keys that are the site's paths
 DAYS = (date(2000, 1, 1), date(2099, 12, 31))  # beyond these, a typo (and past what dates can hold)
 
 
@@ -55,17 +58,23 @@ def report_page():
     """The numbers from page view to won revenue, per source, campaign, page…, with charts."""
     ext = current()
     asked, found = _asked_report()
-    trend = trends.weekly_by_source(ext.engine, ext.settings.timezone, asked["since"],
-                                    asked["until"] + timedelta(days=1), asked["touch"])
-    currency = ext.sales.currency
+    tz, currency, until = ext.settings.timezone, ext.sales.currency, asked["until"] + timedelta(days=1)
+    titles = page_titles.titles(ext.settings.site_dir) if asked["by"] in PAGE_DIMENSIONS else {}
+    label = functools.partial(_key_label, asked["by"], titles=titles)
+    trend = trends.over_time(ext.engine, tz, asked["since"], until, asked["by"], asked["touch"], label=label)
+    by_label = DIMENSION_LABELS[asked["by"]].lower()
+    stages = open_pipeline.by_stage(ext.engine, tz, asked["since"], until, open_pipeline.list_prices())
     return render_template(
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
-        headings=_headings(asked), key_label=lambda key: _key_label(asked["by"], key),
+        headings=_headings(asked), key_label=label, row_href=lambda row: _row_href(asked, row),
         cell=lambda name, value: formats.figure(name, value, currency), money=lambda v: formatting.money(v, currency),
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
-        leads_chart=charts.weekly_chart(trend, "leads", currency, "weekly-leads"),
-        revenue_chart=charts.weekly_chart(trend, "revenue", currency, "weekly-revenue"),
-        funnel_chart=charts.funnel_chart(found.totals), trend=trend, **_report_choices())
+        visitors_chart=charts.visitors_and_leads_chart(trend, "visitors-leads"),
+        leads_chart=charts.over_time_chart(trend, "leads", by_label, currency, "over-time-leads"),
+        revenue_chart=charts.over_time_chart(trend, "revenue", by_label, currency, "over-time-revenue"),
+        funnel_chart=charts.funnel_chart(found.totals), trend=trend, per=charts.PER[trend.grain],
+        stages=stages, stage_href=lambda stage: url_for("desk.inbox", **_stage_params(asked, stage)),
+        **_report_choices())
 
 
 @bp.get("/report.csv")
@@ -169,8 +178,22 @@ def _presets(asked: dict) -> list[tuple[str, str]]:
             for label, since, until in periods]
 
 
-def _key_label(by: str, key: str) -> str:
-    """An owner's name for their address; a service's label for its value; anything else as it is."""
+def _row_href(asked: dict, row: dict) -> str | None:
+    """The inbox narrowed to the row's leads; None for a row without leads or of no one key."""
+    params = lead_links.row_params(asked["by"], asked["touch"], row[asked["by"]], asked["since"], asked["until"])
+    return url_for("desk.inbox", **params) if params and row["leads"] else None
+
+
+def _stage_params(asked: dict, stage: str) -> dict:
+    """The inbox's parameters for the period's leads at an open stage."""
+    return {**lead_links.row_params(asked["by"], asked["touch"], report.TOTAL, asked["since"], asked["until"]),
+            "status": stage}
+
+
+def _key_label(by: str, key: str, titles: dict[str, str] | None = None) -> str:
+    """A page's title for its path; an owner's name for their address; a service's label; anything else as it is."""
+    if by in PAGE_DIMENSIONS and titles:
+        return page_titles.title_of(key, titles)
     if by == "owner":
         return name_of(key) if "@" in key else key
     if by == "service":

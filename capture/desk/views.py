@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from capture.context import current
 from capture.core.clock import utcnow
-from capture.desk import errors
+from capture.desk import errors, lead_links
 from capture.desk.auth import RETURN_PATH
 from capture.pipeline import search, stages
 
@@ -41,10 +41,15 @@ def inbox_page():
     ext, args = current(), request.args
     default_owner = "me" if "sales" in current_user.roles else ""
     owner = args.get("owner", default_owner)
+    try:  # a report row's link narrows the inbox to its leads (lead_links.py)
+        narrowed = lead_links.narrowing(args, ext.settings.timezone)
+    except ValueError as exc:
+        return errors.page("The inbox cannot use that filter", str(exc), 400)
     filters = search.Filters(
         status=args.get("status", "open"), owner=current_user.email if owner == "me" else owner,
         form=args.get("form", ""), service=args.get("service", ""), campaign=args.get("campaign", ""),
-        search=args.get("q", "")[:search.SEARCH_MAX], overdue=args.get("overdue") == "1")
+        search=args.get("q", "")[:search.SEARCH_MAX], overdue=args.get("overdue") == "1",
+        **narrowed)
     rows = search.find(ext.engine, filters, limit=200)
     now = utcnow()
     for row in rows:
@@ -54,7 +59,8 @@ def inbox_page():
     return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
                            tray_size=search.tray_size(ext.engine) if current_user.can_change else 0,
                            choices=search.choices(ext.engine), team=sellers(),
-                           statuses=stages.STATUSES, tz=ext.settings.timezone)
+                           statuses=stages.STATUSES, tz=ext.settings.timezone,
+                           narrowed=lead_links.described(args), kept=lead_links.kept(args))
 
 
 # --- the spam tray ---------------------------------------------------------------

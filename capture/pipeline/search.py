@@ -1,8 +1,10 @@
 """Finding leads for people: the desk's inbox and `leads list`, with filters and search.
 
 Overdue leads (still `new` past their first-contact deadline, `respond_by`)
-come first, then the newest. Spam never shows here: it has its own tray
-(`tray`), newest first, with the filter's reasons.
+come first, then the newest. Besides the inbox's own filters, a report row's link narrows it
+to the row's leads: where they came from at the first or last touch (ATTRIBUTION, NOT_SET for
+none recorded) and when they arrived (desk/lead_links.py reads those from the link).
+Spam never shows here: it has its own tray (`tray`), newest first, with the filter's reasons.
 """
 from __future__ import annotations
 
@@ -25,6 +27,14 @@ LIST_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, 
                 leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam,
                 leads.c.verdict, CALLED_OFF.label("consultation_cancelled"))
 SEARCH_MAX = 100
+# Where a lead came from, as the report credits it (reports/report.py LEAD_KEYS): the report's
+# rows link here with the same key, so the inbox lists exactly a row's leads.
+TOUCHES = ("first", "last")
+ATTRIBUTION = {  # filter: (first-touch column, last-touch column)
+    "source": ("first_utm_source", "last_utm_source"), "medium": ("first_utm_medium", "last_utm_medium"),
+    "campaign": ("first_utm_campaign", "last_utm_campaign"), "landing": ("first_page", "first_page"),
+    "page": ("first_page", "last_page"), "referrer": ("first_referrer_host", "last_referrer_host")}
+NOT_SET = "(none)"  # a filter value for leads without one: direct visits, no service, no owner
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,14 @@ class Filters:
     campaign: str = ""
     search: str = ""
     overdue: bool = False
+    touch: str = "first"  # which visit the attribution filters (and campaign) look at
+    source: str = ""
+    medium: str = ""
+    landing: str = ""
+    page: str = ""
+    referrer: str = ""
+    received_from: datetime | None = None  # arrived at or after (UTC)
+    received_before: datetime | None = None  # arrived before (UTC)
 
 
 def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | None = None,
@@ -60,10 +78,18 @@ def _conditions(filters: Filters, overdue, include_spam: bool) -> list:
         found.append(leads.c.status == filters.status)
     elif filters.status != "all":
         found.append(leads.c.status.in_(OPEN_STATUSES))
+    touch = TOUCHES.index(filters.touch) if filters.touch in TOUCHES else 0
+    attribution = ((leads.c[columns[touch]], getattr(filters, name)) for name, columns in ATTRIBUTION.items())
     for column, value in ((leads.c.owner, filters.owner.lower()), (leads.c.form_id, filters.form),
-                          (leads.c.service, filters.service), (leads.c.first_utm_campaign, filters.campaign)):
-        if value:
+                          (leads.c.service, filters.service), *attribution):
+        if value == NOT_SET:  # none recorded: the report's "(none)" and "(direct or unknown)" rows
+            found.append(func.coalesce(column, "") == "")
+        elif value:
             found.append(column == value)
+    if filters.received_from is not None:
+        found.append(leads.c.received_at >= filters.received_from)
+    if filters.received_before is not None:
+        found.append(leads.c.received_at < filters.received_before)
     if filters.overdue:
         found.append(overdue)
     if filters.search.strip():

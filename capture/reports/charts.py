@@ -15,17 +15,21 @@ from functools import cache
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from capture.core.formatting import day_month, money
+from capture.core.formatting import day_month, money, month_year, short_date
 from capture.core.paths import TEMPLATES
 from capture.reports.trends import OTHER, Trend
 
-# Dark, colour-blind-friendly hues, each at least 4.5:1 on white; the last is for "other".
-PALETTE = ("#1d5c3a", "#0b5cad", "#a4262c", "#7a4a00", "#6b3fa0", "#00707a", "#555555")
+# Dark, colour-blind-friendly hues, each at least 4.5:1 on white; the last is for "others". No red:
+# red reads as loss, and these colour leads and won revenue.
+PALETTE = ("#1d5c3a", "#0b5cad", "#7a4a00", "#6b3fa0", "#00707a", "#3d4f7a", "#555555")
+VISITORS = "#0b5cad"
 INK, MUTED, GRID = "#1f2a24", "#4a5650", "#d5dbd6"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 CHARTS = "desk/_charts.html"  # the macros that write the SVG and its table
 FUNNEL_STEPS = (("views", "Views"), ("leads", "Leads"), ("contacted", "Contacted"),
                 ("consultations", "Consultation"), ("won", "Won"))
+PER = {"day": "day", "week": "week", "month": "month"}
+WIDTH = 720  # the viewBox; the picture scales to its box (width 100%), down to a phone's
 
 
 @cache
@@ -66,78 +70,158 @@ def nice_ceiling(value: float) -> int:
         step *= 10
 
 
-def week_label(week: date) -> str:
-    return day_month(week)
+def bar_label(start: date, grain: str) -> str:
+    """A bar on the axis: '3 Dec' for a day or a week (its Monday), 'Dec 2026' for a month."""
+    return month_year(start) if grain == "month" else day_month(start)
 
 
-# --- leads or won revenue per week, stacked by source ----------------------------------
+def bar_name(start: date, grain: str) -> str:
+    """A bar in words, for the description and the table: '3 Dec 2026', 'Week of 30 Nov 2026', 'Dec 2026'."""
+    if grain == "month":
+        return month_year(start)
+    return f"Week of {short_date(start)}" if grain == "week" else short_date(start)
 
-def weekly_chart(trend: Trend, series: str, currency: str = "GBP", chart_id: str = "weekly") -> Markup:
-    """Stacked bars, one per week, a segment per source; `series` is "leads" or "revenue"."""
+
+def bar_when(start: date, grain: str) -> str:
+    """When a bar is, in a sentence: 'on 3 Dec 2026', 'in the week of 30 Nov 2026', 'in Dec 2026'."""
+    if grain == "month":
+        return f"in {month_year(start)}"
+    return f"in the week of {short_date(start)}" if grain == "week" else f"on {short_date(start)}"
+
+
+def _first(trend: Trend) -> str:
+    """The first bar after "from": '2 Nov 2026', 'the week of 2 Nov 2026', 'Nov 2026'."""
+    return bar_when(trend.bars[0], trend.grain).split(" ", 1)[1]
+
+
+def _every(n: int, plot_w: float) -> int:
+    """Label every how many bars so that labels (about 44 units wide) do not touch."""
+    return max(1, -(-n * 48 // int(plot_w)))
+
+
+def _axis(body: list, top: int, plot_h: float, left: int, highest: float, unit: int, shown) -> float:
+    """Gridlines and their values on the left; returns the axis' top value."""
+    step = nice_ceiling(highest / unit / 4) * unit
+    ticks = max(1, -(-int(highest) // step))
+    for k in range(ticks + 1):
+        y = top + plot_h - plot_h * k / ticks
+        body.append(_line(left, WIDTH - 12, y, GRID if k else MUTED))
+        body.append(_text(left - 6, y + 4, shown(step * k), "end", MUTED, 12))
+    return step * ticks
+
+
+# --- leads or won revenue per bar, stacked by the report's grouping ----------------------
+
+def over_time_chart(trend: Trend, series: str, by_label: str = "source", currency: str = "GBP",
+                    chart_id: str = "over-time") -> Markup:
+    """Stacked bars, one per day, week or month, a segment per key; `series` is "leads" or "revenue"."""
     is_money = series == "revenue"
     values = getattr(trend, series)
-    totals = trend.week_totals(series)
+    totals = trend.totals(series)
     shown = (lambda v: money(v, currency) or money(0, currency)) if is_money else (lambda v: f"{v:,}")
     what = "Won revenue" if is_money else "Leads"
-    title = f"{what} per week by source"
-    n = len(trend.weeks)
-    grand = sum(totals)
+    per = PER[trend.grain]
+    title = f"{what} per {per} by {by_label}"
+    n, grand = len(trend.bars), sum(totals)
     if grand:
-        by_source = sorted(((sum(values[s]), s) for s in trend.sources), key=lambda p: (-p[0], p[1]))
+        by_key = sorted(((sum(values[k]), k) for k in trend.keys), key=lambda p: (-p[0], p[1]))
         best = max(range(n), key=lambda i: totals[i])
-        desc = (f"{what} per week, {n} week{'s' if n != 1 else ''} from {week_label(trend.weeks[0])}: "
-                f"{shown(grand)} in all; by source: "
-                + ", ".join(f"{s} {shown(v)}" for v, s in by_source if v)
-                + f". Most in the week of {week_label(trend.weeks[best])} ({shown(totals[best])}).")
+        desc = (f"{what} per {per}, {n} {per}{'s' if n != 1 else ''} from {_first(trend)}: "
+                f"{shown(grand)} in all; by {by_label}: "
+                + ", ".join(f"{k} {shown(v)}" for v, k in by_key if v)
+                + f". Most {bar_when(trend.bars[best], trend.grain)} ({shown(totals[best])}).")
     else:
-        desc = f"No {what.lower()} in the {n} week{'s' if n != 1 else ''} charted."
-    width, height, left, right, top, bottom = 720, 300, 76 if is_money else 44, 12, 16, 70
-    plot_w, plot_h = width - left - right, height - top - bottom
-    unit = 100 if is_money else 1  # money axes step in whole pounds
-    step = nice_ceiling(max(totals or [0]) / unit / 4) * unit
-    ticks = max(1, -(-max(totals or [0]) // step))
-    axis_top = step * ticks
-    body = []
-    for k in range(ticks + 1):  # gridlines and their values
-        value = step * k
-        y = top + plot_h - plot_h * k / ticks
-        body.append(_line(left, width - right, y, GRID if k else MUTED))
-        body.append(_text(left - 6, y + 4, money(value, currency) if is_money else f"{value:,}", "end", MUTED, 12))
+        desc = f"No {what.lower()} in the {n} {per}{'s' if n != 1 else ''} charted."
+    height, left, top, bottom = 300, 76 if is_money else 44, 16, 70
+    plot_w, plot_h = WIDTH - left - 12, height - top - bottom
+    body: list = []
+    axis_top = _axis(body, top, plot_h, left, max(totals or [0]), 100 if is_money else 1,
+                     (lambda v: money(v, currency)) if is_money else (lambda v: f"{v:,}"))
     slot = plot_w / max(n, 1)
     bar = min(slot * 0.7, 48)
-    every = 1 if n <= 13 else 2
-    for i, week in enumerate(trend.weeks):
+    every = _every(n, plot_w)
+    for i, start in enumerate(trend.bars):
         x = left + slot * i + (slot - bar) / 2
         y = top + plot_h
-        for j, source in enumerate(trend.sources):
-            v = values[source][i]
-            if not v:
-                continue
-            h = plot_h * v / axis_top
-            y -= h
-            body.append(_rect(x, y, bar, h, _colour(j, source), stroke=True))
+        for j, key in enumerate(trend.keys):
+            if values[key][i]:
+                h = plot_h * values[key][i] / axis_top
+                y -= h
+                body.append(_rect(x, y, bar, h, _colour(j, key), stroke=True))
         if totals[i] and n <= 13:
             body.append(_text(x + bar / 2, y - 4, shown(totals[i]), "middle", INK, 12))
         if i % every == 0:
-            body.append(_text(x + bar / 2, top + plot_h + 16, week_label(week), "middle", MUTED, 12))
-    # The legend, under the axis: a swatch and the source's name (cut when very long).
-    lx, ly = left, height - 26
-    for j, source in enumerate(trend.sources):
-        label = source if len(source) <= 24 else source[:23] + "…"
-        body.append(_rect(lx, ly - 10, 12, 12, _colour(j, source)))
-        body.append(_text(lx + 17, ly, label, "start", INK, 13))
-        lx += 32 + 7.5 * len(label)
-        if lx > width - 120 and j < len(trend.sources) - 1:
-            lx, ly = left, ly + 18
-    rows = [[f"Week of {week_label(w)} {w.year}", *(shown(values[s][i]) for s in trend.sources), shown(totals[i])]
-            for i, w in enumerate(trend.weeks)]
-    foot = ["All weeks", *(shown(sum(values[s])) for s in trend.sources), shown(grand)]
-    return _render(chart_id, width, height, title, desc, body, title, ["Week", *trend.sources, "All sources"],
-                   rows, foot)
+            body.append(_text(x + bar / 2, top + plot_h + 16, bar_label(start, trend.grain), "middle", MUTED, 12))
+    _legend(body, [(key, _colour(j, key)) for j, key in enumerate(trend.keys)], left, height - 26)
+    rows = [[bar_name(start, trend.grain), *(shown(values[k][i]) for k in trend.keys), shown(totals[i])]
+            for i, start in enumerate(trend.bars)]
+    foot = [f"All {per}s", *(shown(sum(values[k])) for k in trend.keys), shown(grand)]
+    return _render(chart_id, WIDTH, height, title, desc, body, title,
+                   [per.capitalize(), *trend.keys, "All"], rows, foot)
 
 
-def _colour(index: int, source: str) -> str:
-    return PALETTE[-1] if source == OTHER else PALETTE[index % (len(PALETTE) - 1)]
+def _legend(body: list, entries: list[tuple[str, str]], left: int, y: float) -> None:
+    """A swatch and a name per series, under the axis (names cut when very long)."""
+    x = left
+    for j, (name, colour) in enumerate(entries):
+        label = name if len(name) <= 24 else name[:23] + "…"
+        body.append(_rect(x, y - 10, 12, 12, colour))
+        body.append(_text(x + 17, y, label, "start", INK, 13))
+        x += 32 + 7.5 * len(label)
+        if x > WIDTH - 120 and j < len(entries) - 1:
+            x, y = left, y + 18
+
+
+def _peak(name: str, values: list[int], trend: Trend) -> str:
+    """' Most leads on 3 Nov 2026 (3).', or '' when there were none."""
+    if not any(values):
+        return ""
+    best = max(range(len(values)), key=lambda i: values[i])
+    return f" Most {name} {bar_when(trend.bars[best], trend.grain)} ({values[best]:,})."
+
+
+def _colour(index: int, key: str) -> str:
+    return PALETTE[-1] if key == OTHER else PALETTE[index % (len(PALETTE) - 1)]
+
+
+# --- visitors and leads over time --------------------------------------------------------
+
+def visitors_and_leads_chart(trend: Trend, chart_id: str = "visitors-leads") -> Markup:
+    """Two panels on one time axis: visitors per bar above, leads per bar below (each its own scale)."""
+    leads = trend.totals("leads")
+    n, per = len(trend.bars), PER[trend.grain]
+    title = f"Visitors and leads per {per}"
+    seen, asked = sum(trend.visitors), sum(leads)
+    if seen or asked:
+        desc = (f"Per {per}, {n} {per}{'s' if n != 1 else ''} from {_first(trend)}: "
+                f"{seen:,} visitors and {asked:,} leads in all."
+                + _peak("visitors", trend.visitors, trend) + _peak("leads", leads, trend))
+    else:
+        desc = f"No visitors and no leads in the {n} {per}{'s' if n != 1 else ''} charted."
+    height, left, gap = 306, 52, 34
+    panel_h = 110
+    plot_w = WIDTH - left - 12
+    slot = plot_w / max(n, 1)
+    bar = min(slot * 0.7, 48)
+    body: list = []
+    for panel, (name, values, colour) in enumerate((("Visitors", trend.visitors, VISITORS),
+                                                   ("Leads", leads, PALETTE[0]))):
+        top = 22 + panel * (panel_h + gap)
+        body.append(_text(left, top - 8, name, "start", INK, 13, "600"))
+        axis_top = _axis(body, top, panel_h, left, max(values or [0]), 1, lambda v: f"{v:,}")
+        for i, v in enumerate(values):
+            if v:
+                h = panel_h * v / axis_top
+                body.append(_rect(left + slot * i + (slot - bar) / 2, top + panel_h - h, bar, h, colour))
+    every, base = _every(n, plot_w), 22 + 2 * panel_h + gap
+    for i, start in enumerate(trend.bars):
+        if i % every == 0:
+            x = left + slot * i + slot / 2
+            body.append(_text(x, base + 16, bar_label(start, trend.grain), "middle", MUTED, 12))
+    rows = [[bar_name(start, trend.grain), f"{trend.visitors[i]:,}", f"{leads[i]:,}"]
+            for i, start in enumerate(trend.bars)]
+    return _render(chart_id, WIDTH, height, title, desc, body, title, [per.capitalize(), "Visitors", "Leads"],
+                   rows, [f"All {per}s", f"{seen:,}", f"{asked:,}"])
 
 
 # --- the funnel -----------------------------------------------------------------------
@@ -153,7 +237,7 @@ def funnel_chart(totals: dict, chart_id: str = "funnel") -> Markup:
                          for i, ((label, v), s) in enumerate(zip(steps, shares))) + "."
     else:
         desc = "No views or leads in this period."
-    width, row, left, bar_w = 760, 40, 118, 400
+    width, row, left, bar_w = WIDTH, 40, 118, 400
     height = row * len(steps) + 8
     body = []
     for i, ((label, v), share) in enumerate(zip(steps, shares)):

@@ -6,22 +6,26 @@ the ISO week reported (`<digest.2026-W48.maya.at.fernleaf.example@…>`), so any
 queue it once, and a worker that was down at 08:00 queues it when it is back.
 The numbers come from report.report, the same implementation as the desk's
 report page and `flask report`: both teams read the same figures.
+None is queued until the business has had a full week of data: the week reported must start
+on or after the first day with a lead or a page view (`full_week`), so a first start does not
+mail the whole team an all-zero digest. (`flask digest --send` is asked for: it always queues.)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from capture.core import urls
 from capture.pipeline import search
 from capture.reports import formats, report
 from capture.delivery.registry import Kind
-from capture.db.models import outbox
+from capture.db.models import leads, outbox, page_views
 from capture.delivery.outbox import job
 from capture.core.formatting import money
-from capture.db.engine import writing
+from capture.db.engine import reading, writing
 from capture.delivery import mail
 from capture.delivery.registry import Rendering, Unwanted, register, register_periodic
 from capture.context import Capture
@@ -73,7 +77,24 @@ def ensure_weekly(engine, sales, domain: str, now: datetime, tz) -> bool:
     if not due(now, tz):
         return False
     week = last_week(now, tz)
+    if not full_week(engine, tz, week):
+        return False
     return queue(engine, sales, domain, now, week, tag=week.label)
+
+
+def first_day(engine, tz) -> date | None:
+    """The first day with a lead (spam left out) or a page view, in business time; None before any."""
+    with reading(engine) as conn:
+        first_lead = conn.execute(select(func.min(leads.c.received_at)).where(leads.c.spam.is_(False))).scalar()
+        first_view = conn.execute(select(func.min(page_views.c.day))).scalar()
+    days = [d for d in (first_lead.astimezone(tz).date() if first_lead else None, first_view) if d is not None]
+    return min(days) if days else None
+
+
+def full_week(engine, tz, week: Week) -> bool:
+    """Whether the business had data for all of `week`: its digest would not be all zeros, nor half a week's."""
+    first = first_day(engine, tz)
+    return first is not None and first <= week.start
 
 
 def queue(engine, sales, domain: str, now: datetime, week: Week, tag: str) -> bool:

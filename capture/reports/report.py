@@ -124,8 +124,7 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
         raise ValueError(f"report by one of {', '.join(DIMENSIONS)}, touch first or last")
     default = default_period(tz)
     since, until = since or default[0], until or default[1]
-    column = leads.c[LEAD_KEYS[by][TOUCHES.index(touch)]]
-    key = _key(by, column).label("key")
+    key = lead_key(by, touch).label("key")
     start, end = (datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc) for day in (since, until))
     arrived = and_(leads.c.spam.is_(False), leads.c.received_at >= start, leads.c.received_at < end)
     viewed = and_(page_views.c.day >= since, page_views.c.day < until)
@@ -139,7 +138,7 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
                      for found, seen, visitors in conn.execute(_views_kept(view_key, viewed, set(funnel)))
                      if seen is not None}
         total_views = conn.execute(_views(None, viewed)).one() if views is None else None
-    blank = NONE if by in ("service", "owner") else UNKNOWN
+    blank = blank_key(by)
     rows = [_row(by, found or blank, {**funnel.get(found, {}), **met.get(found, {})},
                  views.get(found) if views is not None else None, views is not None, medians.get(found), reasons.get(found, Counter()))
             for found in set(funnel) | set(views or ())]
@@ -149,6 +148,16 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
     summed = {name: sum(r[name] for r in rows) for name in TALLIED}
     totals = _row(by, TOTAL, summed, total_views, True, medians.get(ALL), sum(reasons.values(), Counter()))
     return Report(by, touch, since, until, rows, totals)
+
+
+def lead_key(by: str, touch: str):
+    """What the report groups the leads by: `by` at the first or last `touch` (NULL for none)."""
+    return _key(by, leads.c[LEAD_KEYS[by][TOUCHES.index(touch)]])
+
+
+def blank_key(by: str) -> str:
+    """The row for leads without a value: no owner or service is "(none)"; no source, "(direct or unknown)"."""
+    return NONE if by in ("service", "owner") else UNKNOWN
 
 
 def _key(by: str, column):

@@ -10,15 +10,15 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from capture.reports import charts
 from capture.traffic import counts
-from capture.reports import trends
 from capture.pipeline.stages import Change
 
+from tests.core.test_page_titles import built
 from tests.desk.test_desk import MAYA, PRIYA, TOM, sign_in
 # The same history helpers as the report's own tests, from Tuesday 3 November 2026, 10:00 GMT.
 from tests.reports.test_report import ARRIVED, clock, ext, lead, move  # noqa: F401  (clock: fixture)
@@ -60,7 +60,8 @@ def page(client, query: str = ""):
 
 
 def table_rows(html: str) -> list[str]:
-    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    """The report table's rows as text."""
+    body = html.split('<table class="report">', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r)).strip() for r in body.split("</tr>")[:-1]]
 
 
@@ -106,7 +107,7 @@ def test_priya_sees_the_numbers_of_the_period_by_campaign(app, client, history):
         "autumn 10 10 3 30.0 2 45 min 1 0 0 0 1 1 1 50.0% £8,500 £85,000 price (1)",
         "winter 5 5 1 20.0 1 1 h 30 min 0 0 0 0 0 0 0 – £0 £0 –",
     ]
-    foot = html.split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+    foot = html.split('<table class="report">', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", foot)).strip()
     assert text == "Total 15 15 4 26.7 3 1 h 00 min 1 0 0 0 1 1 1 50.0% £8,500 £56,667 price (1)"
     assert 'aria-sort="descending"' in html  # by leads, the default
@@ -117,7 +118,8 @@ def test_lead_dimensions_show_a_dash_for_views(app, client, history):
     html = page(client, f"by=owner&{PERIOD}").get_data(as_text=True)
     rows = table_rows(html)
     assert rows and all(re.match(r"(Maya Patel|Tom \w+|\(none\)) – – \d+ – ", r) for r in rows), rows
-    foot = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<tfoot>", 1)[1].split("</tfoot>")[0])).strip()
+    foot = html.split('<table class="report">', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>")[0]
+    foot = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", foot)).strip()
     assert foot.startswith("Total 15 15 4 26.7 ")  # the period's views are still there in all
 
 
@@ -159,11 +161,13 @@ def test_bad_parameters_are_a_400_with_a_message(app, client, query, message):
 def test_a_campaign_named_like_a_script_is_shown_as_text(app, client, consultation, clock):
     lead(client, consultation, 1, first_utm_campaign="<script>alert(1)</script>", first_utm_source="<b>src</b>")
     sign_in(app, client, PRIYA)
-    html = page(client, "by=campaign&since=2026-11-01&until=2026-11-30").get_data(as_text=True)
-    assert "<script>alert(1)</script>" not in html and "<b>src</b>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;src&lt;/b&gt;" in html
-    for svg in SVG.findall(html):
-        ET.fromstring(svg)
+    for by, shown in (("campaign", "&lt;script&gt;alert(1)&lt;/script&gt;"), ("source", "&lt;b&gt;src&lt;/b&gt;")):
+        html = page(client, f"by={by}&since=2026-11-01&until=2026-11-30").get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html and "<b>src</b>" not in html
+        assert shown in html.split('<table class="report">')[1]  # the table, with its link to the inbox
+        assert shown in SVG.findall(html)[1]  # the leads chart follows the grouping
+        for svg in SVG.findall(html):
+            ET.fromstring(svg)
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -195,69 +199,87 @@ def test_the_page_links_to_the_csv_with_the_same_choices(app, client, history):
 
 # --- charts -----------------------------------------------------------------------------------
 
-def test_the_page_has_three_charts_with_text_equivalents(app, client, history):
+def test_the_page_has_four_charts_with_text_equivalents(app, client, history):
     sign_in(app, client, PRIYA)
     html = page(client, f"by=campaign&{PERIOD}").get_data(as_text=True)
     svgs = SVG.findall(html)
-    assert len(svgs) == 3
+    assert len(svgs) == 4
     ns = "{http://www.w3.org/2000/svg}"
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.get("role") == "img" and root.find(f"{ns}title").text and root.find(f"{ns}desc").text
+        assert root.get("width") == "100%" and root.get("viewBox").startswith("0 0 720 ")  # scales to its box
         assert all(el.tag in {f"{ns}{t}" for t in ("title", "desc", "rect", "line", "text")} for el in root)
-    assert "<script" not in html and "cdn" not in html.lower()
-    assert html.count('class="chart-data"') == 3
-    leads_svg, revenue_svg, funnel_svg = svgs
-    assert "Leads per week, 2 weeks from 2 Nov: 4 in all; by source: google 3, newsletter 1." in leads_svg
-    assert "£8,500" in revenue_svg
+    assert "<script" not in html and "cdn" not in html.lower() and "http" not in "".join(svgs).replace(
+        "http://www.w3.org/2000/svg", "")  # nothing fetched from elsewhere
+    assert html.count('class="chart-data"') == 4
+    visitors_svg, leads_svg, revenue_svg, funnel_svg = svgs
+    # Two weeks: a bar a day, grouped by the chosen dimension (campaign), not by source.
+    assert ("Per day, 14 days from 2 Nov 2026: 15 visitors and 4 leads in all. Most visitors on 3 Nov 2026 (15). "
+            "Most leads on 3 Nov 2026 (3).") in visitors_svg
+    assert ("Leads per day, 14 days from 2 Nov 2026: 4 in all; by campaign: autumn 3, winter 1. "
+            "Most on 3 Nov 2026 (3).") in leads_svg
+    assert "Won revenue per day by campaign" in revenue_svg and "£8,500" in revenue_svg
     assert "Views 15; Leads 4 (26.7% of views); Contacted 3 (75.0% of leads); " \
            "Consultation 1 (33.3% of contacted); Won 1 (100.0% of consultation)." in funnel_svg
+    for heading in ("Visitors and leads per day", "Leads per day by campaign", "Won revenue per day by campaign"):
+        assert f">{heading}</h2>" in html
 
 
-def test_weekly_by_source_is_one_aggregate_by_arrival_week(app, history):
-    found = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
-                                    date(2026, 11, 16))
-    assert found.weeks == [date(2026, 11, 2), date(2026, 11, 9)]
-    assert found.sources == ["google", "newsletter"]
-    assert found.leads == {"google": [2, 1], "newsletter": [1, 0]}
-    assert found.revenue == {"google": [850_000, 0], "newsletter": [0, 0]}
-    assert found.week_totals("leads") == [3, 1]
-    # A period starting mid-week counts from its first day.
-    late = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 4),
-                                   date(2026, 11, 16))
-    assert late.weeks == [date(2026, 11, 2), date(2026, 11, 9)] and late.leads == {"google": [0, 1]}
-    # Sources beyond the top few are one "other" series.
-    few = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
-                                  date(2026, 11, 16), top=1)
-    assert few.sources == [trends.OTHER] and few.leads == {trends.OTHER: [3, 1]}
-    last = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2026, 11, 2),
-                                   date(2026, 11, 16), touch="last")
-    assert last.sources == ["(direct or unknown)"]
+@pytest.mark.parametrize("by, legend", [("source", {"google", "newsletter"}), ("campaign", {"autumn", "winter"}),
+                                        ("owner", {"Maya Patel", "Tom Reid"}), ("form", {"consultation"})])
+def test_the_charts_follow_the_grouping(app, client, history, by, legend):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by={by}&{PERIOD}").get_data(as_text=True)
+    leads_svg = SVG.findall(html)[1]
+    named = set(re.findall(r"<text [^>]*font-size=\"13\">([^<]+)</text>", leads_svg))  # the legend
+    assert legend <= named and f"Leads per day by {by}" in leads_svg
+    assert not {"google", "autumn"} - legend & named  # no other grouping's keys
 
 
-def test_a_long_period_is_charted_for_its_last_weeks(app):
-    found = trends.weekly_by_source(ext(app).engine, ext(app).settings.timezone, date(2024, 1, 1),
-                                    date(2026, 11, 16))
-    assert found.cut and len(found.weeks) == trends.MAX_WEEKS and found.weeks[-1] == date(2026, 11, 9)
+@pytest.mark.parametrize("since, until, per, bars", [
+    ("2026-11-01", "2026-12-01", "day", 31),  # 31 days: daily
+    ("2026-11-01", "2026-12-02", "week", 6),  # 32 days: weekly, Mondays 26 Oct to 30 Nov
+    ("2026-01-01", "2026-11-30", "month", 11),  # months
+])
+def test_daily_bars_up_to_31_days_weekly_then_monthly(app, client, history, since, until, per, bars):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=source&since={since}&until={until}").get_data(as_text=True)
+    visitors_svg = SVG.findall(html)[0]
+    assert f"Per {per}, {bars} {per}s from " in visitors_svg
+    table = html.split("Visitors and leads per " + per + "</caption>", 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert table.count("<tr>") == bars
 
 
-def test_the_charts_are_well_formed_svg_with_the_numbers():
-    trend = trends.Trend([date(2026, 11, 2), date(2026, 11, 9)], ["google", "<x & y>"],
-                         {"google": [3, 1], "<x & y>": [0, 2]}, {"google": [850_000, 0], "<x & y>": [0, 125_050]})
-    for chart in (charts.weekly_chart(trend, "leads"), charts.weekly_chart(trend, "revenue"),
-                  charts.funnel_chart({"views": 1200, "leads": 6, "contacted": 5, "consultations": 2, "won": 1})):
-        svg = SVG.search(str(chart))[0]
-        ET.fromstring(svg)
-        assert "<x & y>" not in str(chart)
-    leads = str(charts.weekly_chart(trend, "leads"))
-    assert "6 in all; by source: google 4, &lt;x &amp; y&gt; 2" in leads
-    assert "<td class=\"num\">3</td>" in leads  # the table: google's first week
-    revenue = str(charts.weekly_chart(trend, "revenue"))
-    assert "£9,750.50 in all" in revenue and "£1,250.50" in revenue
-    funnel = str(charts.funnel_chart({"views": 1200, "leads": 6, "contacted": 5, "consultations": 2, "won": 1}))
-    assert "1,200" in funnel and "Leads 6 (0.5% of views)" in funnel
-    empty = str(charts.funnel_chart({}))
-    assert "No views or leads in this period." in empty
+def test_won_revenue_is_never_drawn_in_red(app, client, history):
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=campaign&{PERIOD}").get_data(as_text=True)
+    revenue_svg = SVG.findall(html)[2]
+    fills = set(re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"', revenue_svg))
+    assert fills  # the bar and the legend's swatches
+
+    def reddish(colour: str) -> bool:
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        return r - max(g, b) > 0x30
+    assert not any(reddish(c) for c in fills) and not any(reddish(c) for c in charts.PALETTE)
+    assert charts.PALETTE[0] in fills  # the first campaign's revenue: the desk's own green
+
+
+def test_pages_are_named_by_their_titles_from_the_built_site(make_app, tmp_path, consultation, clock):
+    built(tmp_path / "site", {"/": "<title>Home</title>",
+                              "/services/": '<title>x</title><meta property="og:title" content="Packages &amp; prices">'})
+    app = make_app(site_dir=str(tmp_path / "site"))
+    client = app.test_client()
+    views(app, 3, "10.0.2", "/services/")
+    views(app, 2, "10.0.3", "/old-page/")  # no title in the build: shown as its path
+    lead(client, consultation, 1, landing_page="https://www.fernleaf.example/services/")
+    sign_in(app, client, PRIYA)
+    html = page(client, f"by=landing_page&{PERIOD}").get_data(as_text=True)
+    assert ">Packages &amp; prices</a><span class=\"path\">/services/</span></th>" in html
+    assert '<th scope="row">/old-page/</th>' in html
+    assert "by landing page: Packages &amp; prices 1." in SVG.findall(html)[1]  # the charts name it too
+    csv_text = client.get(f"/desk/report.csv?by=landing_page&{PERIOD}").get_data(as_text=True)
+    assert "/services/," in csv_text and "Packages" not in csv_text  # the data keeps the path
 
 
 def test_an_empty_period_shows_zeros_and_empty_charts(app, client):

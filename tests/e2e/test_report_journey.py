@@ -3,8 +3,10 @@
 A month of history is made on the stack the way production makes it: leads posted to the
 form API with their UTM values, moved back to the day they "arrived", then taken through the
 pipeline (capture.pipeline.change_status); page views counted by capture.traffic's own
-function. The page must show the table and three charts, pass axe, and is saved as
-tests/artifacts/desk-report.png and handbook/images/desk-report.png (the handbook's picture).
+function. The page must show the table, the open pipeline and four charts, pass axe, and is saved
+as tests/artifacts/desk-report.png and handbook/images/desk-report.png (the handbook's picture).
+On a phone (390×844) it must fit the screen: charts scale, tables scroll inside labelled regions,
+and a row's link opens the inbox with exactly its leads (handbook/images/desk-report-phone.png).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import uuid
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
@@ -27,6 +30,7 @@ from capture.db.models import leads
 from capture.pipeline.stages import Change
 from capture.schema.sales import load_sales
 from e2e_stack import ROOT
+from picking import DEVICES
 from test_sales_journey import no_axe_violations, shot, sign_in
 
 LONDON = ZoneInfo("Europe/London")
@@ -96,8 +100,13 @@ def make_history(stack) -> None:
                                    now=arrived + timedelta(minutes=25 + 40 * n + 60 * i))
 
 
-def test_marketing_reads_the_report(site_stack, inbox, open_page, axe_source):
+@pytest.fixture(scope="module")
+def history(site_stack):
+    """The month above, made once for the module's journeys."""
     make_history(site_stack)
+
+
+def test_marketing_reads_the_report(site_stack, history, inbox, open_page, axe_source):
     desk = sign_in(site_stack, inbox, open_page, axe_source, PRIYA)
     desk.get_by_role("link", name="Report", exact=True).click()
     expect(desk.get_by_role("heading", level=1)).to_have_text("Report: leads by source")
@@ -105,7 +114,8 @@ def test_marketing_reads_the_report(site_stack, inbox, open_page, axe_source):
     for source in ("google", "newsletter", "linkedin", "(direct or unknown)"):
         expect(table.locator("tbody th", has_text=source)).to_be_visible()
     expect(table.locator("tfoot")).to_contain_text("£31,000")
-    for name in ("Leads per week by source", "Won revenue per week by source", "Funnel: from views to won"):
+    for name in ("Visitors and leads per day", "Open pipeline", "Leads per day by source",
+                 "Won revenue per day by source", "Funnel: from views to won"):
         expect(desk.get_by_role("heading", name=name)).to_be_visible()
     expect(desk.get_by_role("img", name="Funnel: views, leads, contacted, consultation, won")).to_be_visible()
     no_axe_violations(desk, axe_source)
@@ -126,3 +136,46 @@ def test_marketing_reads_the_report(site_stack, inbox, open_page, axe_source):
     desk.get_by_role("button", name="Show the report").click()
     expect(desk.get_by_role("alert")).to_contain_text("after it ends")
     no_axe_violations(desk, axe_source)
+
+
+OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_marketing_reads_the_report_on_a_phone(site_stack, history, inbox, browser, axe_source):
+    contexts = []
+
+    def phone(url: str):
+        context = browser.new_context(locale="en-GB", timezone_id="Europe/London", **DEVICES["phone"])
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        return page
+    try:
+        desk = sign_in(site_stack, inbox, phone, axe_source, PRIYA)
+        desk.goto(site_stack.site_url + "/desk/report")
+        expect(desk.get_by_role("heading", level=1)).to_have_text("Report: leads by source")
+        assert desk.evaluate(OVERFLOW) == 0  # nothing wider than the phone: no sideways scrolling of the page
+        for chart in desk.locator("svg.chart").all():
+            box = chart.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        table = desk.get_by_role("region", name="The numbers by source, table (scrolls sideways)")
+        expect(table).to_have_attribute("tabindex", "0")
+        assert table.evaluate("el => el.scrollWidth > el.clientWidth")  # the table scrolls inside its region
+        expect(desk.get_by_role("region", name="Open pipeline by stage, table")).to_be_visible()
+        no_axe_violations(desk, axe_source)
+        # The first screen from the headline figures: the figures, the chart over time, the pipeline.
+        desk.locator("dl.kpis").evaluate("el => el.scrollIntoView()")
+        desk.screenshot(path=str(shot("desk-report-phone.png")))
+        shutil.copyfile(shot("desk-report-phone.png"), ROOT / "handbook" / "images" / "desk-report-phone.png")
+
+        row = table.locator("tbody tr", has=desk.locator("th", has_text="google"))
+        leads = int(row.locator("td").nth(2).inner_text())
+        row.get_by_role("link").click()
+        expect(desk.get_by_role("status")).to_contain_text("Only leads with source: google (first touch)")
+        expect(desk.locator("a[href^='/desk/leads/']")).to_have_count(leads)
+        assert desk.evaluate(OVERFLOW) == 0
+        no_axe_violations(desk, axe_source)
+    finally:
+        for context in contexts:
+            context.close()

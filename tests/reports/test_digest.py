@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from capture.reports import digest
+from capture.traffic import counts
 from capture.pipeline import stages
 from capture.core.clock import utcnow
 from capture.db.models import leads, outbox
@@ -44,9 +45,32 @@ def test_the_weeks(app):
     assert digest.Week(datetime(2026, 11, 23).date()).label == "2026-W48"
 
 
+def viewed(app, day, n: int = 1) -> None:
+    """`n` page views on `day` (business time): data for the digest to speak of."""
+    for i in range(n):
+        counts.count_view(ext(app).engine, counts.View(path="/"), (f"10.9.0.{i}", "Firefox", "x"), at(day, 12), LONDON)
+
+
+def arrived(app, day, spam: bool = False) -> str:
+    """A lead that arrived on `day` at 10:00 business time (spam if asked)."""
+    client = app.test_client()
+    lead_id = client.post("/api/forms/contact", json={
+        "name": "Early Bird", "email": "early@example.com", "message": "A new site for our bakery, please.",
+        "consent": True, "time_on_form": "60000"}).json["id"]
+    with ext(app).engine.begin() as conn:
+        conn.execute(update(leads).where(leads.c.id == lead_id).values(received_at=at(day, 10), spam=spam))
+    return lead_id
+
+
+def this_monday():
+    today = utcnow().astimezone(LONDON).date()
+    return today - timedelta(days=today.weekday())
+
+
 def test_queued_once_a_week_by_two_workers_not_before_monday_eight_and_caught_up_after(make_app):
     app = make_app(digest="1")
     monday = utcnow().astimezone(LONDON).date() + timedelta(days=7 - utcnow().astimezone(LONDON).weekday())
+    viewed(app, monday - timedelta(days=14))  # the business has had data since the week before last
     one, two = Worker(ext(app)), Worker(ext(app))
     one.schedule_chores(at(monday, 7, 59))
     assert digests(app) == []  # Monday 07:59: last week's is not due yet
@@ -115,6 +139,7 @@ def test_the_cli_previews_and_sends(app):
 
 def test_a_reader_who_left_the_team_gets_none(make_app, tmp_path):
     app = make_app(digest="1")
+    viewed(app, this_monday() - timedelta(days=7))
     Worker(ext(app)).schedule_chores(utcnow())  # last week's digest is queued
     with ext(app).engine.begin() as conn:
         conn.execute(update(outbox).where(outbox.c.recipient == "tom@fernleaf.example")
@@ -130,3 +155,36 @@ def test_a_reader_who_left_the_team_gets_none(make_app, tmp_path):
 def test_off_means_no_digest(app):
     Worker(ext(app)).schedule_chores(utcnow() + timedelta(days=7))
     assert digests(app) == []
+
+
+# --- the first digest waits for a full week of data --------------------------------------------
+
+def test_no_data_no_digest_however_many_mondays_pass(make_app):
+    app = make_app(digest="1")
+    for weeks in range(3):
+        Worker(ext(app)).schedule_chores(at(this_monday() + timedelta(weeks=weeks + 1), 9))
+    assert digests(app) == []
+
+
+def test_the_first_digest_is_the_first_week_wholly_after_the_first_day_of_data(make_app):
+    """Data from a Tuesday: the Monday after, that week (six days of data) is not reported; a week later it is."""
+    app = make_app(digest="1")
+    monday = this_monday() + timedelta(days=7)  # next Monday; the clock is earlier
+    arrived(app, monday - timedelta(days=30), spam=True)  # spam is not the business's data
+    viewed(app, monday - timedelta(days=6), n=3)  # Tuesday of last week
+    Worker(ext(app)).schedule_chores(at(monday, 8, 5))
+    assert digests(app) == []  # last week began the day before the first view
+    Worker(ext(app)).schedule_chores(at(monday + timedelta(days=7), 8, 5))
+    rows = digests(app)
+    assert {r["ref"] for r in rows} == {monday.isoformat()} and {r["recipient"] for r in rows} == READERS
+    assert {r["status"] for r in rows} == {"pending"}
+
+
+def test_a_first_lead_on_a_monday_makes_that_week_the_first_reported(make_app):
+    app = make_app(digest="1")
+    monday = this_monday() + timedelta(days=7)
+    assert not digest.full_week(ext(app).engine, LONDON, digest.Week(monday - timedelta(days=7)))
+    arrived(app, monday - timedelta(days=7))  # a lead at 10:00 on the Monday of last week
+    assert digest.first_day(ext(app).engine, LONDON) == monday - timedelta(days=7)
+    Worker(ext(app)).schedule_chores(at(monday, 8, 5))
+    assert {r["ref"] for r in digests(app)} == {(monday - timedelta(days=7)).isoformat()}

@@ -20,6 +20,9 @@ from capture.schema.sales import Sales
 VISITOR = "visitor"  # the actor the booking package records for what the visitor does
 NEAR = timedelta(days=6)  # a time this close is named by its weekday alone
 CALL_WORDS = {"phone": "Call", "video": "Video call"}
+# Where a cancelled call or a no-show leaves a lead: only there is it still the news. A lead moved on
+# since (a proposal), or back in the spam tray's aftermath at `new`, says what it needs now.
+FOLLOWING_UP = (LeadStatus.CONTACTED, LeadStatus.CONSULTATION)
 # How each tone looks on the desk (templates/desk/base.html: .step.<tone>).
 LATE, SOON, CALL, DONE, TODO = "late", "soon", "call", "done", "todo"
 
@@ -43,12 +46,18 @@ def next_step(lead: dict, call: dict | None, sales: Sales, tz: ZoneInfo, now: da
     if status == LeadStatus.LOST:
         reason = str(lead.get("lost_reason") or "").replace("_", " ")
         return NextStep(f"Lost: {reason}" if reason else "Lost", DONE)
-    if call is not None:
+    if call is not None and _is_news(call, status):
         return _about_call(lead, call, sales, tz, now)
     if status == LeadStatus.NEW:
         return _reply(lead, tz, now)
     return NextStep({LeadStatus.CONTACTED: "Follow up", LeadStatus.CONSULTATION: "Book the call",
                      LeadStatus.PROPOSAL: "Chase the proposal"}.get(status, "Follow up"), TODO)
+
+
+def _is_news(call: dict, status: str) -> bool:
+    """A call booked (or held) is the lead's news; a cancelled one or a no-show only while following up."""
+    ended = call["status"] != "booked" or call.get("outcome") == "no_show"
+    return not ended or status in FOLLOWING_UP
 
 
 def _about_call(lead: dict, call: dict, sales: Sales, tz: ZoneInfo, now: datetime) -> NextStep:

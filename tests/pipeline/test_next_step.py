@@ -59,6 +59,11 @@ MONDAY_11AM = datetime(2026, 12, 7, 11, 0, tzinfo=timezone.utc)  # two days ago
      NextStep("Cancelled by the visitor", LATE)),
     (lead("contacted"), call(TUESDAY_4PM, "cancelled", cancelled_by=TOM), NextStep("Cancelled by Tom", TODO)),
     (lead("contacted"), call(TUESDAY_4PM, "cancelled"), NextStep("Call cancelled", TODO)),
+    # A cancelled call or a no-show is old news once the lead has moved on, or is waiting for a reply again.
+    (lead("proposal"), call(TUESDAY_4PM, "cancelled", cancelled_by="visitor"), NextStep("Chase the proposal", TODO)),
+    (lead("proposal"), call(MONDAY_11AM, outcome="no_show"), NextStep("Chase the proposal", TODO)),
+    (lead(respond_by=NOW - timedelta(hours=1)), call(TUESDAY_4PM, "cancelled", cancelled_by=MAYA),
+     NextStep("Reply overdue: due 09:00", LATE)),
     # No call: each open status; the ends of the pipeline.
     (lead("contacted"), None, NextStep("Follow up", TODO)),
     (lead("consultation"), None, NextStep("Book the call", TODO)),

@@ -232,12 +232,12 @@ def after_release(conn: Connection, sales: Sales, lead: dict, actor: str, domain
 
 
 def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: str, domain: str,
-         now: datetime) -> dict | None:
+         now: datetime, host: str | None = None) -> dict | None:
     """Move a booking to another offered time in one transaction; None if it is already there.
 
     The host stays when free then; otherwise it changes (whoever is free then): the host
     who loses the meeting gets a CANCEL and the one who gains it a REQUEST. The booking keeps its id, so its UID, and
-    its SEQUENCE goes up.
+    its SEQUENCE goes up. `host` (the desk) asks for that host, at the same time too; SlotTaken if they are not free then.
     """
     try:
         with writing(engine) as conn:
@@ -245,11 +245,11 @@ def move(engine: Engine, sales: Sales, booking_id: str, start: datetime, actor: 
             made = booking_row(conn, booking_id)
             if made["status"] != BOOKED:
                 raise PipelineError("This consultation was cancelled; please book a new one.")
-            if made["starts_at"] == start:
+            if made["starts_at"] == start and (host is None or host.strip().lower() == made["host"]):
                 return None
             # Its own time is not in the way of its new one.
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(status=MOVING))
-            slot, host = _choose(conn, sales, start, now, keep=made["host"])
+            slot, host = _choose(conn, sales, start, now, keep=made["host"], only=host)
             changed = {**made, "host": host, "starts_at": slot.start, "ends_at": slot.end,
                        "sequence": made["sequence"] + 1, "changed_at": now}
             conn.execute(update(bookings).where(bookings.c.id == booking_id).values(
@@ -292,11 +292,12 @@ def _take_turn(conn: Connection) -> None:
 
 
 def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime,
-            keep: str | None = None) -> tuple[Slot, str]:
+            keep: str | None = None, only: str | None = None) -> tuple[Slot, str]:
     """The slot starting at `start` if offered now, and the host it goes to; SlotTaken if not offered.
 
     `keep` (a moved meeting's host) keeps it when free then: the visitor keeps the person they
     expect; otherwise the day's meetings are spread across the hosts as for a new booking.
+    `only` (a host asked for) gets it or nobody does.
     """
     day = sales.calendar.local_date(start)
     window_start, window_end = window(sales, day, 1)
@@ -304,6 +305,10 @@ def _choose(conn: Connection, sales: Sales, start: datetime, now: datetime,
     slot = slots.is_offered(sales, busy, start, now)
     if slot is None:
         raise SlotTaken()
+    if only:
+        if only.strip().lower() not in slot.hosts:
+            raise SlotTaken("That host is not free then. Please pick another time or host.")
+        return slot, only.strip().lower()
     kept = [host for host in slot.hosts if keep and host == keep.strip().lower()]
     if kept:
         return slot, kept[0]

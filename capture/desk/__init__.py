@@ -19,7 +19,7 @@ from capture.desk import errors
 from capture.desk import auth
 from capture.booking import pages
 from capture.core import link_forms
-from capture.desk import lead_page, report_page, views
+from capture.desk import calls, erase_page, lead_page, report_page, views
 from capture.context import current
 
 PAGES = ("/desk/", "/actions/")
@@ -28,7 +28,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 # POSTs carry a real Origin (under no-referrer a browser sends `Origin: null`).
 REFERRER_POLICY = "strict-origin"
 # The desk's page groups: each adds its routes to views.bp when imported, before it is registered.
-PAGE_GROUPS = (views, lead_page, report_page)
+PAGE_GROUPS = (views, lead_page, calls, erase_page, report_page)
 
 
 def init_app(app: Flask, limiter: Limiter, exempt: tuple = ()) -> None:

@@ -2,9 +2,15 @@
 
 Sales and managers change leads, marketing only looks, only managers reassign and erase.
 Lead values are shown as text (Jinja2 escapes them); nothing from a lead is rendered as HTML.
+The status form is one form per kind of move, each with only the fields that move needs (a
+button per status; won asks for the value, lost for the reason), so it works without JavaScript.
+A refused change shows the page again with what was typed and the message at its field.
+Moving and cancelling a booked call is calls.py's, erasing erase_page.py's (the danger section).
 The routes are on views.bp (endpoints desk.lead_page, desk.change_status…).
 """
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -13,23 +19,33 @@ from capture.booking import appointments, meeting, outcomes
 from capture.core import formatting
 from capture.context import current
 from capture.core.clock import utcnow
+from capture.core.durations import span_text
 from capture.db import store
 from capture.delivery import outbox
+from capture.desk import call_times
 from capture.pipeline.lead_view import History, lead_context
 from capture.desk.views import bp, name_of, require, sellers
 from capture.pipeline import stages, tray
-from capture.privacy import erasure
+from capture.pipeline.next_step import next_step
 from capture.pipeline.notices import slot_length
+from capture.pipeline.statuses import OPEN_STATUSES, LeadStatus
 
 EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
                 tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation",
                 outcomes.HELD: "Consultation held", outcomes.NO_SHOW: "No-show"}
 OUTCOMES = {outcomes.HELD: "held", outcomes.NO_SHOW: "a no-show"}
+# Which of the page's status forms a move belongs to: it opens again, with the message, if refused.
+FORM_OF = {LeadStatus.WON: "won", LeadStatus.LOST: "lost"}
 
 
 @bp.get("/leads/<lead_id>")
-def lead_page(lead_id: str, error: str = "", status: int = 200):
-    """Everything about one lead: answers, attribution, messages, the timeline, the actions."""
+def lead_page(lead_id: str, error: str = "", status: int = 200, errors: dict | None = None,
+              typed: dict | None = None, opened: str = ""):
+    """Everything about one lead: answers, attribution, messages, the timeline, the actions.
+
+    After a refused change: `errors` by field name, `typed` what was sent (shown again), and
+    `opened` the form it came from (won, lost, progress, move).
+    """
     ext = current()
     lead = store.get_lead(ext.engine, lead_id)
     if lead is None:
@@ -43,32 +59,69 @@ def lead_page(lead_id: str, error: str = "", status: int = 200):
         event["actor_name"] = name_of(event["actor"]) or event["actor"]
         event["owner_name"] = name_of(event["owner"])
         event["value_text"] = formatting.money(event["deal_value"], ext.sales.currency)
-    booked = appointments.latest(ext.engine, lead_id)
-    if booked:
-        how = meeting.of(booked, lead, ext.sales.consultation.meeting) if ext.sales.consultation else None
-        booked = {"when": formatting.wall_time(booked["starts_at"], booked["ends_at"], ext.settings.timezone),
-                  "how": meeting.to_host(how, lead["name"] or "") if how else "",
-                  "host": name_of(booked["host"]), "cancelled": booked["status"] == appointments.CANCELLED,
-                  "id": booked["id"], "started": booked["starts_at"] <= utcnow(),
-                  "outcome": OUTCOMES.get(booked["outcome"]), "outcome_by": name_of(booked["outcome_by"])}
+    made, now = appointments.latest(ext.engine, lead_id), utcnow()
+    booked = _booked(made, lead, now) if made else None
+    times = None if lead["spam"] else stages.response_times(ext.sales, lead, now)
     return render_template(
         "desk/lead.html", lead=lead, shown=shown, events=events, error=error, booked=booked,
+        errors=errors or {}, typed=typed or {}, opened=opened,
+        step=None if lead["spam"] else next_step({**lead, "overdue": times["overdue"]}, _with_canceller(made, events),
+                                                  ext.sales, ext.settings.timezone, now),
+        calls=call_times.choices() if booked and booked["movable"] and current_user.can_change else None,
         messages=outbox.for_lead(ext.engine, lead_id), owner_name=name_of(lead["owner"]),
-        times=None if lead["spam"] else stages.response_times(ext.sales, lead),
+        times=times, spans=_spans(times),
         value=formatting.money(lead["deal_value"], ext.sales.currency), currency=ext.sales.currency,
-        statuses=stages.STATUSES, reasons=ext.sales.lost_reasons, team=sellers(),
-        tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
+        moves=[s for s in OPEN_STATUSES if s != lead["status"]], reasons=ext.sales.lost_reasons,
+        team=sellers(), tz=ext.settings.timezone, event_labels=EVENT_LABELS), status
+
+
+def _booked(made: dict, lead: dict, now) -> dict:
+    """The lead's latest consultation as the page words it."""
+    ext = current()
+    how = meeting.of(made, lead, ext.sales.consultation.meeting) if ext.sales.consultation else None
+    cancelled = made["status"] == appointments.CANCELLED
+    return {"when": formatting.wall_time(made["starts_at"], made["ends_at"], ext.settings.timezone),
+            "how": meeting.to_host(how, lead["name"] or "") if how else "",
+            "host": name_of(made["host"]), "cancelled": cancelled, "id": made["id"],
+            "started": made["starts_at"] <= now, "movable": not cancelled and made["starts_at"] > now
+            and not lead["spam"] and ext.sales.consultation is not None,
+            "outcome": OUTCOMES.get(made["outcome"]), "outcome_by": name_of(made["outcome_by"])}
+
+
+def _with_canceller(made: dict | None, events: list[dict]) -> dict | None:
+    """The consultation with who cancelled it (the last booking event's actor), as search.calls gives it."""
+    if made is None or made["status"] == appointments.BOOKED:
+        return made
+    actors = [e["actor"] for e in events if e["kind"] == "booking"]
+    return {**made, "cancelled_by": actors[-1] if actors else None}
+
+
+def _spans(times: dict | None) -> dict:
+    """Speed to lead in the desk's one duration format (durations.span_text)."""
+    if not times:
+        return {}
+    return {"working": span_text(timedelta(minutes=times["working_minutes"])),
+            "wall": span_text(timedelta(minutes=times["wall_minutes"]))}
 
 
 @bp.post("/leads/<lead_id>/status")
 def change_status(lead_id: str):
-    """Move the lead; won needs a value, lost a reason."""
+    """Move the lead; won needs a value, lost a reason. A refusal keeps what was typed, at its field."""
     require(current_user.can_change)
     ext, form = current(), request.form
-    return _apply(lead_id, lambda: stages.change_status(
-        ext.engine, ext.sales, lead_id, stages.change_from(form.get("status", ""), form, ext.sales.currency),
-        current_user.email),
-        lambda event: f"Marked as {event['to_status']}.")
+    wanted = form.get("status", "")
+    try:
+        event = stages.change_status(ext.engine, ext.sales, lead_id,
+                                     stages.change_from(wanted, form, ext.sales.currency), current_user.email)
+    except stages.NoSuchLead:
+        abort(404)
+    except stages.PipelineError as exc:
+        opened = FORM_OF.get(wanted, "progress")
+        return lead_page(lead_id, error="" if exc.field else str(exc), status=422,
+                         errors={f"{opened}-{exc.field}": str(exc)} if exc.field else {},
+                         typed={f"{opened}-{name}": value for name, value in form.items()}, opened=opened)
+    flash(f"Marked as {event['to_status']}." if event else "Nothing to change.")
+    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 
 
 @bp.post("/leads/<lead_id>/note")
@@ -123,24 +176,6 @@ def record_outcome(lead_id: str):
     except stages.PipelineError as exc:
         return lead_page(lead_id, error=str(exc), status=422)
     flash(f"Recorded: the consultation was {OUTCOMES[changed['outcome']]}." if changed else "Nothing to change.")
-    return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
-
-
-@bp.post("/leads/<lead_id>/erase")
-def erase(lead_id: str):
-    """Erase the person behind the lead (managers only, after ticking the confirmation)."""
-    require(current_user.can_reassign)
-    ext = current()
-    lead = store.get_lead(ext.engine, lead_id)
-    if lead is None:
-        abort(404)
-    if request.form.get("confirm") != "yes":
-        return lead_page(lead_id, error="Tick the box to confirm the erasure: it cannot be undone.", status=422)
-    if not lead["email"]:
-        return lead_page(lead_id, error="This lead holds no address to erase by.", status=422)
-    found = erasure.erase(ext.engine, ext.schema, lead["email"], current_user.email, utcnow(),
-                          sales=ext.sales, domain=ext.mail_domain)
-    flash(f"Erased: {found['leads']} lead(s) of this person, and their address on the messages about them.")
     return redirect(url_for("desk.lead_page", lead_id=lead_id), code=303)
 
 

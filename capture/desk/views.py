@@ -12,9 +12,11 @@ from flask_login import current_user
 
 from capture.context import current
 from capture.core.clock import utcnow
+from capture.core.durations import span_text
 from capture.desk import errors, lead_links
 from capture.desk.auth import RETURN_PATH
 from capture.pipeline import search, stages
+from capture.pipeline.next_step import next_step
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 EXCERPT = 300
@@ -37,7 +39,7 @@ def signed_in_only():
 
 @bp.get("/", endpoint="inbox")
 def inbox_page():
-    """Open leads, overdue first: mine by default for a salesperson."""
+    """Open leads, overdue first (longest waiting on top), each with its next step: mine by default for a salesperson."""
     ext, args = current(), request.args
     default_owner = "me" if "sales" in current_user.roles else ""
     owner = args.get("owner", default_owner)
@@ -50,13 +52,18 @@ def inbox_page():
         form=args.get("form", ""), service=args.get("service", ""), campaign=args.get("campaign", ""),
         search=args.get("q", "")[:search.SEARCH_MAX], overdue=args.get("overdue") == "1",
         **narrowed)
-    rows = search.find(ext.engine, filters, limit=200)
     now = utcnow()
+    rows = search.find(ext.engine, filters, limit=200, now=now)
+    calls = search.calls(ext.engine, [row["id"] for row in rows])
     for row in rows:
-        row["age"] = stages.working_span(ext.sales.calendar.between(row["received_at"], now))
+        row["step"] = next_step(row, calls.get(row["id"]), ext.sales, ext.settings.timezone, now)
+        if row["status"] == "new":
+            row["age"] = span_text(ext.sales.calendar.between(row["received_at"], now))
         row["owner_name"] = name_of(row["owner"])
         row["service_label"] = _service_label(row)
-    return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner,
+    filters_on = sum(1 for value in (filters.search, filters.form, filters.service, filters.campaign,
+                                     filters.overdue, filters.status not in ("", "open"), owner != default_owner) if value)
+    return render_template("desk/inbox.html", rows=rows, filters=filters, owner=owner, filters_on=filters_on,
                            tray_size=search.tray_size(ext.engine) if current_user.can_change else 0,
                            choices=search.choices(ext.engine), team=sellers(),
                            statuses=stages.STATUSES, tz=ext.settings.timezone,

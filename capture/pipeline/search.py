@@ -1,10 +1,12 @@
 """Finding leads for people: the desk's inbox and `leads list`, with filters and search.
 
 Overdue leads (still `new` past their first-contact deadline, `respond_by`)
-come first, then the newest. Besides the inbox's own filters, a report row's link narrows it
-to the row's leads: where they came from at the first or last touch (ATTRIBUTION, NOT_SET for
-none recorded) and when they arrived (desk/lead_links.py reads those from the link).
-Spam never shows here: it has its own tray (`tray`), newest first, with the filter's reasons.
+come first, the one waiting longest at the top; then the rest, newest first. `calls` reads
+each listed lead's latest consultation for its next step (next_step.py). Besides the inbox's
+own filters, a report row's link narrows it to the row's leads: where they came from at the
+first or last touch (ATTRIBUTION, NOT_SET for none recorded) and when they arrived
+(desk/lead_links.py reads those from the link). Spam never shows here: it has its own tray
+(`tray`), newest first, with the filter's reasons.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy import and_, case, desc, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
-from capture.db.models import bookings, leads
+from capture.db.models import bookings, events, leads
 from capture.pipeline.statuses import OPEN_STATUSES, STATUSES, LeadStatus
 
 # A lead whose consultation was called off and not booked again: the inbox says so.
@@ -24,7 +26,7 @@ CALLED_OFF = and_(
     ~exists().where(bookings.c.lead_id == leads.c.id, bookings.c.status == "booked"))
 LIST_COLUMNS = (leads.c.id, leads.c.received_at, leads.c.form_id, leads.c.name, leads.c.email,
                 leads.c.company, leads.c.service, leads.c.status, leads.c.owner, leads.c.respond_by,
-                leads.c.first_contact_at, leads.c.deal_value, leads.c.first_utm_campaign, leads.c.spam,
+                leads.c.first_contact_at, leads.c.deal_value, leads.c.lost_reason, leads.c.status_changed_at, leads.c.first_utm_campaign, leads.c.spam,
                 leads.c.verdict, CALLED_OFF.label("consultation_cancelled"))
 SEARCH_MAX = 100
 # Where a lead came from, as the report credits it (reports/report.py LEAD_KEYS): the report's
@@ -59,7 +61,7 @@ class Filters:
 
 def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | None = None,
          include_spam: bool = False) -> list[dict]:
-    """Leads matching the filters: overdue first, then newest first."""
+    """Leads matching the filters: overdue first, longest waiting first; then the rest, newest first."""
     now = now or utcnow()
     if any("\x00" in str(value) for value in vars(filters).values()):
         return []  # nothing stored holds a NUL (PostgreSQL would refuse to compare with one)
@@ -67,9 +69,36 @@ def find(engine: Engine, filters: Filters, limit: int = 100, now: datetime | Non
     query = select(*LIST_COLUMNS, overdue.label("overdue"))
     for condition in _conditions(filters, overdue, include_spam):
         query = query.where(condition)
-    query = query.order_by(case((overdue, 0), else_=1), desc(leads.c.received_at)).limit(limit)
+    # The middle key is only compared among overdue leads (the first key splits them off), so
+    # where each database sorts its NULLs does not matter.
+    query = query.order_by(case((overdue, 0), else_=1), case((overdue, leads.c.received_at), else_=None),
+                           desc(leads.c.received_at)).limit(limit)
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def calls(engine: Engine, lead_ids: list[str]) -> dict[str, dict]:
+    """Each lead's latest consultation (a booked one before any cancelled), by lead id, in two queries.
+
+    A cancelled one carries `cancelled_by`: who ended it, from the lead's last booking event
+    (the booking package records the visitor as "visitor").
+    """
+    if not lead_ids:
+        return {}
+    found: dict[str, dict] = {}
+    query = (select(bookings).where(bookings.c.lead_id.in_(lead_ids))
+             .order_by((bookings.c.status == "booked").desc(), desc(bookings.c.created_at)))
+    last_change = (select(events.c.lead_id, events.c.actor)
+                   .where(events.c.lead_id.in_(lead_ids), events.c.kind == "booking")
+                   .order_by(events.c.at, events.c.id))
+    with engine.connect() as conn:
+        for row in conn.execute(query).mappings():
+            found.setdefault(row["lead_id"], dict(row))
+        actors = {lead_id: actor for lead_id, actor in conn.execute(last_change)}  # the last one wins
+    for lead_id, call in found.items():
+        if call["status"] != "booked":
+            call["cancelled_by"] = actors.get(lead_id)
+    return found
 
 
 def _conditions(filters: Filters, overdue, include_spam: bool) -> list:

@@ -7,14 +7,13 @@ records nothing, so a repeated click or command is harmless.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from capture.core.amounts import AmountError, parse_amount
 from capture.core.clock import utcnow
 from capture.schema.forms import Form
 from capture.schema.validation import CONTROL_CHARS
@@ -30,13 +29,19 @@ from capture.delivery import amend
 
 SYSTEM = "system"
 NOTE_MAX = 5000
-AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
-SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MAX_VALUE = 10 ** 11  # a billion in major units, in minor units: past any deal of this studio's
 
 
 class PipelineError(ValueError):
-    """A change that cannot be made; the message says why, in words for a person."""
+    """A change that cannot be made; the message says why, in words for a person.
+
+    `field` names the submitted field the message is about ('value', 'reason', 'note'), so a
+    form can show it there; '' when it is about the change as a whole.
+    """
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class NoSuchLead(PipelineError):
@@ -60,12 +65,13 @@ def check(sales: Sales, change: Change) -> Change:
     if change.status not in STATUSES:
         raise PipelineError(f"'{change.status}' is not a status (use one of {', '.join(STATUSES)})")
     if change.status == LeadStatus.WON and not (change.value and change.value > 0):
-        raise PipelineError("A won lead needs its deal value.")
+        raise PipelineError("A won lead needs its deal value.", field="value")
     if change.status == LeadStatus.LOST:
         if change.reason not in sales.lost_reasons:
-            raise PipelineError(f"A lost lead needs a reason: one of {', '.join(sales.lost_reasons)}.")
+            raise PipelineError(f"A lost lead needs a reason: one of {', '.join(sales.lost_reasons)}.",
+                                field="reason")
         if change.reason == "other" and not note:
-            raise PipelineError("Please say in a note why the lead was lost.")
+            raise PipelineError("Please say in a note why the lead was lost.", field="note")
     return Change(change.status, change.value if change.status == LeadStatus.WON else None,
                   change.reason if change.status == LeadStatus.LOST else None, note)
 
@@ -75,12 +81,12 @@ def _note(text: str | None, required: bool) -> str | None:
     note = (text or "").strip()
     if not note:
         if required:
-            raise PipelineError("The note is empty.")
+            raise PipelineError("The note is empty.", field="note")
         return None
     if len(note) > NOTE_MAX:
-        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.")
+        raise PipelineError(f"Please keep the note under {NOTE_MAX} characters.", field="note")
     if CONTROL_CHARS.search(note):
-        raise PipelineError("The note contains characters we cannot accept.")
+        raise PipelineError("The note contains characters we cannot accept.", field="note")
     return note
 
 
@@ -92,22 +98,16 @@ def change_from(status: str, fields, currency: str = "GBP") -> Change:
 
 
 def parse_money(text: str, currency: str = "GBP") -> int:
-    """'8,500', '£8500.50' or 'GBP 8500' as minor units (pence); PipelineError otherwise.
+    """'6.2k', '6,200', '£6,200' or '6200.00' as minor units (pence); PipelineError (field `value`) otherwise.
 
-    Only the business's own currency: '€10,000' in a GBP business is refused,
-    never stored as £10,000.
+    Read by core/amounts.py (Babel), in the business's own currency only.
     """
-    amount = str(text or "").strip()
-    for prefix in (SYMBOLS.get(currency, ""), currency):
-        if prefix and amount.upper().startswith(prefix.upper()):
-            amount = amount[len(prefix):].strip()
-            break
-    found = AMOUNT.match(amount)
-    if not found:
-        raise PipelineError(f"'{text}' is not an amount in {currency} like 8500 or 8,500.00.")
-    minor = int(Decimal(found[1].replace(",", "") + "." + (found[2] or "0")) * 100)
+    try:
+        minor = int(parse_amount(text, currency) * 100)
+    except AmountError as exc:
+        raise PipelineError(str(exc), field="value") from None
     if minor > MAX_VALUE:
-        raise PipelineError(f"'{text}' is more than any deal could be; please check the amount.")
+        raise PipelineError(f"'{text}' is more than any deal could be; please check the amount.", field="value")
     return minor
 
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from capture.core.durations import parse_duration
+from capture.core.durations import parse_duration, span_text
 from capture.core.setting_checks import ConfigError
 from capture.core.settings import load_settings
 from capture.schema.checks import duration as sales_duration
@@ -56,3 +56,13 @@ def test_zero_is_refused_by_the_settings_and_allowed_in_sales_yml_where_it_says_
     with pytest.raises(ConfigError, match="^CAPTURE_WORKER_POLL: '0s' is not a duration"):
         load_settings({**BASE, "worker_poll": "0s"}, environ={})
     assert sales_duration("0m", "consultation.buffer", allow_zero=True) == timedelta(0)
+
+
+@pytest.mark.parametrize("span, text", [
+    (timedelta(0), "0 min"), (timedelta(seconds=59), "0 min"), (timedelta(minutes=45), "45 min"),
+    (timedelta(hours=5), "5 h"), (timedelta(hours=5, minutes=38), "5 h 38 min"),
+    (timedelta(hours=10, minutes=3), "10 h 03 min"), (timedelta(days=2, minutes=1), "48 h 01 min"),
+    (timedelta(minutes=-5), "0 min"),
+])
+def test_the_desk_shows_every_duration_one_way(span, text):
+    assert span_text(span) == text

@@ -149,7 +149,8 @@ def test_after_every_pooled_connection_is_terminated_the_next_desk_requests_work
 
 POSTS = {"status": {"status": "contacted"}, "note": {"note": "Called back."},
          "assign": {"owner": "tom@fernleaf.example"}, "spam": {}, "not-spam": {}, "erase": {"confirm": "yes"},
-         "outcome": {"booking": "a\x00b", "outcome": "no_show"}}
+         "outcome": {"booking": "a\x00b", "outcome": "no_show"},
+         "move-call": {"booking": "a\x00b", "slot": "2026-12-09T12:00:00Z"}, "cancel-call": {"booking": "a\x00b"}}
 NO_SUCH_IDS = ["%00", "a%00b", "x" * 200, "0190a1b2c3d4" + "A" * 16]  # the last looks like an id
 
 

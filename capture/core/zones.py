@@ -17,6 +17,11 @@ def _known() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def zone_names() -> list[str]:
+    """Every name known_zone accepts, sorted (the API description lists them)."""
+    return sorted(_known())
+
+
 def known_zone(name: str | None) -> ZoneInfo | None:
     """The zone an IANA name names, or None when it names none the tz database lists."""
     if not name or len(name) > ZONE_MAX or name not in _known():

@@ -1,80 +1,61 @@
 """The OpenAPI 3.1 description of the capture API, built from the form schema."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 
-from capture.core.clock import utcnow
-from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, Field, Form, Schema
-from capture.schema.validation import SATURDAY
+from capture.core.zones import zone_names
+from capture.schema import characters as chars
+from capture.intake.openapi_fields import BLANK, BLANK_TEXT, conditions, field_schema, one_of, slot_pattern
+from capture.schema.forms import ATTRIBUTION_FIELDS, TIME_ON_FORM, Form, Schema
 
-# Free-text fields also take a JSON number as the text it spells (a phone number sent as one).
-NUMBER_AS_TEXT = ("text", "textarea", "tel", "url")
-# A web address may leave out its scheme (https:// is assumed), so url fields have no format.
-FORMATS = {"email": "email", "date": "date"}
-# A checkbox is ticked by true, 1 or on/true/1/yes in any case, unticked by false, 0, "" or
-# off/false/0/no; other text is refused with a message.
-CHECKBOX = {"anyOf": [{"type": ["boolean", "string"]}, {"enum": [0, 1]}]}
-# An optional field left blank (null, or nothing but spaces) is not answered.
-BLANK = [{"type": "null"}, {"type": "string", "pattern": r"^\s*$"}]
 # Sent by the site's script and never refused: text is cleaned and kept, anything else ignored.
 NEVER_REFUSED = " Never refused: a value that is not text is ignored."
-# An example answer for each field, by its autocomplete hint or else its type (a select's is
-# its first choice, a date's a week ahead): documentation, and the valid request that API
-# testing tools start from.
-EXAMPLES_BY_AUTOCOMPLETE = {"name": "Ada Lovelace", "organization": "Analytical Engines Ltd"}
-EXAMPLES_BY_TYPE = {"text": "Brass gears", "email": "ada@example.com", "tel": "+44 20 7946 0018",
-                    "url": "https://analytical.example.com",
-                    "textarea": "We sell brass gears online and would like a new shop.",
-                    "checkbox": True, "time": "09:30"}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Where the API is: the same origin as the site that serves this document (Redocly's `servers`).
+SERVERS = [{"url": "/", "description": "The site's own origin: the API is under /api/."}]
 
 
-def build_spec(schema: Schema, horizon_days: int | None = None) -> dict:
+def build_spec(schema: Schema, today: date, horizon_days: int | None = None) -> dict:
     """The whole document; tests validate real responses against it.
 
-    `horizon_days` (sales.yml's consultation) adds GET /api/slots, when a form books.
+    `today` is the business's date (which dates a form takes today); `horizon_days` (sales.yml's
+    consultation) adds GET /api/slots, when a form books. The API is public: no security.
     """
     booking = horizon_days and any(form.booking for form in schema.forms.values())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fernleaf capture API", "version": "1.0.0",
-                 "description": "Receives the website's forms, stores each lead and notifies sales."},
-        "paths": {"/api/forms/{form_id}": _submit_path(schema),
-                  # The same endpoint once per form, each with exactly that form's fields.
-                  **{f"/api/forms/{form.id}": _form_path(form) for form in schema.forms.values()},
+                 "description": "Receives the website's forms, stores each lead and notifies sales. "
+                                "Each form has its own path with exactly its fields (POST "
+                                "/api/forms/<id> with another id answers 404).",
+                 "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
+        "servers": SERVERS,
+        "security": [],
+        # One path per form, each with exactly that form's fields: a body's rules depend on the form,
+        # which a shared /api/forms/{form_id} could not say.
+        "paths": {**{f"/api/forms/{form.id}": _form_path(form) for form in schema.forms.values()},
                   **({"/api/slots": _slots_path(schema, horizon_days)} if booking else {}),
                   "/api/views": _views_path(),
                   "/api/health": _health_path(), "/api/openapi.json": _self_path()},
-        "components": {"schemas": _components(schema)},
+        "components": {"schemas": _components(schema, today)},
     }
 
 
-def _submit_path(schema: Schema) -> dict:
-    parameter = {"name": "form_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "enum": sorted(schema.forms)}}
-    operation = _submit_operation("Submit a form", "Submission", [parameter], "submit")
-    operation["description"] = ("Any form, named by its id. Each form also has its own path "
-                                "below, with exactly that form's fields.")
-    return {"post": operation}
-
-
 def _form_path(form: Form) -> dict:
-    operation = _submit_operation(form.title, _component_name(form), [], f"submit_{form.id}")
-    del operation["responses"]["404"]
+    operation = _submit_operation(form.title, _component_name(form), f"submit_{form.id}")
     if form.booking is None:
         del operation["responses"]["409"]
     return {"post": operation}
 
 
-def _submit_operation(summary: str, body_schema: str, parameters: list, operation_id: str) -> dict:
+def _submit_operation(summary: str, body_schema: str, operation_id: str) -> dict:
     body = {"$ref": f"#/components/schemas/{body_schema}"}
+    posted = {"$ref": f"#/components/schemas/{body_schema}Posted"}  # a form post: every value text
     return {
         "summary": summary,
         "operationId": operation_id,
-        "parameters": parameters,
         "requestBody": {"required": True, "content": {
-            "application/json": {"schema": body},
-            "application/x-www-form-urlencoded": {"schema": body},
-            "multipart/form-data": {"schema": body}}},
+            "application/json": {"schema": body}, **{kind: {"schema": posted} for kind in FORM_TYPES}}},
         "responses": {
             "201": _json_response("Received", "Stored (JSON clients); a booking also gets its Booked card."),
             "303": {"description": "Stored; browsers are sent to the form's thank-you page, or after "
@@ -89,7 +70,7 @@ def _submit_operation(summary: str, body_schema: str, parameters: list, operatio
                                                 "limit is refused on the slot field."),
             **{code: _problem_response("Error", text) for code, text in (
                 ("400", "Malformed JSON."), ("403", "Origin not allowed."),
-                ("404", "Unknown form."), ("413", "Body over 64 KiB."),
+                ("413", "Body over 64 KiB."),
                 ("415", "Unsupported content type."),
                 ("503", "The lead could not be stored; retry."))},
         }}
@@ -99,6 +80,7 @@ def _slots_path(schema: Schema, horizon_days: int) -> dict:
     forms = sorted(form.id for form in schema.forms.values() if form.booking)
     return {"get": {
         "summary": "Free consultation times",
+        "operationId": "free_slots",
         "description": "Times a visitor can book now (working hours, holidays, notice and other "
                        "bookings considered), in UTC; send one's `start` as the form's slot.",
         "parameters": [
@@ -126,8 +108,7 @@ def _views_path() -> dict:
                        "allowance; `Sec-GPC: 1` or `DNT: 1` counts the view but not the visitor. "
                        "Fields other than these are ignored.",
         "requestBody": {"required": True, "content": {
-            "text/plain": {"schema": {"type": "string", "contentMediaType": "application/json",
-                                      "description": "The same JSON object, as text."}},
+            "text/plain": {"schema": _beacon_text()},
             "application/json": {"schema": view}}},
         "responses": {
             "204": {"description": "Counted, or deliberately not counted."},
@@ -142,23 +123,43 @@ def _views_path() -> dict:
                 ("503", "The database cannot take the view just now."))}}}}
 
 
+# A page view's text, as capture/traffic/checks.py reads it: a path's characters (RFC 3986, no
+# scheme or host), and a UTM value that is one line of text (trimmed).
+PATH_CHAR = "A-Za-z0-9\\-._~!$&'()*+,;=@%"  # and ':', which the JSON path also takes (not '://')
+VIEW_PATH = f"/(?:[{PATH_CHAR}:][{PATH_CHAR}:/]*)?"
+UTM_TEXT = f"[^{chars.CONTROLS}{chars.LINE_BREAKS}{chars.BIDI_CONTROLS}{chars.INVISIBLE}]"
+
+
 def _page_view_schema() -> dict:
-    text = {"type": ["string", "null"], "maxLength": 100}
+    utm = {"type": ["string", "null"], "maxLength": 100,
+           "pattern": f"^[{chars.WHITESPACE}]*{UTM_TEXT}*[{chars.WHITESPACE}]*$"}
     return {"type": "object", "required": ["path"], "properties": {
-        "path": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "^/([^/]|$)",
+        "path": {"type": "string", "minLength": 1, "maxLength": 300,
+                 "pattern": f"^{VIEW_PATH}(?:[?#][\\s\\S]*)?$", "not": {"pattern": "^[^?#]*://"},
                  "description": "`location.pathname`: a path of this site (URL path characters, "
                                 "no scheme or host); a query or fragment is cut off.",
                  "examples": ["/services/"]},
         "referrer": {"type": ["string", "null"], "description": "`document.referrer`; only its host "
                      "is kept, and none for our own pages.", "examples": ["https://www.google.com/"]},
-        **{f"utm_{name}": {**text, "description": f"The landing URL's `utm_{name}`, as written.",
+        **{f"utm_{name}": {**utm, "description": f"The landing URL's `utm_{name}`, as written.",
                            "examples": [example]}
            for name, example in (("source", "newsletter"), ("medium", "email"),
                                  ("campaign", "spring-offer"))}}}
 
 
+def _beacon_text() -> dict:
+    """The beacon as text/plain: JSON spelled as the site's script spells it (keys in its order)."""
+    text = f"[^\"\\\\\\t{chars.CONTROLS}{chars.LINE_BREAKS}{chars.BIDI_CONTROLS}{chars.INVISIBLE}]"
+    path = f"/(?:[{PATH_CHAR}][{PATH_CHAR}/]{{0,298}})?"
+    utm = "".join(f'(?:,"utm_{name}":"{text}{{0,100}}")?' for name in ("source", "medium", "campaign"))
+    return {"type": "string", "contentMediaType": "application/json",
+            "pattern": f'^\\{{"path":"{path}"(?:,"referrer":"{text}{{0,2000}}")?{utm}\\}}$',
+            "description": "The same JSON object, as text (the pattern is the form the site's script sends).",
+            "examples": ['{"path":"/services/","referrer":"https://www.google.com/"}']}
+
+
 def _health_path() -> dict:
-    return {"get": {"summary": "Service health",
+    return {"get": {"summary": "Service health", "operationId": "health",
                     "description": "The public gets the status alone; loopback requests and "
                                    "`Authorization: Bearer <CAPTURE_HEALTH_TOKEN>` also get the "
                                    "database state and the outbox backlog.",
@@ -168,7 +169,7 @@ def _health_path() -> dict:
 
 
 def _self_path() -> dict:
-    return {"get": {"summary": "This document", "responses": {
+    return {"get": {"summary": "This document", "operationId": "openapi", "responses": {
         "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
 
 
@@ -184,11 +185,13 @@ def _problem_response(name: str, description: str) -> dict:
     return response
 
 
-def _components(schema: Schema) -> dict:
-    forms = {_component_name(form): _form_schema(form, schema) for form in schema.forms.values()}
+def _components(schema: Schema, today: date) -> dict:
+    forms = {}
+    for form in schema.forms.values():
+        forms[_component_name(form)] = _form_schema(form, schema, today, form_post=False)
+        forms[f"{_component_name(form)}Posted"] = _form_schema(form, schema, today, form_post=True)
     return {
         **forms,
-        "Submission": {"anyOf": [{"$ref": f"#/components/schemas/{n}"} for n in forms]},
         "Received": {"type": "object", "required": ["id", "status"], "additionalProperties": False,
                      "properties": {"id": {"type": "string", "minLength": 16},
                                     "status": {"const": "received"},
@@ -249,74 +252,48 @@ def _component_name(form: Form) -> str:
     return f"{form.id.title().replace('_', '').replace('-', '')}Submission"
 
 
-def _form_schema(form: Form, schema: Schema) -> dict:
-    props = {f.name: _field_schema(f) for f in form.fields}
+def _form_schema(form: Form, schema: Schema, today: date, form_post: bool) -> dict:
+    props = {f.name: field_schema(f, today, form_post) for f in form.fields}
     props.update({name: {"description": "Attribution (sent by the site's script)." + NEVER_REFUSED}
                   for name in ATTRIBUTION_FIELDS})
     props[TIME_ON_FORM] = {"description": "Milliseconds the visitor spent on the form "
                                           "(sent by the site's script)." + NEVER_REFUSED}
     props[schema.honeypot] = {"description": "Honeypot: leave it out or empty. Any value, of any "
                                              "type, marks the lead as spam; the answer is the same."}
-    required = [f.name for f in form.fields if f.required]
-    conditions = {"allOf": _conditions(form)} if _conditions(form) else {}
+    required = [f.name for f in form.fields if f.required and not _defaulted(f)]
+    title = form.title + (" (a form post: every value is text)" if form_post else "")
+    rules = {"allOf": conditions(form)} if conditions(form) else {}
     if form.booking is None:
-        return {"type": "object", "title": form.title, "properties": props, "required": required, **conditions}
+        return {"type": "object", "title": title, "properties": props, "required": required, **rules}
+    blank = [BLANK_TEXT] if form_post else BLANK
     # A booking: either a slot, or the fields it replaces (the request path).
     props[form.booking.slot_field] = {
-        "anyOf": [{"type": "string", "maxLength": 40}, *BLANK],
-        "description": "The `start` of a time offered by GET /api/slots: books it (409 if it was just "
-                       "taken). Without it, the fields it replaces ask for a preferred time.",
+        "anyOf": [{"type": "string", "maxLength": 40, "pattern": slot_pattern(today)}, *blank],
+        "description": "The `start` of a time offered by GET /api/slots (ISO 8601 with its offset; "
+                       "last year, this year or next): books it, or 409 with the next free times "
+                       "when it is not free. Without it, the fields it replaces ask for a preferred time.",
         "examples": [""]}
     if form.booking.zone_field:
         props[form.booking.zone_field] = {
-            "anyOf": [{"type": "string", "maxLength": 64}, *BLANK],
+            "anyOf": [{"type": "string", "pattern": one_of(zone_names())}, *blank],
             "description": "The visitor's IANA time zone (sent by the site's script): the booking's "
                            "messages show its times there. A name the tz database does not list is "
                            "refused; none means the studio's zone.",
             "examples": ["Europe/London"]}
     others = [name for name in required if name not in form.booking.replaces]
-    return {"type": "object", "title": form.title, "properties": props, "required": others,
-            "anyOf": [{"required": required}, {"required": [form.booking.slot_field]}], **conditions}
+    return {"type": "object", "title": title, "properties": props, "required": others,
+            "anyOf": [{"required": required},
+                      {"required": [form.booking.slot_field],
+                       "properties": {form.booking.slot_field: {"not": _one_of_these(blank)}}}], **rules}
 
 
-def _conditions(form: Form) -> list[dict]:
-    """forms.yml's required_when as JSON Schema: with these answers, this field too is required."""
-    found = []
-    for f in form.fields:
-        if f.required_when:
-            found.append({"if": {"required": list(f.required_when),
-                                 "properties": {k: {"const": v} for k, v in f.required_when.items()}},
-                          "then": {"required": [f.name],
-                                   "properties": {f.name: {"not": {"anyOf": BLANK}}}}})
-    return found
+def _one_of_these(schemas: list[dict]) -> dict:
+    return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
 
 
-def _field_schema(f: Field) -> dict:
-    if f.type == "checkbox":
-        result = dict(CHECKBOX)
-    else:
-        result = {"type": ["string", "number"] if f.type in NUMBER_AS_TEXT else "string",
-                  "maxLength": f.max_length}
-    if f.type in FORMATS:
-        result["format"] = FORMATS[f.type]
-    if f.choices:
-        result["enum"] = [c.value for c in f.choices]
-    if not f.required:
-        result = {"anyOf": [result, *BLANK]}
-    result["description"] = f.label
-    result["examples"] = [_example(f)]
-    return result
-
-
-def _example(f: Field):
-    if f.choices:
-        return f.choices[0].value
-    if f.type == "date":
-        day = utcnow().date() + timedelta(days=min(7, f.days_ahead // 2))
-        while f.weekdays_only and day.weekday() >= SATURDAY:  # a weekend day would be refused
-            day += timedelta(days=1)
-        return day.isoformat()
-    return EXAMPLES_BY_AUTOCOMPLETE.get(f.autocomplete, EXAMPLES_BY_TYPE.get(f.type, "Example"))
+def _defaulted(f) -> bool:
+    """A radio with one choice may be left out: it is that choice."""
+    return f.type == "radio" and len(f.choices) == 1
 
 
 def _health_schema() -> dict:

@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from capture.core import clock
 from capture.delivery import outbox
 from capture.db import store
 from capture.intake.openapi import build_spec
@@ -65,7 +66,9 @@ def may_see_details() -> bool:
 
 @bp.get("/openapi.json")
 def openapi():
-    """The OpenAPI 3.1 description, with each form's fields taken from forms.yml."""
+    """The OpenAPI 3.1 description, with each form's fields taken from forms.yml (and the dates
+    they take today, in the business's time zone)."""
     ext = current()
     consultation = ext.sales.consultation
-    return jsonify(build_spec(ext.schema, consultation.horizon_days if consultation else None))
+    today = clock.today(ext.settings.timezone)
+    return jsonify(build_spec(ext.schema, today, consultation.horizon_days if consultation else None))

@@ -6,29 +6,25 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from capture.core.zones import known_zone
+from capture.schema import characters as chars
 from capture.schema.forms import ATTRIBUTION_FIELDS, Field, Form, Schema
 from capture.schema.checks import DATE_RE
 
 ATTRIBUTION_MAX_LENGTH = 2000  # a long URL's worth; the rest is cut
 TRUE_WORDS = frozenset({"on", "true", "1", "yes"})
 FALSE_WORDS = frozenset({"", "off", "false", "0", "no"})
-# C0 and C1 controls (tab, CR and LF are handled by the field type), and lone
-# surrogates: JSON can carry "\ud800", which no database or mail can encode.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
-LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]")
-# Bidirectional overrides and isolates make a name or a link read differently
-# from what it is (in the desk, in a terminal, in a mail client).
-BIDI_CONTROLS = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
-# Invisible characters with no job in a single line of text. Zero-width
-# (non-)joiners stay: Persian, Indic scripts and emoji need them.
-INVISIBLE = re.compile(r"[\u200b\u2060\ufeff]")
+CONTROL_CHARS = re.compile(f"[{chars.CONTROLS}{chars.SURROGATES}]")
+LINE_BREAKS = re.compile(f"[{chars.LINE_BREAKS}]")
+BIDI_CONTROLS = re.compile(f"[{chars.BIDI_CONTROLS}]")
+INVISIBLE = re.compile(f"[{chars.INVISIBLE}]")
 EARLIEST_DATE = date(1900, 1, 1)
-TEL_ALLOWED = re.compile(r"^\+?[0-9 ().\-/]+$")
+TEL_RE = re.compile(f"^{chars.TEL}$")
+WEB_ADDRESS_RE = re.compile(f"^{chars.WEB_ADDRESS}$")
+HAS_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
@@ -93,7 +89,11 @@ WEEKDAYS_MESSAGE = "Please choose a weekday (Monday to Friday)."
 SATURDAY = 5  # date.weekday()
 
 
-SLOT_RANGE = timedelta(days=400)  # past any horizon sales.yml allows (365 days): nothing else was offered
+# Only a time near today can have been offered (any horizon sales.yml allows is under a year), and
+# only such a time is safe to do date arithmetic with (year 9999 plus a day overflows): the year
+# as written is last year, this year or next year. A well-formed time in them that was not
+# offered is not free (409, with the next free times), as the API description says.
+SLOT_YEARS = (-1, 0, 1)
 
 
 def _slot(form: Form, data, clean: dict, errors: dict, today: date) -> bool:
@@ -113,23 +113,23 @@ def _slot(form: Form, data, clean: dict, errors: dict, today: date) -> bool:
 
 
 # A calendar date and a time with its offset: fromisoformat alone also takes week and ordinal dates.
-SLOT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})$")
+SLOT_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+                     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})$")
 
 
 def parse_slot(raw, today: date) -> datetime | None:
     """A picked time as an aware UTC datetime, or None if it cannot be one that was offered.
 
-    Only a time near today can have been offered, and only such a time is safe to do
-    date arithmetic with (year 9999 plus a day overflows). Every page that takes a
+    Its year must be one of SLOT_YEARS around today's. Every page that takes a
     picked time (the API, the visitor's move page, sales' booking page) reads it here.
     """
-    if not isinstance(raw, str) or len(raw) > 40 or not SLOT_RE.match(raw.strip()):
+    text = raw.strip() if isinstance(raw, str) and len(raw) <= 40 else ""
+    if not SLOT_RE.match(text) or int(text[:4]) - today.year not in SLOT_YEARS:
         return None
     try:
-        start = datetime.fromisoformat(raw.strip()).astimezone(timezone.utc)
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
     except (ValueError, OverflowError):  # not a time, or one that cannot be put in UTC
         return None
-    return start if abs(start.date() - today) <= SLOT_RANGE else None
 
 
 def _required_message(f: Field) -> str:
@@ -145,13 +145,12 @@ def _clean(f: Field, raw, today: date):
         return _checkbox(raw)
     if raw is None:
         return ""
-    if not isinstance(raw, str):
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise ValueError("Please enter text here.")
-        raw = str(raw)
+    if not isinstance(raw, str):  # a JSON number is not text: a phone number's 0 or + would be lost
+        raise ValueError("Please enter text here.")
+    # Counted as sent, as a browser's maxlength counts it (and as the API description's maxLength).
+    if len(raw) > f.max_length:
+        raise ValueError(f"Please keep this under {f.max_length} characters (it has {len(raw)}).")
     value = _text(f, raw)
-    if len(value) > f.max_length:
-        raise ValueError(f"Please keep this under {f.max_length} characters (it has {len(value)}).")
     if not value:
         return ""
     return CLEANERS.get(f.type, _as_is)(f, value, today)
@@ -175,6 +174,8 @@ def _checkbox(raw) -> bool:
         return False
     if raw is True:
         return True
+    if isinstance(raw, (int, float)) and raw in (0, 1):  # JSON's 1 and 1.0 are one number
+        return bool(raw)
     word = str(raw).strip().lower()
     if word in TRUE_WORDS:
         return True
@@ -204,19 +205,16 @@ def _email(f: Field, value: str, today) -> str:
 
 
 def _tel(f: Field, value: str, today) -> str:
-    digits = sum(ch.isdigit() for ch in value)
-    if not TEL_ALLOWED.match(value) or not 6 <= digits <= 20:
+    if not TEL_RE.match(value):
         raise ValueError("Please enter a phone number using digits, spaces and an optional +.")
     return value
 
 
 def _url(f: Field, value: str, today) -> str:
-    candidate = value if "://" in value else f"https://{value}"
-    parts = urlsplit(candidate)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or "." not in host or " " in candidate:
+    # One pattern, the one the API description shows (characters.WEB_ADDRESS).
+    if not WEB_ADDRESS_RE.match(value):
         raise ValueError("Please enter a web address, like www.example.com.")
-    return candidate
+    return value if HAS_SCHEME.match(value) else f"https://{value}"
 
 
 def _select(f: Field, value: str, today) -> str:

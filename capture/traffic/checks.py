@@ -19,12 +19,17 @@ from capture.context import current
 from capture.core.http import Problem
 from capture.core.sitepaths import page_of
 from capture.db.report_keys import url_host
+from capture.schema import characters as chars
 from capture.traffic.counts import UTM_FIELDS, View
 
 PATH_MAX, UTM_MAX = 300, 100
 # What `location.pathname` holds: RFC 3986 path characters (anything else is percent-encoded).
 # Bots cannot store arbitrary text: no spaces, controls, backslashes or non-ASCII.
 PATH_CHARS = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
+# Controls, line breaks, invisible and bidi characters: what no single line of text may hold
+# (capture/schema/characters.py, which the API description's patterns use too).
+UNPRINTABLE = re.compile(f"[{chars.CONTROLS}{chars.SURROGATES}{chars.LINE_BREAKS}{chars.BIDI_CONTROLS}"
+                         f"{chars.INVISIBLE}]")
 # A host as browsers serialise it in document.referrer (IDNA already applied).
 USER_AGENT_SCAN = 512  # real ones are shorter; the crawler patterns' cost grows with the length
 # The team's pages (the desk, one-click links) and the API are not the site's traffic.
@@ -99,7 +104,7 @@ def clean_utm(raw) -> str:
     if len(raw) > UTM_MAX:
         raise ValueError(f"at most {UTM_MAX} characters.")
     value = raw.strip()
-    if not value.isprintable():  # controls, line breaks, invisible and bidi characters
+    if UNPRINTABLE.search(value):
         raise ValueError("printable text only.")
     return value
 

@@ -24,6 +24,7 @@ from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
 from capture.db.engine import writing
 from capture.db.store import LEAD_ID, Turn
+from capture.pipeline import speed
 from capture.pipeline.statuses import STAGES, STATUSES, LeadStatus
 from capture.delivery.webhooks import status_changed
 from capture.delivery import amend
@@ -234,12 +235,13 @@ def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dic
     """Speed to lead: received to first contact (or to now, if still waiting), wall and working time.
 
     Overdue past the promise of the lead's own form (sales.yml `response`), as the desk's list
-    counts it (the lead's `respond_by`, set on arrival by due_at).
+    counts it (the lead's `respond_by`, set on arrival by due_at); `self_booked`
+    when the visitor booked a time with the form, which no person answered (speed.self_booked).
     """
     end = lead.get("first_contact_at") or now or utcnow()
     wall = max(timedelta(0), end - lead["received_at"])
     working = sales.calendar.between(lead["received_at"], end)
-    return {"waiting": lead.get("first_contact_at") is None,
+    return {"waiting": lead.get("first_contact_at") is None, "self_booked": speed.self_booked(lead),
             "wall_minutes": round(wall.total_seconds() / 60, 1),
             "working_minutes": round(working.total_seconds() / 60, 1),
             "overdue": end > due_at(sales, clock_start(lead), lead.get("form_id"))}

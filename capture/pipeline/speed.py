@@ -17,7 +17,7 @@ minutes throughout: what stages.first_contact stores, and the ages rounded the s
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +28,7 @@ from capture.schema.worktime import Calendar
 
 COLUMNS = ("median_first_contact_minutes", "p90_first_contact_minutes", "first_contact_n", "still_waiting",
            "self_booked")
+MINUTE = timedelta(minutes=1)
 ALL = object()  # the key of every lead together, beside those per key
 # The SQL twin of self_booked(): first contacted the moment it arrived.
 SELF_BOOKED = leads.c.first_contact_at == leads.c.received_at
@@ -79,27 +80,33 @@ def _ranked(minutes: Counter, ranks: tuple[int, ...]) -> dict[int, int]:
 def by_key(conn, key, arrived, calendar: Calendar, now: datetime) -> dict:
     """{key: Speed} for the leads `arrived` finds, grouped by `key`, and {ALL: Speed} of them all.
 
-    Two statements: the contacted leads as a histogram of (key, minutes) with how many of each
-    booked themselves, and the waiting leads' arrival times, aged here in one walk over the
-    calendar (Calendar.ages).
+    One statement, one pass over the leads: the contacted as a histogram of (key, minutes) with
+    how many of each booked themselves, and each waiting lead's arrival (a group of its own),
+    aged here in one walk over the calendar (Calendar.ages).
     """
     minutes = leads.c.first_response_minutes
-    histogram = (select(key, minutes.label("minutes"), func.count().label("leads"),
-                        func.sum(case((SELF_BOOKED, 1), else_=0)).label("booked"))
-                 .where(arrived, leads.c.first_contact_at.is_not(None)).group_by(key, minutes))
-    waiting = select(key, leads.c.received_at).where(arrived, leads.c.first_contact_at.is_(None))
-    counts: dict = {}
+    waiting_since = case((leads.c.first_contact_at.is_(None), leads.c.received_at))  # NULL: contacted
+    query = (select(key, minutes.label("minutes"), waiting_since.label("waiting_since"),
+                    func.count().label("leads"), func.sum(case((SELF_BOOKED, 1), else_=0)).label("booked"))
+             .where(arrived).group_by(key, minutes, waiting_since))
+    counts: dict = defaultdict(Counter)
     booked: Counter = Counter()
-    for found, value, n, themselves in conn.execute(histogram):
+    waiting: list = []
+    for found, value, since, n, themselves in conn.execute(query):
+        if since is not None:
+            waiting.extend([(found, since)] * n)
+            continue
         themselves = int(themselves or 0)
         booked[found] += themselves
         if value is not None and n > themselves:  # no minutes: contacted before they were kept
-            counts.setdefault(found, Counter())[value] += n - themselves
-    rows = conn.execute(waiting).all()
-    still = Counter(found for found, _ in rows)
-    for (found, _), age in zip(rows, calendar.ages([arrived_at for _, arrived_at in rows], now)):
-        counts.setdefault(found, Counter())[round(age / timedelta(minutes=1))] += 1
+            counts[found][value] += n - themselves
+    still = Counter(found for found, _ in waiting)
+    for (found, _), age in zip(waiting, calendar.ages([since for _, since in waiting], now)):
+        counts[found][round(age / MINUTE)] += 1
+    everything: Counter = Counter()
+    for histogram in counts.values():
+        everything.update(histogram)
     speeds = {found: of_minutes(counts.get(found, Counter()), still[found], booked[found])
               for found in set(counts) | set(booked)}
-    speeds[ALL] = of_minutes(sum(counts.values(), Counter()), sum(still.values()), sum(booked.values()))
+    speeds[ALL] = of_minutes(everything, sum(still.values()), sum(booked.values()))
     return speeds

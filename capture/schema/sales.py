@@ -152,9 +152,9 @@ def _parse_responses(raw, form_ids: tuple[str, ...]) -> tuple[Response, dict[str
     block per form id with the same keys, each read on its own like the single block.
     """
     raw = {} if raw is None else raw
-    allowed = RESPONSE_KEYS + (form_ids or tuple(k for k in raw if isinstance(raw.get(k), dict)
-                                                 and k not in RESPONSE_KEYS))
-    checks.mapping(raw, "response", allowed)
+    # Without the form ids (a caller that has no forms.yml), any block may be a form's.
+    blocks = tuple(k for k, v in raw.items() if isinstance(v, dict)) if isinstance(raw, dict) else ()
+    checks.mapping(raw, "response", RESPONSE_KEYS + (form_ids or blocks))
     default = _parse_response({k: v for k, v in raw.items() if k in RESPONSE_KEYS}, "response")
     forms = {str(k): _parse_response(v, f"response.{k}") for k, v in raw.items() if k not in RESPONSE_KEYS}
     return default, forms

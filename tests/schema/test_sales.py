@@ -156,6 +156,22 @@ def test_a_forms_block_is_read_on_its_own_and_the_keys_beside_it_are_the_default
         timedelta(minutes=30), timedelta(hours=8.5))
 
 
+@pytest.mark.parametrize("section, message", [
+    (["60m"], "response: expected a mapping with first_contact, remind_after, escalate_after"),
+    ({"first_contact": "1h", "soon": "2h"}, "response.soon: unknown key (use first_contact, remind_after, "
+                                            "escalate_after)"),
+    ({"contact": {"first_contact": "never"}}, "response.contact.first_contact: 'never' is not a duration"),
+])
+def test_without_the_form_ids_a_bad_promise_is_still_one_line(section, message):
+    with pytest.raises(SalesError, match=f"^sales.yml: {re.escape(message)}"):
+        parse_sales(changed(real_raw(), "response", section), LONDON)
+
+
+def test_without_the_form_ids_a_forms_block_is_still_its_own():
+    sales = parse_sales(real_raw(), LONDON)
+    assert sales.promise("contact").first_contact == timedelta(hours=8.5)
+
+
 def test_a_bad_promise_is_one_line_naming_the_file_and_the_form(tmp_path):
     path = tmp_path / "sales.yml"
     path.write_text(yaml.safe_dump(changed(real_raw(), "response.contact.escalate_after", "tomorrow")))

@@ -96,7 +96,8 @@ def report(by: str, since, until, touch: str, fmt: str, output):
     since, until = (since.date() if since else default[0]), (until.date() if until else default[1])
     if until <= since:
         raise click.ClickException("--until must be after --since (it is the day to stop before)")
-    found = reports.report(ext.engine, ext.settings.timezone, by.replace("-", "_"), touch, since, until)
+    found = reports.report(ext.engine, ext.settings.timezone, by.replace("-", "_"), touch, since, until,
+                           calendar=ext.sales.calendar)
     if fmt == "csv":
         formats.write_report_csv(output, found)
     elif fmt == "json":

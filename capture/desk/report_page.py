@@ -26,6 +26,9 @@ DIMENSION_LABELS = {"page": "Page", "blog_post": "Blog post", "landing_page": "L
 COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Leads",
                  "conversion_rate": "Leads per 100 visitors", "contacted": "Contacted",
                  "median_first_contact_minutes": "Median working time to first contact",
+                 "p90_first_contact_minutes": "p90 working time to first contact",
+                 "first_contact_n": "Leads timed (n)", "still_waiting": "Still waiting",
+                 "self_booked": "Booked a time themselves",
                  "consultations": "Consultations", "meetings": "Meetings booked", "held": "Meetings held",
                  "no_shows": "No-shows", "proposals": "Proposals", "won": "Won", "lost": "Lost",
                  "win_rate": "Win rate", "revenue_pence": "Won revenue",
@@ -50,7 +53,7 @@ def _asked_report() -> tuple[dict, "report.Report"]:
         abort(make_response(render_template("desk/report.html", error=str(exc), asked=_typed(request.args),
                                             **_report_choices()), 400))
     return asked, report.report(ext.engine, ext.settings.timezone, asked["by"], asked["touch"],
-                                 asked["since"], asked["until"] + timedelta(days=1))
+                                 asked["since"], asked["until"] + timedelta(days=1), calendar=ext.sales.calendar)
 
 
 @bp.get("/report")
@@ -68,6 +71,7 @@ def report_page():
         "desk/report.html", asked=asked, found=found, rows=_sorted(found.rows, asked),
         headings=_headings(asked), key_label=label, row_href=lambda row: _row_href(asked, row),
         cell=lambda name, value: formats.figure(name, value, currency), money=lambda v: formatting.money(v, currency),
+        speed_text=formats.speed_text,
         csv_href=url_for("desk.report_csv", **_report_params(asked)), presets=_presets(asked),
         visitors_chart=charts.visitors_and_leads_chart(trend, "visitors-leads"),
         leads_chart=charts.over_time_chart(trend, "leads", by_label, currency, "over-time-leads"),

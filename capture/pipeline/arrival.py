@@ -35,7 +35,7 @@ class Arrival:
         """
         owner = owner_for(self.sales, self.form, values)
         turn = owner if isinstance(owner, Turn) else None
-        return {"owner": None if turn else owner, "respond_by": due_at(self.sales, self.now)}, turn
+        return {"owner": None if turn else owner, "respond_by": due_at(self.sales, self.now, self.form.id)}, turn
 
     def assigned(self, conn: Connection, values: dict, owner: str | None = None) -> dict:
         """The owner and deadline columns decided in the caller's transaction; `owner` kept if given."""

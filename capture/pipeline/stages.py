@@ -23,6 +23,7 @@ from capture.delivery.outbox import job, message_id, wake_workers
 from capture.schema.sales import Sales
 from capture.db.engine import writing
 from capture.db.store import LEAD_ID, Turn
+from capture.pipeline import speed
 from capture.pipeline.statuses import STAGES, STATUSES, LeadStatus
 from capture.delivery.webhooks import status_changed
 from capture.delivery import amend
@@ -231,14 +232,19 @@ def owner_for(sales: Sales, form: Form, values: dict) -> str | Turn:
 # --- the response clock --------------------------------------------------------
 
 def response_times(sales: Sales, lead: dict, now: datetime | None = None) -> dict:
-    """Speed to lead: received to first contact (or to now, if still waiting), wall and working time."""
+    """Speed to lead: received to first contact (or to now, if still waiting), wall and working time.
+
+    Overdue past the promise of the lead's own form (sales.yml `response`), as the desk's list
+    counts it (the lead's `respond_by`, set on arrival by due_at); `self_booked`
+    when the visitor booked a time with the form, which no person answered (speed.self_booked).
+    """
     end = lead.get("first_contact_at") or now or utcnow()
     wall = max(timedelta(0), end - lead["received_at"])
     working = sales.calendar.between(lead["received_at"], end)
-    return {"waiting": lead.get("first_contact_at") is None,
+    return {"waiting": lead.get("first_contact_at") is None, "self_booked": speed.self_booked(lead),
             "wall_minutes": round(wall.total_seconds() / 60, 1),
             "working_minutes": round(working.total_seconds() / 60, 1),
-            "overdue": working > sales.response.first_contact}
+            "overdue": end > due_at(sales, clock_start(lead), lead.get("form_id"))}
 
 
 def first_contact(sales: Sales, received_at: datetime, now: datetime) -> dict:
@@ -256,9 +262,9 @@ def clock_start(lead: dict) -> datetime:
     return lead.get("released_at") or lead["received_at"]
 
 
-def due_at(sales: Sales, received_at: datetime) -> datetime:
-    """When the first-contact promise runs out for a lead received then."""
-    return sales.calendar.add(received_at, sales.response.first_contact)
+def due_at(sales: Sales, received_at: datetime, form_id: str | None) -> datetime:
+    """When the first-contact promise of the form `form_id` runs out for a lead received then."""
+    return sales.calendar.add(received_at, sales.promise(form_id).first_contact)
 
 
 # --- reminders and escalations ---------------------------------------------------
@@ -266,14 +272,16 @@ def due_at(sales: Sales, received_at: datetime) -> datetime:
 def followups(sales: Sales, lead: dict, domain: str, now: datetime) -> list[dict]:
     """The owner's reminder and the managers' escalation, due in working time (none for spam).
 
+    When they are due is the lead's form's promise (sales.yml `response`, per form).
+
     Whether each is still wanted is decided when it is due (worker.py): a lead
     contacted by then gets neither.
     """
     if lead["spam"] or not lead.get("owner") or lead.get("status", LeadStatus.NEW) != LeadStatus.NEW:
         return []  # a booked lead was answered at once: nothing to remind anyone of
-    start = clock_start(lead)
-    remind_at = sales.calendar.add(start, sales.response.remind_after)
-    escalate_at = sales.calendar.add(start, sales.response.escalate_after)
+    start, promise = clock_start(lead), sales.promise(lead.get("form_id"))
+    remind_at = sales.calendar.add(start, promise.remind_after)
+    escalate_at = sales.calendar.add(start, promise.escalate_after)
     jobs = [job(lead["id"], Kind.REMIND_OWNER, lead["owner"], message_id(lead["id"], "remind", domain),
                 now, due=remind_at)]
     jobs += [job(lead["id"], Kind.ESCALATE, manager.email,
@@ -286,8 +294,8 @@ def followup_context(sales: Sales, lead: dict, now: datetime) -> dict:
     """What a reminder or an escalation says: how long the lead has waited, its owner, the promise."""
     owner = sales.member(lead.get("owner") or "")
     return {"waited": working_span(sales.calendar.between(clock_start(lead), now)),
-            "promise": working_span(sales.response.first_contact),
-            "due": due_at(sales, clock_start(lead)),
+            "promise": sales.promise_words(lead.get("form_id")),
+            "due": due_at(sales, clock_start(lead), lead.get("form_id")),
             "owner": lead.get("owner") or "", "owner_name": owner.name if owner else "nobody"}
 
 

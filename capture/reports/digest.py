@@ -114,9 +114,10 @@ def queue(engine, sales, domain: str, now: datetime, week: Week, tag: str) -> bo
 
 def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> dict:
     """Everything the digest says about `week`, against the week before."""
-    this, before = _totals(engine, tz, week), _totals(engine, tz, week.before())
-    pages = report.report(engine, tz, by="page", since=week.start, until=week.end)
-    campaigns = report.report(engine, tz, by="campaign", since=week.start, until=week.end)
+    this, before = _totals(engine, sales, tz, week, now), _totals(engine, sales, tz, week.before(), now)
+    pages = report.report(engine, tz, by="page", since=week.start, until=week.end, calendar=sales.calendar, now=now)
+    campaigns = report.report(engine, tz, by="campaign", since=week.start, until=week.end,
+                              calendar=sales.calendar, now=now)
     waiting = search.find(engine, search.Filters(status="new"), limit=200, now=now)
     return {
         "week": week, "label": week.label, "first_day": week.start, "last_day": week.end - timedelta(days=1),
@@ -134,13 +135,14 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
 
 
 FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
-           ("median_first_contact_minutes", "Median first reply (working time)"),
+           ("median_first_contact_minutes", "First reply (working time)"),
            ("no_shows", "No-shows at consultations"), ("won", "Won"),
            ("revenue_pence", "Revenue"))
 
 
-def _totals(engine, tz, week: Week) -> dict:
-    return report.report(engine, tz, by="page", since=week.start, until=week.end).totals
+def _totals(engine, sales, tz, week: Week, now: datetime) -> dict:
+    return report.report(engine, tz, by="page", since=week.start, until=week.end, calendar=sales.calendar,
+                         now=now).totals
 
 
 def _figure(name: str, label: str, this: dict, before: dict, currency: str) -> dict:
@@ -148,6 +150,9 @@ def _figure(name: str, label: str, this: dict, before: dict, currency: str) -> d
     change = None
     if isinstance(now, (int, float)) and isinstance(then, (int, float)) and then:
         change = round((now - then) * 100 / then)
+    if name == "median_first_contact_minutes":  # speed to lead says what it counts (pipeline/speed.py)
+        return {"label": label, "now": formats.speed_text(this), "then": formats.speed_text(before),
+                "change": change}
     return {"label": label, "now": formats.figure(name, now, currency),
             "then": formats.figure(name, then, currency), "change": change}
 

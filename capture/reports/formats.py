@@ -11,13 +11,15 @@ from datetime import timedelta
 from typing import IO, Iterable
 
 from capture.core.formatting import money
+from capture.reports import rates
 from capture.reports.report import COLUMNS, Report
 
 MISSING = "–"  # a rate without a base, views for a lead-only dimension
 # A spreadsheet runs a cell that starts with one of these as a formula, and
 # every value here came from a stranger on the internet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TEXT_HEADINGS = ("views", "visitors", "leads", "leads/100v", "contacted", "1st contact", "consult.", "meetings",
+TEXT_HEADINGS = ("views", "visitors", "leads", "leads/100v", "contacted", "1st contact", "p90", "n", "waiting",
+                 "self-booked", "consult.", "meetings",
                  "held", "no-shows", "proposals", "won", "lost", "win rate", "revenue", "revenue/100v",
                  "top lost reasons")
 
@@ -32,14 +34,33 @@ def figure(name: str, value, currency: str) -> str:
         return money(value, currency)
     if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
         return money(round(value / 100) * 100, currency)
-    if name == "median_first_contact_minutes":
+    if name in ("median_first_contact_minutes", "p90_first_contact_minutes"):
         hours, minutes = divmod(round(value), 60)
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
     if name == "conversion_rate":
         return f"{value:.1f}"
     if name == "win_rate":
-        return f"{value:.1f}%"
+        return rates.text(value)
     return f"{value:,}"
+
+
+def speed_text(row: dict) -> str:
+    """Speed to lead in one line, with what it counts (pipeline/speed.py): the desk's report page,
+    `flask report` and the digest all print this.
+
+    'Median 1 h 12 min, p90 9 h 40 min (n = 14, 2 still waiting); 3 booked a time themselves'.
+    """
+    if row["first_contact_n"]:
+        counted = f"n = {row['first_contact_n']:,}"
+        if row["still_waiting"]:
+            counted += f", {row['still_waiting']:,} still waiting"
+        text = (f"Median {figure('median_first_contact_minutes', row['median_first_contact_minutes'], '')}, "
+                f"p90 {figure('p90_first_contact_minutes', row['p90_first_contact_minutes'], '')} ({counted})")
+    else:
+        text = "No leads to answer"
+    if row["self_booked"]:
+        text += f"; {row['self_booked']:,} booked a time themselves"
+    return text
 
 
 def json_records(found: Report) -> list[dict]:
@@ -68,7 +89,8 @@ def text_table(found: Report, currency: str = "GBP", width: int = 40) -> str:
     last = found.until - timedelta(days=1)
     title = (f"Leads by {found.by.replace('_', ' ')} ({found.touch} touch), "
              f"{found.since.isoformat()} to {last.isoformat()}")
-    return "\n".join([title, "", *text[:-1], "", text[-1]])
+    return "\n".join([title, "", *text[:-1], "", text[-1], "",
+                      f"Working time to first contact: {speed_text(found.totals)}"])
 
 
 def write_csv(out: IO[str], columns: list[str], rows: Iterable[dict]) -> int:

@@ -22,14 +22,16 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, case, cast, desc, func, literal, null, or_, select, union_all
+from sqlalchemy import and_, case, desc, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads, page_views
+from capture.pipeline import speed
 from capture.pipeline.stages import STAGES
-from capture.reports import meetings
+from capture.reports import meetings, rates
+from capture.schema.worktime import Calendar
 from capture.db.engine import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")
@@ -72,13 +74,13 @@ TOTAL = "(total)"
 # (and whatever junk beacons made up) is one figure.
 VIEW_ROWS = 100
 REST = "(other keys, views only)"
-ALL = object()  # the median of all the period's leads, among those per key
+ALL = speed.ALL  # speed to lead of all the period's leads, among those per key
 # Blog posts are /blog/<slug>/ (mkdocs.yml: post_url_format "{slug}"); the blog's index, archive,
 # category and page-2 lists are /blog/ or two levels deep.
 BLOG_POST, BLOG_DEEPER = "/blog/_%/", "/blog/%/%/"
 TOP_LOST_REASONS = 3
 # The columns after the dimension's own, in order; the keys of every row (JSON, CSV header).
-COLUMNS = ("views", "visitors", "leads", "conversion_rate", "contacted", "median_first_contact_minutes",
+COLUMNS = ("views", "visitors", "leads", "conversion_rate", "contacted", *speed.COLUMNS,
            "consultations", *meetings.COLUMNS, "proposals", "won", "lost", "win_rate", "revenue_pence",
            "revenue_per_100_visitors_pence", "top_lost_reasons")
 COUNTS = ("leads", "contacted", "consultations", "proposals", "won", "lost", "revenue_pence")
@@ -114,11 +116,14 @@ def default_period(tz: ZoneInfo, now: datetime | None = None, days: int = 30) ->
 
 
 def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "first",
-           since: date | None = None, until: date | None = None) -> Report:
+           since: date | None = None, until: date | None = None, *, calendar: Calendar,
+           now: datetime | None = None) -> Report:
     """Views to won revenue per `by` value, for leads that arrived from `since` up to `until`.
 
     A lead counts in the period it arrived in; how far it got since counts with it (a lead of
-    March won in May is March's revenue), so every rate compares like with like.
+    March won in May is March's revenue), so every rate compares like with like. Speed to lead
+    is pipeline/speed.py's, with the leads still waiting aged in `calendar`'s working time at
+    `now` (the injected clock's).
     """
     if by not in LEAD_KEYS or touch not in TOUCHES:
         raise ValueError(f"report by one of {', '.join(DIMENSIONS)}, touch first or last")
@@ -129,7 +134,8 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
     arrived = and_(leads.c.spam.is_(False), leads.c.received_at >= start, leads.c.received_at < end)
     viewed = and_(page_views.c.day >= since, page_views.c.day < until)
     with reading(engine) as conn:
-        funnel, reasons, medians = _merge(conn.execute(_leads(key, arrived)))
+        funnel, reasons = _merge(conn.execute(_leads(key, arrived)))
+        speeds = speed.by_key(conn, key, arrived, calendar, now or utcnow())
         met = meetings.by_key(conn, key, arrived)  # a subset of the funnel's keys: the same leads
         views = None
         if by in VIEW_KEYS:
@@ -140,13 +146,14 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
         total_views = conn.execute(_views(None, viewed)).one() if views is None else None
     blank = blank_key(by)
     rows = [_row(by, found or blank, {**funnel.get(found, {}), **met.get(found, {})},
-                 views.get(found) if views is not None else None, views is not None, medians.get(found), reasons.get(found, Counter()))
+                 views.get(found) if views is not None else None, views is not None,
+                 speeds.get(found, speed.Speed()), reasons.get(found, Counter()))
             for found in set(funnel) | set(views or ())]
     rows.sort(key=lambda r: (-r["leads"], -(r["visitors"] or 0), r[by]))
     if views is not None:  # every view is in exactly one row
         total_views = tuple(sum(r[name] for r in rows) for name in ("views", "visitors"))
     summed = {name: sum(r[name] for r in rows) for name in TALLIED}
-    totals = _row(by, TOTAL, summed, total_views, True, medians.get(ALL), sum(reasons.values(), Counter()))
+    totals = _row(by, TOTAL, summed, total_views, True, speeds[ALL], sum(reasons.values(), Counter()))
     return Report(by, touch, since, until, rows, totals)
 
 
@@ -170,74 +177,33 @@ def _key(by: str, column):
 
 
 def _leads(key, arrived):
-    """Everything about the period's leads, in one statement and one pass over them.
+    """Everything about the period's leads but speed to lead, in one statement and one pass over them.
 
-    `base` groups the leads by key, lost reason and whole minutes to first contact (a few
-    thousand groups from a month's leads, tens of thousands from years'), counting how far they
-    got. From it, the statement returns rows of three parts, in the funnel's columns:
-    - "funnel": per key and lost reason, the counts (only lost leads have a reason, so a key's
-      rows are its other leads and its lost ones by reason; `_merge` adds them up);
-    - "median": per key, the median working minutes to first contact; "all": of every lead.
-    A median comes from the histogram of minutes: running totals over its groups (window
-    functions, the same SQL on SQLite and PostgreSQL) find the middle one or two values.
-    On SQLite, numbering the leads themselves in a window was up to 2.6× slower, and a second
-    pass for the histogram 1.3–1.6× over a year or more (bench/report.py); on PostgreSQL the
-    two ways were within noise. Leads not contacted yet, and those first contacted before the
-    column existed, have no time and are left out of the median only.
+    Per key and lost reason, the counts (only lost leads have a reason, so a key's rows are its
+    other leads and its lost ones by reason; `_merge` adds them up). Speed to lead is
+    pipeline/speed.py's: one definition for the report and a lead's own page.
     """
     def count(condition, value=1):
         return func.sum(case((condition, value), else_=0))
-    minutes = leads.c.first_response_minutes
-    base = (select(key, leads.c.lost_reason, minutes.label("minutes"), func.count().label("leads"),
+    return (select(key, leads.c.lost_reason, func.count().label("leads"),
                    func.count(leads.c.first_contact_at).label("contacted"),
                    count(leads.c.stage_reached >= STAGES["consultation"]).label("consultations"),
                    count(leads.c.stage_reached >= STAGES["proposal"]).label("proposals"),
                    count(leads.c.status == "won").label("won"),
                    count(leads.c.status == "lost").label("lost"),
                    count(leads.c.status == "won", leads.c.deal_value).label("revenue_pence"))
-            .where(arrived).group_by(key, leads.c.lost_reason, minutes).cte("base"))
-    funnel = select(literal("funnel").label("part"), base.c.key, base.c.lost_reason,
-                    *(func.sum(base.c[name]).label(name) for name in COUNTS),
-                    null().label("median")).group_by(base.c.key, base.c.lost_reason)
-    histogram = (select(base.c.key, base.c.minutes, func.sum(base.c.leads).label("n"))
-                 .where(base.c.minutes.is_not(None)).group_by(base.c.key, base.c.minutes).cte("histogram"))
-    whole = (select(histogram.c.minutes, func.sum(histogram.c.n).label("n"))
-             .group_by(histogram.c.minutes).subquery("whole"))
-    blanks = [null()] * (len(COUNTS) + 1)  # lost_reason and the counts
-    keyed, key_median = _middle(histogram, histogram.c.key)
-    overall, median = _middle(whole, None)
-    return union_all(funnel,
-                     select(literal("median"), keyed.c.key, *blanks, key_median).group_by(keyed.c.key),
-                     select(literal("all"), null(), *blanks, median))
+            .where(arrived).group_by(key, leads.c.lost_reason))
 
 
-def _middle(histogram, key):
-    """(ranked, median): the median of each key's (minutes, n) histogram, or of all when `key` is None."""
-    partition = {"partition_by": key} if key is not None else {}
-
-    def running(**order):  # an integer on both databases, so that // divides as integers
-        return cast(func.sum(histogram.c.n).over(**partition, **order), BigInteger)
-    ranked = select(*([key] if key is not None else []), histogram.c.minutes,
-                    running(order_by=histogram.c.minutes).label("upto"), running().label("total")).subquery()
-    low, high = (ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2
-    median = (func.min(case((ranked.c.upto >= low, ranked.c.minutes)))
-              + func.min(case((ranked.c.upto >= high, ranked.c.minutes)))) / 2.0
-    return ranked, median
-
-
-def _merge(found) -> tuple[dict, dict, dict]:
-    """({key: counts}, {key: Counter of lost reasons}, {key or ALL: median}) from `_leads`' rows."""
+def _merge(found) -> tuple[dict, dict]:
+    """({key: counts}, {key: Counter of lost reasons}) from `_leads`' rows."""
     funnel: dict = {}
     reasons: dict = {}
-    medians: dict = {}
     for row in found:
-        if row.part == "funnel":
-            funnel.setdefault(row.key, Counter()).update({name: int(row._mapping[name]) for name in COUNTS})
-            if row.lost_reason is not None:
-                reasons.setdefault(row.key, Counter())[row.lost_reason] += int(row.lost)
-        else:
-            medians[ALL if row.part == "all" else row.key] = row.median
-    return funnel, reasons, medians
+        funnel.setdefault(row.key, Counter()).update({name: int(row._mapping[name]) for name in COUNTS})
+        if row.lost_reason is not None:
+            reasons.setdefault(row.key, Counter())[row.lost_reason] += int(row.lost)
+    return funnel, reasons
 
 
 def _views(key, viewed):
@@ -269,17 +235,16 @@ def _views_kept(key, viewed, lead_keys: set):
     return union_all(select(ranked.c.key, ranked.c.views, ranked.c.visitors).where(kept), rest)
 
 
-def _row(by: str, key: str, counts: dict, views, has_views: bool, median, reasons: Counter) -> dict:
+def _row(by: str, key: str, counts: dict, views, has_views: bool, fast: speed.Speed, reasons: Counter) -> dict:
     """One report row: the counts, and the rates worked out from them."""
     n = {name: int(counts.get(name) or 0) for name in TALLIED}
     visited, visitors = (int(views[0]), int(views[1])) if views is not None else (0, 0)
     decided = n["won"] + n["lost"]
     return {by: key, "views": visited if has_views else None, "visitors": visitors if has_views else None,
             "leads": n["leads"], "conversion_rate": _per_100(n["leads"], visitors),
-            "contacted": n["contacted"],
-            "median_first_contact_minutes": round(float(median), 1) if median is not None else None,
+            "contacted": n["contacted"], **fast.columns(),
             "consultations": n["consultations"], **{name: n[name] for name in meetings.COLUMNS}, "proposals": n["proposals"], "won": n["won"],
-            "lost": n["lost"], "win_rate": _per_100(n["won"], decided), "revenue_pence": n["revenue_pence"],
+            "lost": n["lost"], "win_rate": rates.rate(n["won"], decided), "revenue_pence": n["revenue_pence"],
             "revenue_per_100_visitors_pence": round(100 * n["revenue_pence"] / visitors) if visitors else None,
             "top_lost_reasons": sorted(reasons.items(), key=lambda r: (-r[1], r[0]))[:TOP_LOST_REASONS]}
 

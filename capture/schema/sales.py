@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,6 +44,7 @@ class SalesError(ValueError):
 
 @dataclass(frozen=True)
 class Response:
+    """What a lead is promised: first contact within `first_contact`, the owner reminded, then managers told."""
     first_contact: timedelta
     remind_after: timedelta
     escalate_after: timedelta
@@ -68,6 +69,15 @@ class Sales:
     source: str = "sales.yml"
     consultation: Consultation | None = None  # None: no section, no booking
     webhooks: tuple[Endpoint, ...] = ()  # none: no section
+    responses: dict[str, Response] = field(default_factory=dict)  # by form id; others get `response`
+
+    def promise(self, form_id: str | None) -> Response:
+        """The response promised to a lead from this form (sales.yml's block for it, else the default)."""
+        return self.responses.get(form_id or "", self.response)
+
+    def promise_words(self, form_id: str | None) -> str:
+        """The first-contact promise as the site words it: 'one working hour', 'one working day'."""
+        return worktime.span_words(self.promise(form_id).first_contact, self.calendar.hours)
 
     def member(self, email: str) -> Member | None:
         """The team member with this address, whatever its case."""
@@ -127,32 +137,48 @@ def _parse(raw, tz: ZoneInfo, form_ids: tuple[str, ...], source: str) -> Sales:
     consultation = None
     if "consultation" in raw:
         consultation = parse_consultation(raw["consultation"], team, hours)
-    return Sales(team=team, calendar=calendar, response=_parse_response(raw.get("response")),
+    response, responses = _parse_responses(raw.get("response"), form_ids)
+    return Sales(team=team, calendar=calendar, response=response, responses=responses,
                  owners=_parse_owners(raw.get("owners"), team, form_ids),
                  fallback_owner=_fallback_owner(team), lost_reasons=lost_reasons,
                  currency=currency, hours_text=worktime.describe_hours(hours), source=source,
                  consultation=consultation, webhooks=parse_webhooks(raw.get("webhooks")))
 
 
-def _parse_response(raw) -> Response:
-    """The promise to a lead: first contact, a reminder to the owner, escalation.
+def _parse_responses(raw, form_ids: tuple[str, ...]) -> tuple[Response, dict[str, Response]]:
+    """The default promise and the promise of each form that has a block of its own.
 
-    Each key may be left out (the whole section too): 60m, 30m and first_contact.
+    `response` holds the keys of one promise (the default, for every form not named), and/or a
+    block per form id with the same keys, each read on its own like the single block.
     """
     raw = {} if raw is None else raw
-    checks.mapping(raw, "response", RESPONSE_KEYS)
+    # Without the form ids (a caller that has no forms.yml), any block may be a form's.
+    blocks = tuple(k for k, v in raw.items() if isinstance(v, dict)) if isinstance(raw, dict) else ()
+    checks.mapping(raw, "response", RESPONSE_KEYS + (form_ids or blocks))
+    default = _parse_response({k: v for k, v in raw.items() if k in RESPONSE_KEYS}, "response")
+    forms = {str(k): _parse_response(v, f"response.{k}") for k, v in raw.items() if k not in RESPONSE_KEYS}
+    return default, forms
+
+
+def _parse_response(raw, where: str) -> Response:
+    """The promise to a lead: first contact, a reminder to the owner, escalation.
+
+    Each key may be left out (the whole block too): 60m, 30m and first_contact.
+    """
+    raw = {} if raw is None else raw
+    checks.mapping(raw, where, RESPONSE_KEYS)
     first = DEFAULT_FIRST_CONTACT
     if raw.get("first_contact") is not None:
-        first = checks.duration(raw["first_contact"], "response.first_contact")
+        first = checks.duration(raw["first_contact"], f"{where}.first_contact")
     escalate = first
     if raw.get("escalate_after") is not None:
-        escalate = checks.duration(raw["escalate_after"], "response.escalate_after")
+        escalate = checks.duration(raw["escalate_after"], f"{where}.escalate_after")
     if raw.get("remind_after") is None:
         return Response(first_contact=first, remind_after=min(DEFAULT_REMIND_AFTER, escalate),
                         escalate_after=escalate)
-    remind = checks.duration(raw["remind_after"], "response.remind_after")
+    remind = checks.duration(raw["remind_after"], f"{where}.remind_after")
     if remind > escalate:
-        raise ValueError("response.remind_after: must not be later than escalate_after "
+        raise ValueError(f"{where}.remind_after: must not be later than escalate_after "
                          "(which defaults to first_contact)")
     return Response(first_contact=first, remind_after=remind, escalate_after=escalate)
 

@@ -84,6 +84,37 @@ class Calendar:
             day += ONE_DAY
         return total
 
+    def ages(self, starts: Sequence[datetime], end: datetime) -> list[timedelta]:
+        """Working time from each of `starts` to `end`, as `between` counts it, in one walk over the days.
+
+        For many moments at once (every lead still waiting, for the report): `between` walks
+        from each start to `end`, which is years of days for an old lead; here the working time
+        of every whole day after a start's own is summed once, backwards from `end`.
+        """
+        last = _utc(end)
+        firsts = [_utc(start) for start in starts]
+        if not firsts:
+            return []
+        final = self._local_date(last) + ONE_DAY
+        day = min(self._local_date(first) for first in firsts if first < last) if any(
+            first < last for first in firsts) else final
+        after: dict[date, timedelta] = {}  # working time from the local day after `day` up to `end`
+        total = ZERO
+        while final >= day:
+            after[final] = total
+            total += sum((max(ZERO, min(finish, last) - begin) for begin, finish in self._day_spans(final)), ZERO)
+            final -= ONE_DAY
+        return [self._age(first, last, after) for first in firsts]
+
+    def _age(self, first: datetime, last: datetime, after: dict[date, timedelta]) -> timedelta:
+        """Working time from `first` to `last`: the spans of its day and the day before, then whole days."""
+        if last <= first:
+            return ZERO
+        day = self._local_date(first)
+        near = sum((max(ZERO, min(finish, last) - max(begin, first))
+                    for here in (day - ONE_DAY, day) for begin, finish in self._day_spans(here)), ZERO)
+        return near + after.get(day, ZERO)
+
     def spans_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The working spans of one local date as aware UTC (start, end); () if closed."""
         return self._day_spans(day)
@@ -161,6 +192,25 @@ def _checked(hours: Mapping[int, Sequence[Span]]) -> Hours:
                                  f"non-overlapping and within 0..{DAY_MINUTES} minutes")
         result[day] = spans
     return result
+
+
+def day_length(hours: Mapping[int, Sequence[Span]]) -> timedelta | None:
+    """The length of a working day when every open day is as long; None when they differ."""
+    lengths = {sum(end - start for start, end in spans) for spans in hours.values() if spans}
+    return timedelta(minutes=lengths.pop()) if len(lengths) == 1 else None
+
+
+SPELLED = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def span_words(span: timedelta, hours: Mapping[int, Sequence[Span]]) -> str:
+    """A promise as the site words it: 'one working day' (every open day's length), 'two working hours'."""
+    day = day_length(hours)
+    for unit, name in ((day, "day"), (timedelta(hours=1), "hour"), (timedelta(minutes=1), "minute")):
+        if unit and span >= unit and not span % unit:
+            count = span // unit
+            return f"{SPELLED[count] if count < len(SPELLED) else count} working {name}{'s' if count > 1 else ''}"
+    return f"{span.total_seconds():g} working seconds"
 
 
 # --- reading hours from sales.yml ----------------------------------------------

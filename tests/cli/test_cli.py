@@ -175,7 +175,8 @@ def test_a_lead_moves_through_the_pipeline_from_the_command_line(app, client, cl
     assert (shown["status"], shown["value"], shown["owner"]) == ("won", "£8,500", "tom@fernleaf.example")
     assert shown["first_contact_at"].startswith("2026-12-10 09:45")
     # 30 working minutes on Wednesday and 45 on Thursday (sales.yml: mon-fri 09:00-17:30, London = UTC in December).
-    assert shown["response"] == {"waiting": False, "wall_minutes": 1005.0, "working_minutes": 75.0, "overdue": True}
+    assert shown["response"] == {"waiting": False, "self_booked": False, "wall_minutes": 1005.0,
+                                 "working_minutes": 75.0, "overdue": True}
     assert [(e["kind"], e["to_status"]) for e in shown["events"]] == [
         ("status", "contacted"), ("status", "won"), ("note", None), ("assign", None)]
     missing = runner.invoke(args=["leads", "status", "nope", "contacted"])

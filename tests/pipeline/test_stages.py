@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from capture.pipeline import stages
+from capture.pipeline import search, stages
 from capture.core import formatting
 from capture.core.clock import utcnow
 from capture.db.models import outbox
@@ -179,19 +179,65 @@ def test_spam_has_no_owner_and_no_follow_ups(app, client, consultation):
 def test_a_friday_evening_lead_is_reminded_and_escalated_on_monday_morning(app):
     sales = ext(app).sales
     received = london(2026, 11, 13, 17, 20)  # Friday, 10 minutes before closing
-    lead = {"id": "L1", "spam": False, "owner": TOM, "received_at": received}
+    lead = {"id": "L1", "spam": False, "owner": TOM, "received_at": received, "form_id": "consultation"}
     found = {j["kind"]: j for j in stages.followups(sales, lead, "fernleaf.example", received)}
     assert found["remind_owner"]["available_at"] == london(2026, 11, 16, 9, 20)  # 30 working minutes
     assert found["escalate"]["available_at"] == london(2026, 11, 16, 9, 50)  # 60
     assert found["escalate"]["recipient"] == MAYA  # the manager
     assert found["remind_owner"]["scheduled_for"] == found["remind_owner"]["available_at"]
-    assert stages.due_at(sales, received) == london(2026, 11, 16, 9, 50)
+    assert stages.due_at(sales, received, "consultation") == london(2026, 11, 16, 9, 50)
 
 
 def test_a_lead_on_a_bank_holiday_counts_from_the_next_working_morning(app):
     sales = ext(app).sales
     received = london(2026, 12, 25, 11, 0)  # Christmas Day; the 28th is the Boxing Day substitute
-    assert stages.due_at(sales, received) == london(2026, 12, 29, 10, 0)
+    assert stages.due_at(sales, received, "consultation") == london(2026, 12, 29, 10, 0)
+    assert stages.due_at(sales, received, "contact") == london(2026, 12, 29, 17, 30)  # one working day
+
+
+# --- each form's promise (sales.yml `response` per form) ------------------------------
+
+SATURDAY_EVENING = datetime(2026, 12, 5, 19, 30, tzinfo=timezone.utc)  # the brief's CAPTURE_TEST_NOW
+CONTACT = {"name": "Grace Hopper", "email": "grace@navy.example.com", "message": "Hello", "consent": True}
+
+
+def test_each_form_keeps_its_own_promise_from_a_saturday_evening(app, client, consultation, clock):
+    """Sent on a Saturday evening: the clock starts Monday 09:00, an hour for a consultation, a day for a message."""
+    clock.set(SATURDAY_EVENING)
+    asked = post(client, consultation)
+    wrote = client.post("/api/forms/contact", json=CONTACT)
+    assert wrote.status_code == 201, wrote.json
+    wrote = wrote.json["id"]
+    engine, sales = ext(app).engine, ext(app).sales
+    assert get_lead(engine, asked)["respond_by"] == london(2026, 12, 7, 10, 0)
+    assert get_lead(engine, wrote)["respond_by"] == london(2026, 12, 7, 17, 30)  # 8.5 working hours
+    due = {lead_id: {j["kind"]: j["available_at"] for j in jobs(app, lead_id)
+                     if j["kind"] in ("remind_owner", "escalate")} for lead_id in (asked, wrote)}
+    assert due[asked] == {"remind_owner": london(2026, 12, 7, 9, 30), "escalate": london(2026, 12, 7, 10, 0)}
+    assert due[wrote] == {"remind_owner": london(2026, 12, 7, 13, 0), "escalate": london(2026, 12, 7, 17, 30)}
+
+
+@pytest.mark.parametrize("now, overdue", [
+    (london(2026, 12, 7, 9, 59), set()),
+    (london(2026, 12, 7, 10, 1), {"consultation"}),  # past the hour; the message has all day
+    (london(2026, 12, 7, 17, 31), {"consultation", "contact"}),
+])
+def test_the_desk_flags_a_lead_overdue_by_its_forms_promise(app, client, consultation, clock, now, overdue):
+    clock.set(SATURDAY_EVENING)
+    ids = {post(client, consultation): "consultation", client.post("/api/forms/contact", json=CONTACT).json["id"]: "contact"}
+    clock.set(now)
+    listed = search.find(ext(app).engine, search.Filters(status="new"), now=now)
+    assert {ids[row["id"]] for row in listed if row["overdue"]} == overdue
+    assert {form for lead_id, form in ids.items()
+            if stages.response_times(ext(app).sales, get_lead(ext(app).engine, lead_id), now=now)["overdue"]} == overdue
+
+
+def test_a_reminder_names_the_promise_of_the_leads_form(app, client, clock):
+    clock.set(SATURDAY_EVENING)
+    lead = get_lead(ext(app).engine, client.post("/api/forms/contact", json=CONTACT).json["id"])
+    said = stages.followup_context(ext(app).sales, lead, london(2026, 12, 7, 13, 0))
+    assert (said["promise"], said["waited"], said["due"]) == (
+        "one working day", "4 working hours", london(2026, 12, 7, 17, 30))
 
 
 def test_response_times_in_wall_clock_and_working_time(app):

@@ -73,13 +73,13 @@ def test_not_spam_sends_what_was_missed_once_and_the_clock_counts_from_arrival(m
     assert tray.release(ext(app), held, MAYA) is None  # a second click changes nothing
     lead = get_lead(ext(app).engine, held)
     assert (lead["spam"], lead["released_at"], lead["verdict"]) == (False, later, "spam")
-    assert lead["respond_by"] == stages.due_at(ext(app).sales, later)
+    assert lead["respond_by"] == stages.due_at(ext(app).sales, later, "consultation")
     kinds = {key: job["kind"] for key, job in jobs(app, held).items()}
     # e-commerce goes to shops@ and sales@, and the owner hears too
     assert sorted(kinds.values()) == ["confirm_visitor", "escalate", "notify_sales", "notify_sales",
                                       "notify_sales", "remind_owner"]
     assert jobs(app, held)["remind"]["available_at"] == ext(app).sales.calendar.add(
-        later, ext(app).sales.response.remind_after)
+        later, ext(app).sales.promise("consultation").remind_after)
     Worker(ext(app)).run_once()
     mine = [m for m in smtp_sink.messages if f".{held}." in m.message["Message-ID"]]
     assert len(mine) == 4  # two sales inboxes, the owner, the visitor's confirmation

@@ -41,7 +41,7 @@ def meetings(make_app, one_host, clock):  # noqa: F811
 
 
 def counts(app, by: str) -> dict:
-    found = report.report(ext(app).engine, ext(app).settings.timezone, by, "first", *MONTH)
+    found = report.report(ext(app).engine, ext(app).settings.timezone, by, "first", *MONTH, calendar=ext(app).sales.calendar)
     return {row[by]: (row["consultations"], row["meetings"], row["held"], row["no_shows"])
             for row in found.records()}
 
@@ -68,7 +68,7 @@ def test_the_last_answer_counts_in_the_report(meetings, clock):
 
 def test_the_csv_and_the_desk_page_carry_the_columns(meetings):
     app, made = meetings
-    found = report.report(ext(app).engine, ext(app).settings.timezone, "campaign", "first", *MONTH)
+    found = report.report(ext(app).engine, ext(app).settings.timezone, "campaign", "first", *MONTH, calendar=ext(app).sales.calendar)
     out = io.StringIO()
     formats.write_report_csv(out, found)
     header, *lines = out.getvalue().splitlines()

@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import JSON, Boolean, column, select, table
 
-from capture.pipeline import stages
+from capture.pipeline import speed, stages
 from capture.reports import formats, report
 from capture.db import store
 from capture.db.engine import make_engine, reading
@@ -110,21 +110,29 @@ def history(app, client, consultation, clock) -> dict:
 
 
 def week(app, by: str, touch: str = "first", period=WEEK) -> report.Report:
-    return report.report(ext(app).engine, ext(app).settings.timezone, by, touch, *period)
+    return report.report(ext(app).engine, ext(app).settings.timezone, by, touch, *period, calendar=ext(app).sales.calendar)
 
 
 def keyed(found: report.Report) -> dict:
     return {row[found.by]: row for row in found.rows}
 
 
-def row(by, key, views, visitors, leads_, contacted, median, consultations, proposals, won, lost,
-        revenue, reasons, meetings=0, held=0, no_shows=0) -> dict:
-    """A report row as it should be, its rates worked out here from the counts."""
+NO_SPEED = (None, None, 0, 0)  # nobody answered and nobody waiting
+
+
+def row(by, key, views, visitors, leads_, contacted, speed, consultations, proposals, won, lost,
+        revenue, reasons, meetings=0, held=0, no_shows=0, self_booked=0) -> dict:
+    """A report row as it should be, its rates worked out here from the counts.
+
+    `speed` is (median, p90, n, still waiting) of the working minutes to a person's first contact.
+    """
     def per_100(part, whole):
         return round(100 * part / whole, 2) if whole else None
+    median, p90, n, waiting = speed
     return {by: key, "views": views, "visitors": visitors, "leads": leads_,
             "conversion_rate": per_100(leads_, visitors), "contacted": contacted,
-            "median_first_contact_minutes": median, "consultations": consultations,
+            "median_first_contact_minutes": median, "p90_first_contact_minutes": p90, "first_contact_n": n,
+            "still_waiting": waiting, "self_booked": self_booked, "consultations": consultations,
             "meetings": meetings, "held": held, "no_shows": no_shows, "proposals": proposals,
             "won": won, "lost": lost, "win_rate": per_100(won, won + lost), "revenue_pence": revenue,
             "revenue_per_100_visitors_pence": round(100 * revenue / visitors) if visitors else None,
@@ -135,11 +143,13 @@ def row(by, key, views, visitors, leads_, contacted, median, consultations, prop
 
 def test_by_campaign_first_touch_every_column_and_the_totals(app, history):
     found = week(app, "campaign")
+    # Speed: the new lead waits, 0 working minutes old at ARRIVED (the clock), beside 120; autumn's
+    # leads were answered in 30 and 90. All four: 0, 30, 90, 120: median 60, p90 the 4th.
     assert found.rows == [  # most leads first, then most visitors
-        row("campaign", report.UNKNOWN, 8, 8, 2, 1, 120.0, 0, 0, 0, 1, 0, [("timing", 1)]),
-        row("campaign", "autumn", 4, 3, 2, 2, 60.0, 2, 2, 1, 1, 850_000, [("price", 1)]),
+        row("campaign", report.UNKNOWN, 8, 8, 2, 1, (60.0, 120, 2, 1), 0, 0, 0, 1, 0, [("timing", 1)]),
+        row("campaign", "autumn", 4, 3, 2, 2, (60.0, 90, 2, 0), 2, 2, 1, 1, 850_000, [("price", 1)]),
     ]
-    assert found.totals == row("campaign", report.TOTAL, 12, 11, 4, 3, 90.0, 2, 2, 1, 2, 850_000,
+    assert found.totals == row("campaign", report.TOTAL, 12, 11, 4, 3, (60.0, 120, 4, 1), 2, 2, 1, 2, 850_000,
                                [("price", 1), ("timing", 1)])
     # The rates, spelled out once: 2 leads per 3 visitors, £8,500 per 3 visitors, 1 won of 2 decided.
     autumn = found.rows[1]
@@ -150,10 +160,11 @@ def test_by_campaign_first_touch_every_column_and_the_totals(app, history):
 def test_by_campaign_last_touch_credits_the_visit_that_sent_the_form(app, history):
     found = keyed(week(app, "campaign", "last"))
     assert found == {
-        "winter": row("campaign", "winter", 0, 0, 1, 1, 120.0, 0, 0, 0, 1, 0, [("timing", 1)]),
-        report.UNKNOWN: row("campaign", report.UNKNOWN, 8, 8, 3, 2, 60.0, 2, 2, 1, 1, 850_000, [("price", 1)]),
+        "winter": row("campaign", "winter", 0, 0, 1, 1, (120.0, 120, 1, 0), 0, 0, 0, 1, 0, [("timing", 1)]),
+        report.UNKNOWN: row("campaign", report.UNKNOWN, 8, 8, 3, 2, (30.0, 90, 3, 1), 2, 2, 1, 1, 850_000,
+                            [("price", 1)]),
         # The campaign's views stay its own: it brought visitors, and (last touch) no leads.
-        "autumn": row("campaign", "autumn", 4, 3, 0, 0, None, 0, 0, 0, 0, 0, []),
+        "autumn": row("campaign", "autumn", 4, 3, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, []),
     }
 
 
@@ -239,7 +250,7 @@ def test_the_days_are_the_business_days(app, client, consultation, clock):
 def test_an_empty_period_is_all_zeros(app):
     found = week(app, "page")
     assert found.rows == []
-    assert found.totals == row("page", report.TOTAL, 0, 0, 0, 0, None, 0, 0, 0, 0, 0, [])
+    assert found.totals == row("page", report.TOTAL, 0, 0, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, [])
 
 
 def test_the_default_period_is_the_last_30_days_today_included(app):
@@ -305,7 +316,8 @@ def test_the_command_prints_the_same_numbers(app, history):
     assert lines[0] == "Leads by campaign (first touch), 2026-11-02 to 2026-11-08"
     assert lines[2].split()[:4] == ["campaign", "views", "visitors", "leads"]
     assert lines[4].split()[:4] == ["autumn", "4", "3", "2"] and "£8,500" in lines[4] and "1 h 00 min" in lines[4]
-    assert lines[-1].startswith("(total)") and "price 1, timing 1" in lines[-1]
+    assert lines[-3].startswith("(total)") and "price 1, timing 1" in lines[-3]
+    assert lines[-1] == "Working time to first contact: Median 1 h 00 min, p90 2 h 00 min (n = 4, 1 still waiting)"
     as_csv = runner.invoke(args=["report", "--touch", "last", "--format", "csv", *period]).output
     assert as_csv.splitlines()[0] == ",".join(["campaign", *report.COLUMNS])
     backwards = runner.invoke(args=["report", "--since", "2026-11-09", "--until", "2026-11-02"])
@@ -382,9 +394,11 @@ def test_a_booking_is_a_first_contact_at_once_and_a_consultation(app, client, co
     booked = store.get_lead(ext(app).engine, response.json["id"])
     assert (booked["first_response_minutes"], booked["stage_reached"], booked["first_page"]) == \
         (0, 2, "/blog/fast-websites/")
-    totals = report.report(ext(app).engine, ext(app).settings.timezone, "blog_post").totals
-    assert (totals["leads"], totals["contacted"], totals["consultations"], totals["median_first_contact_minutes"]) == \
-        (1, 1, 1, 0.0)
+    totals = report.report(ext(app).engine, ext(app).settings.timezone, "blog_post", calendar=ext(app).sales.calendar).totals
+    # Booked by the visitor: contacted at once, but by nobody: counted apart, not as 0 minutes.
+    assert {k: totals[k] for k in ("leads", "contacted", "consultations", *speed.COLUMNS)} == {
+        "leads": 1, "contacted": 1, "consultations": 1, "median_first_contact_minutes": None,
+        "p90_first_contact_minutes": None, "first_contact_n": 0, "still_waiting": 0, "self_booked": 1}
 
 
 def test_a_report_never_holds_up_a_lead(app, client, consultation):
@@ -396,7 +410,7 @@ def test_a_report_never_holds_up_a_lead(app, client, consultation):
         lead(client, consultation, 12)
         assert time.monotonic() - started < 5
         assert conn.execute(select(leads.c.id)).all() == []  # one snapshot: the report's moment
-    assert report.report(ext(app).engine, ext(app).settings.timezone).totals["leads"] == 1
+    assert report.report(ext(app).engine, ext(app).settings.timezone, calendar=ext(app).sales.calendar).totals["leads"] == 1
 
 
 # --- keys with views only: a bounded table --------------------------------------------

@@ -1,5 +1,6 @@
 """The sales settings: loading sales.yml, its errors, the team and the calendar it builds."""
 import copy
+import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -115,9 +116,9 @@ def test_forms_not_listed_get_first_notified(sales):
 
 
 def test_escalation_defaults_to_the_first_contact_promise():
-    raw = changed(real_raw(), "response.escalate_after", DELETE)
-    raw["response"]["first_contact"] = "2h"
-    assert parse_sales(raw, LONDON, FORMS).response.escalate_after == timedelta(hours=2)
+    raw = changed(real_raw(), "response.contact.escalate_after", DELETE)
+    raw["response"]["contact"]["first_contact"] = "10h"
+    assert parse_sales(raw, LONDON, FORMS).promise("contact").escalate_after == timedelta(hours=10)
 
 
 @pytest.mark.parametrize("section", [DELETE, None, {}])
@@ -126,6 +127,59 @@ def test_without_a_response_section_the_documented_promise_applies(section):
     response = parse_sales(changed(real_raw(), "response", section), LONDON, FORMS).response
     assert (response.first_contact, response.remind_after, response.escalate_after) == (
         timedelta(minutes=60), timedelta(minutes=30), timedelta(minutes=60))
+
+
+def test_each_form_has_its_own_promise_and_the_others_the_default(sales):
+    consultation, contact = sales.promise("consultation"), sales.promise("contact")
+    assert (consultation.first_contact, consultation.remind_after, consultation.escalate_after) == (
+        timedelta(hours=1), timedelta(minutes=30), timedelta(hours=1))
+    assert (contact.first_contact, contact.remind_after, contact.escalate_after) == (
+        timedelta(hours=8.5), timedelta(hours=4), timedelta(hours=8.5))
+    assert sales.promise("newsletter") == sales.promise(None) == sales.response  # no block: the default
+
+
+def test_a_single_response_block_still_promises_the_same_to_every_form():
+    """The older sales.yml: one block, no form ids, for every form."""
+    raw = changed(real_raw(), "response", {"first_contact": "2h", "remind_after": "1h"})
+    sales = parse_sales(raw, LONDON, FORMS)
+    assert sales.promise("contact") == sales.promise("consultation") == sales.response
+    assert (sales.response.first_contact, sales.response.remind_after, sales.response.escalate_after) == (
+        timedelta(hours=2), timedelta(hours=1), timedelta(hours=2))
+
+
+def test_a_forms_block_is_read_on_its_own_and_the_keys_beside_it_are_the_default():
+    raw = changed(real_raw(), "response", {"first_contact": "3h", "contact": {"first_contact": "8.5h"}})
+    sales = parse_sales(raw, LONDON, FORMS)
+    assert sales.promise("consultation").first_contact == timedelta(hours=3)
+    # Not inherited: the contact block's own defaults (30m reminder, escalation at its first contact).
+    assert (sales.promise("contact").remind_after, sales.promise("contact").escalate_after) == (
+        timedelta(minutes=30), timedelta(hours=8.5))
+
+
+@pytest.mark.parametrize("section, message", [
+    (["60m"], "response: expected a mapping with first_contact, remind_after, escalate_after"),
+    ({"first_contact": "1h", "soon": "2h"}, "response.soon: unknown key (use first_contact, remind_after, "
+                                            "escalate_after)"),
+    ({"contact": {"first_contact": "never"}}, "response.contact.first_contact: 'never' is not a duration"),
+])
+def test_without_the_form_ids_a_bad_promise_is_still_one_line(section, message):
+    with pytest.raises(SalesError, match=f"^sales.yml: {re.escape(message)}"):
+        parse_sales(changed(real_raw(), "response", section), LONDON)
+
+
+def test_without_the_form_ids_a_forms_block_is_still_its_own():
+    sales = parse_sales(real_raw(), LONDON)
+    assert sales.promise("contact").first_contact == timedelta(hours=8.5)
+
+
+def test_a_bad_promise_is_one_line_naming_the_file_and_the_form(tmp_path):
+    path = tmp_path / "sales.yml"
+    path.write_text(yaml.safe_dump(changed(real_raw(), "response.contact.escalate_after", "tomorrow")))
+    with pytest.raises(SalesError) as raised:
+        load_sales(path, LONDON, FORMS)
+    assert str(raised.value) == (f"{path}: response.contact.escalate_after: 'tomorrow' is not a duration "
+                                 "like 30m, 1h or 2d (s, m, h or d)")
+    assert "\n" not in str(raised.value)
 
 
 def test_without_remind_after_the_owner_is_nudged_after_30_minutes():
@@ -175,6 +229,12 @@ def test_hours_text_follows_the_hours():
      "response.remind_after: must not be later than escalate_after (which defaults to first_contact)"),
     ("response", ["60m"], "response: expected a mapping"),
     ("response.remind_afer", "10m", "response.remind_afer: unknown key"),
+    ("response.contact.first_contact", "a day", "response.contact.first_contact: 'a day' is not a duration"),
+    ("response.contact.remind_after", "9h", "response.contact.remind_after: must not be later than escalate_after"),
+    ("response.contact.first_contect", "1h", "response.contact.first_contect: unknown key (use first_contact, "),
+    ("response.contact", "8.5h", "response.contact: expected a mapping with first_contact, remind_after"),
+    ("response.newsletter", {"first_contact": "1h"},
+     "response.newsletter: unknown key (use first_contact, remind_after, escalate_after, consultation, contact)"),
     ("owners.consultation.strategy", "random", "owners.consultation.strategy: unknown strategy 'random'"),
     ("owners.consultation.members", ["priya@fernleaf.example"],
      "owners.consultation.members[0]: 'priya@fernleaf.example' needs the role sales or manager"),
@@ -379,32 +439,65 @@ def test_holidays_work_in_another_country():
 
 # --- the site says what sales.yml says -------------------------------------------------
 
-SPELLED = {1: "one", 2: "two", 3: "three", 4: "four"}
-
-
 def _site_text() -> dict[str, str]:
+    """What visitors read: mkdocs.yml, forms.yml, the pages, the site's templates and their emails."""
     from tests.conftest import ROOT
     texts = {"mkdocs.yml": (ROOT / "mkdocs.yml").read_text(encoding="utf-8"),
              "forms.yml": (ROOT / "forms.yml").read_text(encoding="utf-8")}
-    texts.update({str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md")})
+    found = [*(ROOT / "docs").rglob("*.md"), *(ROOT / "templates" / "site").rglob("*.html"),
+             *(ROOT / "templates" / "email").glob("*.txt"), *(ROOT / "templates" / "email").glob("*.html")]
+    texts.update({str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in found})
     return texts
 
 
-def test_the_site_states_the_hours_and_the_promise_sales_yml_keeps(sales):
-    """One source: every place the site states hours or the reply promise agrees with sales.yml."""
-    import re
+# Where each form's promise is written for its visitors besides its intro in forms.yml: the
+# form's page and its thank-you page. Every form is listed, so a new one needs its pages here.
+FORM_PAGES = {"consultation": ("docs/consultation.md", "docs/thank-you/consultation.md"),
+              "contact": ("docs/contact.md", "docs/thank-you/contact.md")}
+PROMISE = re.compile(r"within (\w+ working (?:minute|hour|day)s?)")
+
+
+def _promises(text: str) -> list[str]:
+    """The reply promises a text makes ('one working hour'); a proposal's own deadline is no reply."""
+    return [m.group(1) for m in PROMISE.finditer(text) if "proposal" not in text[max(0, m.start() - 40):m.start()]]
+
+
+def test_each_forms_pages_promise_what_sales_yml_promises_that_form(sales):
+    """One source, per form: its intro and pages say sales.yml's `response` for it, in its words."""
+    texts = _site_text()
+    forms = yaml.safe_load(texts["forms.yml"])["forms"]
+    assert set(FORM_PAGES) == set(forms), "every form's pages are checked"
+    for form_id, pages in FORM_PAGES.items():
+        words = sales.promise_words(form_id)
+        stated = [p for page in pages for p in _promises(texts[page])] + _promises(forms[form_id]["intro"])
+        assert stated and set(stated) == {words}, (form_id, words, stated)
+    # mkdocs.yml's response_time is the consultation's: the consultation pages and the home
+    # page's invitation to book one show it.
+    response_time = re.search(r"^\s+response_time: (.+)$", texts["mkdocs.yml"], re.M).group(1).strip()
+    assert response_time == f"within {sales.promise_words('consultation')}"
+    assert "biz.response_time" in texts["templates/site/home.html"]
+    # Anywhere else (blog posts, emails to visitors): no reply promise that no form makes.
+    made = {sales.promise_words(form_id) for form_id in forms}
+    assert made == {"one working hour", "one working day"}
+    for name, text in texts.items():
+        assert set(_promises(text)) <= made, name
+
+
+@pytest.mark.parametrize("first_contact, words", [
+    ("60m", "one working hour"), ("2h", "two working hours"), ("8.5h", "one working day"),
+    ("17h", "two working days"), ("90m", "90 working minutes"), ("30m", "30 working minutes")])
+def test_a_promise_is_worded_in_working_days_hours_or_minutes(first_contact, words):
+    raw = changed(real_raw(), "response.contact", {"first_contact": first_contact})
+    assert parse_sales(raw, LONDON, FORMS).promise_words("contact") == words
+
+
+def test_the_site_states_the_hours_sales_yml_keeps(sales):
+    """One source: every place the site states the hours agrees with sales.yml."""
     texts = _site_text()
     hours = re.search(r"^\s+hours: (.+)$", texts["mkdocs.yml"], re.M).group(1).strip()
     assert hours.replace(" – ", "–") == sales.hours_text
     opening = re.search(r"^\s+opening_hours: (.+)$", texts["mkdocs.yml"], re.M).group(1).strip()
     assert opening == "Mo-Fr 09:00-17:30" and sales.hours_text == "Monday to Friday, 9:00–17:30"
-    minutes = int(sales.response.first_contact.total_seconds() // 60)
-    assert minutes % 60 == 0, "the site words the promise in whole working hours"
-    count = minutes // 60
-    promise = f"{SPELLED[count]} working hour{'s' if count > 1 else ''}"
-    stated = {name: re.findall(r"within (\w+ working (?:hour|day)s?)", text) for name, text in texts.items()}
-    hour_promises = {p for found in stated.values() for p in found if "hour" in p}
-    assert hour_promises == {promise}, stated
     for name, text in texts.items():  # written out by hand anywhere: the same hours
         for found in re.findall(r"Monday to Friday, \d{1,2}:\d{2} – \d{1,2}:\d{2}", text):
             assert found.replace(" – ", "–") == sales.hours_text, name

@@ -170,6 +170,23 @@ def test_add_of_between_is_the_earliest_moment_with_that_much_work(calendar, sta
     assert calendar.between(due, end) == timedelta(0)
 
 
+@pytest.mark.parametrize("calendar", [office(), office(LUNCH), ALWAYS], ids=["office", "lunch", "always"])
+@settings(deadline=None)
+@given(starts=st.lists(STARTS, max_size=8), end=STARTS)
+@example(starts=[at(2027, 3, 27, 23, 30), at(2027, 3, 29, 9, 0)], end=at(2027, 3, 29, 10, 0))  # spring
+@example(starts=[at(2027, 10, 30, 23, 30), at(2027, 11, 2, 8)], end=at(2027, 11, 1, 12, 0))  # autumn; one after
+def test_ages_of_many_starts_are_what_between_says_of_each(calendar, starts, end):
+    """The report ages every waiting lead at once; each age is between()'s, whatever the order."""
+    assert calendar.ages(starts, end) == [calendar.between(start, end) for start in starts]
+
+
+def test_a_long_wait_is_aged_in_working_days_only():
+    # From Wednesday 9 December 2026 10:00 (7.5 working hours left that day) to Saturday 9 January
+    # 2027: 19 whole working days, Christmas, the Boxing Day substitute and New Year's Day closed.
+    (age,) = office().ages([at(2026, 12, 9, 10)], at(2027, 1, 9, 19, 30))
+    assert age == office().between(at(2026, 12, 9, 10), at(2027, 1, 9, 19, 30)) == timedelta(hours=7.5 + 8.5 * 19)
+
+
 def test_a_calendar_needs_working_hours():
     with pytest.raises(ValueError, match="no working hours"):
         Calendar({}, LONDON)

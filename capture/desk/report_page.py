@@ -21,13 +21,13 @@ REPORT_ROLES = frozenset({"marketing", "sales", "manager"})
 DIMENSION_LABELS = {"page": "Page", "blog_post": "Blog post", "landing_page": "Landing page",
                     "source": "Source", "medium": "Medium", "campaign": "Campaign",
                     "referrer_host": "Referrer host", "form": "Form", "service": "Service", "owner": "Owner"}
-COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Leads",
-                 "conversion_rate": "Leads per 100 visitors", "contacted": "Contacted",
+COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "visits": "Visits", "bounce_rate": "Bounce rate",
+                 "leads": "Leads", "leads_per_100_visits": "Leads per 100 visits", "contacted": "Contacted",
                  "median_first_contact_minutes": "Median working time to first contact",
                  "consultations": "Consultations", "meetings": "Meetings booked", "held": "Meetings held",
                  "no_shows": "No-shows", "proposals": "Proposals", "won": "Won", "lost": "Lost",
                  "win_rate": "Win rate", "revenue_pence": "Won revenue",
-                 "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
+                 "revenue_per_100_visits_pence": "Revenue per 100 visits",
                  "top_lost_reasons": "Top lost reasons"}
 SORTABLE = tuple(report.COLUMNS[:-1])
 DAYS = (date(2000, 1, 1), date(2099, 12, 31))  # beyond these, a typo (and past what dates can hold)

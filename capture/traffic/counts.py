@@ -77,7 +77,8 @@ def count_view(engine: Engine, view: View, who: tuple[str, str, str] | None, now
         salt = todays_salt(conn, day, tz) if who is not None else None
         key = visitor_key(salt, who, view) if who is not None else None
         visit_key = _hmac(salt, *who) if who is not None else None
-        visit_id = visits.ongoing(conn, day, visit_key, now) if visit_key is not None else None
+        # A view within 30 minutes of the visitor's last joins that visit (no allowance needed).
+        visit_id = visits.carry_on(conn, day, visit_key, now) if visit_key is not None else None
         starts = visit_key is not None and visit_id is None
         new = key is not None and not _exists(conn, daily_visitors, day=day, key=key)
         new_row = allowance is not None and not _exists(conn, page_views, **row)
@@ -87,9 +88,7 @@ def count_view(engine: Engine, view: View, who: tuple[str, str, str] | None, now
             new = starts = False  # the view counts in its row (and a visit going on); nothing new starts
         if new:
             new = bool(visits.first_today(conn, day, {"row": key}))  # False: counted a moment ago elsewhere
-        if visit_id is not None:
-            visits.carry_on(conn, day, visit_key, visit_id, now)
-        elif starts:
+        if starts:
             visit_id = _start_visit(conn, day, salt, who, view, now, visit_key)
         # A visit counts once for each page it viewed (the report's visits of a page).
         page_visit = visit_id is not None and bool(

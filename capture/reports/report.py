@@ -25,7 +25,7 @@ from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
 from capture.db.models import leads
 from capture.pipeline.stages import STAGES
 from capture.reports import meetings, traffic
-from capture.reports.traffic import REST, Traffic
+from capture.reports.traffic import REST, Traffic  # noqa: F401 -- REST: a row key, as report.UNKNOWN is
 from capture.db.engine import reading
 
 LEAD_COLUMNS = ("id", "received_at", "form_id", "status", "spam", "consent_version", "consent_at")

@@ -112,7 +112,8 @@ def view_rows(end: date, rng: random.Random, days: int = DAYS):
                     visitors = rng.randint(1, 40)
                     yield {"day": day, "path": path, "referrer_host": host, "utm_source": source,
                            "utm_medium": medium, "utm_campaign": campaign,
-                           "views": visitors + rng.randint(0, visitors), "visitors": visitors}
+                           "views": visitors + rng.randint(0, visitors), "visitors": visitors,
+                           "visits": visitors}
 
 
 def build(engine, count: int, now: datetime) -> None:

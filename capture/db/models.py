@@ -193,6 +193,8 @@ page_views = Table(
     Column("utm_campaign", String(100), nullable=False),
     Column("views", Integer, nullable=False),
     Column("visitors", Integer, nullable=False),
+    # Visits that viewed the page (counted on the visit's first view of it; traffic/visits.py).
+    Column("visits", Integer, nullable=False, server_default="0"),
     Index("uq_page_views_row", "day", "path", "referrer_host", "utm_source", "utm_medium",
           "utm_campaign", unique=True),
 )
@@ -213,4 +215,41 @@ daily_visitors = Table(
     "daily_visitors", metadata,
     Column("day", Date, primary_key=True),
     Column("key", String(32), primary_key=True),
+)
+
+# One row per visit (traffic/visits.py): a visitor's views with no gap over 30 minutes, within one
+# business day. Kept like page_views, as counts with no one behind them: the day, where the visit
+# began (its first page, referring host and UTM values; '' for none), how many views it had, and
+# whether it was its visitor's first of the day in total and for each entry value, so that unique
+# visitors per source, campaign… are sums. No key, time, IP address or user agent.
+visits = Table(
+    "visits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("entry_page", String(300), nullable=False),
+    Column("referrer_host", String(253), nullable=False),
+    Column("utm_source", String(100), nullable=False),
+    Column("utm_medium", String(100), nullable=False),
+    Column("utm_campaign", String(100), nullable=False),
+    Column("views", Integer, nullable=False),
+    # 1 when the visit is its visitor's first of the day (new_visitor), or the first of the day
+    # with this visit's source, medium, campaign, referring host or landing page; else 0.
+    Column("new_visitor", Integer, nullable=False),
+    Column("source_visitor", Integer, nullable=False),
+    Column("medium_visitor", Integer, nullable=False),
+    Column("campaign_visitor", Integer, nullable=False),
+    Column("referrer_visitor", Integer, nullable=False),
+    Column("landing_visitor", Integer, nullable=False),
+    Index("ix_visits_day", "day"),
+)
+
+# Today's visit of each visitor key (HMAC of the day's salt, IP address, user agent and site) and
+# when its last view came, so the next view within 30 minutes joins it. Deleted with the day's
+# salt, like daily_visitors: after that no visits row can be tied to anyone.
+daily_visits = Table(
+    "daily_visits", metadata,
+    Column("day", Date, primary_key=True),
+    Column("key", String(32), primary_key=True),
+    Column("visit_id", Integer, nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
 )

@@ -23,8 +23,8 @@ REPORT_ROLES = frozenset({"marketing", "sales", "manager"})
 DIMENSION_LABELS = {"page": "Page", "blog_post": "Blog post", "landing_page": "Landing page",
                     "source": "Source", "medium": "Medium", "campaign": "Campaign",
                     "referrer_host": "Referrer host", "form": "Form", "service": "Service", "owner": "Owner"}
-COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Leads",
-                 "conversion_rate": "Leads per 100 visitors", "contacted": "Contacted",
+COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "visits": "Visits", "bounce_rate": "Bounce rate",
+                 "leads": "Leads", "leads_per_100_visits": "Leads per 100 visits", "contacted": "Contacted",
                  "median_first_contact_minutes": "Median working time to first contact",
                  "p90_first_contact_minutes": "p90 working time to first contact",
                  "first_contact_n": "Leads timed (n)", "still_waiting": "Still waiting",
@@ -32,7 +32,7 @@ COLUMN_LABELS = {"views": "Views", "visitors": "Unique visitors", "leads": "Lead
                  "consultations": "Consultations", "meetings": "Meetings booked", "held": "Meetings held",
                  "no_shows": "No-shows", "proposals": "Proposals", "won": "Won", "lost": "Lost",
                  "win_rate": "Win rate", "revenue_pence": "Won revenue",
-                 "revenue_per_100_visitors_pence": "Revenue per 100 visitors",
+                 "revenue_per_100_visits_pence": "Revenue per 100 visits",
                  "top_lost_reasons": "Top lost reasons"}
 SORTABLE = tuple(report.COLUMNS[:-1])
 PAGE_DIMENSIONS = frozenset({"page", "blog_post", "landing_page"})  # keys that are the site's paths

@@ -23,11 +23,13 @@ from capture.db.models import (
     bookings,
     daily_salts,
     daily_visitors,
+    daily_visits,
     events,
     leads,
     outbox,
     page_views,
     privacy_log,
+    visits,
 )
 from capture.db.engine import writing
 from capture.pipeline import records
@@ -212,9 +214,14 @@ def _forget_visits(conn: Connection, keep: Retention, now: datetime) -> dict:
     # Keys whose salt is gone match nobody any more; none is kept a moment longer than its salt.
     keys = conn.execute(delete(daily_visitors).where(
         daily_visitors.c.day.not_in(select(daily_salts.c.day)))).rowcount
-    counts = conn.execute(delete(page_views).where(
-        page_views.c.day < (now - keep.page_views).date())).rowcount
-    return {"visitor_salts_deleted": salts, "visitor_keys_deleted": keys, "page_views_deleted": counts}
+    # Today's visit of a key (traffic/visits.py) goes with it: the visits rows are then no one's.
+    keys += conn.execute(delete(daily_visits).where(
+        daily_visits.c.day.not_in(select(daily_salts.c.day)))).rowcount
+    oldest = (now - keep.page_views).date()
+    counts = conn.execute(delete(page_views).where(page_views.c.day < oldest)).rowcount
+    gone = conn.execute(delete(visits).where(visits.c.day < oldest)).rowcount
+    return {"visitor_salts_deleted": salts, "visitor_keys_deleted": keys, "page_views_deleted": counts,
+            "visits_deleted": gone}
 
 
 def init_app() -> None:

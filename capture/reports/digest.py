@@ -134,7 +134,7 @@ def context(engine, sales, tz, week: Week, report_url: str, now: datetime) -> di
     }
 
 
-FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("conversion_rate", "Leads per 100 visitors"),
+FIGURES = (("visitors", "Visitors"), ("leads", "Leads"), ("leads_per_100_visits", "Leads per 100 visits"),
            ("median_first_contact_minutes", "First reply (working time)"),
            ("no_shows", "No-shows at consultations"), ("won", "Won"),
            ("revenue_pence", "Revenue"))

@@ -18,9 +18,9 @@ MISSING = "–"  # a rate without a base, views for a lead-only dimension
 # A spreadsheet runs a cell that starts with one of these as a formula, and
 # every value here came from a stranger on the internet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TEXT_HEADINGS = ("views", "visitors", "leads", "leads/100v", "contacted", "1st contact", "p90", "n", "waiting",
-                 "self-booked", "consult.", "meetings",
-                 "held", "no-shows", "proposals", "won", "lost", "win rate", "revenue", "revenue/100v",
+TEXT_HEADINGS = ("views", "visitors", "visits", "bounce", "leads", "leads/100 visits", "contacted", "1st contact",
+                 "p90", "n", "waiting", "self-booked", "consult.", "meetings", "held", "no-shows", "proposals",
+                 "won", "lost", "win rate", "revenue", "revenue/100 visits",
                  "top lost reasons")
 
 
@@ -32,15 +32,17 @@ def figure(name: str, value, currency: str) -> str:
         return MISSING
     if name == "revenue_pence":
         return money(value, currency)
-    if name == "revenue_per_100_visitors_pence":  # a rate: whole pounds are precise enough
+    if name == "revenue_per_100_visits_pence":  # a rate: whole pounds are precise enough
         return money(round(value / 100) * 100, currency)
     if name in ("median_first_contact_minutes", "p90_first_contact_minutes"):
         hours, minutes = divmod(round(value), 60)
         return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    if name == "conversion_rate":
+    if name == "leads_per_100_visits":
         return f"{value:.1f}"
     if name == "win_rate":
         return rates.text(value)
+    if name == "bounce_rate":
+        return f"{value:.1f}%"
     return f"{value:,}"
 
 

@@ -5,14 +5,9 @@ answer, what do we win?") and for tools that import CSV. Spam is left out unless
 
 The report (`report`) is the one implementation behind the desk page, `flask --app capture
 report` and the weekly digest. Every figure is an SQL aggregate over the period's rows, found
-by an index on (spam, received_at) for leads and the unique index starting with `day` for
-page views; Python only adds up the few grouped rows (formats.py writes them out).
-
-The rows are bounded whatever the page views hold: every key with leads has its row, and of
-the keys with views only, the VIEW_ROWS with most visitors; the rest are one row, REST. Any
-stranger can send a beacon with a made-up campaign or referrer, so the views table can hold
-tens of thousands of keys that no one would read; listed one per row they made the desk's page
-15 s and 19 MB of HTML (bench/junk_beacons.py).
+by an index on (spam, received_at) for leads and indexes starting with `day` for page views
+and visits; Python only adds up the few grouped rows (formats.py writes them out). The
+traffic side (views, visitors, visits, bounces, and the bound on its rows) is traffic.py.
 """
 from __future__ import annotations
 
@@ -22,15 +17,16 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, desc, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, desc, func, select
 from sqlalchemy.engine import Engine
 
 from capture.core.clock import utcnow
 from capture.schema.forms import ATTRIBUTION_FIELDS, Schema
-from capture.db.models import leads, page_views
+from capture.db.models import leads
 from capture.pipeline import speed
 from capture.pipeline.stages import STAGES
-from capture.reports import meetings, rates
+from capture.reports import meetings, rates, traffic
+from capture.reports.traffic import REST, Traffic  # noqa: F401 -- REST: a row key, as report.UNKNOWN is
 from capture.schema.worktime import Calendar
 from capture.db.engine import reading
 
@@ -46,6 +42,8 @@ SOURCE_DIMENSIONS = {
 # page, its referrer and UTM values, kept by forms.js from the first visit) or the last (the page
 # the form was sent from, with its referrer and UTM values). The landing page is the first
 # visit's by definition; form, service and owner belong to the lead, whatever the touch.
+# The lead's own fields, not the visits table (which knows no one), so a lead that came on a
+# campaign visit is the campaign's, as that visit and all its views are (traffic.py).
 LEAD_KEYS = {  # dimension: (first-touch column, last-touch column)
     "page": ("first_page", "last_page"),
     "blog_post": ("first_page", "last_page"),
@@ -59,30 +57,20 @@ LEAD_KEYS = {  # dimension: (first-touch column, last-touch column)
     "owner": ("owner", "owner"),
 }
 DIMENSIONS = tuple(LEAD_KEYS)
-# The page_views column matched to each dimension by equal value. A page's views are all its
-# views (the daily counts cannot tell a landing from a later view); a campaign's are the views
-# of pages opened with its UTM values, which only a landing URL carries.
-VIEW_KEYS = {"page": "path", "blog_post": "path", "landing_page": "path", "source": "utm_source",
-             "medium": "utm_medium", "campaign": "utm_campaign", "referrer_host": "referrer_host"}
 TOUCHES = ("first", "last")
 UNKNOWN = "(direct or unknown)"  # no value for an attribution key: no UTM, no referrer, no script
 NONE = "(none)"  # no service chosen, no owner
 OTHER_PAGES = "(other pages)"  # by blog post: every page that is not a post
 TOTAL = "(total)"
-# Keys with views and no leads beyond the VIEW_ROWS with most visitors share one row. A site
-# has tens of pages, campaigns and referring hosts a month that matter; a long tail of others
-# (and whatever junk beacons made up) is one figure.
-VIEW_ROWS = 100
-REST = "(other keys, views only)"
 ALL = speed.ALL  # speed to lead of all the period's leads, among those per key
 # Blog posts are /blog/<slug>/ (mkdocs.yml: post_url_format "{slug}"); the blog's index, archive,
 # category and page-2 lists are /blog/ or two levels deep.
 BLOG_POST, BLOG_DEEPER = "/blog/_%/", "/blog/%/%/"
 TOP_LOST_REASONS = 3
 # The columns after the dimension's own, in order; the keys of every row (JSON, CSV header).
-COLUMNS = ("views", "visitors", "leads", "conversion_rate", "contacted", *speed.COLUMNS,
-           "consultations", *meetings.COLUMNS, "proposals", "won", "lost", "win_rate", "revenue_pence",
-           "revenue_per_100_visitors_pence", "top_lost_reasons")
+COLUMNS = ("views", "visitors", "visits", "bounce_rate", "leads", "leads_per_100_visits", "contacted",
+           *speed.COLUMNS, "consultations", *meetings.COLUMNS, "proposals", "won", "lost",
+           "win_rate", "revenue_pence", "revenue_per_100_visits_pence", "top_lost_reasons")
 COUNTS = ("leads", "contacted", "consultations", "proposals", "won", "lost", "revenue_pence")
 TALLIED = (*COUNTS, *meetings.COLUMNS)  # what a row and the totals add up
 
@@ -132,28 +120,21 @@ def report(engine: Engine, tz: ZoneInfo, by: str = "campaign", touch: str = "fir
     key = lead_key(by, touch).label("key")
     start, end = (datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc) for day in (since, until))
     arrived = and_(leads.c.spam.is_(False), leads.c.received_at >= start, leads.c.received_at < end)
-    viewed = and_(page_views.c.day >= since, page_views.c.day < until)
     with reading(engine) as conn:
         funnel, reasons = _merge(conn.execute(_leads(key, arrived)))
         speeds = speed.by_key(conn, key, arrived, calendar, now or utcnow())
         met = meetings.by_key(conn, key, arrived)  # a subset of the funnel's keys: the same leads
-        views = None
-        if by in VIEW_KEYS:
-            view_key = _key(by, page_views.c[VIEW_KEYS[by]])
-            views = {found: (seen, visitors)
-                     for found, seen, visitors in conn.execute(_views_kept(view_key, viewed, set(funnel)))
-                     if seen is not None}
-        total_views = conn.execute(_views(None, viewed)).one() if views is None else None
+        views = (traffic.by_key(conn, by, lambda found: _key(by, found), since, until, set(funnel))
+                 if by in traffic.DIMENSIONS else None)
+        whole = traffic.totals(conn, since, until)
     blank = blank_key(by)
     rows = [_row(by, found or blank, {**funnel.get(found, {}), **met.get(found, {})},
-                 views.get(found) if views is not None else None, views is not None,
+                 views.get(found, Traffic()) if views is not None else None,
                  speeds.get(found, speed.Speed()), reasons.get(found, Counter()))
             for found in set(funnel) | set(views or ())]
     rows.sort(key=lambda r: (-r["leads"], -(r["visitors"] or 0), r[by]))
-    if views is not None:  # every view is in exactly one row
-        total_views = tuple(sum(r[name] for r in rows) for name in ("views", "visitors"))
     summed = {name: sum(r[name] for r in rows) for name in TALLIED}
-    totals = _row(by, TOTAL, summed, total_views, True, speeds[ALL], sum(reasons.values(), Counter()))
+    totals = _row(by, TOTAL, summed, whole, speeds[ALL], sum(reasons.values(), Counter()))
     return Report(by, touch, since, until, rows, totals)
 
 
@@ -206,46 +187,20 @@ def _merge(found) -> tuple[dict, dict]:
     return funnel, reasons
 
 
-def _views(key, viewed):
-    sums = (func.coalesce(func.sum(page_views.c.views), 0).label("views"),
-            func.coalesce(func.sum(page_views.c.visitors), 0).label("visitors"))
-    if key is None:
-        return select(*sums).where(viewed)
-    return select(key, *sums).where(viewed).group_by(key)
-
-
-def _views_kept(key, viewed, lead_keys: set):
-    """Views and visitors per key: no key, the keys with leads, and the VIEW_ROWS most visited others; the rest as REST.
-
-    One statement and one pass over the period's rows: the keys are grouped, the others ranked
-    by visitors, then views (a window function, the same SQL on SQLite and PostgreSQL); the
-    kept keys come out as they are, and those past VIEW_ROWS as one sum, so only a bounded
-    number of rows reaches Python.
-    """
-    grouped = _views(key.label("key"), viewed).subquery("grouped")
-    listed = or_(grouped.c.key.is_(None), grouped.c.key.in_(sorted(k for k in lead_keys if k is not None)))
-    flagged = select(grouped, case((listed, 1), else_=0).label("listed")).subquery("flagged")
-    rank = func.row_number().over(partition_by=flagged.c.listed,
-                                  order_by=(flagged.c.visitors.desc(), flagged.c.views.desc(), flagged.c.key))
-    ranked = select(flagged, rank.label("rank")).cte("ranked")  # read twice: made once
-    kept = or_(ranked.c.listed == 1, ranked.c.rank <= VIEW_ROWS)
-    # One row always (NULL sums when nothing is left over; the caller skips it): HAVING without
-    # GROUP BY is new in SQLite 3.39.
-    rest = select(literal(REST), func.sum(ranked.c.views), func.sum(ranked.c.visitors)).where(~kept)
-    return union_all(select(ranked.c.key, ranked.c.views, ranked.c.visitors).where(kept), rest)
-
-
-def _row(by: str, key: str, counts: dict, views, has_views: bool, fast: speed.Speed, reasons: Counter) -> dict:
-    """One report row: the counts, and the rates worked out from them."""
+def _row(by: str, key: str, counts: dict, seen: Traffic | None, fast: speed.Speed, reasons: Counter) -> dict:
+    """One report row: the counts, and the rates worked out from them (`seen` None: no traffic of its own)."""
     n = {name: int(counts.get(name) or 0) for name in TALLIED}
-    visited, visitors = (int(views[0]), int(views[1])) if views is not None else (0, 0)
+    visits = seen.visits if seen is not None else 0
     decided = n["won"] + n["lost"]
-    return {by: key, "views": visited if has_views else None, "visitors": visitors if has_views else None,
-            "leads": n["leads"], "conversion_rate": _per_100(n["leads"], visitors),
+    return {by: key, "views": seen and seen.views, "visitors": seen and seen.visitors,
+            "visits": seen and seen.visits,
+            "bounce_rate": _per_100(seen.bounces, visits) if seen is not None and seen.bounces is not None else None,
+            "leads": n["leads"], "leads_per_100_visits": _per_100(n["leads"], visits),
             "contacted": n["contacted"], **fast.columns(),
-            "consultations": n["consultations"], **{name: n[name] for name in meetings.COLUMNS}, "proposals": n["proposals"], "won": n["won"],
-            "lost": n["lost"], "win_rate": rates.rate(n["won"], decided), "revenue_pence": n["revenue_pence"],
-            "revenue_per_100_visitors_pence": round(100 * n["revenue_pence"] / visitors) if visitors else None,
+            "consultations": n["consultations"], **{name: n[name] for name in meetings.COLUMNS},
+            "proposals": n["proposals"], "won": n["won"], "lost": n["lost"], "win_rate": rates.rate(n["won"], decided),
+            "revenue_pence": n["revenue_pence"],
+            "revenue_per_100_visits_pence": round(100 * n["revenue_pence"] / visits) if visits else None,
             "top_lost_reasons": sorted(reasons.items(), key=lambda r: (-r[1], r[0]))[:TOP_LOST_REASONS]}
 
 

@@ -1,7 +1,8 @@
 """Daily counts of page views and unique visitors, keyed so that nobody can be recognised.
 
 What is kept is one counts row per day, path, referring host and campaign (`page_views`):
-how many views and how many different visitors.
+how many views, how many different visitors and how many visits viewed it; and one row per
+visit, credited to where it began (`visits`, see visits.py).
 
 Unique visitors without identifiers (the approach Plausible documents): a visitor is
 HMAC-SHA256(today's random salt, IP address | user agent | site | the counts row). Several
@@ -9,18 +10,20 @@ processes must agree on "already counted today", so the keys live in `daily_visi
 (day, key) with a unique key, not in one process's memory. Why this keeps the promise that
 no IP address, user agent or hash is stored next to the counts, and that yesterday's
 visitors cannot be recognised:
-- `page_views` holds the counts and the page/referrer/campaign only; the key is in another
-  table, and nothing joins the two (a key names no row, a row names no key).
+- `page_views` and `visits` hold the counts and the page/referrer/campaign only; the keys are in
+  other tables (`daily_visitors`; `daily_visits`, which names today's visit of a key), deleted
+  with the salt, so after the day nothing joins a count to a key.
 - The salt is 32 random bytes made on the first view of the day (`daily_salts`), never
   derived from anything. When the next day's salt is made, every older salt and every older
-  key is deleted in the same transaction; the daily retention run (privacy.py) deletes any
-  that outlived their day because no beacon came. Without the salt a key cannot be
+  key (with today's visit of every key) is deleted in the same transaction; the daily
+  retention run (privacy.py) deletes any that outlived their day because no beacon came. Without the salt a key cannot be
   recomputed from an IP address and user agent, so an old key, wherever it survived, matches
   nobody; and tomorrow the same person gets a different key.
 - Within the day, someone holding the database (or a backup taken that day) and a guessed
   IP address and user agent could test whether that person viewed a given page today: the
   same exposure as Plausible's in-memory salt, for at most a day (plus backup retention).
-- `Sec-GPC: 1` or `DNT: 1`: the view counts, no key is computed, the visitor is not counted.
+- `Sec-GPC: 1` or `DNT: 1`: the view counts, no key is computed, the visitor is not counted
+  and the view is in no visit.
 
 The day is the business's (CAPTURE_TIMEZONE), as everywhere the report shows days: a
 "visitor today" there is one salt's lifetime here. Times come from `utcnow()` (tests inject it).
@@ -39,8 +42,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from capture.db.models import daily_salts, daily_visitors, page_views
+from capture.db.models import daily_salts, daily_visitors, daily_visits, page_views
 from capture.db.engine import writing
+from capture.traffic import visits
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 KEY_LENGTH = 32  # hex digits of the HMAC: 128 bits, no collision at any site's volume
@@ -59,31 +63,50 @@ class View:
 
 def count_view(engine: Engine, view: View, who: tuple[str, str, str] | None, now: datetime,
                tz: ZoneInfo, allowance: Callable[[date], bool] | None = None) -> bool:
-    """Add one view to today's row, and one visitor if `who` is new today for that row.
+    """Add one view to today's row and to its visit (visits.py); one visitor if `who` is new today for that row.
 
-    One transaction: the salt (made if it is the day's first view), the visitor's key, the
-    counts upsert. `allowance(day)` is asked before anything new is added (a visitor, a row):
-    when it says no, a view of an existing row counts without the visitor, and a view that
-    would make a row is not stored at all. Returns whether a visitor was added.
+    One transaction: the salt (made if it is the day's first view), the visitor's keys, the
+    visit (carried on, or started by this view), the counts upsert. `allowance(day)` is asked
+    before anything new is added (a visitor, a row, a visit): when it says no, a view of an
+    existing row counts without the visitor and a visit carries on but none starts, and a view
+    that would make a row is not stored at all. Returns whether a visitor was added.
     """
     day = now.astimezone(tz).date()
     row = {"day": day, **dict(zip(ROW[1:], astuple(view)))}
     with writing(engine) as conn:
-        key = visitor_key(todays_salt(conn, day, tz), who, view) if who is not None else None
+        salt = todays_salt(conn, day, tz) if who is not None else None
+        key = visitor_key(salt, who, view) if who is not None else None
+        visit_key = _hmac(salt, *who) if who is not None else None
+        # A view within 30 minutes of the visitor's last joins that visit (no allowance needed).
+        visit_id = visits.carry_on(conn, day, visit_key, now) if visit_key is not None else None
+        starts = visit_key is not None and visit_id is None
         new = key is not None and not _exists(conn, daily_visitors, day=day, key=key)
         new_row = allowance is not None and not _exists(conn, page_views, **row)
-        if allowance is not None and (new or new_row) and not allowance(day):
+        if allowance is not None and (new or new_row or starts) and not allowance(day):
             if new_row:
-                return False  # nothing stored: no row, no key
-            new = False  # the view counts in its row; this visitor, new to it today, does not
+                return False  # nothing stored: no row, no key, no visit
+            new = starts = False  # the view counts in its row (and a visit going on); nothing new starts
         if new:
-            first = (_insert(conn, daily_visitors).values(day=day, key=key).on_conflict_do_nothing()
-                     .returning(daily_visitors.c.day))
-            new = conn.execute(first).first() is not None  # None: counted a moment ago by another process
-        upsert = _insert(conn, page_views).values(**row, views=1, visitors=int(new))
+            new = bool(visits.first_today(conn, day, {"row": key}))  # False: counted a moment ago elsewhere
+        if starts:
+            visit_id = _start_visit(conn, day, salt, who, view, now, visit_key)
+        # A visit counts once for each page it viewed (the report's visits of a page).
+        page_visit = visit_id is not None and bool(
+            visits.first_today(conn, day, {"page": _hmac(salt, "page", str(visit_id), view.path)}))
+        upsert = _insert(conn, page_views).values(**row, views=1, visitors=int(new), visits=int(page_visit))
         conn.execute(upsert.on_conflict_do_update(index_elements=list(ROW), set_={
-            "views": page_views.c.views + 1, "visitors": page_views.c.visitors + int(new)}))
+            "views": page_views.c.views + 1, "visitors": page_views.c.visitors + int(new),
+            "visits": page_views.c.visits + int(page_visit)}))
     return new
+
+
+def _start_visit(conn: Connection, day: date, salt: str, who: tuple[str, str, str], view: View,
+                 now: datetime, visit_key: str) -> int:
+    """A visit entering with this view; the visitor counted new for what they were not seen with today."""
+    entry = {"entry_page": view.path, "referrer_host": view.referrer_host, "utm_source": view.utm_source,
+             "utm_medium": view.utm_medium, "utm_campaign": view.utm_campaign}
+    keys = {name: _hmac(salt, *who, "entry", name, value) for name, value in visits.entry_values(entry).items()}
+    return visits.start(conn, day, visit_key, entry, visits.first_today(conn, day, keys), now)
 
 
 def _exists(conn: Connection, table, **equal) -> bool:
@@ -94,7 +117,12 @@ def _exists(conn: Connection, table, **equal) -> bool:
 
 def visitor_key(salt: str, who: tuple[str, str, str], view: View) -> str:
     """HMAC-SHA256 keyed by the day's salt over the visitor and the counts row they viewed."""
-    message = "\x1f".join((*who, *astuple(view)))
+    return _hmac(salt, *who, *astuple(view))
+
+
+def _hmac(salt: str, *parts: str) -> str:
+    """HMAC-SHA256 keyed by the day's salt over the parts: every key this module keeps for a day."""
+    message = "\x1f".join(parts)
     return hmac.new(salt.encode(), message.encode(), sha256).hexdigest()[:KEY_LENGTH]
 
 
@@ -118,6 +146,7 @@ def todays_salt(conn: Connection, day: date, tz: ZoneInfo) -> str:
     # yesterday, or even a fresh salt for it: random, so it recognises nobody from before, and
     # its day is over, so the next day's first view or the retention run deletes both.)
     conn.execute(delete(daily_visitors).where(daily_visitors.c.day < day))
+    conn.execute(delete(daily_visits).where(daily_visits.c.day < day))
     conn.execute(delete(daily_salts).where(daily_salts.c.day < day))
     return salt
 

@@ -99,19 +99,20 @@ def test_priya_sees_the_numbers_of_the_period_by_campaign(app, client, history):
     html = page(client, f"by=campaign&touch=first&{PERIOD}").get_data(as_text=True)
     assert "Leads that arrived from 2 November 2026 to 15 November 2026" in html
     rows = table_rows(html)
-    # campaign, views, visitors, leads, per 100, contacted, median, p90, n, still waiting,
-    # self-booked (tests/pipeline/test_speed.py), consult., meetings, held, no-shows
-    # (tests/reports/test_meetings_report.py), proposals, won, lost, win rate (the counts: fewer
-    # than 5 decided), revenue, per 100 visitors, lost reasons. Most leads first. A won lead got
-    # past the proposal stage; £8,500 from 10 visitors is £85,000 per 100. Autumn's week-2 lead
-    # still waits, 0 working minutes old at the clock (ARRIVED): 0, 30 and 60 minutes.
+    # campaign, views, visitors, visits, bounce rate, leads, per 100 visits, contacted, median,
+    # p90, n, still waiting, self-booked (tests/pipeline/test_speed.py), consult., meetings, held,
+    # no-shows (tests/reports/test_meetings_report.py), proposals, won, lost, win rate (the counts:
+    # fewer than 5 decided), revenue, per 100 visits, lost reasons. Most leads first. Every visitor
+    # made one visit of one page (100% bounces). A won lead got past the proposal stage; £8,500
+    # from 10 visits is £85,000 per 100. Autumn's week-2 lead still waits, 0 working minutes old
+    # at the clock (ARRIVED): 0, 30 and 60 minutes.
     assert rows == [
-        "autumn 10 10 3 30.0 2 30 min 1 h 00 min 3 1 0 1 0 0 0 1 1 1 1 of 2 £8,500 £85,000 price (1)",
-        "winter 5 5 1 20.0 1 1 h 30 min 1 h 30 min 1 0 0 0 0 0 0 0 0 0 – £0 £0 –",
+        "autumn 10 10 10 100.0% 3 30.0 2 30 min 1 h 00 min 3 1 0 1 0 0 0 1 1 1 1 of 2 £8,500 £85,000 price (1)",
+        "winter 5 5 5 100.0% 1 20.0 1 1 h 30 min 1 h 30 min 1 0 0 0 0 0 0 0 0 0 – £0 £0 –",
     ]
     foot = html.split('<table class="report">', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", foot)).strip()
-    assert text == ("Total 15 15 4 26.7 3 45 min 1 h 30 min 4 1 0 1 0 0 0 1 1 1 1 of 2 £8,500 £56,667 "
+    assert text == ("Total 15 15 15 100.0% 4 26.7 3 45 min 1 h 30 min 4 1 0 1 0 0 0 1 1 1 1 of 2 £8,500 £56,667 "
                     "price (1)")
     assert 'aria-sort="descending"' in html  # by leads, the default
 
@@ -120,10 +121,10 @@ def test_lead_dimensions_show_a_dash_for_views(app, client, history):
     sign_in(app, client, PRIYA)
     html = page(client, f"by=owner&{PERIOD}").get_data(as_text=True)
     rows = table_rows(html)
-    assert rows and all(re.match(r"(Maya Patel|Tom \w+|\(none\)) – – \d+ – ", r) for r in rows), rows
+    assert rows and all(re.match(r"(Maya Patel|Tom \w+|\(none\)) – – – – \d+ – ", r) for r in rows), rows
     foot = html.split('<table class="report">', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>")[0]
     foot = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", foot)).strip()
-    assert foot.startswith("Total 15 15 4 26.7 ")  # the period's views are still there in all
+    assert foot.startswith("Total 15 15 15 100.0% 4 26.7 ")  # the period's visits are still there in all
 
 
 def test_sorting_by_a_column_header_link(app, client, history):
@@ -184,11 +185,11 @@ def test_the_csv_has_the_header_rows_and_totals_and_cannot_trick_a_spreadsheet(a
     assert response.headers["Content-Disposition"] == \
         'attachment; filename="report-campaign-first-2026-11-01-to-2026-11-30.csv"'
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert list(rows[0]) == ["campaign", "views", "visitors", "leads", "conversion_rate", "contacted",
-                             "median_first_contact_minutes", "p90_first_contact_minutes", "first_contact_n",
-                             "still_waiting", "self_booked", "consultations", "meetings", "held", "no_shows",
-                             "proposals", "won", "lost",
-                             "win_rate", "revenue_pence", "revenue_per_100_visitors_pence", "top_lost_reasons"]
+    assert list(rows[0]) == ["campaign", "views", "visitors", "visits", "bounce_rate", "leads", "leads_per_100_visits",
+                             "contacted", "median_first_contact_minutes", "p90_first_contact_minutes",
+                             "first_contact_n", "still_waiting", "self_booked", "consultations", "meetings", "held",
+                             "no_shows", "proposals", "won", "lost",
+                             "win_rate", "revenue_pence", "revenue_per_100_visits_pence", "top_lost_reasons"]
     assert [r["campaign"] for r in rows] == ["'=HYPERLINK(\"http://x\")", "autumn", "(total)"]
     assert rows[-1]["leads"] == "2"
 

@@ -81,13 +81,16 @@ def post_lead(stack, n: int, source: str) -> str:
 def make_history(stack) -> None:
     """The month above: views per source, leads moved back to their day and through the pipeline."""
     sales = load_sales(ROOT / "sales.yml", LONDON, load_schema(ROOT / "forms.yml").forms)
-    for source, (medium, campaign, path, visitors) in SOURCES.items():
+    for n, (source, (medium, campaign, path, visitors)) in enumerate(SOURCES.items()):
         view = counts.View(path=path, referrer_host={"google": "www.google.com", "linkedin": "www.linkedin.com"}
                            .get(source, ""), utm_source=source, utm_medium=medium, utm_campaign=campaign)
         for i in range(visitors):
             at = weekday_morning(i % 28)
-            for _ in range(1 + i % 3):  # some visitors look at more than one page's worth
-                counts.count_view(stack.engine, view, (f"198.51.100.{i}", f"Browser {i}", "fernleaf"), at, LONDON)
+            # Someone else per source (one person's views within 30 minutes are one visit,
+            # credited to where it began); some look at more than one page's worth.
+            who = (f"198.51.{100 + n}.{i}", f"Browser {i}", "fernleaf")
+            for _ in range(1 + i % 3):
+                counts.count_view(stack.engine, view, who, at, LONDON)
     for n, (days_ago, source, status, extra) in enumerate(HISTORY):
         lead_id = post_lead(stack, n, source)
         arrived = weekday_morning(days_ago)

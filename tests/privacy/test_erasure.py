@@ -122,7 +122,7 @@ def test_retention_deletes_old_spam_and_anonymises_old_enquiries_and_clients(app
     again = erasure.apply_retention(engine, ext(app).schema, ext(app).settings.retention, utcnow())
     assert again == {"spam_deleted": 0, "enquiries_anonymised": 0, "clients_anonymised": 0,
                      "messages_cleared": 0, "visitor_salts_deleted": 0, "visitor_keys_deleted": 0,
-                     "page_views_deleted": 0}
+                     "page_views_deleted": 0, "visits_deleted": 0}
 
 
 def test_retention_clears_the_addresses_on_old_sent_messages(app, client, consultation):

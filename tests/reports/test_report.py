@@ -18,13 +18,14 @@ from sqlalchemy import JSON, Boolean, column, select, table
 
 from capture.pipeline import speed, stages
 from capture.reports import formats, report
+from capture.reports import traffic as traffic_rows
 from capture.db import store
 from capture.db.engine import make_engine, reading
 from capture.db.migrate import alembic_config, migrate
 from capture.db.report_keys import url_host, url_path
 from capture.traffic import checks
 from capture.schema.forms import ATTRIBUTION_FIELDS
-from capture.db.models import UTCDateTime, events, leads, page_views
+from capture.db.models import UTCDateTime, events, leads, page_views, visits
 from capture.pipeline.stages import Change
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -120,22 +121,22 @@ def keyed(found: report.Report) -> dict:
 NO_SPEED = (None, None, 0, 0)  # nobody answered and nobody waiting
 
 
-def row(by, key, views, visitors, leads_, contacted, speed, consultations, proposals, won, lost,
+def row(by, key, views, visitors, visits, bounces, leads_, contacted, speed, consultations, proposals, won, lost,
         revenue, reasons, meetings=0, held=0, no_shows=0, self_booked=0) -> dict:
     """A report row as it should be, its rates worked out here from the counts.
 
     `speed` is (median, p90, n, still waiting) of the working minutes to a person's first contact.
     """
     def per_100(part, whole):
-        return round(100 * part / whole, 2) if whole else None
+        return round(100 * part / whole, 2) if whole and part is not None else None
     median, p90, n, waiting = speed
-    return {by: key, "views": views, "visitors": visitors, "leads": leads_,
-            "conversion_rate": per_100(leads_, visitors), "contacted": contacted,
+    return {by: key, "views": views, "visitors": visitors, "visits": visits, "bounce_rate": per_100(bounces, visits),
+            "leads": leads_, "leads_per_100_visits": per_100(leads_, visits), "contacted": contacted,
             "median_first_contact_minutes": median, "p90_first_contact_minutes": p90, "first_contact_n": n,
             "still_waiting": waiting, "self_booked": self_booked, "consultations": consultations,
             "meetings": meetings, "held": held, "no_shows": no_shows, "proposals": proposals,
             "won": won, "lost": lost, "win_rate": per_100(won, won + lost), "revenue_pence": revenue,
-            "revenue_per_100_visitors_pence": round(100 * revenue / visitors) if visitors else None,
+            "revenue_per_100_visits_pence": round(100 * revenue / visits) if visits else None,
             "top_lost_reasons": reasons}
 
 
@@ -143,46 +144,55 @@ def row(by, key, views, visitors, leads_, contacted, speed, consultations, propo
 
 def test_by_campaign_first_touch_every_column_and_the_totals(app, history):
     found = week(app, "campaign")
+    # One visitor (10.0.0.1) viewed /services/ twice in a minute: one visit of two views, the
+    # only one that is not a bounce. Every other visitor made a visit of one view.
     # Speed: the new lead waits, 0 working minutes old at ARRIVED (the clock), beside 120; autumn's
     # leads were answered in 30 and 90. All four: 0, 30, 90, 120: median 60, p90 the 4th.
     assert found.rows == [  # most leads first, then most visitors
-        row("campaign", report.UNKNOWN, 8, 8, 2, 1, (60.0, 120, 2, 1), 0, 0, 0, 1, 0, [("timing", 1)]),
-        row("campaign", "autumn", 4, 3, 2, 2, (60.0, 90, 2, 0), 2, 2, 1, 1, 850_000, [("price", 1)]),
+        row("campaign", report.UNKNOWN, 8, 8, 8, 8, 2, 1, (60.0, 120, 2, 1), 0, 0, 0, 1, 0, [("timing", 1)]),
+        row("campaign", "autumn", 4, 3, 3, 2, 2, 2, (60.0, 90, 2, 0), 2, 2, 1, 1, 850_000, [("price", 1)]),
     ]
-    assert found.totals == row("campaign", report.TOTAL, 12, 11, 4, 3, (60.0, 120, 4, 1), 2, 2, 1, 2, 850_000,
+    assert found.totals == row("campaign", report.TOTAL, 12, 11, 11, 10, 4, 3, (60.0, 120, 4, 1), 2, 2, 1, 2, 850_000,
                                [("price", 1), ("timing", 1)])
-    # The rates, spelled out once: 2 leads per 3 visitors, £8,500 per 3 visitors, 1 won of 2 decided.
+    # The rates, spelled out once: 2 bounces of 3 visits, 2 leads per 3 visits, £8,500 per 3
+    # visits, 1 won of 2 decided.
     autumn = found.rows[1]
-    assert (autumn["conversion_rate"], autumn["revenue_per_100_visitors_pence"], autumn["win_rate"]) == \
-        (66.67, 28_333_333, 50.0)
+    assert (autumn["bounce_rate"], autumn["leads_per_100_visits"], autumn["revenue_per_100_visits_pence"],
+            autumn["win_rate"]) == (66.67, 66.67, 28_333_333, 50.0)
 
 
 def test_by_campaign_last_touch_credits_the_visit_that_sent_the_form(app, history):
     found = keyed(week(app, "campaign", "last"))
     assert found == {
-        "winter": row("campaign", "winter", 0, 0, 1, 1, (120.0, 120, 1, 0), 0, 0, 0, 1, 0, [("timing", 1)]),
-        report.UNKNOWN: row("campaign", report.UNKNOWN, 8, 8, 3, 2, (30.0, 90, 3, 1), 2, 2, 1, 1, 850_000,
+        "winter": row("campaign", "winter", 0, 0, 0, 0, 1, 1, (120.0, 120, 1, 0), 0, 0, 0, 1, 0, [("timing", 1)]),
+        report.UNKNOWN: row("campaign", report.UNKNOWN, 8, 8, 8, 8, 3, 2, (30.0, 90, 3, 1), 2, 2, 1, 1, 850_000,
                             [("price", 1)]),
-        # The campaign's views stay its own: it brought visitors, and (last touch) no leads.
-        "autumn": row("campaign", "autumn", 4, 3, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, []),
+        # The campaign's visits stay its own: it brought visitors, and (last touch) no leads.
+        "autumn": row("campaign", "autumn", 4, 3, 3, 2, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, []),
     }
 
 
 def test_by_page_lists_pages_with_views_and_no_leads(app, history):
     first = keyed(week(app, "page"))
-    assert {key: (r["views"], r["visitors"], r["leads"], r["won"]) for key, r in first.items()} == {
-        "/services/": (4, 3, 2, 1), "/blog/fast-websites/": (2, 2, 1, 0), "/pricing/": (5, 5, 0, 0),
-        "/contact/": (1, 1, 0, 0), report.UNKNOWN: (0, 0, 1, 0)}
-    assert first["/pricing/"]["conversion_rate"] == 0.0 and first[report.UNKNOWN]["conversion_rate"] is None
+    assert {key: (r["views"], r["visitors"], r["visits"], r["leads"], r["won"]) for key, r in first.items()} == {
+        "/services/": (4, 3, 3, 2, 1), "/blog/fast-websites/": (2, 2, 2, 1, 0), "/pricing/": (5, 5, 5, 0, 0),
+        "/contact/": (1, 1, 1, 0, 0), report.UNKNOWN: (0, 0, 0, 1, 0)}
+    assert first["/pricing/"]["leads_per_100_visits"] == 0.0 and first[report.UNKNOWN]["leads_per_100_visits"] is None
+    assert {r["bounce_rate"] for r in first.values()} == {None}  # a bounce is its landing page's
     last = keyed(week(app, "page", "last"))
     # The form page, with its query cut off: three leads sent the form from /contact/.
     assert {key: (r["views"], r["leads"]) for key, r in last.items()} == {
         "/contact/": (1, 3), "/services/": (4, 0), "/blog/fast-websites/": (2, 0), "/pricing/": (5, 0),
         report.UNKNOWN: (0, 1)}
-    # The landing page is the first visit's, whatever the touch.
+    # The landing page is the first visit's, whatever the touch. Here every visit viewed one
+    # page, so it began there: the same visits, now with their bounces (test_visits.py has
+    # visits of several pages, where the two differ).
     landing = week(app, "landing_page", "last")
     renamed = [{("page" if k == "landing_page" else k): v for k, v in r.items()} for r in landing.rows]
-    assert renamed == list(first.values())
+    assert [{**r, "bounce_rate": None} for r in renamed] == list(first.values())
+    assert {r["landing_page"]: r["bounce_rate"] for r in landing.rows} == {
+        "/services/": 66.67, "/blog/fast-websites/": 100.0, "/pricing/": 100.0, "/contact/": 100.0,
+        report.UNKNOWN: None}
 
 
 def test_by_blog_post_groups_every_other_page_together(app, history):
@@ -250,7 +260,7 @@ def test_the_days_are_the_business_days(app, client, consultation, clock):
 def test_an_empty_period_is_all_zeros(app):
     found = week(app, "page")
     assert found.rows == []
-    assert found.totals == row("page", report.TOTAL, 0, 0, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, [])
+    assert found.totals == row("page", report.TOTAL, 0, 0, 0, 0, 0, 0, NO_SPEED, 0, 0, 0, 0, 0, [])
 
 
 def test_the_default_period_is_the_last_30_days_today_included(app):
@@ -302,7 +312,7 @@ def test_csv_cannot_trick_a_spreadsheet(app, client, consultation, clock):
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["campaign"] for r in rows] == ['\'=HYPERLINK("http://x","click")', report.TOTAL]
     assert list(rows[0]) == ["campaign", *report.COLUMNS]
-    assert rows[0]["leads"] == "1" and rows[0]["views"] == "0" and rows[0]["conversion_rate"] == ""
+    assert rows[0]["leads"] == "1" and rows[0]["views"] == "0" and rows[0]["leads_per_100_visits"] == ""
 
 
 def test_the_command_prints_the_same_numbers(app, history):
@@ -314,8 +324,9 @@ def test_the_command_prints_the_same_numbers(app, history):
     table = runner.invoke(args=["report", *period]).output
     lines = table.splitlines()
     assert lines[0] == "Leads by campaign (first touch), 2026-11-02 to 2026-11-08"
-    assert lines[2].split()[:4] == ["campaign", "views", "visitors", "leads"]
-    assert lines[4].split()[:4] == ["autumn", "4", "3", "2"] and "£8,500" in lines[4] and "1 h 00 min" in lines[4]
+    assert lines[2].split()[:6] == ["campaign", "views", "visitors", "visits", "bounce", "leads"]
+    assert lines[4].split()[:7] == ["autumn", "4", "3", "3", "66.7%", "2", "66.7"]
+    assert "£8,500" in lines[4] and "1 h 00 min" in lines[4]
     assert lines[-3].startswith("(total)") and "price 1, timing 1" in lines[-3]
     assert lines[-1] == "Working time to first contact: Median 1 h 00 min, p90 2 h 00 min (n = 4, 1 still waiting)"
     as_csv = runner.invoke(args=["report", "--touch", "last", "--format", "csv", *period]).output
@@ -416,15 +427,20 @@ def test_a_report_never_holds_up_a_lead(app, client, consultation):
 # --- keys with views only: a bounded table --------------------------------------------
 
 def junk_views(app, day: date, n: int, **fixed) -> None:
-    """`n` rows of made-up campaigns (as junk beacons leave them), written straight to the table."""
+    """`n` rows of made-up campaigns (as junk beacons leave them), written straight to the tables:
+    each a views row and a visit of one view by a new visitor."""
     rows = [{"day": day, "path": "/", "referrer_host": "", "utm_source": "", "utm_medium": "",
-             "utm_campaign": f"junk-{i}", "views": 1, "visitors": 1, **fixed} for i in range(n)]
+             "utm_campaign": f"junk-{i}", "views": 1, "visitors": 1, "visits": 1, **fixed} for i in range(n)]
+    flags = {name: 1 for name in visits.c.keys() if name.endswith("visitor")}
+    entries = [{"day": r["day"], "entry_page": r["path"], "views": 1, **flags,
+                **{k: r[k] for k in ("referrer_host", "utm_source", "utm_medium", "utm_campaign")}} for r in rows]
     with ext(app).engine.begin() as conn:
         conn.execute(page_views.insert(), rows)
+        conn.execute(visits.insert(), entries)
 
 
 def test_keys_with_views_only_beyond_the_most_visited_share_one_row(app, history, monkeypatch):
-    monkeypatch.setattr(report, "VIEW_ROWS", 2)
+    monkeypatch.setattr(traffic_rows, "VIEW_ROWS", 2)
     client = app.test_client()
     for ip in ("10.9.0.1", "10.9.0.2", "10.9.0.3"):
         view(client, "/", ip, utm_campaign="popular")
@@ -436,16 +452,17 @@ def test_keys_with_views_only_beyond_the_most_visited_share_one_row(app, history
     # the two most visited of the rest (popular 3 visitors, small 2); the 30 made-up ones are one row.
     assert set(found) == {report.UNKNOWN, "autumn", "popular", "small", report.REST}
     assert (found["popular"]["visitors"], found["small"]["visitors"]) == (3, 2)
-    assert (found[report.REST]["views"], found[report.REST]["visitors"], found[report.REST]["leads"]) == (30, 30, 0)
+    rest = found[report.REST]
+    assert (rest["views"], rest["visitors"], rest["visits"], rest["bounce_rate"], rest["leads"]) == (30, 30, 30, 100.0, 0)
     # Every view is still in exactly one row: the totals are the same with every key listed.
     folded = week(app, "campaign").totals
-    monkeypatch.setattr(report, "VIEW_ROWS", 1000)
+    monkeypatch.setattr(traffic_rows, "VIEW_ROWS", 1000)
     assert len(week(app, "campaign").rows) == 2 + 2 + 30
     assert week(app, "campaign").totals == folded
 
 
 def test_a_key_with_leads_keeps_its_row_however_few_its_views(app, history, monkeypatch):
-    monkeypatch.setattr(report, "VIEW_ROWS", 1)
+    monkeypatch.setattr(traffic_rows, "VIEW_ROWS", 1)
     found = keyed(week(app, "page"))
     # /blog/fast-websites/ has fewer visitors (2) than /pricing/ (5) but a lead: it keeps its
     # row. Of the pages without leads the most visited is kept; /contact/ is the rest.
@@ -459,7 +476,7 @@ def test_the_report_over_fifty_thousand_junk_rows_stays_small_and_quick(app, his
     started = time.perf_counter()
     found = week(app, "campaign")
     took = time.perf_counter() - started
-    assert len(found.rows) <= report.VIEW_ROWS + 3 and found.totals["views"] == 12 + 50_000
+    assert len(found.rows) <= traffic_rows.VIEW_ROWS + 3 and found.totals["views"] == 12 + 50_000
     # Generous for a loaded 2-core machine (about 0.3 s here, 15 s rendered before the bound);
     # the figures are bench/junk_beacons.py's.
     assert took < 10

@@ -20,7 +20,7 @@ from capture.traffic import beacons
 from capture.traffic.counts import ROW, View, count_view
 from capture.core.setting_checks import ConfigError
 from capture.core.settings import load_settings
-from capture.db.models import daily_salts, daily_visitors, page_views
+from capture.db.models import daily_salts, daily_visitors, daily_visits, page_views, visits
 from tests.conftest import REDIS_URL, ROOT, TEST_SECRET
 from tests.core.test_ratelimit import redis_prefix  # noqa: F401 -- the fixture
 from tests.intake.test_openapi import check
@@ -86,9 +86,12 @@ def test_the_next_day_the_same_visitor_counts_again_and_yesterdays_salt_is_gone(
     beacon(client)
     monday_salt = rows(app, daily_salts)
     monday_keys = rows(app, daily_visitors)
-    assert [s["day"] for s in monday_salt] == [MONDAY.date()] and len(monday_keys) == 1
-    beacon(client)  # same day: the same salt, the same key
+    monday_visit = rows(app, daily_visits)
+    # The keys: the counts row's, the visit's page, and one per entry value the visitor is new for.
+    assert [s["day"] for s in monday_salt] == [MONDAY.date()] and len(monday_keys) == 8
+    beacon(client)  # same day: the same salt, the same keys, the same visit
     assert rows(app, daily_salts) == monday_salt and rows(app, daily_visitors) == monday_keys
+    assert [v["visit_id"] for v in rows(app, daily_visits)] == [monday_visit[0]["visit_id"]]
 
     clock(TUESDAY)
     assert beacon(client).status_code == 204
@@ -96,8 +99,13 @@ def test_the_next_day_the_same_visitor_counts_again_and_yesterdays_salt_is_gone(
     salts, keys = rows(app, daily_salts), rows(app, daily_visitors)
     assert [s["day"] for s in salts] == [TUESDAY.date()]
     assert salts[0]["salt"] != monday_salt[0]["salt"]
-    assert [k["day"] for k in keys] == [TUESDAY.date()]
-    assert keys[0]["key"] != monday_keys[0]["key"]  # the same person is not recognisable
+    assert {k["day"] for k in keys} == {TUESDAY.date()} and len(keys) == 8
+    # The same person is not recognisable: no key of Monday's is made again, and Monday's visit
+    # is no one's (a new one started, under a new key).
+    assert not {k["key"] for k in keys} & {k["key"] for k in monday_keys}
+    tuesday_visit, = rows(app, daily_visits)
+    assert tuesday_visit["day"] == TUESDAY.date() and tuesday_visit["key"] != monday_visit[0]["key"]
+    assert [(v["day"], v["views"]) for v in rows(app, visits)] == [(MONDAY.date(), 2), (TUESDAY.date(), 1)]
 
 
 def test_the_day_is_the_business_day(make_app, clock):
@@ -120,6 +128,7 @@ def test_an_opt_out_counts_the_view_but_not_the_visitor(app, client, clock, head
     beacon(client, headers=header)
     assert counts(app) == {home(): (2, 0)}
     assert rows(app, daily_visitors) == []  # no key computed, none stored
+    assert rows(app, daily_visits) == [] and rows(app, visits) == []  # so in no visit
 
 
 @pytest.mark.parametrize("ua, headers, path", [
@@ -237,14 +246,19 @@ def test_no_ip_user_agent_or_hash_is_written_next_to_the_counts(app, client, clo
         for ua in agents:
             beacon(client, ip=ip, ua=ua, path="/services/", referrer="https://duckduckgo.com/",
                    utm_source="newsletter")
-    keys = {k["key"] for k in rows(app, daily_visitors)}
+    keys = {k["key"] for k in rows(app, daily_visitors) + rows(app, daily_visits)}
     salt = rows(app, daily_salts)[0]["salt"]
-    assert len(keys) == 4
+    assert len(keys) == 4 * 9  # per visitor: its row's, its visit's page, six entry values, its visit
     stored = rows(app)
-    assert len(stored) == 1 and (stored[0]["views"], stored[0]["visitors"]) == (4, 4)
-    assert set(page_views.c.keys()) == {"id", "day", *ROW[1:], "views", "visitors"}
+    assert len(stored) == 1 and (stored[0]["views"], stored[0]["visitors"], stored[0]["visits"]) == (4, 4, 4)
+    assert set(page_views.c.keys()) == {"id", "day", *ROW[1:], "views", "visitors", "visits"}
+    kept_visits = rows(app, visits)
+    assert len(kept_visits) == 4 and {v["views"] for v in kept_visits} == {1}
+    assert set(visits.c.keys()) == {"id", "day", "entry_page", *ROW[2:], "views", "new_visitor",
+                                    *(f"{name}_visitor" for name in ("source", "medium", "campaign", "referrer",
+                                                                     "landing"))}
     secrets = [*ips, *agents, "Firefox", "Safari", "198.51.100", "2001:db8", salt, *keys]
-    for row in stored:
+    for row in stored + kept_visits:
         for column, value in row.items():
             for secret in secrets:
                 assert secret not in str(value), f"{column} holds {secret!r}"
@@ -332,12 +346,13 @@ def test_retention_forgets_a_finished_days_salt_when_no_view_came_after_it(app, 
     beacon(client)
     ext = app.extensions["capture"]
     keep = ext.settings.retention
+    keys = len(rows(app, daily_visitors)) + len(rows(app, daily_visits))
     done = erasure.apply_retention(ext.engine, ext.schema, keep, MONDAY + timedelta(hours=1))
     assert (done["visitor_salts_deleted"], done["visitor_keys_deleted"]) == (0, 0)  # the day is not over
     done = erasure.apply_retention(ext.engine, ext.schema, keep, TUESDAY)
-    assert (done["visitor_salts_deleted"], done["visitor_keys_deleted"]) == (1, 1)
-    assert rows(app, daily_salts) == [] and rows(app, daily_visitors) == []
-    assert counts(app) == {home(): (1, 1)}  # the counts stay
+    assert (done["visitor_salts_deleted"], done["visitor_keys_deleted"]) == (1, keys)
+    assert rows(app, daily_salts) == [] and rows(app, daily_visitors) == [] and rows(app, daily_visits) == []
+    assert counts(app) == {home(): (1, 1)} and len(rows(app, visits)) == 1  # the counts stay
 
 
 def test_retention_deletes_counts_older_than_kept(app, client, clock):
@@ -348,8 +363,8 @@ def test_retention_deletes_counts_older_than_kept(app, client, clock):
         clock(moment)
         beacon(client)
     done = erasure.apply_retention(ext.engine, ext.schema, keep, MONDAY)
-    assert done["page_views_deleted"] == 1
-    assert counts(app) == {home(): (1, 1)}
+    assert (done["page_views_deleted"], done["visits_deleted"]) == (1, 1)
+    assert counts(app) == {home(): (1, 1)} and [v["day"] for v in rows(app, visits)] == [MONDAY.date()]
     with ext.engine.connect() as conn:  # and the run's log counts no lead for it
         assert conn.execute(text("SELECT leads FROM privacy_log")).scalar() == 0
 
@@ -440,7 +455,8 @@ def test_rotating_user_agents_add_no_more_visitors_than_the_allowance(make_app, 
     for n in range(6):
         assert beacon(client, ua=f"{FIREFOX} rotating/{n}").status_code == 204
     assert counts(app) == {home(): (6, 3)}  # every view counts; 3 new visitors, not 6
-    assert len(rows(app, daily_visitors)) == 3
+    assert len(rows(app, daily_visits)) == len(rows(app, visits)) == 3  # and 3 visits
+    assert len(rows(app, daily_visitors)) == 3 * 8  # each one's keys (as on any first view)
     beacon(client, ua=FIREFOX, ip="203.0.113.50")  # someone else has their own allowance
     assert counts(app) == {home(): (7, 4)}
 

@@ -118,6 +118,8 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     shown = {**lead, "first_seen": _moment(lead.get("first_seen"), tz)}  # the browser's ISO time, read
     ctx = {"booking": None, **lead_context(shown, form, history, tz, slot_length), "links": list(links),
            **(extra or {})}
+    if job["kind"] in TO_SALES:
+        ctx["fields"] = _in_team_words(ctx["fields"], form)
     if job["kind"] in TO_SALES and "situation" not in ctx:
         ctx["situation"] = team_mail.situation(lead, form, None, host_name="", recipient=job["recipient"],
                                                tz=tz, slot=ctx["slot"], now=utcnow())
@@ -126,6 +128,12 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     if job["kind"] in BOOKING_KINDS:
         return _about_booking(env, job, lead, form, ctx, mail_from)
     return _to_sales(env, job, ctx, mail_from)
+
+
+def _in_team_words(fields: list[dict], form: Form) -> list[dict]:
+    """The answers as the team reads them: the meeting choice 'Phone call: we call you' as 'Phone call'."""
+    kind_field = form.booking.kind_field if form.booking else None
+    return [{**f, "text": f["text"].split(":")[0]} if f["name"] == kind_field else f for f in fields]
 
 
 def _moment(value, tz: ZoneInfo):

@@ -202,7 +202,8 @@ def test_a_booked_call_is_headed_booked_with_no_contacted_button(make_app, smtp_
         assert buttons(msg) == ["Open the lead in the desk", "Mark as lost"]
         text = msg.get_body(("plain",)).get_content()
         assert "Mark as contacted" not in text and "Book the time" not in text
-        assert "We will call you" not in text and "have your phone to hand" not in text  # the visitor's lines
+        assert "we call you" not in text.lower() and "have your phone to hand" not in text  # the visitor's lines
+        assert "How shall we meet? Phone call\r\n" in text
         assert "Call Ada Lovelace on +44 20 7946 0018." in text  # the host's
 
 

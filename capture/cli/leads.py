@@ -104,7 +104,7 @@ def leads_assign(lead_id: str, email: str, actor: str):
     """
     ext = current()
     with _pipeline_errors():
-        event = stages.assign(ext.engine, ext.sales, lead_id, email, team_member(actor))
+        event = stages.assign(ext.engine, ext.sales, lead_id, email, team_member(actor), ext.mail_domain)
     echo(f"Lead {lead_id} is now {email}'s." if event else f"Lead {lead_id} already was {email}'s.")
 
 

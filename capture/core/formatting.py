@@ -67,6 +67,12 @@ def local_time(moment: datetime | None, tz: ZoneInfo, locale: str = LOCALE) -> s
     return f"{format_date(local, 'EEE d MMM y', locale=locale)}, {local:%H:%M %Z}"
 
 
+def short_moment(moment: datetime, tz: ZoneInfo, locale: str = LOCALE) -> str:
+    """A UTC time as a heading's short local time, e.g. 'Tue 8 Dec 11:00'."""
+    local = moment.astimezone(tz)
+    return f"{format_date(local, 'EEE d MMM', locale=locale)} {local:%H:%M}"
+
+
 def wall_time(start: datetime, end: datetime, tz: ZoneInfo, locale: str = LOCALE) -> str:
     """The span as the business sees it, e.g. 'Tuesday 1 December 2026, 09:00–09:30 London time (GMT)'."""
     s, e = start.astimezone(tz), end.astimezone(tz)
@@ -77,4 +83,4 @@ def wall_time(start: datetime, end: datetime, tz: ZoneInfo, locale: str = LOCALE
 
 # The Jinja filters every environment (desk pages, mail) registers, under the names templates use.
 FILTERS = {"local": local_time, "desk_time": local_time, "long_date": long_date, "short_date": short_date,
-           "short_weekday": short_weekday}
+           "short_weekday": short_weekday, "short_moment": short_moment}

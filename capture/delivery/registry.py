@@ -24,6 +24,7 @@ class Kind(StrEnum):
     CONFIRM_VISITOR = "confirm_visitor"  # the visitor's receipt
     REMIND_OWNER = "remind_owner"  # the lead is still new: its owner is reminded
     ESCALATE = "escalate"  # the promise is broken: the managers are told
+    REASSIGNED = "lead_reassigned"  # a lead was given to someone else: its new owner is told
     SIGN_IN = "desk_sign_in"  # a magic link to the desk: about no lead
     DIGEST = "weekly_digest"  # Monday's numbers for marketing and sales: about no lead
     BOOKING_SURGE = "booking_surge"  # bookings arrive at an unusual rate: to the managers

@@ -138,7 +138,7 @@ def reassign(lead_id: str):
     require(current_user.can_reassign)
     ext = current()
     return _apply(lead_id, lambda: stages.assign(
-        ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email),
+        ext.engine, ext.sales, lead_id, request.form.get("owner", ""), current_user.email, ext.mail_domain),
         lambda event: f"Now {name_of(event['owner'])}'s lead.")
 
 

@@ -1,8 +1,9 @@
-"""The mail about a lead: the sales notification, the visitor's receipt, the owner's reminder
-and the managers' escalation, each built from the lead as stored when it is due."""
+"""The mail about a lead: the sales notification, the visitor's receipt, the owner's reminder,
+the managers' escalation and the new owner's news of a reassignment, each built from the lead
+as stored when it is due; what a team email says for the lead's state is team_mail's."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -11,18 +12,17 @@ from jinja2 import Environment
 
 from capture.booking import appointments, invitations, messages
 from capture.context import Capture
-from capture.core import tokens
+from capture.core import formatting
 from capture.core.clock import utcnow
 from capture.db import store
 from capture.delivery import mail
 from capture.delivery.leads import lead_for
 from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted, register
-from capture.pipeline import stages
+from capture.pipeline import stages, team_mail
 from capture.pipeline.lead_view import History, lead_context, requested_slot
 from capture.schema.forms import Form
-from capture.core import urls
 
-TO_SALES = (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE)
+TO_SALES = (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE, Kind.REASSIGNED)
 FOLLOW_UPS = (Kind.REMIND_OWNER, Kind.ESCALATE)
 BOOKING_KINDS = (Kind.BOOKING_UPDATE, Kind.REMIND_VISITOR)
 KINDS = (*TO_SALES, Kind.CONFIRM_VISITOR, *BOOKING_KINDS)
@@ -31,7 +31,7 @@ ANNOUNCING = (Kind.NOTIFY_SALES, Kind.CONFIRM_VISITOR)  # a new lead's first new
 
 def init_app() -> None:
     """The pipeline's message kinds; the visitor's receipt counts against the address's daily cap."""
-    for kind in (Kind.NOTIFY_SALES, Kind.REMIND_OWNER, Kind.ESCALATE):
+    for kind in TO_SALES:
         register(kind, render)
     register(Kind.CONFIRM_VISITOR, render, capped=True)
 
@@ -42,6 +42,8 @@ def render(r: Rendering, job: dict) -> EmailMessage:
     lead = lead_for(cap, job)
     if job["kind"] in FOLLOW_UPS and lead["status"] != "new":
         raise Unwanted(f"the lead was {lead['status']} before this was due")
+    if job["kind"] == Kind.REASSIGNED and mail.normalised(lead["owner"]) != mail.normalised(job["recipient"]):
+        raise Unwanted("the lead was given to someone else again before this was sent")
     form = form_of(cap, lead)
     booking = (appointments.current(cap.engine, lead["id"])
                if job["kind"] in ANNOUNCING and cap.sales.consultation else None)
@@ -60,12 +62,15 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
     """The message of any kind about a lead (and its `booking`, if there is one)."""
     cap, settings = r.capture, r.capture.settings
     count, last = store.history(cap.engine, lead)
-    links = (tokens.action_links(settings.secret_key, settings.public_url, lead["id"], job["recipient"])
-             if job["kind"] in TO_SALES else [])
     extra = stages.followup_context(cap.sales, lead, r.now) if job["kind"] in FOLLOW_UPS else {}
-    if links and booking is None and bookable(cap, lead):
-        token = tokens.action_token(settings.secret_key, lead["id"], tokens.BOOK_REQUESTED, job["recipient"])
-        links.insert(1, {"label": "Book the time they asked for", "url": urls.external(settings.public_url, f"/actions/{token}")})
+    links: list[dict] = []
+    if job["kind"] in TO_SALES:
+        extra["situation"] = now_for_team(r, job, lead, form)
+        links = team_mail.links(extra["situation"].actions, secret=settings.secret_key,
+                                base_url=settings.public_url, lead_id=lead["id"], recipient=job["recipient"])
+    if job["kind"] == Kind.REASSIGNED:
+        extra.update(stages.followup_context(cap.sales, lead, r.now), by=_assigned_by(cap, lead["id"]),
+                     waiting=lead["first_contact_at"] is None)
     if booking is not None:
         extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=settings,
                                             domain=cap.mail_domain, recipient=job["recipient"], now=r.now,
@@ -75,11 +80,21 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
                         domain=cap.mail_domain, links=links, extra=extra, slot_length=slot_length(cap))
 
 
-def bookable(cap: Capture, lead: dict) -> bool:
-    """A request for a consultation time that sales can book from the email (not a booking yet)."""
-    form = cap.schema.forms.get(lead["form_id"])
-    return bool(cap.sales.consultation and form and form.booking
-                and requested_slot(form, lead["data"] or {}, cap.settings.timezone, slot_length(cap)))
+def _assigned_by(cap: Capture, lead_id: str) -> str:
+    """Who gave the lead its owner last, by name when they are on the team."""
+    actor = next((e["actor"] for e in reversed(stages.timeline(cap.engine, lead_id)) if e["kind"] == "assign"), "")
+    member = cap.sales.member(actor)
+    return member.name if member else ("the system" if actor in ("", stages.SYSTEM) else actor)
+
+
+def now_for_team(r: Rendering, job: dict, lead: dict, form: Form) -> team_mail.Situation:
+    """The lead's state as a team email shows it: with its booking, or its last cancelled one."""
+    cap, tz = r.capture, r.capture.settings.timezone
+    made = appointments.latest(cap.engine, lead["id"]) if cap.sales.consultation else None
+    host = cap.sales.member(made["host"]) if made else None
+    slot = requested_slot(form, lead["data"] or {}, tz, slot_length(cap)) if cap.sales.consultation else None
+    return team_mail.situation(lead, form, made, host_name=host.name if host else (made or {}).get("host", ""),
+                               recipient=job["recipient"], tz=tz, slot=slot, now=r.now)
 
 
 def slot_length(cap: Capture) -> timedelta | None:
@@ -100,13 +115,35 @@ def compose(env: Environment, job: dict, lead: dict, form: Form, *, history: His
     """
     if job["kind"] not in KINDS:
         raise RenderError(f"unknown message kind {job['kind']!r}")
-    ctx = {"booking": None, **lead_context(lead, form, history, tz, slot_length), "links": list(links),
+    shown = {**lead, "first_seen": _moment(lead.get("first_seen"), tz)}  # the browser's ISO time, read
+    ctx = {"booking": None, **lead_context(shown, form, history, tz, slot_length), "links": list(links),
            **(extra or {})}
+    if job["kind"] in TO_SALES:
+        ctx["fields"] = _in_team_words(ctx["fields"], form)
+    if job["kind"] in TO_SALES and "situation" not in ctx:
+        ctx["situation"] = team_mail.situation(lead, form, None, host_name="", recipient=job["recipient"],
+                                               tz=tz, slot=ctx["slot"], now=utcnow())
     if job["kind"] == Kind.CONFIRM_VISITOR:
         return _confirmation(env, job, lead, form, ctx, mail_from, domain)
     if job["kind"] in BOOKING_KINDS:
         return _about_booking(env, job, lead, form, ctx, mail_from)
     return _to_sales(env, job, ctx, mail_from)
+
+
+def _in_team_words(fields: list[dict], form: Form) -> list[dict]:
+    """The answers as the team reads them: the meeting choice 'Phone call: we call you' as 'Phone call'."""
+    kind_field = form.booking.kind_field if form.booking else None
+    return [{**f, "text": f["text"].split(":")[0]} if f["name"] == kind_field else f for f in fields]
+
+
+def _moment(value, tz: ZoneInfo):
+    """An ISO time as sent by a browser ('2026-12-04T09:12:00Z') in the business's words; else as it is."""
+    try:
+        moment = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return value
+    return formatting.local_time(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc), tz) \
+        if moment else value
 
 
 def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from) -> EmailMessage:

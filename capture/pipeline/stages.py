@@ -157,10 +157,14 @@ def add_note(engine: Engine, lead_id: str, text: str, actor: str, now: datetime 
     return event
 
 
-def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
+def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str, domain: str,
            now: datetime | None = None) -> dict | None:
-    """Give a lead to another salesperson or manager; None if they already own it."""
-    member = sales.member(owner)
+    """Give a lead to another salesperson or manager; None if they already own it.
+
+    The new owner is emailed the lead (notices.py), queued in this transaction, unless they took
+    it themselves; the worker drops that mail if the lead has changed hands again by then.
+    """
+    member, now = sales.member(owner), now or utcnow()
     if member is None or not member.roles & {"sales", "manager"}:
         raise PipelineError(f"{owner} is not a salesperson or manager on the team (sales.yml).")
     with writing(engine) as conn:
@@ -169,9 +173,15 @@ def assign(engine: Engine, sales: Sales, lead_id: str, owner: str, actor: str,
             return None
         conn.execute(update(leads).where(leads.c.id == lead_id).values(owner=member.email))
         amend.readdress_reminder(conn, lead_id, member.email)
-        event = event_row(lead_id, now or utcnow(), actor, "assign", owner=member.email,
+        event = event_row(lead_id, now, actor, "assign", owner=member.email,
                        note=f"from {lead['owner'] or 'nobody'}")
-        conn.execute(events.insert(), event)
+        row_id = conn.execute(events.insert(), event).inserted_primary_key[0]
+        told = actor.strip().lower() != member.email.lower()
+        if told:
+            conn.execute(outbox.insert(), job(lead_id, Kind.REASSIGNED, member.email,
+                                              message_id(lead_id, f"assign-{row_id}", domain), now))
+    if told:
+        wake_workers()
     return event
 
 

@@ -406,7 +406,7 @@ def test_sales_book_the_requested_time_from_the_email_and_a_clash_is_reported(ma
     Worker(ext(app)).run_once()
     [note] = [m for m in sent_mail(tmp_path) if m["To"] == MAYA]
     text = note.get_body(("plain",)).get_content()
-    path = re.search(r"^Book the time they asked for: http://127\.0\.0\.1:8000(/actions/\S+?)\r?$", text, re.M)[1]
+    path = re.search(r"^(?:Next step: )?Book the time they asked for: http://127\.0\.0\.1:8000(/actions/\S+?)\r?$", text, re.M)[1]
     page = client.get(path).get_data(as_text=True)
     assert f'value="{slot:%Y-%m-%dT%H:%M:%SZ}"' in page and get_lead(ext(app).engine, lead_id)["status"] == "new"
     token = CSRF.search(page)[1]

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from capture.booking import aftercare, appointments
+from capture.db import store
 from capture.desk import signin
+from capture.pipeline import stages
 from capture.core.clock import utcnow
 from capture.db.models import bookings, events, leads, outbox, sign_in_links, sign_outs
 from capture.delivery.registry import Kind
@@ -57,6 +59,10 @@ def every_kind_of_email(make_app, smtp_sink, consultation):
     assert client.post("/api/forms/consultation", json={**consultation, "email": "cy@example.com",
                                                         "slot": slots[-6]["start"]}).status_code == 201
     deliver(app)  # notifications, confirmations (one with a tentative event), reminder, escalation
+    owner = store.get_lead(ext.engine, requested)["owner"]
+    other = next(m.email for m in ext.sales.with_role("sales") if m.email != owner)
+    stages.assign(ext.engine, ext.sales, requested, other, owner, ext.mail_domain)
+    deliver(app)  # the new owner's news, before a booking hands the lead to its host
     sales = "sales@fernleaf.example"
     appointments.book_requested(ext.engine, ext.sales, requested, _at(slots[-3]), sales, ext.mail_domain, utcnow())
     made = appointments.current(ext.engine, booked)

@@ -92,7 +92,9 @@ def test_notification_arrives_with_headers_parts_and_content(make_app, smtp_sink
     assert sorted(r.recipients[0] for r in sales) == [OWNER, "sales@fernleaf.example", "shops@fernleaf.example"]
     assert all(len(r.recipients) == 1 and r.sender == "leads@fernleaf.example" for r in sales)
     msg = sales[0].message
-    assert msg["Subject"] == "Consultation request: Ada Lovelace — E-commerce site"
+    day = date.fromisoformat(consultation["preferred_date"])
+    assert msg["Subject"] == (f"Consultation requested: wants {day:%a} {day.day} {day:%b} morning"
+                              " — Ada Lovelace, E-commerce site")
     assert msg["From"] == "Fernleaf Studio leads <leads@fernleaf.example>"
     assert msg["Reply-To"].addresses[0].addr_spec == "ada@analytical.example.com"
     assert msg["Reply-To"].addresses[0].display_name == "Ada Lovelace"
@@ -101,7 +103,6 @@ def test_notification_arrives_with_headers_parts_and_content(make_app, smtp_sink
     assert msg.get_content_type() == "multipart/alternative"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    day = date.fromisoformat(consultation["preferred_date"])
     for body in (text, html):
         assert "Analytical Engines Ltd" in body and "+44 20 7946 0018" in body
         assert "E-commerce site (from £8,500)" in body and "£5,000 – £10,000" in body
@@ -137,7 +138,7 @@ def test_contact_form_subject_and_routing(make_app, smtp_sink):
     found = by_kind(smtp_sink, lead_id)
     assert [r.recipients for r in found["notify_sales"]] == [["hello@fernleaf.example"], [OWNER]]
     assert found["confirm_visitor"] == []  # the contact form has no confirmation
-    assert found["notify_sales"][0].message["Subject"] == "Contact request: Grace Hopper — Navy"
+    assert found["notify_sales"][0].message["Subject"] == "Contact enquiry: Grace Hopper, Navy"
 
 
 # --- the visitor's confirmation -------------------------------------------------------

@@ -176,7 +176,7 @@ def test_the_pipeline_and_the_spam_tray_say_no_such_lead_for_an_impossible_id(ap
     ext = app.extensions["capture"]
     changes = [lambda: stages.change_status(ext.engine, ext.sales, lead_id, stages.Change("contacted"), MAYA),
                lambda: stages.add_note(ext.engine, lead_id, "Called back.", MAYA),
-               lambda: stages.assign(ext.engine, ext.sales, lead_id, MAYA, MAYA),
+               lambda: stages.assign(ext.engine, ext.sales, lead_id, MAYA, MAYA, ext.mail_domain),
                lambda: tray.hold(ext, lead_id, MAYA), lambda: tray.release(ext, lead_id, MAYA)]
     for change in changes:
         with pytest.raises(stages.NoSuchLead):

@@ -22,6 +22,7 @@ from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 LONDON = ZoneInfo("Europe/London")
 MAYA, TOM = "maya@fernleaf.example", "tom@fernleaf.example"
+DOMAIN = "fernleaf.example"
 
 
 def london(*args) -> datetime:
@@ -108,10 +109,10 @@ def test_notes_and_reassignment_are_events(app, client, consultation):
     engine, sales = ext(app).engine, ext(app).sales
     lead_id = post(client, consultation)
     stages.add_note(engine, lead_id, "  Prefers mornings  ", TOM)
-    assert stages.assign(engine, sales, lead_id, "TOM@fernleaf.example", MAYA)["owner"] == TOM
-    assert stages.assign(engine, sales, lead_id, TOM, MAYA) is None
+    assert stages.assign(engine, sales, lead_id, "TOM@fernleaf.example", MAYA, DOMAIN)["owner"] == TOM
+    assert stages.assign(engine, sales, lead_id, TOM, MAYA, DOMAIN) is None
     with pytest.raises(PipelineError, match="not a salesperson"):
-        stages.assign(engine, sales, lead_id, "priya@fernleaf.example", MAYA)  # marketing
+        stages.assign(engine, sales, lead_id, "priya@fernleaf.example", MAYA, DOMAIN)  # marketing
     with pytest.raises(PipelineError, match="empty"):
         stages.add_note(engine, lead_id, "   ", TOM)
     kinds = [(e["kind"], e["note"], e["owner"]) for e in stages.timeline(engine, lead_id)]
@@ -150,7 +151,7 @@ def test_a_note_with_control_characters_is_refused(app, client, consultation):
 
 def test_reassigning_sends_the_coming_reminder_to_the_new_owner(app, client, consultation):
     lead_id = post(client, consultation)  # Maya's
-    stages.assign(ext(app).engine, ext(app).sales, lead_id, TOM, MAYA)
+    stages.assign(ext(app).engine, ext(app).sales, lead_id, TOM, MAYA, DOMAIN)
     found = {j["kind"]: j["recipient"] for j in jobs(app, lead_id) if j["kind"] in ("remind_owner", "escalate")}
     assert found == {"remind_owner": TOM, "escalate": MAYA}
 
@@ -273,7 +274,7 @@ def test_the_owner_is_reminded_once_and_the_managers_told_naming_the_owner(make_
         worker.run_once()
     # Before anything is due the owner has had the notification, and nothing else.
     assert [str(m.message["Subject"]).split(":")[0] for m in smtp_sink.messages
-            if m.recipients == [MAYA]] == ["Consultation request"]
+            if m.recipients == [MAYA]] == ["Consultation requested"]
     make_due(app, lead_id, "remind_owner")
     make_due(app, lead_id, "escalate")
     for worker in two:

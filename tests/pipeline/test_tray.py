@@ -54,7 +54,7 @@ def test_a_spam_verdict_is_held_a_suspect_one_delivered_with_a_warning(make_app,
     Worker(ext(app)).run_once()
     to_sales = [m for m in smtp_sink.messages if f".{suspect}.0@" in m.message["Message-ID"]]
     subject = str(to_sales[0].message["Subject"])
-    assert subject.startswith("[Check: possible spam] Consultation request: ")
+    assert subject.startswith("[Check: possible spam] Consultation requested: ")
     text = to_sales[0].message.get_body(("plain",)).get_content()
     assert text.startswith("CHECK: POSSIBLE SPAM") and "  - an SEO or link-building pitch" in text
     html = to_sales[0].message.get_body(("html",)).get_content()

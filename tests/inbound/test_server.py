@@ -19,6 +19,7 @@ from capture.delivery.worker import Worker
 from capture.inbound import addresses, server
 from tests.gunicorn_server import free_port
 from tests.inbound.mailers import REPLY_DOMAIN, client_reply, send, wire
+from tests.desk.test_desk import sign_in
 from tests.smtp_sink import smtp_sink  # noqa: F401  (fixture)
 
 LONDON = ZoneInfo("Europe/London")
@@ -221,3 +222,15 @@ def test_a_message_over_the_size_limit_is_refused(inbound, consultation):
         send(inbound.port, raw, [lead_address(notice)])
     assert "552" in str(refused.value) or getattr(refused.value, "smtp_code", 0) == 552
     assert stored(inbound, lead_id) == [] and get_lead(inbound.ext.engine, lead_id)["status"] == "new"
+
+
+def test_the_reply_is_on_the_lead_page_timeline_as_literal_text(inbound, consultation):
+    lead_id, notice = new_lead(inbound, consultation)
+    raw = client_reply(notice, sender="ada@analytical.example.com", name="Ada Lovelace", to=lead_address(notice),
+                       at=inbound.clock.moment, text="Tuesday <b>works</b> for me.")
+    send(inbound.port, raw, [lead_address(notice)], mail_from="ada@analytical.example.com")
+    client = inbound.app.test_client()
+    sign_in(inbound.app, client, MAYA)
+    page = client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)
+    assert "<strong>Email</strong>" in page
+    assert "Tuesday &lt;b&gt;works&lt;/b&gt; for me." in page

@@ -17,6 +17,7 @@ from capture.db.models import events, inbound_messages, outbox
 from capture.db.store import get_lead
 from capture.delivery.worker import Worker
 from capture.inbound import addresses, server
+from capture.pipeline import tray
 from tests.gunicorn_server import free_port
 from tests.inbound.mailers import REPLY_DOMAIN, client_reply, send, wire
 from tests.desk.test_desk import sign_in
@@ -234,3 +235,13 @@ def test_the_reply_is_on_the_lead_page_timeline_as_literal_text(inbound, consult
     page = client.get(f"/desk/leads/{lead_id}").get_data(as_text=True)
     assert "<strong>Email</strong>" in page
     assert "Tuesday &lt;b&gt;works&lt;/b&gt; for me." in page
+
+
+def test_a_reply_about_a_lead_in_the_spam_tray_is_kept_without_effect(inbound, consultation):
+    lead_id, notice = new_lead(inbound, consultation)
+    tray.hold(inbound.ext, lead_id, MAYA)
+    raw = client_reply(notice, sender=MAYA, name="Maya Patel", to=str(notice["Reply-To"]),
+                       at=inbound.clock.moment, text="Hi Ada, thanks for getting in touch.")
+    assert send(inbound.port, raw, [lead_address(notice)]) == {}
+    [message] = stored(inbound, lead_id)
+    assert message["event_id"] is None and get_lead(inbound.ext.engine, lead_id)["first_contact_at"] is None

@@ -52,8 +52,10 @@ def store(cap: Capture, lead_id: str, raw: bytes, found: Read, envelope_from: st
             if conn.execute(select(inbound_messages.c.id).where(inbound_messages.c.dedupe_key == key)).first():
                 return False
             lead = conn.execute(select(leads.c.email, leads.c.received_at).where(leads.c.id == lead_id)).first()
-            sender = who_wrote(conn, cap, found, lead.email if lead else None)
-            at = moment(found.sent_at, now, lead.received_at if lead else now)
+            if lead is None:
+                return False  # erased between RCPT and DATA: its mail is not kept either
+            sender = who_wrote(conn, cap, found, lead.email)
+            at = moment(found.sent_at, now, lead.received_at)
             event_id, jobs = _record(conn, cap, lead_id, sender, found, at)
             conn.execute(inbound_messages.insert(), {
                 "dedupe_key": key, "lead_id": lead_id, "event_id": event_id, "received_at": now,

@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from capture.db.models import events, inbound_messages, outbox
+from capture.db.models import events, inbound_messages, outbox, reply_addresses
 from capture.db.store import get_lead
 from capture.delivery.worker import Worker
 from capture.inbound import addresses, server
 from capture.pipeline import tray
+from capture.privacy import erasure
 from tests.gunicorn_server import free_port
 from tests.inbound.mailers import REPLY_DOMAIN, client_reply, send, wire
 from tests.desk.test_desk import sign_in
@@ -245,3 +246,18 @@ def test_a_reply_about_a_lead_in_the_spam_tray_is_kept_without_effect(inbound, c
     assert send(inbound.port, raw, [lead_address(notice)]) == {}
     [message] = stored(inbound, lead_id)
     assert message["event_id"] is None and get_lead(inbound.ext.engine, lead_id)["first_contact_at"] is None
+
+
+def test_old_spam_goes_with_its_received_mail_and_reply_address(inbound, consultation):
+    lead_id, notice = new_lead(inbound, consultation)
+    tray.hold(inbound.ext, lead_id, MAYA)
+    raw = client_reply(notice, sender="ada@analytical.example.com", name="Ada", to=lead_address(notice),
+                       at=inbound.clock.moment, text="Buy cheap watches.")
+    send(inbound.port, raw, [lead_address(notice)], mail_from="ada@analytical.example.com")
+    inbound.clock.advance(inbound.ext.settings.retention.spam + timedelta(days=1))
+    done = erasure.apply_retention(inbound.ext.engine, inbound.ext.schema, inbound.ext.settings.retention,
+                                   inbound.clock.moment)
+    assert done["spam_deleted"] == 1 and get_lead(inbound.ext.engine, lead_id) is None
+    assert stored(inbound, lead_id) == []
+    with inbound.ext.engine.connect() as conn:
+        assert conn.execute(select(reply_addresses).where(reply_addresses.c.lead_id == lead_id)).first() is None

@@ -27,6 +27,7 @@ from capture.db.migrate import migrate
 from capture.delivery import wiring as delivery
 from capture.delivery.webhooks import check_secrets
 from capture.delivery.worker import start_embedded
+from capture.inbound import wiring as inbound
 from capture.intake import wiring as intake
 from capture.ops import wiring as ops
 from capture.pipeline import wiring as pipeline
@@ -98,7 +99,7 @@ def _connect(settings: Settings, schema: Schema, sales: Sales) -> Capture:
 
 def _register(app: Flask, settings: Settings) -> None:
     limiter = ratelimit.init_app(app, settings)
-    for capability in (delivery, pipeline, booking, reports, privacy):  # their message kinds
+    for capability in (delivery, pipeline, booking, reports, privacy, inbound):  # message kinds, commands
         capability.init_app(app)
     # The public endpoints: JSON for browsers on other pages and for monitors, so no CSRF token.
     public = [bp for capability in (intake, traffic, ops) for bp in capability.init_app(app, limiter)]

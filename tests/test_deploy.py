@@ -127,13 +127,15 @@ def unit(name: str) -> dict[str, str]:
 
 
 def test_units_run_from_the_checkout_with_the_env_file():
-    for name in ("fernleaf-web.service", "fernleaf-worker.service"):
+    for name in ("fernleaf-web.service", "fernleaf-worker.service", "fernleaf-inbound.service"):
         found = unit(name)
         assert found["WorkingDirectory"] == "/srv/fernleaf"
         assert found["EnvironmentFile"] == "/etc/fernleaf/capture.env"
         assert shlex.split(found["ExecStart"])[0].startswith("/srv/fernleaf/.venv/bin/")
     assert shlex.split(unit("fernleaf-web.service")["ExecStart"])[1:] == ["-c", "deploy/gunicorn.conf.py"]
     assert shlex.split(unit("fernleaf-worker.service")["ExecStart"])[1:] == ["--app", "capture", "worker"]
+    assert shlex.split(unit("fernleaf-inbound.service")["ExecStart"])[1:] == [
+        "--app", "capture", "inbound", "--host", "127.0.0.1", "--port", "2525"]
 
 
 def test_gunicorn_config_loads_the_app(tmp_path):

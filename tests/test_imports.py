@@ -18,7 +18,7 @@ from capture.core.paths import ROOT
 PACKAGE = ROOT / "capture"
 LAYERS = [
     {"core"}, {"schema"}, {"db"}, {"context"}, {"delivery"},
-    {"intake", "pipeline", "booking", "traffic", "reports", "privacy"},
+    {"intake", "pipeline", "booking", "traffic", "reports", "privacy", "inbound"},
     {"desk"}, {"cli"}, {"ops"}, {"app", "sitebuild"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -59,6 +59,20 @@ def mail_from(value: str) -> Address:
         fail("MAIL_FROM", f"'{value}' has no valid sender address")
 
 
+def reply_domain(value: str) -> str:
+    """The domain of the leads' reply addresses, lower case; "" when none is set up."""
+    domain = value.strip().lower().rstrip(".")
+    if not domain:
+        return ""
+    try:
+        validate_email(f"lead@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        fail("REPLY_DOMAIN", f"'{value}' is not a mail domain (like reply.fernleaf.example)")
+    if not domain.isascii():
+        fail("REPLY_DOMAIN", f"'{value}': give an internationalised domain in its ASCII (xn--) form")
+    return domain
+
+
 def secret_key(value: str) -> str:
     if not value:
         fail("SECRET_KEY", "not set; generate one with: python3 -c 'import secrets; print(secrets.token_hex(32))'")

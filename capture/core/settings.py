@@ -72,6 +72,9 @@ DEFAULTS = {
     "KEEP_MESSAGES": "90d",
     "KEEP_PAGE_VIEWS": "1096d",
     "HEALTH_TOKEN": "",
+    # The domain whose mail reaches `flask --app capture inbound` (an MX or a forwarding rule):
+    # each lead's reply address lead+<token>@ it goes into Reply-To. Empty: no reply addresses.
+    "REPLY_DOMAIN": "",
 }
 # CAPTURE_* names read by other parts than these settings: the site build, the
 # tests, and the switch for `.env` itself.
@@ -131,6 +134,7 @@ class Settings:
     booking_alert: int = int(DEFAULTS["BOOKING_ALERT"])  # bookings in an hour beyond which managers are told
     retention: Retention | None = None
     webhook_secrets: dict[str, str] = field(default_factory=dict)  # endpoint name -> whsec_…
+    reply_domain: str = ""  # inbound/: lead+<token>@ this domain; "" sends no reply address
     warnings: tuple[str, ...] = ()
 
 
@@ -178,6 +182,7 @@ def load_settings(overrides: dict | None = None, environ=None) -> Settings:
         retention=Retention(*(timedelta(seconds=check.duration(f"KEEP_{name}", raw[f"KEEP_{name}"]))
                               for name in ("SPAM", "ENQUIRIES", "CLIENTS", "MESSAGES", "PAGE_VIEWS"))),
         webhook_secrets=check.webhook_secrets(raw),
+        reply_domain=check.reply_domain(raw["REPLY_DOMAIN"]),
         warnings=tuple(_unknown(name) for name in sorted(set(raw) - set(DEFAULTS) - READ_ELSEWHERE)
                        if not name.startswith(WEBHOOK_SECRET)) + pages_warning,
     )

@@ -6,7 +6,7 @@ Written as SQLAlchemy Core tables: the lead path uses statements built once
 from datetime import timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator, func)
+                        LargeBinary, MetaData, String, Table, Text, TypeDecorator, func)
 
 from capture.schema.forms import ATTRIBUTION_FIELDS
 
@@ -252,4 +252,42 @@ daily_visits = Table(
     Column("key", String(32), primary_key=True),
     Column("visit_id", Integer, nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=False),
+)
+
+# Each lead's reply address (inbound/addresses.py): its token, a keyed hash of the lead's id, is
+# found here (the token itself reveals nothing). The address works for a while after the last
+# message that carried it (issued_at).
+reply_addresses = Table(
+    "reply_addresses", metadata,
+    Column("token", String(32), primary_key=True),
+    Column("lead_id", String(32), ForeignKey("leads.id"), nullable=False),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Index("ix_reply_addresses_lead", "lead_id"),
+)
+
+# Every message received by the inbound SMTP service (inbound/), stored as received (raw) with
+# what was read from it, in the same transaction as its event on the lead. One row per message
+# and lead (dedupe_key: a hash of the Message-ID, or of the bytes when there is none), so a
+# resend is stored once. Bounces (a lead_id found through the message they bounce) and the
+# desk's conversation view build on the same rows.
+inbound_messages = Table(
+    "inbound_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(64), nullable=False, unique=True),
+    Column("lead_id", String(32), ForeignKey("leads.id")),
+    Column("event_id", Integer, ForeignKey("events.id")),  # its line on the lead's timeline
+    Column("received_at", UTCDateTime(), nullable=False),  # when our server answered 250
+    Column("sent_at", UTCDateTime()),  # the Date header, as the sender's client wrote it
+    Column("message_id", Text),  # the Message-ID header as received
+    Column("envelope_from", String(320), nullable=False),  # MAIL FROM ("" for a bounce)
+    Column("from_addr", String(320)),
+    Column("to_addrs", Text),  # To and Cc, comma-separated
+    Column("subject", Text),
+    # team (a team member to the prospect), prospect, automatic (never a reply), other
+    Column("sender", String(12), nullable=False),
+    Column("automatic", String(40)),  # why it counts as automatic mail (the header that said so)
+    Column("text", Text),  # the new text, without the quoted history
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # the message exactly as received
+    Index("ix_inbound_messages_lead", "lead_id", "received_at"),
 )

@@ -67,10 +67,31 @@ class LiteralAddress(str):
 
     def fold(self, *, policy) -> str:
         """The header as it goes on the wire: a quoted or encoded name, then <address>."""
+        return f"{self.name}: {self.value(policy)}{policy.linesep}"
+
+    def value(self, policy) -> str:
+        """The address as it goes on the wire, without the header's name."""
         if not self.display_name:
-            value = self.addr_spec
-        elif is_plain(self.display_name):
-            value = formataddr((self.display_name, self.addr_spec))
-        else:
-            value = f"{_encoded(self.display_name, self.name, policy.linesep)} <{self.addr_spec}>"
-        return f"{self.name}: {value}{policy.linesep}"
+            return self.addr_spec
+        if is_plain(self.display_name):
+            return formataddr((self.display_name, self.addr_spec))
+        return f"{_encoded(self.display_name, self.name, policy.linesep)} <{self.addr_spec}>"
+
+
+class LiteralAddresses(str):
+    """An address header with several literal addresses (a Reply-To to the prospect and the lead)."""
+
+    def __new__(cls, name: str, *parts: LiteralAddress):
+        self = super().__new__(cls, ", ".join(parts))
+        self.name, self.parts = name, parts
+        return self
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        """Every address, as headerregistry reads them."""
+        return tuple(a for part in self.parts for a in part.addresses)
+
+    def fold(self, *, policy) -> str:
+        """The header on the wire: the addresses, one per folded line after the first."""
+        joiner = f",{policy.linesep} "
+        return f"{self.name}: {joiner.join(part.value(policy) for part in self.parts)}{policy.linesep}"

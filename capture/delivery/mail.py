@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from capture.core import formatting
 from capture.core.clock import utcnow
-from capture.delivery.headers import LiteralAddress, LiteralText
+from capture.delivery.headers import LiteralAddress, LiteralAddresses, LiteralText
 from capture.delivery.registry import RenderError
 
 CALENDAR_CHARSET = "UTF-8"  # as the iTIP examples and Gmail's own invitations write it
@@ -113,6 +113,14 @@ def address(header: str, email: str, name: str = "") -> LiteralAddress:
         return LiteralAddress(header, ascii_address(email), one_line(name, 120))
     except (EmailNotValidError, ValueError) as exc:
         raise RenderError(f"{header}: the address cannot go into a header ({type(exc).__name__})") from None
+
+
+def reply_to(*who: tuple[str, str]) -> LiteralAddress | LiteralAddresses | None:
+    """A Reply-To to each (address, name) given (an empty address is left out); None for none."""
+    parts = [address("Reply-To", email, name) for email, name in who if email]
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    return LiteralAddresses("Reply-To", *parts)
 
 
 def ascii_address(email: str) -> str:

@@ -25,12 +25,12 @@ from capture.delivery import outbox
 from capture.desk import call_times
 from capture.pipeline.lead_view import History, lead_context
 from capture.desk.views import bp, name_of, require, sellers
-from capture.pipeline import stages, tray
+from capture.pipeline import replies, stages, tray
 from capture.pipeline.next_step import next_step
 from capture.pipeline.notices import slot_length
 from capture.pipeline.statuses import OPEN_STATUSES, LeadStatus
 
-EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned",
+EVENT_LABELS = {"status": "Status", "note": "Note", "assign": "Reassigned", replies.MAIL: "Email",
                 tray.RELEASED: "Not spam", tray.MARKED: "Spam", "booking": "Consultation",
                 outcomes.HELD: "Consultation held", outcomes.NO_SHOW: "No-show"}
 OUTCOMES = {outcomes.HELD: "held", outcomes.NO_SHOW: "a no-show"}

@@ -18,6 +18,7 @@ from capture.db import store
 from capture.delivery import mail
 from capture.delivery.leads import lead_for
 from capture.delivery.registry import Kind, Rendering, RenderError, Unwanted, register
+from capture.inbound import addresses
 from capture.pipeline import stages, team_mail
 from capture.pipeline.lead_view import History, lead_context, requested_slot
 from capture.schema.forms import Form
@@ -27,6 +28,7 @@ FOLLOW_UPS = (Kind.REMIND_OWNER, Kind.ESCALATE)
 BOOKING_KINDS = (Kind.BOOKING_UPDATE, Kind.REMIND_VISITOR)
 KINDS = (*TO_SALES, Kind.CONFIRM_VISITOR, *BOOKING_KINDS)
 ANNOUNCING = (Kind.NOTIFY_SALES, Kind.CONFIRM_VISITOR)  # a new lead's first news: with its booking
+REPLY_HERE = (*TO_SALES, Kind.CONFIRM_VISITOR)  # Reply-To also names the lead's reply address
 
 
 def init_app() -> None:
@@ -71,6 +73,9 @@ def compose_about_lead(r: Rendering, job: dict, lead: dict, form: Form, booking:
     if job["kind"] == Kind.REASSIGNED:
         extra.update(stages.followup_context(cap.sales, lead, r.now), by=_assigned_by(cap, lead["id"]),
                      waiting=lead["first_contact_at"] is None)
+    if settings.reply_domain and job["kind"] in REPLY_HERE:  # replies land on the lead (inbound/)
+        extra["reply_address"] = addresses.issue(cap.engine, settings.secret_key, settings.reply_domain,
+                                                 lead["id"], r.now)
     if booking is not None:
         extra["booking"] = messages.context(booking, lead, sales=cap.sales, settings=settings,
                                             domain=cap.mail_domain, recipient=job["recipient"], now=r.now,
@@ -161,7 +166,7 @@ def _about_booking(env, job: dict, lead: dict, form: Form, ctx: dict, mail_from)
 
 
 def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessage:
-    reply_to = mail.address("Reply-To", ctx["email"], ctx["name"]) if ctx["email"] else None
+    reply_to = mail.reply_to((ctx["email"], ctx["name"]), (ctx.get("reply_address"), ""))
     return mail.assemble(env, job, job["kind"], ctx, mail_from=mail_from, reply_to=reply_to,
                          calendar=_invitation(ctx))
 
@@ -169,7 +174,8 @@ def _to_sales(env, job: dict, ctx: dict, mail_from: Address | str) -> EmailMessa
 def _confirmation(env, job, lead, form, ctx, mail_from, domain) -> EmailMessage:
     _only_to_the_lead(job, ctx)
     answers = form.recipients(lead["data"])[0]
-    return mail.assemble(env, job, Kind.CONFIRM_VISITOR, ctx, mail_from=mail_from, reply_to=answers,
+    reply_to = mail.reply_to((answers, ""), (ctx.get("reply_address"), "")) if ctx.get("reply_address") else answers
+    return mail.assemble(env, job, Kind.CONFIRM_VISITOR, ctx, mail_from=mail_from, reply_to=reply_to,
                          auto_submitted="auto-replied",
                          calendar=_invitation(ctx) or _requested(ctx, answers, domain))
 

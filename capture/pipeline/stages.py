@@ -119,32 +119,40 @@ def change_status(engine: Engine, sales: Sales, lead_id: str, change: Change, ac
     """Move a lead (and record the event); None when it already is where it was asked to go."""
     change, now = check(sales, change), now or utcnow()
     with writing(engine) as conn:
-        lead = _locked(conn, lead_id)
-        same = (lead["status"] == change.status and lead["deal_value"] == change.value
-                and lead["lost_reason"] == change.reason and not change.note)
-        if same:
-            return None
-        # The value belongs to a win: moving a lead anywhere else clears it (and the reason, a loss).
-        values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason,
-                  "deal_value": change.value}
-        if change.status != LeadStatus.NEW and lead["first_contact_at"] is None:
-            values.update(first_contact(sales, lead["received_at"], now))
-        if change.status in STAGES:
-            values["stage_reached"] = max(lead["stage_reached"], STAGES[change.status])
-        conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
-        event = event_row(lead_id, now, actor, "status", from_status=lead["status"],
-                       to_status=change.status, deal_value=change.value, reason=change.reason,
-                       note=change.note)
-        row_id = conn.execute(events.insert(), event).inserted_primary_key[0]
-        # A note alone is no news to a CRM; a new status, value or reason is (webhooks.py).
-        news = (lead["status"], lead["deal_value"], lead["lost_reason"]) != (change.status, change.value,
-                                                                             change.reason)
-        webhook_jobs = status_changed(sales, lead_id, row_id, now) if news else []
-        if webhook_jobs:
-            conn.execute(outbox.insert(), webhook_jobs)
+        event, webhook_jobs = change_in(conn, sales, lead_id, change, actor, now)
     if webhook_jobs:
         wake_workers()
     return event
+
+
+def change_in(conn, sales: Sales, lead_id: str, change: Change, actor: str,
+              now: datetime) -> tuple[dict | None, list[dict]]:
+    """change_status within the caller's transaction (a checked `change`): the event and the
+    webhook jobs queued (wake the workers once committed); (None, []) when nothing changes."""
+    lead = _locked(conn, lead_id)
+    same = (lead["status"] == change.status and lead["deal_value"] == change.value
+            and lead["lost_reason"] == change.reason and not change.note)
+    if same:
+        return None, []
+    # The value belongs to a win: moving a lead anywhere else clears it (and the reason, a loss).
+    values = {"status": change.status, "status_changed_at": now, "lost_reason": change.reason,
+              "deal_value": change.value}
+    if change.status != LeadStatus.NEW and lead["first_contact_at"] is None:
+        values.update(first_contact(sales, lead["received_at"], now))
+    if change.status in STAGES:
+        values["stage_reached"] = max(lead["stage_reached"], STAGES[change.status])
+    conn.execute(update(leads).where(leads.c.id == lead_id).values(**values))
+    event = event_row(lead_id, now, actor, "status", from_status=lead["status"],
+                      to_status=change.status, deal_value=change.value, reason=change.reason,
+                      note=change.note)
+    row_id = conn.execute(events.insert(), event).inserted_primary_key[0]
+    # A note alone is no news to a CRM; a new status, value or reason is (webhooks.py).
+    news = (lead["status"], lead["deal_value"], lead["lost_reason"]) != (change.status, change.value,
+                                                                         change.reason)
+    webhook_jobs = status_changed(sales, lead_id, row_id, now) if news else []
+    if webhook_jobs:
+        conn.execute(outbox.insert(), webhook_jobs)
+    return event, webhook_jobs
 
 
 def add_note(engine: Engine, lead_id: str, text: str, actor: str, now: datetime | None = None) -> dict:

@@ -39,6 +39,7 @@ from capture.delivery.registry import Kind, register_chore, register_periodic
 from capture.delivery.outbox import ensure_daily
 from capture.context import Capture
 from capture.delivery import amend
+from capture.inbound import records as inbound_records
 from capture.delivery.status import FINISHED, WAITING
 
 # body_hash too: a fingerprint of what they wrote would still match their message.
@@ -188,6 +189,7 @@ def apply_retention(engine: Engine, schema: Schema, keep: Retention, now: dateti
         if spam:
             appointments.forget(conn, spam)
             amend.delete_for_leads(conn, spam)
+            inbound_records.delete_for_leads(conn, spam)
             records.delete_leads(conn, spam)
         done["spam_deleted"] = len(spam)
         last_change = func.coalesce(leads.c.status_changed_at, leads.c.received_at)

@@ -37,8 +37,8 @@ def leads_of_period(app, client, consultation, history, clock) -> dict:
 
 
 def row_links(html: str) -> list[tuple[str, int]]:
-    """(link, leads) for each linked row of the report's table: leads is the third figure (views, visitors, leads)."""
-    return [(href, int(CELL.findall(cells)[2].replace(",", ""))) for href, cells in ROW.findall(html)]
+    """(link, leads) for each linked row of the report's table: leads is the fifth figure (views, visitors, visits, bounce rate, leads)."""
+    return [(href, int(CELL.findall(cells)[4].replace(",", ""))) for href, cells in ROW.findall(html)]
 
 
 def inbox_ids(client, href: str) -> set[str]:

@@ -26,7 +26,7 @@ CONSULTATION = "/consultation/"
 def link_in(message, label: str) -> str:
     """The URL after `label:` in a message's text part."""
     text = message.get_body(("plain",)).get_content()
-    found = re.search(rf"^{re.escape(label)}: (\S+?)\r?$", text, re.M)
+    found = re.search(rf"^(?:Next step: |  )?{re.escape(label)}: (\S+?)\r?$", text, re.M)  # the main step, or one of the others
     assert found, f"no '{label}' link in: {text}"
     return found[1]
 
